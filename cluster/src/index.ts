@@ -1,1 +1,56 @@
-export {};
+// @cohort/cluster: the runtime over many machines. NATS is the control plane
+// (membership, events, state in JetStream KV); gRPC is the data plane.
+export { startNatsServer, stopPid, DEFAULT_NATS_SERVER_BIN, type NatsServerOptions, type NatsServerHandle } from './nats-server.js';
+export { connectCluster, ClusterAuthError, ClusterUnreachableError, type ClusterConnectOptions, type NatsAuth } from './nats-connect.js';
+export {
+  ClusterConfigSchema,
+  ClusterConfigError,
+  loadClusterConfig,
+  parseClusterConfig,
+  validateClusterConfig,
+  nodeTypeResources,
+  resolveToken,
+  parseBytes,
+  type ClusterConfig,
+  type NodeTypeConfig,
+  type SecurityConfig,
+} from './cluster-config.js';
+export {
+  ClusterStateStore,
+  TypedTable,
+  StateCorruptError,
+  StaleRevisionError,
+  NodeRecordSchema,
+  ActorRecordSchema,
+  PlacementGroupRecordSchema,
+  HeadRecordSchema,
+  type NodeRecord,
+  type ActorRecord,
+  type PlacementGroupRecord,
+  type HeadRecord,
+  type Versioned,
+  type StateStoreOptions,
+} from './state-store.js';
+export {
+  NodeHeartbeat,
+  MembershipMonitor,
+  membershipSubjects,
+  NodeAnnouncementSchema,
+  NodeEventSchema,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_NODE_TIMEOUT_MS,
+  type NodeAnnouncement,
+  type NodeEvent,
+  type HeartbeatOptions,
+  type MonitorOptions,
+} from './membership.js';
+export {
+  TOKEN_METADATA_KEY,
+  checkTokenMetadata,
+  tokenServerInterceptor,
+  tokenClientInterceptor,
+  serverCredentials,
+  channelCredentials,
+  type TlsPaths,
+} from './security.js';
+export { clusterLogger, childLogger } from './log.js';

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+
+/** gRPC metadata key that carries the cluster token on every data-plane call. */
+export const TOKEN_METADATA_KEY = 'x-cohort-token';
+
+/** Paths of the PEM files for gRPC TLS. */
+export interface TlsPaths {
+  /** Certificate chain of this process. */
+  cert: string;
+  /** Private key of this process. */
+  key: string;
+  /** CA bundle that signs the peers' certificates. */
+  ca: string;
+}
+
+function sameToken(a: string, b: string): boolean {
+  // Hash first so the comparison takes the same time whatever the lengths.
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+/**
+ * Checks the cluster token in call metadata. Returns undefined when it is
+ * valid, or the reason for refusing the call.
+ */
+export function checkTokenMetadata(metadata: grpc.Metadata, token: string): string | undefined {
+  const got = metadata.get(TOKEN_METADATA_KEY);
+  if (got.length === 0) return `cluster token missing: this server requires the cluster token in gRPC metadata "${TOKEN_METADATA_KEY}" (give the process --token, --token-file or COHORT_TOKEN)`;
+  const value = typeof got[0] === 'string' ? got[0] : got[0].toString('utf8');
+  if (!sameToken(value, token)) return 'cluster token rejected: the token sent does not match this cluster\'s token';
+  return undefined;
+}
+
+/**
+ * A grpc-js server interceptor that refuses every call lacking the cluster
+ * token with `UNAUTHENTICATED` and a message that says what to supply.
+ * Pass it as `new grpc.Server({ interceptors: [tokenServerInterceptor(token)] })`.
+ */
+export function tokenServerInterceptor(token: string): grpc.ServerInterceptor {
+  if (!token) throw new Error('tokenServerInterceptor: empty token; give the cluster token');
+  return (_method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, mdNext) {
+            const reason = checkTokenMetadata(metadata, token);
+            if (reason) call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: reason });
+            else mdNext(metadata);
+          },
+        });
+      },
+    });
+}
+
+/** A grpc-js client interceptor that adds the cluster token to every call. */
+export function tokenClientInterceptor(token: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set(TOKEN_METADATA_KEY, token);
+        next(metadata, listener);
+      },
+    });
+}
+
+/** Server credentials: TLS (client certificates required) when paths are given, else insecure (loopback use). */
+export function serverCredentials(tls?: TlsPaths): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  return grpc.ServerCredentials.createSsl(readPem(tls.ca, 'tls.ca'), [{ cert_chain: readPem(tls.cert, 'tls.cert'), private_key: readPem(tls.key, 'tls.key') }], true);
+}
+
+/** Channel credentials matching {@link serverCredentials}. */
+export function channelCredentials(tls?: TlsPaths): grpc.ChannelCredentials {
+  if (!tls) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(readPem(tls.ca, 'tls.ca'), readPem(tls.key, 'tls.key'), readPem(tls.cert, 'tls.cert'));
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${what}: cannot read ${file} (${(err as Error).message}); point security.tls.${what.split('.')[1]} at a PEM file`);
+  }
+}
