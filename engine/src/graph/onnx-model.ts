@@ -1,0 +1,68 @@
+import onnxPkg from 'onnx-proto';
+import { ONNX_DTYPE } from './dtype.js';
+import type { Attr, ConstantData, Graph } from './graph.js';
+import type { Tensor } from './tensor.js';
+
+const { onnx } = onnxPkg;
+
+/** ONNX default-domain opset the builder emits. */
+export const OPSET_VERSION = 18;
+/** ONNX IR version of emitted models. */
+export const IR_VERSION = 8;
+
+const AT = onnx.AttributeProto.AttributeType;
+
+function tensorProto(name: string, data: ConstantData): onnxPkg.onnx.ITensorProto {
+  return { name, dataType: ONNX_DTYPE[data.dtype], dims: data.shape, rawData: data.bytes };
+}
+
+function attrProto(name: string, a: Attr): onnxPkg.onnx.IAttributeProto {
+  switch (a.kind) {
+    case 'int': return { name, type: AT.INT, i: a.value };
+    case 'float': return { name, type: AT.FLOAT, f: a.value };
+    case 'ints': return { name, type: AT.INTS, ints: a.value };
+    case 'floats': return { name, type: AT.FLOATS, floats: a.value };
+    case 'string': return { name, type: AT.STRING, s: new TextEncoder().encode(a.value) };
+    case 'tensor': return { name, type: AT.TENSOR, t: tensorProto('', a.value) };
+  }
+}
+
+function valueInfo(name: string, t: Tensor): onnxPkg.onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: ONNX_DTYPE[t.dtype],
+        shape: {
+          dim: t.shape.map((d) =>
+            typeof d === 'number' ? { dimValue: d } : d.startsWith('?') ? {} : { dimParam: d },
+          ),
+        },
+      },
+    },
+  };
+}
+
+/** Serializes a graph to ModelProto bytes. @internal */
+export function serializeModel(g: Graph): Uint8Array {
+  const model = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName: 'cohort-engine',
+    producerVersion: '0.1.0',
+    opsetImport: [{ domain: '', version: OPSET_VERSION }],
+    graph: {
+      name: g.name,
+      node: g.nodes.map((n) => ({
+        name: n.name,
+        opType: n.opType,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.attrs).map(([k, v]) => attrProto(k, v)),
+      })),
+      initializer: g.initializers.map((i) => tensorProto(i.name, i.data)),
+      input: g.inputs.map((t) => valueInfo(t.name, t)),
+      output: g.outputs.map((o) => valueInfo(o.name, o.tensor)),
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}

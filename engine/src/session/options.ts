@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** Execution providers the engine knows. */
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
+/** One of {@link EXECUTION_PROVIDERS}. */
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/** Options of {@link Session.create}. */
+export interface SessionOptions {
+  /** Where kernels run (default 'cpu'). 'cuda' needs onnxruntime-node's CUDA binaries. */
+  executionProvider?: ExecutionProvider;
+  /** Intra-op threads (default: ONNX Runtime's choice). */
+  threads?: number;
+  /** GPU ordinal for 'cuda' / 'webgpu'. */
+  deviceId?: number;
+  /** Graph optimization level (default 'all'). */
+  graphOptimization?: 'all' | 'basic' | 'none';
+  /** Log level for ONNX Runtime's own messages (default 'error'). */
+  ortLogLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+}
+
+/** zod schema for {@link SessionOptions}; unknown keys are rejected. */
+export const SessionOptionsSchema = z
+  .object({
+    executionProvider: z
+      .string()
+      .refine((v) => (EXECUTION_PROVIDERS as readonly string[]).includes(v), {
+        message: `unknown execution provider; supported: ${EXECUTION_PROVIDERS.map((p) => `'${p}'`).join(', ')} ('cuda' needs the CUDA build of onnxruntime-node: reinstall with ONNXRUNTIME_NODE_INSTALL_CUDA=v12)`,
+      })
+      .optional(),
+    threads: z.number().int().min(1).max(1024).optional(),
+    deviceId: z.number().int().min(0).optional(),
+    graphOptimization: z.enum(['all', 'basic', 'none']).optional(),
+    ortLogLevel: z.enum(['verbose', 'info', 'warning', 'error', 'fatal']).optional(),
+  })
+  .strict();
+
+/** Validates session options, throwing an error that names each problem. */
+export function parseSessionOptions(opts: unknown): SessionOptions {
+  const r = SessionOptionsSchema.safeParse(opts ?? {});
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
+    throw new Error(`invalid session options: ${msg}`);
+  }
+  return r.data as SessionOptions;
+}
