@@ -1,1 +1,52 @@
-export {};
+/**
+ * @cohort/zerosearch — the ZeroSearch environment: a seeded world and its data,
+ * the policy template and multi-turn state machine, rewards, search engines
+ * (BM25 corpus, simulation LLM, SerpAPI-shaped HTTP), the curriculum, an
+ * OpenAI-compatible client and server for simulator backends.
+ */
+export { Rng, hashString } from './prng.js';
+export { makeWorld, World, WorldConfigSchema, WORLD_SIZES, ATTRIBUTE_RELATIONS, PROFESSIONS, INDUSTRIES } from './world.js';
+export type { Entity, EntityKind, Fact, Relation, WorldConfig } from './world.js';
+export { makeCorpus, factSentence } from './corpus.js';
+export type { Doc, CorpusOptions } from './corpus.js';
+export { allQuestions, makeSplits, answersFor } from './questions.js';
+export type { QAItem, HopStep, SplitOptions } from './questions.js';
+export { makeDataset, writeDataset, toQARow, readJsonl, loadCorpus, loadWorld, DATASET_FILES, DATASET_SIZES, DatasetConfigSchema } from './dataset.js';
+export type { Dataset, DatasetConfig, SimPair, Demonstration } from './dataset.js';
+export { writeQAParquet, readQAParquet } from './parquet.js';
+export type { QARow } from './parquet.js';
+export { policyInstruction, cutAtAction, parseAction, formatDocs, formatObservation, extractAnswer, ACTION_STOPS, CORRECTIVE_MESSAGE, NO_INFORMATION } from './template.js';
+export type { ParsedAction } from './template.js';
+export { RolloutState } from './rollout-state.js';
+export type { RolloutSample, RolloutOptions, RolloutAction, Segment } from './rollout-state.js';
+export { runRollouts } from './rollout-loop.js';
+export type { RolloutLoopOptions, RolloutLoopStats } from './rollout-loop.js';
+export { normalizeAnswer, f1Score, exactMatch, coverExactMatch, scoreAnswer } from './rewards.js';
+export type { AnswerScores } from './rewards.js';
+export { truncateTokens, WhitespaceTokenizer } from './tokenizer.js';
+export type { TextTokenizer } from './tokenizer.js';
+export { SearchRequestSchema, validateRequests } from './search-engine.js';
+export type { SearchEngine, SearchRequest, SearchResult, SearchMode } from './search-engine.js';
+export { Bm25Index, analyze } from './bm25.js';
+export type { Bm25Options, Bm25Hit } from './bm25.js';
+export { CorpusSearchEngine } from './corpus-engine.js';
+export type { CorpusEngineOptions } from './corpus-engine.js';
+export { SimulatorSearchEngine } from './simulator-engine.js';
+export type { SimulatorEngineOptions, SimulatorMetrics } from './simulator-engine.js';
+export { simulatorPrompt, parseSimulatorPrompt, processSimulatorOutput } from './simulator-prompt.js';
+export type { SimulatorStyle, SimulatorPromptInput, ParsedSimulatorPrompt } from './simulator-prompt.js';
+export { WorldSimulator, guessRelation } from './world-simulator.js';
+export type { WorldSimulatorOptions } from './world-simulator.js';
+export { HttpSearchEngine, HttpEngineOptionsSchema } from './http-engine.js';
+export type { HttpEngineOptions } from './http-engine.js';
+export { curriculumNoiseP, NoiseSchedule, NoiseScheduleSchema } from './curriculum.js';
+export type { NoiseScheduleConfig } from './curriculum.js';
+export { applyStops } from './text-generator.js';
+export type { TextGenerator, GenerateOptions } from './text-generator.js';
+export { OpenAIClient, OpenAIClientOptionsSchema, SimulatorUnavailableError } from './openai-client.js';
+export type { OpenAIClientOptions, ClientMetrics } from './openai-client.js';
+export { startOpenAIServer, renderChat } from './openai-server.js';
+export type { OpenAIServer, OpenAIServerOptions } from './openai-server.js';
+export { OraclePolicy } from './oracle-policy.js';
+export { fidelityCheck } from './fidelity.js';
+export type { FidelityReport } from './fidelity.js';

@@ -1,0 +1,238 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { CorpusSearchEngine } from './corpus-engine.js';
+import { makeCorpus, type Doc } from './corpus.js';
+import { writeQAParquet, type QARow } from './parquet.js';
+import { FACT_SENTENCES, fill } from './phrasing.js';
+import { Rng } from './prng.js';
+import { makeSplits, type QAItem } from './questions.js';
+import { RolloutState, type Segment } from './rollout-state.js';
+import { simulatorPrompt } from './simulator-prompt.js';
+import { policyInstruction } from './template.js';
+import { WorldSimulator } from './world-simulator.js';
+import { WORLD_SIZES, World, WorldConfigFields, makeWorld, type Fact } from './world.js';
+
+/** Dataset sizes per preset (questions and simulator pairs). */
+export const DATASET_SIZES: Record<string, { trainSize: number; testSize: number; simPairs: number }> = {
+  tiny: { trainSize: 80, testSize: 40, simPairs: 120 },
+  small: { trainSize: 240, testSize: 80, simPairs: 300 },
+  default: { trainSize: 400, testSize: 100, simPairs: 600 },
+  large: { trainSize: 2000, testSize: 300, simPairs: 3000 },
+};
+
+/** Dataset options (`size` picks the presets; explicit fields override them). */
+export const DatasetConfigSchema = z
+  .object({
+    seed: z.number().int().nonnegative().default(7),
+    size: z.string().default('default'),
+    world: WorldConfigFields.partial().default({}),
+    trainSize: z.number().int().positive().optional(),
+    testSize: z.number().int().positive().optional(),
+    simPairs: z.number().int().nonnegative().optional(),
+    docsPerEntity: z.number().int().min(1).max(10).default(3),
+    /** Share of simulator pairs (by question) kept for the fidelity check. */
+    simEvalFraction: z.number().min(0).max(0.9).default(0.15),
+  })
+  .strict()
+  .refine((c) => c.size in DATASET_SIZES, { message: `size must be one of ${Object.keys(DATASET_SIZES).join(', ')}` });
+export type DatasetConfig = z.input<typeof DatasetConfigSchema>;
+
+/** One (question, answer, query, mode) → documents tuning pair for the simulator. */
+export interface SimPair {
+  readonly question: string;
+  readonly goldenAnswers: readonly string[];
+  readonly query: string;
+  readonly mode: 'useful' | 'noisy';
+  /** The SFT-shaped prompt and the target documents. */
+  readonly prompt: string;
+  readonly output: string;
+  /** `eval` pairs are held out of tuning for the fidelity check. */
+  readonly split: 'train' | 'eval';
+}
+
+/** A supervised warm-start trajectory in the template. */
+export interface Demonstration {
+  readonly id: string;
+  readonly question: string;
+  readonly goldenAnswers: readonly string[];
+  readonly prompt: string;
+  readonly response: string;
+  readonly segments: readonly Segment[];
+  /** True when every observation held the hop's answer. */
+  readonly grounded: boolean;
+}
+
+/** Everything `cohort data make` produces. */
+export interface Dataset {
+  readonly config: z.output<typeof DatasetConfigSchema>;
+  readonly world: World;
+  readonly corpus: readonly Doc[];
+  readonly train: readonly QAItem[];
+  readonly test: readonly QAItem[];
+  readonly simPairs: readonly SimPair[];
+  readonly demos: readonly Demonstration[];
+  /** Documents of the LM warm-start corpus (none states a held-out fact). */
+  readonly warmCorpus: readonly Doc[];
+  /** Every fact stated anywhere in warm-start data (warm corpus and demonstrations). */
+  readonly warmFacts: readonly Fact[];
+}
+
+/** The Search-R1-schema row for a question. */
+export function toQARow(q: QAItem, index: number): QARow {
+  return {
+    id: q.id,
+    question: q.question,
+    golden_answers: [...q.goldenAnswers],
+    data_source: `cohort_world_${q.hops === 1 ? 'single' : 'multi'}hop`,
+    prompt: [{ role: 'user', content: policyInstruction(q.question) }],
+    ability: 'fact-reasoning',
+    reward_model: { style: 'rule', ground_truth: { target: [...q.goldenAnswers] } },
+    extra_info: { split: q.split, index, heldout: q.heldout, hops: q.hops },
+  };
+}
+
+function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World): Demonstration {
+  const state = new RolloutState({ id: q.id, question: q.question, goldenAnswers: q.goldenAnswers }, { maxTurns: 5 });
+  let grounded = true;
+  let prev = '';
+  for (const [i, s] of q.steps.entries()) {
+    const need = i === 0 ? '' : `${prev} Now I need to look up ${s.query}. `;
+    const a = state.step(`<think>${need || `I need to look up ${s.query}. `}</think>\n<search>${s.query}</search>`);
+    if (a.kind !== 'search') throw new Error(`demonstration for ${q.id} did not parse as a search`);
+    const docs = engine.retrieve(s.query);
+    if (!docs.some((d) => d.facts.includes(s.fact))) grounded = false;
+    state.observe({ query: s.query, docs: docs.map((d) => d.text), text: docs.map((d, k) => `Doc ${k + 1}: ${d.text}`).join('\n'), engine: 'corpus' });
+    const f = world.facts.find((x) => x.id === s.fact)!;
+    prev = fill(FACT_SENTENCES[f.relation][0], { s: world.entity(f.subject).name, o: s.answer });
+  }
+  const a = state.step(`<think>${prev}</think>\n<answer>${q.goldenAnswers[0]}</answer>`);
+  if (a.kind !== 'answer') throw new Error(`demonstration for ${q.id} did not end with an answer`);
+  return { id: q.id, question: q.question, goldenAnswers: q.goldenAnswers, prompt: state.prompt, response: state.responseText(), segments: state.segments, grounded };
+}
+
+/** Builds the world, its corpus, the QA splits, simulator pairs and demonstrations, deterministically from the seed. */
+export function makeDataset(config: DatasetConfig = {}): Dataset {
+  const parsed = DatasetConfigSchema.safeParse(config);
+  if (!parsed.success) throw new Error(`bad dataset config: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ')}`);
+  const cfg = parsed.data;
+  const preset = DATASET_SIZES[cfg.size];
+  const world = makeWorld({ ...(WORLD_SIZES[cfg.size] ?? {}), ...cfg.world, seed: cfg.world.seed ?? cfg.seed });
+  const corpus = makeCorpus(world, { docsPerEntity: cfg.docsPerEntity, seed: cfg.seed });
+  const { train, test } = makeSplits(world, { trainSize: cfg.trainSize ?? preset.trainSize, testSize: cfg.testSize ?? preset.testSize, seed: cfg.seed });
+  const warmCorpus = corpus.filter((d) => !d.heldout);
+  const warmEngine = new CorpusSearchEngine(warmCorpus);
+  const demos = train.map((q) => demonstration(q, warmEngine, world));
+
+  // Simulator tuning pairs over train and test questions alike (the simulator plays the whole web).
+  const rng = new Rng(cfg.seed).fork('sim-pairs');
+  const sim = new WorldSimulator(world, { seed: cfg.seed }, corpus);
+  const questions = rng.shuffle([...train, ...test]);
+  const nEval = Math.round(questions.length * cfg.simEvalFraction);
+  const simPairs: SimPair[] = [];
+  const target = cfg.simPairs ?? preset.simPairs;
+  outer: for (const [qi, q] of questions.entries()) {
+    for (const s of q.steps) {
+      // The hop's own answer is what a useful document must carry.
+      const golds = s === q.steps[q.steps.length - 1] ? q.goldenAnswers : [s.answer];
+      for (const mode of ['useful', 'noisy'] as const) {
+        if (simPairs.length >= target) break outer;
+        const prompt = simulatorPrompt({ query: s.query, mode, question: q.question, goldenAnswers: golds });
+        simPairs.push({ question: q.question, goldenAnswers: golds, query: s.query, mode, prompt, output: sim.respond(prompt), split: qi < nEval ? 'eval' : 'train' });
+      }
+    }
+  }
+
+  const warmFactIds = new Set<string>();
+  for (const d of warmCorpus) d.facts.forEach((f) => warmFactIds.add(f));
+  for (const q of train) q.steps.forEach((s) => warmFactIds.add(s.fact));
+  const warmFacts = world.facts.filter((f) => warmFactIds.has(f.id));
+  return { config: cfg, world, corpus, train, test, simPairs, demos, warmCorpus, warmFacts };
+}
+
+const jsonl = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
+
+/** Files `writeDataset` creates, relative to its directory. */
+export const DATASET_FILES = {
+  manifest: 'manifest.json',
+  world: 'world.json',
+  corpus: 'corpus.jsonl',
+  trainParquet: 'train.parquet',
+  testParquet: 'test.parquet',
+  trainJsonl: 'train.jsonl',
+  testJsonl: 'test.jsonl',
+  simPairs: 'sim_pairs.jsonl',
+  demos: 'demos.jsonl',
+  warmCorpus: 'warmstart_corpus.txt',
+  warmFacts: 'warmstart_facts.jsonl',
+} as const;
+
+/** Writes a dataset to a directory (parquet + JSONL); returns the manifest. */
+export async function writeDataset(dir: string, ds: Dataset): Promise<Record<string, unknown>> {
+  await mkdir(dir, { recursive: true });
+  const F = DATASET_FILES;
+  const trainRows = ds.train.map(toQARow);
+  const testRows = ds.test.map(toQARow);
+  await writeQAParquet(join(dir, F.trainParquet), trainRows);
+  await writeQAParquet(join(dir, F.testParquet), testRows);
+  await writeFile(join(dir, F.trainJsonl), jsonl(trainRows));
+  await writeFile(join(dir, F.testJsonl), jsonl(testRows));
+  await writeFile(join(dir, F.world), JSON.stringify({ config: ds.world.config, entities: ds.world.entities, facts: ds.world.facts }, null, 1));
+  await writeFile(join(dir, F.corpus), jsonl(ds.corpus));
+  await writeFile(join(dir, F.simPairs), jsonl(ds.simPairs));
+  await writeFile(join(dir, F.demos), jsonl(ds.demos));
+  await writeFile(join(dir, F.warmCorpus), ds.warmCorpus.map((d) => d.text).join('\n') + '\n');
+  await writeFile(join(dir, F.warmFacts), jsonl(ds.warmFacts));
+  const manifest = {
+    format: 'cohort-zerosearch-world/1',
+    config: ds.config,
+    counts: {
+      entities: ds.world.entities.length,
+      heldoutEntities: ds.world.entities.filter((e) => e.heldout).length,
+      facts: ds.world.facts.length,
+      documents: ds.corpus.length,
+      train: ds.train.length,
+      test: ds.test.length,
+      simPairs: ds.simPairs.length,
+      demos: ds.demos.length,
+      groundedDemos: ds.demos.filter((d) => d.grounded).length,
+      warmCorpusDocs: ds.warmCorpus.length,
+      warmFacts: ds.warmFacts.length,
+    },
+    files: F,
+  };
+  await writeFile(join(dir, F.manifest), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
+
+/** Reads a JSONL file written by `writeDataset`. */
+export async function readJsonl<T>(path: string): Promise<T[]> {
+  const text = await readFile(path, 'utf8').catch((e: Error) => {
+    throw new Error(`${path}: cannot read (${e.message}); run \`cohort data make\` first`);
+  });
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as T;
+      } catch {
+        throw new Error(`${path}: line ${i + 1} is not JSON`);
+      }
+    });
+}
+
+/** Loads the corpus documents of a dataset directory. */
+export async function loadCorpus(dir: string): Promise<Doc[]> {
+  return readJsonl<Doc>(join(dir, DATASET_FILES.corpus));
+}
+
+/** Rebuilds the World of a dataset directory from `world.json`. */
+export async function loadWorld(dir: string): Promise<World> {
+  const path = join(dir, DATASET_FILES.world);
+  const text = await readFile(path, 'utf8').catch((e: Error) => {
+    throw new Error(`${path}: cannot read (${e.message}); run \`cohort data make --out ${dir}\` first`);
+  });
+  const w = JSON.parse(text) as { config: World['config']; entities: World['entities']; facts: World['facts'] };
+  return new World(w.config, [...w.entities], [...w.facts]);
+}

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { Rng } from './prng.js';
+
+/** The kinds of entity a world holds. */
+export type EntityKind = 'person' | 'company' | 'city' | 'country';
+
+/** One entity of the made world. */
+export interface Entity {
+  readonly id: string;
+  readonly kind: EntityKind;
+  readonly name: string;
+  /** Other accepted spellings of the name (for golden answers). */
+  readonly aliases: readonly string[];
+  /** True when the entity's facts are kept out of every warm-start artefact. */
+  readonly heldout: boolean;
+}
+
+/** Relation names. Objects are entity ids, except for the attribute relations. */
+export type Relation =
+  | 'born_in' // person -> city
+  | 'birth_year' // person -> year (attribute)
+  | 'profession' // person -> profession (attribute)
+  | 'founder' // company -> person
+  | 'headquarters' // company -> city
+  | 'industry' // company -> industry (attribute)
+  | 'located_in' // city -> country
+  | 'capital' // country -> city
+  | 'language'; // country -> language (attribute)
+
+/** Relations whose object is a plain value rather than an entity. */
+export const ATTRIBUTE_RELATIONS: ReadonlySet<Relation> = new Set(['birth_year', 'profession', 'industry', 'language']);
+
+/** One (subject, relation, object) triple. */
+export interface Fact {
+  readonly id: string;
+  readonly subject: string;
+  readonly relation: Relation;
+  /** An entity id, or the attribute value for attribute relations. */
+  readonly object: string;
+  /** True when the subject or the object entity is held out. */
+  readonly heldout: boolean;
+}
+
+/** World sizes and seed. */
+export const WorldConfigFields = z
+  .object({
+    seed: z.number().int().nonnegative().default(7),
+    countries: z.number().int().min(2).max(200).default(8),
+    cities: z.number().int().min(2).max(2000).default(32),
+    persons: z.number().int().min(4).max(20000).default(120),
+    /** At most one company per person; must not exceed `persons`. */
+    companies: z.number().int().min(2).max(20000).default(60),
+    /** Share of persons (with the companies they founded) held out of warm-start data. */
+    heldoutFraction: z.number().min(0.05).max(0.9).default(0.25),
+  })
+  .strict();
+/** World config with cross-field checks. */
+export const WorldConfigSchema = WorldConfigFields.refine((c) => c.companies <= c.persons, { message: 'companies must be <= persons (each company has its own founder); lower companies or raise persons' })
+  .refine((c) => c.cities >= c.countries, { message: 'cities must be >= countries (every country has a capital city); raise cities' });
+export type WorldConfig = z.infer<typeof WorldConfigSchema>;
+
+/** Named size presets for `cohort data make --size`. */
+export const WORLD_SIZES: Record<string, Partial<WorldConfig>> = {
+  tiny: { countries: 3, cities: 8, persons: 24, companies: 12 },
+  small: { countries: 6, cities: 20, persons: 60, companies: 30 },
+  default: { countries: 8, cities: 32, persons: 120, companies: 60 },
+  large: { countries: 20, cities: 120, persons: 600, companies: 300 },
+};
+
+/** A generated world: entities, facts and lookup helpers. */
+export class World {
+  readonly entities: readonly Entity[];
+  readonly facts: readonly Fact[];
+  private readonly byId = new Map<string, Entity>();
+  private readonly bySubject = new Map<string, Fact[]>();
+  private readonly byObject = new Map<string, Fact[]>();
+
+  constructor(readonly config: WorldConfig, entities: Entity[], facts: Fact[]) {
+    this.entities = entities;
+    this.facts = facts;
+    for (const e of entities) this.byId.set(e.id, e);
+    for (const f of facts) {
+      (this.bySubject.get(f.subject) ?? this.bySubject.set(f.subject, []).get(f.subject)!).push(f);
+      if (!ATTRIBUTE_RELATIONS.has(f.relation)) (this.byObject.get(f.object) ?? this.byObject.set(f.object, []).get(f.object)!).push(f);
+    }
+  }
+
+  /** The entity with this id (throws on an unknown id). */
+  entity(id: string): Entity {
+    const e = this.byId.get(id);
+    if (!e) throw new Error(`unknown entity id "${id}"`);
+    return e;
+  }
+
+  /** All entities of one kind. */
+  ofKind(kind: EntityKind): Entity[] {
+    return this.entities.filter((e) => e.kind === kind);
+  }
+
+  /** Facts whose subject is this entity. */
+  factsAbout(id: string): Fact[] {
+    return this.bySubject.get(id) ?? [];
+  }
+
+  /** Facts whose object is this entity. */
+  factsPointingAt(id: string): Fact[] {
+    return this.byObject.get(id) ?? [];
+  }
+
+  /** The object of (subject, relation); throws when missing. */
+  object(subject: string, relation: Relation): string {
+    const f = this.factsAbout(subject).find((x) => x.relation === relation);
+    if (!f) throw new Error(`entity "${subject}" has no "${relation}" fact`);
+    return f.object;
+  }
+
+  /** The fact (subject, relation); throws when missing. */
+  fact(subject: string, relation: Relation): Fact {
+    const f = this.factsAbout(subject).find((x) => x.relation === relation);
+    if (!f) throw new Error(`entity "${subject}" has no "${relation}" fact`);
+    return f;
+  }
+
+  /** Display value of a fact's object: an entity name or the attribute value. */
+  objectName(f: Fact): string {
+    return ATTRIBUTE_RELATIONS.has(f.relation) ? f.object : this.entity(f.object).name;
+  }
+}
+
+const ONSETS = ['b', 'd', 'f', 'g', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z'];
+const VOWELS = ['a', 'e', 'i', 'o', 'u'];
+const CITY_SUFFIX = ['port', 'ford', 'holm', 'dale', 'ton', 'burg', 'field', 'mouth'];
+const COUNTRY_SUFFIX = ['ia', 'land', 'ora', 'stan', 'ria'];
+const COMPANY_SUFFIX = ['Works', 'Labs', 'Systems', 'Motors', 'Foods', 'Media', 'Energy', 'Textiles'];
+/** Professions a person may have. */
+export const PROFESSIONS = ['painter', 'engineer', 'chemist', 'poet', 'architect', 'physician', 'composer', 'pilot', 'historian', 'sculptor', 'lawyer', 'astronomer'];
+/** Industries a company may be in. */
+export const INDUSTRIES = ['shipping', 'software', 'mining', 'textile', 'publishing', 'aviation', 'farming', 'banking', 'brewing', 'railway'];
+
+function syllable(rng: Rng): string {
+  return rng.pick(ONSETS) + rng.pick(VOWELS);
+}
+
+function cap(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function uniqueName(rng: Rng, used: Set<string>, make: () => string): string {
+  for (let i = 0; i < 10000; i++) {
+    const n = make();
+    const key = n.toLowerCase();
+    if (!used.has(key)) {
+      used.add(key);
+      return n;
+    }
+  }
+  throw new Error('could not generate a unique entity name; lower the world size');
+}
+
+/**
+ * Generates a world deterministically from its config: countries with capitals
+ * and languages, cities in countries, persons born in cities, companies founded
+ * by persons and headquartered in cities. Held-out persons are chosen first and
+ * the companies they founded are held out with them, so a held-out entity's facts
+ * never mention a non-held-out person or company.
+ */
+export function makeWorld(config: Partial<WorldConfig> = {}): World {
+  const cfg = WorldConfigSchema.parse(config);
+  const rng = new Rng(cfg.seed);
+  const used = new Set<string>();
+  const usedWords = new Set<string>();
+  const entities: Entity[] = [];
+  const facts: Fact[] = [];
+
+  const countries: Entity[] = [];
+  for (let i = 0; i < cfg.countries; i++) {
+    const name = uniqueName(rng, used, () => cap(syllable(rng) + syllable(rng).replace(/[aeiou]$/, '')) + rng.pick(COUNTRY_SUFFIX));
+    countries.push({ id: `country:${i}`, kind: 'country', name, aliases: [`Republic of ${name}`], heldout: false });
+  }
+  const cities: Entity[] = [];
+  for (let i = 0; i < cfg.cities; i++) {
+    const name = uniqueName(rng, used, () => cap(syllable(rng) + syllable(rng).replace(/[aeiou]$/, '')) + rng.pick(CITY_SUFFIX));
+    cities.push({ id: `city:${i}`, kind: 'city', name, aliases: [`${name} City`], heldout: false });
+  }
+  const heldoutPersons = new Set<number>();
+  const personOrder = rng.shuffle([...Array(cfg.persons).keys()]);
+  const nHeld = Math.max(1, Math.round(cfg.persons * cfg.heldoutFraction));
+  for (const i of personOrder.slice(0, nHeld)) heldoutPersons.add(i);
+  const persons: Entity[] = [];
+  for (let i = 0; i < cfg.persons; i++) {
+    let first = '';
+    let last = '';
+    const name = uniqueName(rng, used, () => {
+      first = cap(syllable(rng) + syllable(rng));
+      last = cap(syllable(rng) + syllable(rng) + rng.pick(['n', 'r', 's', 'l', '']));
+      return `${first} ${last}`;
+    });
+    // A surname alias only when no other person shares it.
+    const aliases = usedWords.has(last) ? [] : [last];
+    usedWords.add(last);
+    persons.push({ id: `person:${i}`, kind: 'person', name, aliases, heldout: heldoutPersons.has(i) });
+  }
+  // Founders: distinct persons, one per company.
+  const founders = rng.shuffle([...Array(cfg.persons).keys()]).slice(0, cfg.companies);
+  const companies: Entity[] = [];
+  for (let i = 0; i < cfg.companies; i++) {
+    let stem = '';
+    const name = uniqueName(rng, used, () => {
+      stem = cap(syllable(rng) + syllable(rng) + syllable(rng).replace(/[aeiou]$/, ''));
+      return `${stem} ${rng.pick(COMPANY_SUFFIX)}`;
+    });
+    companies.push({ id: `company:${i}`, kind: 'company', name, aliases: [stem], heldout: heldoutPersons.has(founders[i]) });
+  }
+  entities.push(...countries, ...cities, ...persons, ...companies);
+  const held = new Set(entities.filter((e) => e.heldout).map((e) => e.id));
+  const add = (subject: string, relation: Relation, object: string) => {
+    facts.push({
+      id: `f${facts.length}`,
+      subject,
+      relation,
+      object,
+      heldout: held.has(subject) || (!ATTRIBUTE_RELATIONS.has(relation) && held.has(object)),
+    });
+  };
+
+  // Every country gets a capital among its own cities: the first cities go one per country.
+  const cityCountry = cities.map((_, i) => (i < countries.length ? i : rng.int(countries.length)));
+  countries.forEach((c, i) => {
+    add(c.id, 'capital', cities[i].id);
+    add(c.id, 'language', `${c.name.replace(/(ia|land|ora|stan|ria)$/, '')}ese`);
+  });
+  cities.forEach((c, i) => add(c.id, 'located_in', countries[cityCountry[i]].id));
+  persons.forEach((p) => {
+    add(p.id, 'born_in', rng.pick(cities).id);
+    add(p.id, 'birth_year', String(1900 + rng.int(100)));
+    add(p.id, 'profession', rng.pick(PROFESSIONS));
+  });
+  companies.forEach((c, i) => {
+    add(c.id, 'founder', persons[founders[i]].id);
+    add(c.id, 'headquarters', rng.pick(cities).id);
+    add(c.id, 'industry', rng.pick(INDUSTRIES));
+  });
+  return new World(cfg, entities, facts);
+}
