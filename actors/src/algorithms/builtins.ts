@@ -1,0 +1,6 @@
+// Importing this module registers the built-in algorithms (each file registers itself).
+import './reinforce.js';
+import './reinforce-plus-plus.js';
+import './grpo.js';
+import './ppo.js';
+import './policy-loss.js';

@@ -1,0 +1,91 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Trajectory } from '../trajectory/trajectory.js';
+
+const seconds = () => z.number().nonnegative();
+
+/** Wall time of each part of a step, in seconds. */
+export const stepTimingsSchema = z.strictObject({
+  generate: seconds(),
+  search: seconds(),
+  oldLogprob: seconds(),
+  ref: seconds(),
+  update: seconds(),
+  allreduce: seconds(),
+  weightSync: seconds(),
+  total: seconds(),
+});
+export type StepTimings = z.output<typeof stepTimingsSchema>;
+
+/** One line of `runs/<name>/metrics.jsonl`. */
+export const stepMetricsSchema = z.strictObject({
+  step: z.number().int().nonnegative(),
+  time: z.string(),
+  policyVersion: z.number().int().nonnegative(),
+  trajectories: z.number().int().nonnegative(),
+  reward: z.number(),
+  rewardStd: z.number().nonnegative(),
+  responseLength: z.number().nonnegative(),
+  turns: z.number().nonnegative(),
+  searches: z.number().nonnegative(),
+  answeredShare: z.number().min(0).max(1),
+  /** The curriculum's noisy-document probability this step. */
+  noiseP: z.number().min(0).max(1),
+  /** Observed share of searches that got the noisy prompt. */
+  noisyShare: z.number().min(0).max(1),
+  timings: stepTimingsSchema,
+  /** Simulator batch sizes over the step. */
+  simulatorBatch: z.strictObject({ mean: z.number().nonnegative(), max: z.number().int().nonnegative(), batches: z.number().int().nonnegative() }),
+  /** Share of the step the learners spent waiting for data. */
+  idleRatio: z.number().min(0).max(1),
+  loss: z.strictObject({ total: z.number(), pg: z.number(), kl: z.number(), entropy: z.number(), clipFraction: z.number().min(0).max(1) }).optional(),
+  lr: z.number().nonnegative().optional(),
+  gradNorm: z.number().nonnegative().optional(),
+  staleness: z.strictObject({ maxLag: z.number().int().nonnegative(), meanLag: z.number().nonnegative(), dropped: z.number().int().nonnegative() }).optional(),
+});
+export type StepMetrics = z.output<typeof stepMetricsSchema>;
+
+/** Means over a step's trajectories (reward, lengths, turns, searches). */
+export function summarizeTrajectories(trajectories: readonly Trajectory[]): Pick<StepMetrics, 'trajectories' | 'reward' | 'rewardStd' | 'responseLength' | 'turns' | 'searches' | 'answeredShare' | 'noisyShare'> {
+  const n = trajectories.length;
+  if (n === 0) return { trajectories: 0, reward: 0, rewardStd: 0, responseLength: 0, turns: 0, searches: 0, answeredShare: 0, noisyShare: 0 };
+  const rewards = trajectories.map((t) => t.reward ?? 0);
+  const mean = rewards.reduce((s, r) => s + r, 0) / n;
+  const variance = n > 1 ? rewards.reduce((s, r) => s + (r - mean) ** 2, 0) / (n - 1) : 0;
+  const searches = trajectories.reduce((s, t) => s + t.searches, 0);
+  const noisy = trajectories.reduce((s, t) => s + t.noisySearches, 0);
+  return {
+    trajectories: n,
+    reward: mean,
+    rewardStd: Math.sqrt(variance),
+    responseLength: trajectories.reduce((s, t) => s + t.responseIds.length, 0) / n,
+    turns: trajectories.reduce((s, t) => s + t.turns, 0) / n,
+    searches: searches / n,
+    answeredShare: trajectories.filter((t) => t.answered).length / n,
+    noisyShare: searches ? noisy / searches : 0,
+  };
+}
+
+/**
+ * Appends one validated JSON line per step to `<runDir>/metrics.jsonl`
+ * (synchronously, so a crash loses at most the line being written).
+ */
+export class MetricsWriter {
+  readonly file: string;
+
+  constructor(runDir: string) {
+    mkdirSync(runDir, { recursive: true });
+    this.file = path.join(runDir, 'metrics.jsonl');
+  }
+
+  /** Validates and appends one step's metrics. */
+  write(metrics: StepMetrics): void {
+    const r = stepMetricsSchema.safeParse(metrics);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      throw new Error(`step metrics for step ${metrics.step}: ${i.path.join('.')}: ${i.message}`);
+    }
+    appendFileSync(this.file, JSON.stringify(r.data) + '\n');
+  }
+}
