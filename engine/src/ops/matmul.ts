@@ -2,7 +2,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { formatShape } from '../graph/tensor.js';
 import { broadcastShapes, unbroadcast } from './broadcast.js';
 import { requireFloat, sameDType } from './operand.js';
-import { transpose } from './shape.js';
+import { reshape, reshapeLike, transpose } from './shape.js';
 
 function swapLast(x: Tensor): Tensor {
   const perm = x.shape.map((_, i) => i);
@@ -36,7 +36,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const [y] = g.emit('MatMul', [a, b], [{ dtype: a.dtype, shape }], {
     backward: () => ([gy]) => {
       if (!gy) return [null, null];
-      return [unbroadcast(matmul(gy, swapLast(b)), a), unbroadcast(matmul(swapLast(a), gy), b)];
+      const ga = unbroadcast(matmul(gy, swapLast(b)), a);
+      if (b.rank === 2 && a.rank > 2) {
+        // Weight gradient of a batched activation: one GEMM over all rows instead of a
+        // batched product followed by a ReduceSum.
+        const a2 = reshape(a, [-1, a.shape[a.rank - 1]]);
+        const gy2 = reshape(gy, [-1, gy.shape[gy.rank - 1]]);
+        return [ga, reshapeLike(matmul(transpose(a2, [1, 0]), gy2), b)];
+      }
+      return [ga, unbroadcast(matmul(swapLast(a), gy), b)];
     },
   });
   return y;
