@@ -128,6 +128,14 @@ function strictSpread(bundles: readonly Quantity[], cands: readonly Candidate[])
   const owner = new Int32Array(cands.length).fill(-1);
   const match = new Int32Array(bundles.length).fill(-1);
   const tryAssign = (b: number, seen: Uint8Array): boolean => {
+    // A free node first (keeps the join-order preference), then augmenting paths.
+    for (const c of adj[b]) {
+      if (owner[c] < 0) {
+        owner[c] = b;
+        match[b] = c;
+        return true;
+      }
+    }
     for (const c of adj[b]) {
       if (seen[c]) continue;
       seen[c] = 1;

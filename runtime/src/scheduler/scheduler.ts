@@ -93,8 +93,8 @@ interface QueuedActor {
   reason: string;
   /** Resources this entry holds back from later demands (FIFO fairness). */
   blocks: string[];
-  /** With `blocks`: only on this node (hard node affinity). */
-  blockNode?: string;
+  /** With `blocks`: only on these nodes (those the entry could ever use); undefined = every node. */
+  blockNodes?: string[];
 }
 
 interface QueuedGroup {
@@ -103,14 +103,14 @@ interface QueuedGroup {
   group: GroupEntry;
   reason: string;
   blocks: string[];
-  blockNode?: undefined;
+  blockNodes?: string[];
 }
 
 type Queued = QueuedActor | QueuedGroup;
 
 type Attempt<T> =
   | { kind: 'placed'; value: T }
-  | { kind: 'pending'; reason: string; blocks: string[]; blockNode?: string }
+  | { kind: 'pending'; reason: string; blocks: string[]; blockNodes?: string[] }
   | { kind: 'infeasible'; message: string };
 
 const ANY: PlacementRequest = { kind: 'any' };
@@ -255,7 +255,7 @@ export class Scheduler {
     const e: QueuedActor =
       r.kind === 'infeasible'
         ? { kind: 'actor', id: d.id, demand: d, q, reason: `infeasible: ${r.message}`, blocks: [] }
-        : { kind: 'actor', id: d.id, demand: d, q, reason: r.reason, blocks: r.blocks, blockNode: r.blockNode };
+        : { kind: 'actor', id: d.id, demand: d, q, reason: r.reason, blocks: r.blocks, blockNodes: r.blockNodes };
     this.enqueue(actorKey(d.id), e);
     this.addBlocks(e);
     if (d.placement.kind === 'group') this.groups.get(d.placement.groupId)?.waiting.add(d.id);
@@ -319,7 +319,14 @@ export class Scheduler {
     this.groups.set(s.id, g);
     if (r.kind !== 'placed') {
       g.reason = r.kind === 'infeasible' ? `infeasible: ${r.message}` : r.reason;
-      const e: QueuedGroup = { kind: 'placement-group', id: s.id, group: g, reason: g.reason, blocks: r.kind === 'pending' ? r.blocks : [] };
+      const e: QueuedGroup = {
+        kind: 'placement-group',
+        id: s.id,
+        group: g,
+        reason: g.reason,
+        blocks: r.kind === 'pending' ? r.blocks : [],
+        blockNodes: r.kind === 'pending' ? r.blockNodes : undefined,
+      };
       this.enqueue(groupKey(s.id), e);
       this.addBlocks(e);
       this.log.debug({ group: s.id, reason: g.reason }, 'placement group pending');
@@ -398,6 +405,7 @@ export class Scheduler {
         }
         e.group.reason = e.reason = r.kind === 'infeasible' ? `infeasible: ${r.message}` : r.reason;
         e.blocks = r.kind === 'pending' ? r.blocks : [];
+        e.blockNodes = r.kind === 'pending' ? r.blockNodes : undefined;
         this.addBlocks(e);
         return;
       }
@@ -420,11 +428,11 @@ export class Scheduler {
       if (r.kind === 'infeasible') {
         e.reason = `infeasible: ${r.message}`;
         e.blocks = [];
-        e.blockNode = undefined;
+        e.blockNodes = undefined;
       } else {
         e.reason = r.reason;
         e.blocks = r.blocks;
-        e.blockNode = r.blockNode;
+        e.blockNodes = r.blockNodes;
         this.addBlocks(e);
       }
       if (shape) failedShapes.set(shape, e);
@@ -471,7 +479,7 @@ export class Scheduler {
       if (blocker) return blockedAttempt(blocker);
       if (node.pool.fits(q)) return this.placeOnNode(d, q, node);
       const short = node.pool.shortages(q);
-      return { kind: 'pending', reason: `waiting: ${formatShortages(short, 'free')} on node ${p.nodeId}`, blocks: short.map((s) => s.name), blockNode: p.nodeId };
+      return { kind: 'pending', reason: `waiting: ${formatShortages(short, 'free')} on node ${p.nodeId}`, blocks: short.map((s) => s.name), blockNodes: [p.nodeId] };
     }
     return this.tryAnywhere(d, q, p);
   }
@@ -489,9 +497,16 @@ export class Scheduler {
     let bestTier = Infinity;
     let bestUtil = Infinity;
     let bestCount = Infinity;
+    let heldBy: { resource: string; by: string } | undefined;
     for (const node of this.nodeList) {
       if (!node.pool.fits(q)) continue;
-      if (this.nodeBlocked.size && this.nodeBlockerFor(q, node.spec.id)) continue;
+      if (this.nodeBlocked.size) {
+        const b = this.nodeBlockerFor(q, node.spec.id);
+        if (b) {
+          heldBy ??= b;
+          continue;
+        }
+      }
       const util = node.pool.utilizationAfter(q);
       if (spread) {
         const count = node.actors.size;
@@ -513,8 +528,9 @@ export class Scheduler {
       }
     }
     if (best) return this.placeOnNode(d, q, best);
+    if (heldBy) return blockedAttempt(heldBy);
     if (!this.anyNodeFitsTotal(q)) return { kind: 'infeasible', message: this.infeasibleMessage(`demand ${d.id}`, q) };
-    return this.pendingOnBestNode(q, '');
+    return this.pendingOnBestNode(q);
   }
 
   private tryInGroup(d: Demand, q: Quantity, groupId: string, bundleIndex: number | undefined): Attempt<Assignment> {
@@ -639,42 +655,78 @@ export class Scheduler {
         kind: 'pending',
         reason: `waiting: needs ${formatQuantity(sum)} on one node for STRICT_PACK: ${formatShortages(short, 'free')}${this.nodeList.length > 1 ? ` (best node ${best.node.spec.id})` : ''}`,
         blocks: short.map((s) => s.name),
+        blockNodes: this.feasibleNodes([sum]),
       };
     }
     // Find the first bundle that finds no room when the bundles are placed in order (simulated, then undone).
     const r = placeBundles(strategy, g.bundles, this.cands);
     if (r.ok) {
       for (let i = 0; i < r.placed.length; i++) this.cands[r.placed[i].cand].pool.give(g.bundles[i], r.placed[i].grant);
-      return { kind: 'pending', reason: 'waiting: room is held for earlier pending demands (FIFO)', blocks: [] };
+      return this.heldReason(g.names);
     }
     const b = Math.max(0, r.bundle);
     const q = g.bundles[b];
     const best = this.bestNode(q, false);
     if (best.short.length === 0) {
       const rule = strategy === 'STRICT_SPREAD' ? ' (STRICT_SPREAD: each bundle on a distinct node)' : '';
-      return { kind: 'pending', reason: `waiting: bundle ${b} ${formatQuantity(q)} has no node left with room${rule}`, blocks: namesOf(q) };
+      return {
+        kind: 'pending',
+        reason: `waiting: bundle ${b} ${formatQuantity(q)} has no node left with room${rule}`,
+        blocks: namesOf(q),
+        blockNodes: this.feasibleNodes(g.bundles),
+      };
     }
     return {
       kind: 'pending',
       reason: `waiting: bundle ${b} needs ${formatQuantity(q)}: ${formatShortages(best.short, 'free')}${this.nodeList.length > 1 ? ` (best node ${best.node.spec.id})` : ''}`,
       blocks: best.short.map((s) => s.name),
+      blockNodes: this.feasibleNodes(g.bundles),
     };
   }
 
-  private pendingOnBestNode(q: Quantity, suffix: string): Attempt<Assignment> {
+  private pendingOnBestNode(q: Quantity): Attempt<Assignment> {
     const best = this.bestNode(q, false);
-    if (best.short.length === 0) {
-      return { kind: 'pending', reason: `waiting: room is held for earlier pending demands (FIFO)${suffix}`, blocks: [] };
-    }
+    if (best.short.length === 0) return this.heldReason(namesOf(q));
     const where = this.nodeList.length > 1 ? ` (best node ${best.node.spec.id} of ${this.nodeList.length})` : '';
-    return { kind: 'pending', reason: `waiting: ${formatShortages(best.short, 'free')}${where}${suffix}`, blocks: best.short.map((s) => s.name) };
+    return {
+      kind: 'pending',
+      reason: `waiting: ${formatShortages(best.short, 'free')}${where}`,
+      blocks: best.short.map((s) => s.name),
+      blockNodes: this.feasibleNodes([q]),
+    };
   }
 
-  /** The node closest to fitting `q`: fewest short resources, then smallest relative shortfall. */
+  /** Pending because room that exists is held for an earlier pending entry. */
+  private heldReason(names: readonly string[]): { kind: 'pending'; reason: string; blocks: string[] } {
+    for (const m of this.nodeBlocked.values()) {
+      for (const r of names) {
+        const by = m.get(r);
+        if (by !== undefined) return blockedAttempt({ resource: r, by });
+      }
+    }
+    return { kind: 'pending', reason: 'waiting: room is held for earlier pending demands (FIFO)', blocks: [] };
+  }
+
+  /**
+   * The nodes where at least one of `qs` could ever fit, or undefined when
+   * that is every node (a pending entry then holds resources back everywhere).
+   */
+  private feasibleNodes(qs: readonly Quantity[]): string[] | undefined {
+    const out: string[] = [];
+    for (const node of this.nodeList) if (qs.some((q) => node.pool.fitsTotal(q))) out.push(node.spec.id);
+    return out.length === this.nodeList.length ? undefined : out;
+  }
+
+  /**
+   * The node closest to fitting `q`: fewest short resources, then smallest
+   * relative shortfall; among nodes that could ever hold it when there are any.
+   */
   private bestNode(q: Quantity, total: boolean): { node: NodeEntry; short: Shortage[] } {
     let best: { node: NodeEntry; short: Shortage[] } | undefined;
     let bestScore = Infinity;
+    const onlyFeasible = !total && this.anyNodeFitsTotal(q);
     for (const node of this.nodeList) {
+      if (onlyFeasible && !node.pool.fitsTotal(q)) continue;
       const short = total ? node.pool.totalShortages(q) : node.pool.shortages(q);
       let score = short.length * 10;
       for (const s of short) score += (s.need - s.free) / s.need;
@@ -722,10 +774,12 @@ export class Scheduler {
 
   private addBlocks(e: Queued): void {
     if (!this.fifo || e.blocks.length === 0) return;
-    if (e.blockNode !== undefined) {
-      let m = this.nodeBlocked.get(e.blockNode);
-      if (!m) this.nodeBlocked.set(e.blockNode, (m = new Map()));
-      for (const r of e.blocks) if (!m.has(r)) m.set(r, e.id);
+    if (e.blockNodes !== undefined) {
+      for (const node of e.blockNodes) {
+        let m = this.nodeBlocked.get(node);
+        if (!m) this.nodeBlocked.set(node, (m = new Map()));
+        for (const r of e.blocks) if (!m.has(r)) m.set(r, e.id);
+      }
       return;
     }
     for (const r of e.blocks) if (!this.blocked.has(r)) this.blocked.set(r, e.id);
