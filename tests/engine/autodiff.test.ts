@@ -4,7 +4,7 @@ import {
   Graph, Tensor, gradCheck, type GradCheckCase, type GradCheckOptions,
   add, sub, mul, div, minimum, maximum, pow, neg, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, silu, relu, abs, sin, cos,
   softplus, where, cast, clip, matmul, reshape, transpose, unsqueeze, squeeze, expand, concat, slice, gather, takeAlongAxis,
-  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias,
+  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session,
 } from '../../engine/src/index.js';
 
 /** Small deterministic PRNG (mulberry32). */
@@ -156,4 +156,48 @@ test('cast passes gradients between float32 and float64', async (t) => {
   const a = f.in('a', [2, 3], 0.5, 1.5);
   f.check('cast_roundtrip', mul(cast(cast(a, 'float32'), 'float64'), a), [a]);
   await assertAll(t, f, { eps: 1e-3, rtol: 1e-3, atol: 1e-5 });
+});
+
+test('gradients through symbolic dims (run-time broadcast reduction, mean count, reshape by name) at two sizes', async (t) => {
+  for (const n of [2, 3]) {
+    const f = new Fixture(`symbolic${n}`, 10 + n);
+    const xv = Float64Array.from({ length: n * 2 * 3 }, (_, i) => Math.sin(i + n));
+    f.feeds.x = new ort.Tensor('float64', xv, [n, 2, 3]);
+    const x = f.g.input('x', 'float64', ['n', 2, 3]);
+    const w = f.in('w', [3, 4]);
+    const bias = f.in('bias', [4]);
+    const scale = f.in('scale', [2, 1]);
+    const h = add(mul(matmul(x, w), scale), bias); // [n,2,4]
+    const flat = reshape(h, ['n', -1]); // [n, 8]
+    const pooled = mean(mul(flat, flat), 0); // mean over a symbolic axis
+    const tail = sum(softmax(slice(h, [-1], [Infinity], [1]), -1)); // slice on static dim
+    const loss = add(sum(mul(pooled, pooled)), mul(tail, max(mean(h, [0, 1]), 0)));
+    f.cases.push({ name: 'symbolic', loss, wrt: [x, w, bias, scale] });
+    t.deepEqual(flat.shape, ['n', 8]);
+    await assertAll(t, f);
+  }
+});
+
+test('a loss that does not depend on an input gives zeros; int paths carry no gradient', async (t) => {
+  const g = new Graph('zeros');
+  const a = g.param('a', [2, 2], 'float64');
+  const unused = g.param('unused', [3], 'float64');
+  const ids = g.input('ids', 'int64', [2]);
+  const fromIds = cast(mul(ids, 2), 'float64');
+  const loss = sum(mul(gather(a, ids), unsqueeze(fromIds, 1)));
+  const [ga, gu] = grad(loss, [a, unused]);
+  g.output('ga', ga);
+  g.output('gu', gu);
+  const s = await Session.create(g);
+  try {
+    const r = await s.run({
+      a: new ort.Tensor('float64', new Float64Array([1, 2, 3, 4]), [2, 2]),
+      unused: new ort.Tensor('float64', new Float64Array(3), [3]),
+      ids: new ort.Tensor('int64', new BigInt64Array([1n, 1n]), [2]),
+    });
+    t.deepEqual(Array.from(r.ga.data as Float64Array), [0, 0, 4, 4]);
+    t.deepEqual(Array.from(r.gu.data as Float64Array), [0, 0, 0]);
+  } finally {
+    await s.release();
+  }
 });

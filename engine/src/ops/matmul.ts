@@ -4,6 +4,11 @@ import { broadcastShapes, unbroadcast } from './broadcast.js';
 import { requireFloat, sameDType } from './operand.js';
 import { reshape, reshapeLike, transpose } from './shape.js';
 
+/** A user-declared dim name (not derived like 'a*b', 'a+b' or a fresh '?n'). */
+function isPlainName(d: string): boolean {
+  return /^[A-Za-z_][\w.]*$/.test(d);
+}
+
 function swapLast(x: Tensor): Tensor {
   const perm = x.shape.map((_, i) => i);
   perm[x.rank - 1] = x.rank - 2;
@@ -28,7 +33,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
     throw new Error(`matmul: inner dims differ: ${formatShape(a.shape)} x ${formatShape(b.shape)} (${k1} vs ${k2})`);
   }
-  if (typeof k1 === 'string' && typeof k2 === 'string' && k1 !== k2) {
+  if (typeof k1 === 'string' && typeof k2 === 'string' && k1 !== k2 && isPlainName(k1) && isPlainName(k2)) {
     throw new Error(`matmul: inner dims '${k1}' and '${k2}' differ: ${formatShape(a.shape)} x ${formatShape(b.shape)}`);
   }
   const batch = broadcastShapes(g, a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul (batch dims)');

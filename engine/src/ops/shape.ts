@@ -53,7 +53,11 @@ function reshapeStatic(x: Tensor, dims: Dim[]): Dim[] {
       const leftNum = numel(left);
       if (inRest.length === 1 && left.length === 0) out[idx] = inRest[0];
       else if (inNum !== null && leftNum !== null && leftNum > 0 && inNum % leftNum === 0) out[idx] = inNum / leftNum;
-      else out[idx] = g.freshDim();
+      else if (left.length === 0 && inRest.every((d) => typeof d === 'number' || !d.startsWith('?'))) {
+        // A product of named dims gets a deterministic name ('batch*seq'), so two reshapes of
+        // the same dims agree statically.
+        out[idx] = inRest.join('*');
+      } else out[idx] = g.freshDim();
     }
   } else {
     const want = numel(out);
