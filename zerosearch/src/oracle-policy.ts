@@ -30,7 +30,8 @@ export class OraclePolicy implements TextGenerator {
     const q = m ? this.byQuestion.get(m[1].trim()) : undefined;
     if (!q) return '<think>I do not recognise this question.</think>\n<answer>unknown</answer>';
     if (q.steps.every((s) => this.known.has(s.fact))) return `<think>I remember this.</think>\n<answer>${q.goldenAnswers[0]}</answer>`;
-    const done = (context.match(/<information>/g) ?? []).length;
+    const response = context.slice(m!.index + m![0].length);
+    const done = (response.match(/<information>/g) ?? []).length;
     if (done < q.steps.length) return `<think>I need to look up ${q.steps[done].query}.</think>\n<search>${q.steps[done].query}</search>`;
     return `<think>The documents give the answer.</think>\n<answer>${q.goldenAnswers[0]}</answer>`;
   }

@@ -128,6 +128,12 @@ export class RolloutState {
     return ids.length <= this.maxContextTokens ? text : tok.decode(ids.slice(ids.length - this.maxContextTokens));
   }
 
+  /** Token ids for the next generation: the last `maxContextTokens` ids of prompt plus response. */
+  contextIds(tokenizer: TextTokenizer): number[] {
+    const ids = tokenizer.encode(this.fullText());
+    return ids.length <= this.maxContextTokens ? ids : ids.slice(ids.length - this.maxContextTokens);
+  }
+
   /** Response token ids with their loss mask (1 for policy tokens, 0 for inserted ones). */
   tokenizeResponse(tokenizer: TextTokenizer): { ids: number[]; lossMask: number[] } {
     const ids: number[] = [];

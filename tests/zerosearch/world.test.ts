@@ -1,0 +1,81 @@
+import test from 'ava';
+import { makeDataset, makeWorld, toQARow } from '@cohort/zerosearch';
+
+const ds = makeDataset({ size: 'small', seed: 11 });
+
+test('same seed gives the same world and data; another seed differs', (t) => {
+  const again = makeDataset({ size: 'small', seed: 11 });
+  t.deepEqual(again.world.entities, ds.world.entities);
+  t.deepEqual(again.corpus, ds.corpus);
+  t.deepEqual(again.train, ds.train);
+  t.deepEqual(again.simPairs.slice(0, 20), ds.simPairs.slice(0, 20));
+  const other = makeDataset({ size: 'small', seed: 12 });
+  t.notDeepEqual(other.world.entities.map((e) => e.name), ds.world.entities.map((e) => e.name));
+});
+
+test('entity names are unique and every fact has its subject and object', (t) => {
+  const names = ds.world.entities.map((e) => e.name.toLowerCase());
+  t.is(new Set(names).size, names.length);
+  for (const f of ds.world.facts) {
+    t.truthy(ds.world.entity(f.subject));
+    if (!['birth_year', 'profession', 'industry', 'language'].includes(f.relation)) t.truthy(ds.world.entity(f.object));
+  }
+  // Every country's capital is one of its own cities.
+  for (const c of ds.world.ofKind('country')) t.is(ds.world.object(ds.world.object(c.id, 'capital'), 'located_in'), c.id);
+});
+
+test('held-out split: test questions ask about held-out entities whose facts never reach warm-start data', (t) => {
+  t.true(ds.test.length > 20);
+  t.true(ds.train.length > 100);
+  for (const q of ds.test) {
+    t.true(q.heldout);
+    t.is(q.split, 'test');
+    t.true(ds.world.entity(q.subject).heldout);
+    t.true(ds.world.facts.find((f) => f.id === q.steps[0].fact)!.heldout);
+  }
+  for (const q of ds.train) t.false(ds.world.entity(q.subject).heldout);
+  // The declared warm-start facts hold no held-out fact ...
+  t.true(ds.warmFacts.length > 0);
+  t.false(ds.warmFacts.some((f) => f.heldout));
+  // ... and no held-out person or company is even named in warm-start text.
+  const warmText = [...ds.warmCorpus.map((d) => d.text), ...ds.demos.map((d) => d.prompt + d.response)].join('\n');
+  const held = ds.world.entities.filter((e) => e.heldout);
+  t.true(held.length > 5);
+  for (const e of held) t.false(warmText.includes(e.name), `${e.name} leaked into warm-start data`);
+  // The first hop of every test question is answerable from the full corpus.
+  const corpusText = ds.corpus.map((d) => d.text).join('\n');
+  for (const e of held) t.true(corpusText.includes(e.name));
+});
+
+test('two-hop questions compose two facts and demonstrations follow the template', (t) => {
+  const two = ds.train.filter((q) => q.hops === 2);
+  t.true(two.length > 10);
+  for (const q of two) {
+    t.is(q.steps.length, 2);
+    t.is(q.goldenAnswers[0], q.steps[1].answer);
+  }
+  const d = ds.demos.find((x) => x.id === two[0].id)!;
+  t.is((d.response.match(/<search>/g) ?? []).length, 2);
+  t.is((d.response.match(/<information>/g) ?? []).length, 2);
+  t.true(d.response.endsWith(`<answer>${two[0].goldenAnswers[0]}</answer>`));
+  t.deepEqual(d.segments.map((s) => s.lossMask), [1, 0, 1, 0, 1]);
+  t.true(ds.demos.filter((x) => x.grounded).length / ds.demos.length > 0.9);
+});
+
+test('documents are short and the Search-R1 row shape is complete', (t) => {
+  for (const d of ds.corpus) {
+    const words = d.text.split(/\s+/).length;
+    t.true(words >= 15 && words <= 60, `${words} words: ${d.text}`);
+  }
+  const row = toQARow(ds.test[0], 0);
+  t.deepEqual(Object.keys(row).sort(), ['ability', 'data_source', 'extra_info', 'golden_answers', 'id', 'prompt', 'question', 'reward_model'].sort());
+  t.is(row.extra_info.split, 'test');
+  t.is(row.prompt[0].role, 'user');
+  t.true(row.prompt[0].content.endsWith(`Question: ${ds.test[0].question}\n`));
+});
+
+test('bad world configs get errors naming the problem', (t) => {
+  t.throws(() => makeWorld({ persons: 5, companies: 9 }), { message: /companies must be <= persons/ });
+  t.throws(() => makeWorld({ seed: -1 }), { message: /seed/ });
+  t.throws(() => makeDataset({ size: 'huge' }), { message: /size must be one of/ });
+});
