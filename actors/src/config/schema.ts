@@ -215,7 +215,7 @@ export const layoutSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['rl', 'shares'],
-        message: `learner + rollout + reference + critic shares sum to ${used}, more than the ${l.rl.gpusPerBundle} GPU(s) of an RL bundle; lower the shares`,
+        message: `learner + rollout + reference + critic shares sum to ${+used.toFixed(6)}, more than the ${l.rl.gpusPerBundle} GPU(s) of an RL bundle; lower the shares`,
         input: s,
       });
     }
