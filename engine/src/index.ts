@@ -30,15 +30,3 @@ export { loadModelConfig, parseModelConfig, modelConfigSchema, ModelConfigError,
 export { decoderParamSpecs, transpose2d, type ParamSpec } from './io/weight-names.js';
 export { Tokenizer, TokenizerError, DEFAULT_SPECIAL_TOKENS, ZEROSEARCH_TAGS, type TokenizerTrainOptions } from './tokenizer/tokenizer.js';
 export { trainByteLevelBpe, byteLevelPreTokenize, type BpeModel } from './tokenizer/bpe-trainer.js';
-export { CausalLM, type TokenScores } from './model/causal-lm.js';
-export { buildInferenceGraph, decoderTrunk, declareParams, declareDecoderInputs, lmHead, DIMS, type DecoderInputs, type DecoderOutputs } from './model/decoder-graph.js';
-export { buildScoreGraph, tokenLogprobs } from './model/score-graph.js';
-export { packBatch, trunkFeeds, type TokenBatch, type PackedBatch } from './model/batch.js';
-export { generate, generateOptionsSchema, type GenerateOptions, type GeneratedSequence, type FinishReason } from './generate/generate.js';
-export { Rng } from './generate/sampling.js';
-export { AdamW, adamWOptionsSchema, type AdamWOptions, type AdamWState } from './train/adamw.js';
-export { lrSchedule, lrScheduleSchema, type LrScheduleOptions } from './train/schedule.js';
-export { clipGradNorm, globalGradNorm, GradAccumulator, type GradMap } from './train/grad-utils.js';
-export { aggregate, klPenalty, ppoClipLoss, clippedValueLoss, policyLossOptionsSchema, valueLossOptionsSchema, AGGREGATIONS, KL_TYPES, type Aggregation, type KlType, type PolicyLossOptions, type ValueLossOptions } from './train/losses.js';
-export { buildPolicyGraph, buildSftGraph, buildValueGraph, gradName, VALUE_HEAD } from './train/train-graphs.js';
-export { PolicyTrainer, SftTrainer, ValueTrainer, trainerOptionsSchema, type TrainerOptions, type StepMetrics, type PolicyBatch, type PolicyStepResult, type SftBatch, type ValueBatch, type PerToken } from './train/trainer.js';
