@@ -1,0 +1,212 @@
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadModelConfig, type ModelConfig } from '../io/model-config.js';
+import { decoderParamSpecs, transpose2d, type ParamSpec } from '../io/weight-names.js';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafeTensorInput } from '../io/safetensors.js';
+import { Rng } from '../generate/sampling.js';
+import { buildInferenceGraph } from './decoder-graph.js';
+import { buildScoreGraph } from './score-graph.js';
+import { f32, i64, type Feeds } from './model-session.js';
+import { Session } from '../session/session.js';
+import { parseSessionOptions, type SessionOptions } from '../session/options.js';
+import type { Graph } from '../graph/graph.js';
+import { packBatch, decoderFeeds, type TokenBatch } from './batch.js';
+
+/** Per-token results of {@link CausalLM.score}: entry t of row b concerns token t (entry 0 is 0). */
+export interface TokenScores {
+  /** log p(token_t | tokens_<t), one array per sequence (its own length). */
+  logprobs: Float32Array[];
+  /** Entropy of the predictive distribution at t (predicting token t). */
+  entropy: Float32Array[];
+}
+
+/**
+ * A Qwen2/Llama-family causal LM whose parameters live in JS Float32Arrays keyed by HF names
+ * (linear weights transposed to [in, out]). Graph sessions take the parameters as inputs, so an
+ * optimizer step or a weight sync changes the arrays in place and needs no re-export.
+ */
+export class CausalLM {
+  readonly specs: ParamSpec[];
+  readonly runOptions: SessionOptions;
+  private readonly sessions = new Map<string, Promise<Session>>();
+  private feedCache: Feeds | null = null;
+
+  constructor(
+    readonly config: ModelConfig,
+    /** Parameters by HF name, graph layout. */
+    readonly params: Map<string, Float32Array>,
+    runOptions: SessionOptions = {},
+  ) {
+    this.runOptions = parseSessionOptions(runOptions);
+    this.specs = decoderParamSpecs(config);
+    for (const s of this.specs) {
+      const p = params.get(s.name);
+      const n = s.shape.reduce((a, d) => a * d, 1);
+      if (!p) throw new Error(`CausalLM: parameter '${s.name}' is missing`);
+      if (p.length !== n) throw new Error(`CausalLM: parameter '${s.name}' has ${p.length} elements, shape [${s.shape}] needs ${n}`);
+    }
+  }
+
+  /** A freshly initialised model: normal(0, std) weights, unit norms, zero biases; seeded. */
+  static random(config: ModelConfig, opts: { seed?: number; std?: number } & SessionOptions = {}): CausalLM {
+    const { seed: _seed, std: _std, ...run } = opts;
+    const rng = new Rng(opts.seed ?? 0);
+    const std = opts.std ?? 0.02;
+    const params = new Map<string, Float32Array>();
+    for (const s of decoderParamSpecs(config)) {
+      const a = new Float32Array(s.shape.reduce((x, d) => x * d, 1));
+      if (s.init === 'ones') a.fill(1);
+      else if (s.init === 'normal') for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
+      params.set(s.name, a);
+    }
+    return new CausalLM(config, params, run);
+  }
+
+  /**
+   * Loads HF-named weights (a path or a decoded file). Linear weights are transposed from HF's
+   * [out, in]. Missing or mis-shaped tensors are errors; extra tensors (e.g. a separate
+   * `lm_head.weight` with tied embeddings) are ignored.
+   */
+  static fromSafetensors(config: ModelConfig, src: string | SafetensorsFile, runOptions: SessionOptions = {}): CausalLM {
+    const file = typeof src === 'string' ? readSafetensors(src) : src;
+    const params = new Map<string, Float32Array>();
+    const problems: string[] = [];
+    for (const s of decoderParamSpecs(config)) {
+      const t = file.tensors.get(s.name);
+      if (!t) {
+        problems.push(`missing '${s.name}' [${s.hfShape}]`);
+        continue;
+      }
+      if (t.shape.length !== s.hfShape.length || t.shape.some((d, i) => d !== s.hfShape[i])) {
+        problems.push(`'${s.name}' has shape [${t.shape}], config needs [${s.hfShape}]`);
+        continue;
+      }
+      if (!(t.data instanceof Float32Array)) {
+        problems.push(`'${s.name}' has dtype ${t.dtype}; expected a float type`);
+        continue;
+      }
+      params.set(s.name, s.transposed ? transpose2d(t.data, s.hfShape[0], s.hfShape[1]) : Float32Array.from(t.data));
+    }
+    if (problems.length) {
+      throw new Error(`checkpoint does not match the model config:\n  - ${problems.slice(0, 10).join('\n  - ')}${problems.length > 10 ? `\n  … and ${problems.length - 10} more` : ''}\n(check num_hidden_layers / hidden_size / tie_word_embeddings in config.json)`);
+    }
+    return new CausalLM(config, params, runOptions);
+  }
+
+  /** Loads `config.json` + `model.safetensors` from a directory (HF layout). */
+  static load(dir: string, runOptions: SessionOptions = {}): CausalLM {
+    const cfg = loadModelConfig(dir);
+    const file = path.join(dir, 'model.safetensors');
+    if (!existsSync(file)) throw new Error(`${file} does not exist; a model directory needs config.json and model.safetensors`);
+    return CausalLM.fromSafetensors(cfg, file, runOptions);
+  }
+
+  /** HF-layout tensors of the parameters (copies for transposed weights). */
+  hfTensors(): Record<string, SafeTensorInput> {
+    const out: Record<string, SafeTensorInput> = {};
+    for (const s of this.specs) {
+      const p = this.params.get(s.name)!;
+      out[s.name] = { shape: s.hfShape, data: s.transposed ? transpose2d(p, s.shape[0], s.shape[1]) : p };
+    }
+    return out;
+  }
+
+  /** Writes the parameters as an HF-named safetensors file. */
+  toSafetensors(file: string, metadata: Record<string, string> = {}): void {
+    writeSafetensors(file, this.hfTensors(), { format: 'pt', ...metadata });
+  }
+
+  /** Writes `config.json` and `model.safetensors` into `dir`. */
+  save(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    const { head_dim: _h, ...rest } = this.config;
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['Qwen2ForCausalLM'], ...rest, head_dim: this.config.head_dim }, null, 2));
+    this.toSafetensors(path.join(dir, 'model.safetensors'));
+  }
+
+  /** Copies parameter values from another model or map (same names and sizes), in place. */
+  loadParams(src: Map<string, Float32Array>): void {
+    for (const [name, p] of this.params) {
+      const s = src.get(name);
+      if (!s || s.length !== p.length) throw new Error(`loadParams: '${name}' is missing or has the wrong size`);
+      p.set(s);
+    }
+  }
+
+  /** Total number of parameters. */
+  get paramCount(): number {
+    let n = 0;
+    for (const p of this.params.values()) n += p.length;
+    return n;
+  }
+
+  /** Parameter feeds (ORT tensors wrapping the live arrays; cached, since updates are in place). */
+  paramFeeds(): Feeds {
+    if (!this.feedCache) {
+      const f: Feeds = {};
+      for (const s of this.specs) f[s.name] = f32(this.params.get(s.name)!, s.shape);
+      this.feedCache = f;
+    }
+    return this.feedCache;
+  }
+
+  /** A session for a named graph, built once per model and reused. */
+  session(key: string, build: () => Graph): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = Session.create(build(), this.runOptions);
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** The prefill (no past) and one-step decode inference sessions. */
+  inferenceSession(kind: 'prefill' | 'decode'): Promise<Session> {
+    return this.session(kind, () => buildInferenceGraph(this.config, kind));
+  }
+
+  /**
+   * Per-token log-probabilities and entropies of (ragged) sequences under the model, e.g. for
+   * PPO's old / reference log-probs. `temperature` divides the logits first.
+   */
+  async score(batch: TokenBatch, opts: { temperature?: number } = {}): Promise<TokenScores> {
+    const packed = packBatch(batch, this.config.vocab_size);
+    const { B, T } = packed;
+    const temperature = opts.temperature ?? 1;
+    const sess = await this.session(`score:${temperature}`, () => buildScoreGraph(this.config, temperature));
+    const targets = new BigInt64Array(B * T);
+    for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) targets[b * T + t] = BigInt(packed.ids[b * T + t + 1]);
+    const feeds: Feeds = { ...this.paramFeeds(), ...decoderFeeds(this.config, packed), targets: i64(targets, [B, T]) };
+    const out = await sess.run(feeds, ['logprobs', 'entropy']);
+    const lp = out.logprobs.data as Float32Array;
+    const en = out.entropy.data as Float32Array;
+    const logprobs: Float32Array[] = [];
+    const entropy: Float32Array[] = [];
+    for (let b = 0; b < B; b++) {
+      const n = packed.lengths[b];
+      const l = new Float32Array(n);
+      const e = new Float32Array(n);
+      for (let t = 1; t < n; t++) {
+        l[t] = lp[b * T + t - 1];
+        e[t] = en[b * T + t - 1];
+      }
+      logprobs.push(l);
+      entropy.push(e);
+    }
+    return { logprobs, entropy };
+  }
+
+  /** Releases every session of this model. */
+  async release(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) {
+      try {
+        await (await s).release();
+      } catch {
+        // a session that failed to build has nothing to release
+      }
+    }
+  }
+}
