@@ -1,1 +1,39 @@
-export {};
+/**
+ * @cohort/runtime: Ray-style actors on one machine.
+ *
+ * Layers: driver API (`Runtime`: spawn/get/put/wait/handles), control plane
+ * (`ControlPlane`: scheduler + actor directory + lifecycle), node agent
+ * (`NodeAgent`: worker processes) and data plane (`Endpoint`: one gRPC
+ * bidirectional stream per pair of processes + a bulk socket).
+ */
+export { init } from './init.js';
+export { Runtime, PlacementGroup, type RuntimeParts } from './runtime.js';
+export { actorClass, type ActorClass } from './actor-class.js';
+export type { ActorHandle, HandleControls, RemoteMethod, RemoteArgs, MethodNames } from './actor-handle.js';
+export { actorContext, inActor, type ActorContext } from './actor-context.js';
+export { ObjectRef } from './object-ref.js';
+export { CallRef, STREAM_WINDOW } from './call-ref.js';
+export {
+  CohortError,
+  ActorDiedError,
+  ActorNotFoundError,
+  InvalidOptionsError,
+  UnknownMethodError,
+  ModuleLoadError,
+  SerializationError,
+  MessageTooLargeError,
+  RemoteError,
+  GetTimeoutError,
+  RuntimeClosedError,
+} from './errors.js';
+export { type ActorOptions, type RuntimeConfig, type Resources, resolveActorOptions, resolveRuntimeConfig } from './options.js';
+export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, WorkerBoot, PlacementGroupRequest } from './control-plane.js';
+export { serveControlPlane, controlPlaneClient } from './control-plane.js';
+export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
+export { LocalNodeAgent, gpuEnv, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
+export { Endpoint, type ValueCodec, type CallHandler } from './transport/endpoint.js';
+export { Channel } from './transport/channel.js';
+export { encodeValue, decodeValue, type Encoded } from './codec.js';
+export { createLogger } from './logging.js';
+export { workerEnvFor, workerConfigFromEnv } from './worker-config.js';
+export * from './scheduler/index.js';

@@ -1,0 +1,187 @@
+import v8 from 'node:v8';
+import { MessageTooLargeError, SerializationError } from './errors.js';
+
+/** Objects that travel as a descriptor (actor handles, object refs) implement this. */
+export const TO_WIRE = Symbol.for('cohort.toWire');
+
+/** Marker key of placeholder objects inside a serialized payload. */
+const K = '\u0000cohort';
+
+/** A handle or ref as plain data. */
+export type WireDescriptor =
+  | { t: 'h'; id: string; name?: string; cls?: string; retries?: number }
+  | { t: 'r'; id: string; owner: string };
+
+export interface Wireable {
+  [TO_WIRE](): WireDescriptor;
+}
+
+/** What the codec needs from the runtime of the receiving process. */
+export interface CodecHooks {
+  revive(d: WireDescriptor): unknown;
+}
+
+export interface EncodeOptions {
+  /** Binary payloads at least this big take the bulk path. */
+  bulkThreshold: number;
+  /** Limit on the serialized (non-bulk) payload. */
+  maxBytes: number;
+  /** Names the message in errors, e.g. `arguments of Counter.add`. */
+  what: string;
+}
+
+/** A value ready for the wire: v8-serialized payload plus raw bulk attachments. */
+export interface Encoded {
+  payload: Uint8Array;
+  special: boolean;
+  bulk: Uint8Array[];
+}
+
+const TYPES: Record<string, (b: ArrayBuffer, off: number, len: number) => unknown> = {
+  Buffer: (b, o, l) => Buffer.from(b, o, l),
+  Uint8Array: (b, o, l) => new Uint8Array(b, o, l),
+  Int8Array: (b, o, l) => new Int8Array(b, o, l),
+  Uint8ClampedArray: (b, o, l) => new Uint8ClampedArray(b, o, l),
+  Int16Array: (b, o, l) => new Int16Array(b, o, l / 2),
+  Uint16Array: (b, o, l) => new Uint16Array(b, o, l / 2),
+  Int32Array: (b, o, l) => new Int32Array(b, o, l / 4),
+  Uint32Array: (b, o, l) => new Uint32Array(b, o, l / 4),
+  Float32Array: (b, o, l) => new Float32Array(b, o, l / 4),
+  Float64Array: (b, o, l) => new Float64Array(b, o, l / 8),
+  BigInt64Array: (b, o, l) => new BigInt64Array(b, o, l / 8),
+  BigUint64Array: (b, o, l) => new BigUint64Array(b, o, l / 8),
+  DataView: (b, o, l) => new DataView(b, o, l),
+  ArrayBuffer: (b, o, l) => (o === 0 && l === b.byteLength ? b : b.slice(o, o + l)),
+};
+
+interface State {
+  threshold: number;
+  bulk: Uint8Array[];
+  special: boolean;
+}
+
+function isPlain(v: object): boolean {
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+/** Returns `v` itself when nothing inside needs replacing, else a copy with placeholders. */
+function prep(v: unknown, st: State, depth: number): unknown {
+  if (v === null || typeof v !== 'object') {
+    if (typeof v === 'function' && (v as unknown as Partial<Wireable>)[TO_WIRE]) {
+      st.special = true;
+      return { [K]: (v as unknown as Wireable)[TO_WIRE]() };
+    }
+    return v;
+  }
+  if (depth > 64) return v;
+  const w = (v as Partial<Wireable>)[TO_WIRE];
+  if (typeof w === 'function') {
+    st.special = true;
+    return { [K]: w.call(v) };
+  }
+  if (ArrayBuffer.isView(v)) {
+    if (v.byteLength < st.threshold) return v;
+    st.special = true;
+    const type = Buffer.isBuffer(v) ? 'Buffer' : v.constructor.name;
+    st.bulk.push(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    return { [K]: { t: 'b', i: st.bulk.length - 1, type } };
+  }
+  if (v instanceof ArrayBuffer) {
+    if (v.byteLength < st.threshold) return v;
+    st.special = true;
+    st.bulk.push(new Uint8Array(v));
+    return { [K]: { t: 'b', i: st.bulk.length - 1, type: 'ArrayBuffer' } };
+  }
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (x === null || (typeof x !== 'object' && typeof x !== 'function')) continue;
+      const y = prep(x, st, depth + 1);
+      if (y !== x) {
+        out ??= v.slice();
+        out[i] = y;
+      }
+    }
+    return out ?? v;
+  }
+  if (isPlain(v)) {
+    let out: Record<string, unknown> | undefined;
+    const o = v as Record<string, unknown>;
+    for (const key in o) {
+      const x = o[key];
+      if (x === null || (typeof x !== 'object' && typeof x !== 'function')) continue;
+      const y = prep(x, st, depth + 1);
+      if (y !== x) {
+        out ??= { ...o };
+        out[key] = y;
+      }
+    }
+    return out ?? v;
+  }
+  return v;
+}
+
+/** Finds the path of the first value v8 cannot clone (for the error message). */
+function findUnserializable(v: unknown, path: string, depth = 0): string | undefined {
+  if (typeof v === 'function') return `${path} is a function`;
+  if (typeof v === 'symbol') return `${path} is a symbol`;
+  if (v === null || typeof v !== 'object' || depth > 32) return undefined;
+  if (v instanceof Promise) return `${path} is a Promise (await it, or pass an ObjectRef)`;
+  if (v instanceof WeakMap || v instanceof WeakSet) return `${path} is a ${v.constructor.name}`;
+  const entries: Array<[string, unknown]> = v instanceof Map ? [...v.entries()].map(([k, x]) => [String(k), x]) : Object.entries(v);
+  for (const [k, x] of entries) {
+    const r = findUnserializable(x, `${path}.${k}`, depth + 1);
+    if (r) return r;
+  }
+  return undefined;
+}
+
+/** Serializes a value; large binary payloads come out as separate raw attachments. */
+export function encodeValue(value: unknown, opts: EncodeOptions): Encoded {
+  const st: State = { threshold: opts.bulkThreshold, bulk: [], special: false };
+  const prepared = prep(value, st, 0);
+  let payload: Uint8Array;
+  try {
+    payload = v8.serialize(prepared);
+  } catch (err) {
+    const where = findUnserializable(value, 'value');
+    throw new SerializationError(
+      `cannot send ${opts.what}: ${where ?? (err as Error).message}. Only data (primitives, plain objects, arrays, Map, Set, Date, typed arrays, Buffers, Errors), actor handles and object refs can cross processes.`,
+    );
+  }
+  if (payload.byteLength > opts.maxBytes) {
+    throw new MessageTooLargeError(
+      `${opts.what} serialize to ${payload.byteLength} bytes, over the ${opts.maxBytes}-byte message limit. Raise maxMessageBytes in init() (or COHORT_MAX_MESSAGE_BYTES), pass large binary data as typed arrays/Buffers (they take the bulk path), or put() it once and pass the ref.`,
+    );
+  }
+  return { payload, special: st.special, bulk: st.bulk };
+}
+
+function revive(v: unknown, bulk: Uint8Array[], hooks: CodecHooks, depth: number): unknown {
+  if (v === null || typeof v !== 'object' || depth > 64) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = revive(v[i], bulk, hooks, depth + 1);
+    return v;
+  }
+  if (!isPlain(v)) return v;
+  const o = v as Record<string, unknown>;
+  const d = o[K] as ({ t: 'b'; i: number; type: string } | WireDescriptor) | undefined;
+  if (d !== undefined) {
+    if (d.t === 'b') {
+      const raw = bulk[d.i];
+      const make = TYPES[d.type] ?? TYPES.Uint8Array;
+      return make(raw.buffer as ArrayBuffer, raw.byteOffset, raw.byteLength);
+    }
+    return hooks.revive(d);
+  }
+  for (const key in o) o[key] = revive(o[key], bulk, hooks, depth + 1);
+  return o;
+}
+
+/** Inverse of encodeValue. */
+export function decodeValue(payload: Uint8Array, special: boolean, bulk: Uint8Array[], hooks: CodecHooks): unknown {
+  const v = v8.deserialize(payload);
+  return special ? revive(v, bulk, hooks, 0) : v;
+}

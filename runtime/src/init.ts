@@ -1,0 +1,43 @@
+import { serveControlPlane } from './control-plane.js';
+import { LocalControlPlane } from './local-control-plane.js';
+import { createLogger } from './logging.js';
+import { LocalNodeAgent } from './node-agent.js';
+import { resolveRuntimeConfig, type RuntimeConfig } from './options.js';
+import { Runtime } from './runtime.js';
+import { workerEnvFor } from './worker-config.js';
+import type { Logger } from 'pino';
+
+/**
+ * Starts Cohort on this machine: the driver's data plane, the local control
+ * plane (scheduler + actor directory) and a node agent for worker processes.
+ * Call `shutdown()` when done; no worker outlives it (or the driver).
+ */
+export async function init(config: RuntimeConfig & { logger?: Logger } = {}): Promise<Runtime> {
+  const { logger: given, ...rest } = config;
+  const cfg = resolveRuntimeConfig(rest);
+  const logger = given ?? createLogger({ level: cfg.logLevel, base: { node: 'local', role: 'driver' } });
+  let cp: LocalControlPlane | undefined;
+  const agent = new LocalNodeAgent('local', logger);
+  const rt = await Runtime.start({
+    config: cfg,
+    logger,
+    ownerId: 'driver',
+    controlPlane: (endpoint) => {
+      cp = new LocalControlPlane({
+        logger,
+        agent,
+        controlAddress: endpoint.address,
+        logLevel: cfg.logLevel ?? logger.level,
+        restartBackoffMs: cfg.restartBackoffMs,
+        nodeResources: cfg.resources,
+        nodeLabels: cfg.labels,
+        workerEnv: workerEnvFor(cfg),
+      });
+      serveControlPlane(endpoint, cp);
+      return cp;
+    },
+    onShutdown: () => cp!.shutdown(),
+    subscribe: (fn) => cp!.subscribe(fn),
+  });
+  return rt;
+}

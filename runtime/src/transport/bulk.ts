@@ -1,0 +1,99 @@
+import net from 'node:net';
+
+/**
+ * The bulk path: one plain TCP socket per direction per pair of processes
+ * carrying raw byte attachments, each as an 8-byte little-endian length then
+ * the bytes. The receiving side dials (so it can use `onread` and have the
+ * kernel copy straight into the destination array: no intermediate chunks).
+ */
+
+/** Reads length-prefixed attachments from a dialed socket into fresh buffers, zero extra copies. */
+export class BulkReader {
+  private readonly scratch = Buffer.allocUnsafe(1 << 16);
+  private readonly header = Buffer.alloc(8);
+  private headerFill = 0;
+  private dest: Uint8Array | null = null;
+  private fill = 0;
+
+  constructor(private readonly onAttachment: (bytes: Uint8Array) => void) {}
+
+  /** The `onread` option for net.connect. */
+  onread(): net.OnReadOpts {
+    return {
+      buffer: () => (this.dest && this.fill < this.dest.byteLength ? this.dest.subarray(this.fill) : this.scratch),
+      callback: (n: number, buf: Uint8Array) => {
+        if (buf === this.scratch) this.parse(n);
+        else {
+          this.fill += n;
+          this.maybeDone();
+        }
+        return true;
+      },
+    };
+  }
+
+  private parse(n: number): void {
+    let pos = 0;
+    while (pos < n) {
+      if (this.dest) {
+        const take = Math.min(n - pos, this.dest.byteLength - this.fill);
+        this.dest.set(this.scratch.subarray(pos, pos + take), this.fill);
+        this.fill += take;
+        pos += take;
+        this.maybeDone();
+        continue;
+      }
+      const take = Math.min(n - pos, 8 - this.headerFill);
+      this.scratch.copy(this.header, this.headerFill, pos, pos + take);
+      this.headerFill += take;
+      pos += take;
+      if (this.headerFill === 8) {
+        this.headerFill = 0;
+        const len = this.header.readUInt32LE(0) + this.header.readUInt32LE(4) * 2 ** 32;
+        this.dest = new Uint8Array(new ArrayBuffer(len));
+        this.fill = 0;
+        this.maybeDone();
+      }
+    }
+  }
+
+  private maybeDone(): void {
+    if (this.dest && this.fill >= this.dest.byteLength) {
+      const d = this.dest;
+      this.dest = null;
+      this.fill = 0;
+      this.onAttachment(d);
+    }
+  }
+}
+
+/** Writes attachments to an accepted bulk socket; queues them until the socket exists. */
+export class BulkWriter {
+  private socket: net.Socket | null = null;
+  private queued: Uint8Array[] = [];
+
+  attach(socket: net.Socket): void {
+    this.socket = socket;
+    for (const b of this.queued) this.writeNow(b);
+    this.queued = [];
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.socket) this.writeNow(bytes);
+    else this.queued.push(bytes);
+  }
+
+  private writeNow(bytes: Uint8Array): void {
+    const h = Buffer.allocUnsafe(8);
+    h.writeUInt32LE(bytes.byteLength % 2 ** 32, 0);
+    h.writeUInt32LE(Math.floor(bytes.byteLength / 2 ** 32), 4);
+    this.socket!.write(h);
+    if (bytes.byteLength > 0) this.socket!.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = null;
+    this.queued = [];
+  }
+}

@@ -1,0 +1,331 @@
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import v8 from 'node:v8';
+import { decodeBatch, FrameFlags, FrameKind, type Frame } from '@cohort/protos';
+import type { Logger } from 'pino';
+import { BulkReader } from './bulk.js';
+import { Channel, makeFrame, type ReplySink } from './channel.js';
+import { errorFromWire, errorToWire, type WireError } from '../errors.js';
+import type { Encoded } from '../codec.js';
+
+const PATH = '/cohort.v1.DataPlane/Connect';
+const identity = (b: Buffer) => b;
+const GRPC_OPTIONS = {
+  'grpc.max_receive_message_length': -1,
+  'grpc.max_send_message_length': -1,
+};
+
+/** How the endpoint turns values into payloads and back (the runtime supplies its codec). */
+export interface ValueCodec {
+  encode(value: unknown, what: string): Encoded;
+  decode(payload: Uint8Array, special: boolean, bulk: Uint8Array[]): unknown;
+}
+
+/** Handles Call, StreamCredit and Cancel frames (the actor host of a worker). */
+export interface CallHandler {
+  onCallFrame(ch: Channel, frame: Frame, bulk: Uint8Array[]): void;
+}
+
+/** A request operation served by this process (control plane, object fetch). */
+export type RequestHandler = (body: unknown, ch: Channel) => unknown | Promise<unknown>;
+/** A one-way notification handler. */
+export type NotifyHandler = (body: unknown, ch: Channel) => void;
+
+export interface EndpointOptions {
+  logger: Logger;
+  codec: ValueCodec;
+  host?: string;
+}
+
+/**
+ * The data plane of one process: a gRPC server that peers dial (one
+ * bidirectional stream per pair of processes), a TCP server for the bulk path,
+ * and a cache of channels by peer address.
+ */
+export class Endpoint {
+  readonly processId = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  address = '';
+  bulkPort = 0;
+  callHandler: CallHandler | undefined;
+  private readonly server = new grpc.Server(GRPC_OPTIONS);
+  private readonly bulkServer: net.Server;
+  private readonly channels = new Map<string, Channel>();
+  private readonly byPeerId = new Map<string, Channel>();
+  private readonly waitingBulk = new Map<string, net.Socket>();
+  private readonly clients = new Set<grpc.Client>();
+  private readonly requestHandlers = new Map<string, RequestHandler>();
+  private readonly notifyHandlers = new Map<string, NotifyHandler>();
+  private readonly channelCloseListeners: Array<(ch: Channel, err: Error) => void> = [];
+  private closedFlag = false;
+  private readonly bulkSockets = new Set<net.Socket>();
+
+  private constructor(readonly opts: EndpointOptions) {
+    this.bulkServer = net.createServer((sock) => this.acceptBulk(sock));
+  }
+
+  /** Starts the servers on random ports of `host` (default 127.0.0.1). */
+  static async start(opts: EndpointOptions): Promise<Endpoint> {
+    const ep = new Endpoint(opts);
+    const host = opts.host ?? '127.0.0.1';
+    ep.server.addService(
+      {
+        connect: {
+          path: PATH,
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
+      } as grpc.ServiceDefinition,
+      { connect: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => ep.acceptStream(call) },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      ep.server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    ep.address = `${host}:${port}`;
+    await new Promise<void>((resolve) => ep.bulkServer.listen(0, host, resolve));
+    ep.bulkPort = (ep.bulkServer.address() as net.AddressInfo).port;
+    return ep;
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Registers a request operation. */
+  handle(op: string, fn: RequestHandler): void {
+    this.requestHandlers.set(op, fn);
+  }
+
+  /** Registers a notification handler. */
+  onNotify(op: string, fn: NotifyHandler): void {
+    this.notifyHandlers.set(op, fn);
+  }
+
+  /** Called whenever a channel breaks. */
+  onChannelClose(fn: (ch: Channel, err: Error) => void): void {
+    this.channelCloseListeners.push(fn);
+  }
+
+  /** The channel to a peer, dialing it on first use. */
+  channelTo(address: string): Channel {
+    const existing = this.channels.get(address);
+    if (existing && !existing.closed) return existing;
+    if (this.closedFlag) throw new Error('endpoint is closed');
+    const client = new grpc.Client(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
+    this.clients.add(client);
+    const call = client.makeBidiStreamRequest(PATH, identity, identity);
+    const ch = new Channel(
+      address,
+      (bytes) => call.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+      (c, f, b) => this.dispatch(c, f, b),
+      () => {
+        call.end();
+        client.close();
+        this.clients.delete(client);
+      },
+    );
+    this.channels.set(address, ch);
+    const hello = v8.serialize({ processId: this.processId, address: this.address, bulkPort: this.bulkPort });
+    ch.send(makeFrame(FrameKind.Hello, 0, '', '', hello));
+    call.on('data', (buf: Buffer) => this.receive(ch, buf));
+    call.on('error', (err: Error) => this.closeChannel(ch, new Error(`connection to ${address} failed: ${err.message}`)));
+    call.on('end', () => this.closeChannel(ch, new Error(`connection to ${address} closed`)));
+    return ch;
+  }
+
+  private acceptStream(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    let ch: Channel | undefined = new Channel(
+      '?',
+      (bytes) => call.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
+      (c, f, b) => this.dispatch(c, f, b),
+      () => call.end(),
+    );
+    const c = ch;
+    call.on('data', (buf: Buffer) => this.receive(c, buf));
+    call.on('error', (err: Error) => this.closeChannel(c, new Error(`connection from ${c.peerAddress} failed: ${err.message}`)));
+    call.on('end', () => this.closeChannel(c, new Error(`connection from ${c.peerAddress} closed`)));
+    call.on('cancelled', () => this.closeChannel(c, new Error(`connection from ${c.peerAddress} cancelled`)));
+    ch = undefined;
+  }
+
+  private receive(ch: Channel, buf: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = decodeBatch(buf);
+    } catch (err) {
+      this.opts.logger.error({ err, peer: ch.peerAddress }, 'undecodable batch from peer; closing the channel');
+      this.closeChannel(ch, new Error(`peer ${ch.peerAddress} sent an undecodable batch: ${(err as Error).message}`));
+      return;
+    }
+    ch.receive(frames);
+  }
+
+  private closeChannel(ch: Channel, err: Error): void {
+    if (ch.closed) return;
+    if (this.channels.get(ch.peerAddress) === ch) this.channels.delete(ch.peerAddress);
+    if (this.byPeerId.get(ch.peerId) === ch) this.byPeerId.delete(ch.peerId);
+    ch.close(err);
+    for (const l of this.channelCloseListeners) l(ch, err);
+  }
+
+  private hello(ch: Channel, frame: Frame): void {
+    const h = v8.deserialize(frame.payload) as { processId: string; address: string; bulkPort: number };
+    const host = h.address.slice(0, h.address.lastIndexOf(':'));
+    const dialed = ch.peerAddress !== '?';
+    ch.peerId = h.processId;
+    ch.peerAddress = h.address;
+    this.byPeerId.set(h.processId, ch);
+    if (!dialed) {
+      if (!this.channels.get(h.address) || this.channels.get(h.address)!.closed) this.channels.set(h.address, ch);
+      const reply = v8.serialize({ processId: this.processId, address: this.address, bulkPort: this.bulkPort });
+      ch.send(makeFrame(FrameKind.Hello, 0, '', '', reply));
+    }
+    // The receiving side dials the bulk socket.
+    const reader = new BulkReader((bytes) => ch.bulkArrived(bytes));
+    const sock = net.connect({ host, port: h.bulkPort, onread: reader.onread() });
+    sock.setNoDelay(true);
+    sock.on('connect', () => {
+      const id = Buffer.from(this.processId);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(id.length);
+      sock.write(Buffer.concat([len, id]));
+    });
+    sock.on('error', (err) => this.closeChannel(ch, new Error(`bulk connection to ${h.address} failed: ${err.message}`)));
+    sock.on('close', () => this.closeChannel(ch, new Error(`bulk connection to ${h.address} closed`)));
+    ch.bulkIn = sock;
+    const waiting = this.waitingBulk.get(h.processId);
+    if (waiting) {
+      this.waitingBulk.delete(h.processId);
+      this.attachBulkOut(ch, waiting);
+    }
+    ch.markReady();
+  }
+
+  private acceptBulk(sock: net.Socket): void {
+    sock.setNoDelay(true);
+    this.bulkSockets.add(sock);
+    sock.on('close', () => this.bulkSockets.delete(sock));
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      if (head.length < 4) return;
+      const n = head.readUInt32LE(0);
+      if (head.length < 4 + n) return;
+      sock.off('data', onData);
+      sock.pause();
+      const peerId = head.subarray(4, 4 + n).toString();
+      const ch = this.byPeerId.get(peerId);
+      if (ch) this.attachBulkOut(ch, sock);
+      else this.waitingBulk.set(peerId, sock);
+    };
+    sock.on('data', onData);
+    sock.on('error', () => sock.destroy());
+  }
+
+  private attachBulkOut(ch: Channel, sock: net.Socket): void {
+    ch.bulkOut.attach(sock);
+    sock.on('close', () => this.closeChannel(ch, new Error(`bulk connection from ${ch.peerAddress} closed`)));
+  }
+
+  private dispatch(ch: Channel, frame: Frame, bulk: Uint8Array[]): void {
+    switch (frame.kind) {
+      case FrameKind.Call:
+      case FrameKind.StreamCredit:
+      case FrameKind.Cancel:
+        if (this.callHandler) this.callHandler.onCallFrame(ch, frame, bulk);
+        else if (frame.kind === FrameKind.Call && !(frame.flags & FrameFlags.Oneway)) {
+          this.sendError(ch, frame.id, new Error(`process ${this.processId} hosts no actor; it cannot take calls`));
+        }
+        return;
+      case FrameKind.Result:
+      case FrameKind.Error:
+      case FrameKind.StreamItem:
+      case FrameKind.StreamEnd:
+      case FrameKind.Reply: {
+        const sink = ch.pending.get(frame.id);
+        if (sink) sink.onFrame(frame, bulk);
+        return;
+      }
+      case FrameKind.Request:
+        void this.serveRequest(ch, frame, bulk);
+        return;
+      case FrameKind.Notify: {
+        const fn = this.notifyHandlers.get(frame.target);
+        if (fn) fn(this.opts.codec.decode(frame.payload, (frame.flags & FrameFlags.Special) !== 0, bulk), ch);
+        return;
+      }
+      case FrameKind.Hello:
+        this.hello(ch, frame);
+        return;
+      default:
+        this.opts.logger.warn({ kind: frame.kind, peer: ch.peerAddress }, 'unknown frame kind; ignored');
+    }
+  }
+
+  private async serveRequest(ch: Channel, frame: Frame, bulk: Uint8Array[]): Promise<void> {
+    const fn = this.requestHandlers.get(frame.target);
+    try {
+      if (!fn) throw new Error(`unknown request "${frame.target}" at ${this.address}`);
+      const body = this.opts.codec.decode(frame.payload, (frame.flags & FrameFlags.Special) !== 0, bulk);
+      const result = await fn(body, ch);
+      if (ch.closed) return;
+      const enc = this.opts.codec.encode(result, `reply to ${frame.target}`);
+      ch.send(makeFrame(FrameKind.Reply, frame.id, '', '', enc.payload, enc.special ? FrameFlags.Special : 0, enc.bulk.map((b) => b.byteLength)), enc.bulk);
+    } catch (err) {
+      if (!ch.closed) this.sendError(ch, frame.id, err);
+    }
+  }
+
+  /** Sends an Error frame for call/request `id`. */
+  sendError(ch: Channel, id: number, err: unknown): void {
+    ch.send(makeFrame(FrameKind.Error, id, '', '', v8.serialize(errorToWire(err))));
+  }
+
+  /** Sends a request to a peer and resolves with its reply. */
+  request(address: string | Channel, op: string, body: unknown): Promise<unknown> {
+    const ch = typeof address === 'string' ? this.channelTo(address) : address;
+    const enc = this.opts.codec.encode(body, `request ${op}`);
+    return new Promise((resolve, reject) => {
+      const id = ch.nextId();
+      const sink: ReplySink = {
+        onFrame: (f, b) => {
+          ch.pending.delete(id);
+          if (f.kind === FrameKind.Error) reject(errorFromWire(v8.deserialize(f.payload) as WireError));
+          else {
+            try {
+              resolve(this.opts.codec.decode(f.payload, (f.flags & FrameFlags.Special) !== 0, b));
+            } catch (err) {
+              reject(err);
+            }
+          }
+        },
+        onClose: reject,
+      };
+      if (ch.closed) return reject(ch.closeReason);
+      ch.pending.set(id, sink);
+      ch.send(makeFrame(FrameKind.Request, id, op, '', enc.payload, enc.special ? FrameFlags.Special : 0, enc.bulk.map((b) => b.byteLength)), enc.bulk);
+    });
+  }
+
+  /** Sends a one-way notification. */
+  notify(ch: Channel, op: string, body: unknown): void {
+    const enc = this.opts.codec.encode(body, `notification ${op}`);
+    ch.send(makeFrame(FrameKind.Notify, 0, op, '', enc.payload, enc.special ? FrameFlags.Special : 0, enc.bulk.map((b) => b.byteLength)), enc.bulk);
+  }
+
+  /** Closes every channel and both servers. */
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    const err = new Error('endpoint closed');
+    for (const ch of [...this.channels.values(), ...this.byPeerId.values()]) this.closeChannel(ch, err);
+    for (const s of this.bulkSockets) s.destroy();
+    for (const c of this.clients) c.close();
+    this.server.forceShutdown();
+    await new Promise<void>((r) => this.bulkServer.close(() => r()));
+  }
+}

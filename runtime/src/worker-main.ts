@@ -1,0 +1,78 @@
+/**
+ * Entry point of a worker process (`node --import tsx worker-main.ts`), started
+ * by a node agent. It registers with the control plane, imports the actor's
+ * module, runs the constructor and serves calls. It exits when its parent goes
+ * away (stdin closes or the parent pid changes).
+ */
+import { ActorHost } from './actor-host.js';
+import { setActorContext } from './actor-context.js';
+import { controlPlaneClient } from './control-plane.js';
+import { errorToWire, ModuleLoadError } from './errors.js';
+import { createLogger } from './logging.js';
+import { Runtime } from './runtime.js';
+import { workerConfigFromEnv } from './worker-config.js';
+
+const env = process.env;
+const actorId = env.COHORT_ACTOR_ID ?? '';
+const incarnation = Number(env.COHORT_INCARNATION ?? 0);
+const controlAddress = env.COHORT_CONTROL_ADDRESS ?? '';
+const parentPid = Number(env.COHORT_PARENT_PID ?? process.ppid);
+
+// Never outlive the parent: stdin is a pipe from it, and the ppid is polled.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
+setInterval(() => {
+  if (process.ppid !== parentPid) process.exit(0);
+}, 500).unref();
+
+let logger = createLogger({ base: { actor: actorId, pid: process.pid } });
+process.on('uncaughtException', (err) => {
+  logger.fatal({ err }, 'uncaught exception; the worker exits');
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  logger.error({ err }, 'unhandled promise rejection in the actor');
+});
+
+async function main(): Promise<void> {
+  if (!actorId || !controlAddress) {
+    logger.fatal('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a node agent');
+    process.exit(2);
+  }
+  const rt = await Runtime.start({
+    config: workerConfigFromEnv(env),
+    logger,
+    ownerId: actorId,
+    controlPlane: (ep) => controlPlaneClient(ep, controlAddress),
+  });
+  const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);
+  logger = logger.child({ actor: boot.name ?? actorId });
+  try {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(boot.module)) as Record<string, unknown>;
+    } catch (err) {
+      throw new ModuleLoadError(`cannot import actor module ${boot.module}: ${(err as Error).message}`);
+    }
+    const cls = mod[boot.className];
+    if (typeof cls !== 'function') {
+      const classes = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+      throw new ModuleLoadError(`module ${boot.module} has no exported class "${boot.className}" (exported classes/functions: ${classes.join(', ') || 'none'})`);
+    }
+    setActorContext({ actorId, name: boot.name, incarnation, nodeId: boot.nodeId, gpuIds: boot.gpuIds, logger, runtime: rt });
+    const instance = new (cls as new (...a: unknown[]) => object)(...boot.args);
+    rt.endpoint.callHandler = new ActorHost(rt, instance, actorId, boot.className, boot.maxConcurrency, logger);
+  } catch (err) {
+    logger.error({ err }, 'actor failed to start');
+    await rt.cp.workerFailed(actorId, incarnation, errorToWire(err)).catch(() => {});
+    process.exit(1);
+  }
+  await rt.cp.workerReady(actorId, incarnation);
+}
+
+main().catch((err) => {
+  logger.fatal({ err }, 'worker start-up failed');
+  process.exit(1);
+});
