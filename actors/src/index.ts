@@ -12,6 +12,7 @@ export { GRPO_EPS } from './algorithms/grpo.js';
 import './algorithms/builtins.js';
 export * from './trajectory/group-id.js';
 export * from './trajectory/trajectory.js';
+export * from './trajectory/trajectory-builder.js';
 export * from './trajectory/collate.js';
 export * from './trajectory/codec.js';
 export * from './staleness/staleness.js';

@@ -11,6 +11,7 @@ import {
   selectRows,
   shardRows,
   trimTrailingEnvironmentTokens,
+  TrajectoryBuilder,
   validateTrajectory,
   type Trajectory,
 } from '../../actors/src/index.js';
@@ -129,4 +130,19 @@ test('selectRows and shardRows split a batch without mixing rows', (t) => {
   const all = [0, 1, 2].flatMap((r) => shardRows(7, r, 3));
   t.deepEqual(all, [0, 1, 2, 3, 4, 5, 6]);
   t.throws(() => selectRows(b, [5]), { message: /outside 0\.\.4/ });
+});
+
+test('TrajectoryBuilder: policy and environment tokens, trailing observation trimmed, validated', (t) => {
+  const b = new TrajectoryBuilder({ step: 4, promptIndex: 2, sampleIndex: 1, question: 'q', answers: ['a'], dataSource: 'two-hop', promptIds: [5, 6] });
+  b.addPolicyTokens([1, 2], [-0.5, -0.25], 3).addEnvironmentTokens([9, 9, 9]).addPolicyTokens([3], [-1], 4).addEnvironmentTokens([8]);
+  t.is(b.length, 7);
+  const traj = b.finish({ turns: 2, searches: 1, noisySearches: 0, answered: false, prediction: null, reward: 0 });
+  t.is(traj.id, '4:2#1');
+  t.is(traj.groupId, '4:2');
+  t.deepEqual([...traj.responseIds], [1, 2, 9, 9, 9, 3]);
+  t.deepEqual([...traj.lossMask], [1, 1, 0, 0, 0, 1]);
+  t.deepEqual([...traj.policyVersions], [3, 3, -1, -1, -1, 4]);
+  t.throws(() => b.addPolicyTokens([1], [], 0), { message: /1 ids but 0 log-probs/ });
+  const empty = new TrajectoryBuilder({ step: 0, promptIndex: 0, sampleIndex: 0, question: 'q', answers: ['a'], dataSource: 'x', promptIds: [1] }).addEnvironmentTokens([1]);
+  t.throws(() => empty.finish({ turns: 0, searches: 0, noisySearches: 0, answered: false, prediction: null, reward: 0 }), { message: /generated no tokens/ });
 });

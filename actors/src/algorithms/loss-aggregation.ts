@@ -5,7 +5,8 @@ export type LossAggregation = 'token-mean' | 'seq-mean-token-sum' | 'seq-mean-to
  * Per-token weights w such that the aggregated loss is Σ_i w_i · x_i:
  * - token-mean: 1 / (number of policy tokens in the batch);
  * - seq-mean-token-sum: 1 / batchSize (sum over a sequence, mean over sequences);
- * - seq-mean-token-mean: 1 / (sequences with tokens × tokens of this sequence).
+ * - seq-mean-token-mean: 1 / (batchSize × tokens of this sequence).
+ * Sequences without policy tokens still count in the batch mean (as in veRL and the engine's loss graph).
  * Masked positions get weight 0.
  */
 export function aggregationWeights(mode: LossAggregation, mask: ArrayLike<number>, batchSize: number, responseLength: number): Float32Array {
@@ -18,14 +19,12 @@ export function aggregationWeights(mode: LossAggregation, mask: ArrayLike<number
     return w;
   }
   const perSeq = new Int32Array(batchSize);
-  let seqs = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let t = 0; t < responseLength; t++) if (mask[b * responseLength + t] !== 0) perSeq[b]++;
-    if (perSeq[b] > 0) seqs++;
   }
   for (let b = 0; b < batchSize; b++) {
     if (perSeq[b] === 0) continue;
-    const wb = mode === 'seq-mean-token-sum' ? 1 / batchSize : 1 / (seqs * perSeq[b]);
+    const wb = mode === 'seq-mean-token-sum' ? 1 / batchSize : 1 / (batchSize * perSeq[b]);
     for (let t = 0; t < responseLength; t++) {
       const i = b * responseLength + t;
       if (mask[i] !== 0) w[i] = wb;
