@@ -105,9 +105,9 @@ const HeadSchema = strict({
   nats: strict({
     /** Use this NATS server instead of starting one. */
     url: z.string().regex(/^nats:\/\/[^/]+:\d+$/, 'expected nats://HOST:PORT').optional(),
-    /** Port of the managed NATS server (0 = any free port). */
-    port: port.default(4222),
-  }).default({ port: 4222 }),
+    /** Port of the managed NATS server (0 = any free port). Default 0 with the local provider, 4222 with ssh. */
+    port: port.optional(),
+  }).default({}),
   /** gRPC port of the head's control API (0 = any free port). */
   grpcPort: port.default(0),
   /** The head also runs a node agent of this type. */
@@ -125,7 +125,7 @@ export const ClusterConfigSchema = strict({
   provider: ProviderSchema,
   /** Interface that every cluster process listens on. Default loopback; set `0.0.0.0` to accept other hosts. */
   bind: z.string().default('127.0.0.1'),
-  head: HeadSchema.default({ nats: { port: 4222 }, grpcPort: 0 }),
+  head: HeadSchema.default({ nats: {}, grpcPort: 0 }),
   nodeTypes: z.record(name, NodeTypeSchema).refine((r) => Object.keys(r).length > 0, 'expected at least one node type'),
   /** Commands run on every host before anything starts (ssh provider). */
   setupCommands: z.array(z.string()).default([]),
@@ -235,6 +235,11 @@ export function nodeTypeResources(t: NodeTypeConfig): ResourceMap {
   if (t.resources.memory !== undefined) r.memory = t.resources.memory;
   for (const [k, v] of Object.entries(t.resources.custom)) r[k] = v;
   return r;
+}
+
+/** Port of the managed NATS server: the configured one, else 0 (any) for local and 4222 for ssh. */
+export function headNatsPort(c: ClusterConfig): number {
+  return c.head.nats.port ?? (c.provider.type === 'local' ? 0 : 4222);
 }
 
 /** Resolves the cluster token from the security section (token, tokenEnv, tokenFile), or undefined. */

@@ -10,6 +10,7 @@ export {
   validateClusterConfig,
   nodeTypeResources,
   resolveToken,
+  headNatsPort,
   parseBytes,
   type ClusterConfig,
   type NodeTypeConfig,
@@ -54,3 +55,21 @@ export {
   type TlsPaths,
 } from './security.js';
 export { clusterLogger, childLogger } from './log.js';
+export { ClusterHead, discoverCluster, DISCOVER_SUBJECT, ClusterInfoSchema, type ClusterInfo, type HeadOptions } from './head.js';
+export { NodeAgent, detectResources, detectGpus, type NodeAgentOptions } from './node-agent.js';
+export { readClusterStatus, formatClusterStatus, type ClusterStatus, type NodeStatus, type ActorStatus, type PlacementGroupStatus } from './cluster-status.js';
+export { resolveClusterTarget, resolveClusterName, connectTarget, type ClusterTarget, type ClusterTargetInput } from './cluster-target.js';
+export {
+  localUp,
+  localDown,
+  localStateDir,
+  readLocalState,
+  localToken,
+  plannedNodes,
+  COHORT_BIN,
+  LocalClusterStateSchema,
+  type LocalClusterState,
+  type LaunchedProcess,
+  type LocalUpOptions,
+} from './launcher/local-provider.js';
+export { sshUpPlan, sshDownPlan, sshNodes, runSshPlan, formatStep, shQuote, type SshStep } from './launcher/ssh-provider.js';

@@ -74,7 +74,7 @@ export class NodeHeartbeat {
   ) {
     this.node = NodeAnnouncementSchema.parse(o.node);
     this.subjects = membershipSubjects(o.cluster);
-    this.log = childLogger({ role: 'heartbeat', node: this.node.nodeId }, o.logger);
+    this.log = childLogger({ component: 'heartbeat', node: this.node.nodeId }, o.logger);
   }
 
   /** Sends the first heartbeat now, then one every interval. */
@@ -155,7 +155,7 @@ export class MembershipMonitor {
   ) {
     this.subjects = membershipSubjects(o.cluster);
     this.timeoutMs = o.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
-    this.log = childLogger({ role: 'membership' }, o.logger);
+    this.log = childLogger({ component: 'membership' }, o.logger);
     const now = Date.now();
     for (const n of o.known ?? []) this.members.set(n.nodeId, { node: n, lastSeen: now, lastSeq: -1 });
   }

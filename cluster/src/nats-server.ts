@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -48,13 +48,21 @@ export interface NatsServerHandle {
 function buildArgs(o: NatsServerOptions, host: string, port: number, storeDir: string): string[] {
   const args = ['-a', host, '-p', String(port), '-js', '-sd', storeDir, '--ports_file_dir', o.dir, '-l', path.join(o.dir, 'nats-server.log')];
   if (o.token !== undefined && o.user !== undefined) throw new Error('nats-server options: give either token or user/password, not both');
+  // Credentials go in a 0600 config file, never on the command line (where `ps` shows them).
+  let auth: string | undefined;
   if (o.token !== undefined) {
     if (!o.token) throw new Error('nats-server options: token is empty; give a non-empty cluster token or omit it');
-    args.push('--auth', o.token);
+    auth = `authorization { token: ${JSON.stringify(o.token)} }\n`;
   }
   if (o.user !== undefined) {
     if (!o.password) throw new Error('nats-server options: user given without password; set password too');
-    args.push('--user', o.user, '--pass', o.password);
+    auth = `authorization { user: ${JSON.stringify(o.user)}, password: ${JSON.stringify(o.password)} }\n`;
+  }
+  if (auth) {
+    const conf = path.join(o.dir, 'nats-auth.conf');
+    writeFileSync(conf, auth, { mode: 0o600 });
+    chmodSync(conf, 0o600);
+    args.unshift('-c', conf);
   }
   return args;
 }
@@ -121,8 +129,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   }
   const host = options.host ?? '127.0.0.1';
   mkdirSync(options.dir, { recursive: true });
-  const storeDir = path.join(options.dir, 'jetstream');
-  mkdirSync(storeDir, { recursive: true });
+  const storeDir = options.dir; // nats-server keeps JetStream under <storeDir>/jetstream
   for (const f of readdirSync(options.dir)) if (/^nats-server_\d+\.ports$/.test(f)) rmSync(path.join(options.dir, f), { force: true });
   const args = buildArgs(options, host, options.port ?? -1, storeDir);
   const errLog = openSync(path.join(options.dir, 'nats-server.stderr'), 'a');
@@ -149,7 +156,8 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     } catch {
       /* no log */
     }
-    throw new Error(`nats-server did not start within ${options.startTimeoutMs ?? 10_000} ms (args: ${args.join(' ').replace(/--(auth|pass) \S+/g, '--$1 ***')}); log tail:\n${tail}`);
+    const exited = child.exitCode !== null || child.signalCode !== null;
+    throw new Error(`nats-server ${exited ? `exited (${child.exitCode ?? child.signalCode}) during start-up` : 'did not start'} within ${options.startTimeoutMs ?? 10_000} ms (args: ${args.join(' ')}); log tail:\n${tail}`);
   }
   const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host;
   const handle: NatsServerHandle = {

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { ClusterHead, NodeAgent, headNatsPort, loadClusterConfig, nodeTypeResources, resolveToken, type ClusterConfig } from '@cohort/cluster';
+import { parseFlags } from '../args.js';
+import { UsageError } from '../command.js';
+import { commands } from '../registry.js';
+
+const usage = `Usage:
+  cohort start --head [--address NATS_URL] [--config FILE] [--cluster NAME] [--nats-dir DIR] [--nats-port N] [--bind HOST] [--token-file F]
+  cohort start --address NATS_URL [--config FILE --node-type TYPE] [--node-id ID] [--resources JSON] [--labels k=v,...] [--token-file F]
+
+--head       run the control plane. Without --address it starts a managed nats-server
+             (JetStream store in --nats-dir, default ~/.cohort/head-<cluster>/nats) on
+             --bind (default 127.0.0.1) and --nats-port (default any free port).
+--address    join the cluster whose NATS server is at NATS_URL as a node agent. Resources come
+             from the node type in --config, else --resources '{"CPU":4,"GPU":1}', else detection
+             (CPU cores, memory, nvidia-smi GPUs).
+Credentials: COHORT_TOKEN, --token-file, or the config's security section. A managed head with no
+token generates one and writes it beside the NATS store (mode 0600).
+Runs in the foreground until SIGINT/SIGTERM; prints one "ready" line on stdout.`;
+
+function readTokenFile(f: string): string {
+  try {
+    return readFileSync(f, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--token-file: cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+function parseLabels(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!s) return out;
+  for (const kv of s.split(',')) {
+    const m = /^([^=]+)=(.*)$/.exec(kv.trim());
+    if (!m) throw new UsageError(`--labels: "${kv}" is not key=value (e.g. --labels role=trainer,zone=a)`);
+    out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function parseResources(s: string): Record<string, number> {
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    throw new UsageError(`--resources: not JSON: ${s} (e.g. --resources '{"CPU":4,"GPU":1}')`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'number' || x < 0)) {
+    throw new UsageError(`--resources: expected an object of numbers ≥ 0, found ${s}`);
+  }
+  return v as Record<string, number>;
+}
+
+/** Waits for SIGINT / SIGTERM, then runs `stop`. */
+function untilSignal(stop: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    const on = () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+commands.push({
+  path: ['start'],
+  summary: 'run a cluster head (--head) or a node agent (--address HEAD)',
+  usage,
+  async run(argv) {
+    const { values: v } = parseFlags(
+      argv,
+      {
+        head: { type: 'boolean' },
+        address: { type: 'string' },
+        config: { type: 'string' },
+        cluster: { type: 'string' },
+        'nats-dir': { type: 'string' },
+        'nats-port': { type: 'string' },
+        bind: { type: 'string' },
+        'token-file': { type: 'string' },
+        'node-type': { type: 'string' },
+        'node-id': { type: 'string' },
+        resources: { type: 'string' },
+        labels: { type: 'string' },
+      },
+      false,
+    );
+    const config: ClusterConfig | undefined = v.config ? loadClusterConfig(v.config) : undefined;
+    let token = v['token-file'] ? readTokenFile(v['token-file']) : process.env.COHORT_TOKEN || undefined;
+    token ??= config ? resolveToken(config.security) : undefined;
+    const credsFile = config?.security.natsCreds;
+
+    if (v.head) {
+      for (const f of ['node-type', 'node-id', 'resources', 'labels'] as const) if (v[f] !== undefined) throw new UsageError(`--${f} is for node agents, not with --head`);
+      const cluster = v.cluster ?? config?.clusterName ?? 'default';
+      const natsDir = v['nats-dir'] ? path.resolve(v['nats-dir'].replace(/^~(?=\/|$)/, homedir())) : path.join(homedir(), '.cohort', `head-${cluster}`, 'nats');
+      if (!v.address && !token && !credsFile) {
+        const tf = path.join(path.dirname(natsDir), 'token');
+        if (existsSync(tf)) token = readFileSync(tf, 'utf8').trim();
+        else {
+          mkdirSync(path.dirname(tf), { recursive: true });
+          token = randomBytes(24).toString('hex');
+          writeFileSync(tf, token + '\n', { mode: 0o600 });
+          process.stderr.write(`cohort start: generated a cluster token in ${tf}; give it to agents with --token-file or COHORT_TOKEN\n`);
+        }
+      }
+      let natsPort: number | undefined;
+      if (v['nats-port'] !== undefined) {
+        natsPort = Number(v['nats-port']);
+        if (!Number.isInteger(natsPort) || natsPort < 0 || natsPort > 65535) throw new UsageError(`--nats-port: expected a port number, found ${v['nats-port']}`);
+      } else if (config) natsPort = headNatsPort(config);
+      const head = await ClusterHead.start({
+        cluster,
+        natsUrl: v.address ?? config?.head.nats.url,
+        managedNats: { dir: natsDir, host: v.bind ?? config?.bind ?? '127.0.0.1', port: natsPort },
+        auth: { token, credsFile },
+        heartbeatMs: config?.membership.heartbeatMs,
+        timeoutMs: config?.membership.timeoutMs,
+      });
+      process.stdout.write(`cohort head ready: cluster ${cluster} at ${head.natsUrl} (epoch ${head.epoch})\n`);
+      return untilSignal(() => head.stop());
+    }
+
+    if (!v.address && !process.env.COHORT_ADDRESS) throw new UsageError('give --head to run the control plane, or --address nats://HOST:PORT to join one as a node agent');
+    if (v['nats-dir'] || v['nats-port'] || v.bind) throw new UsageError('--nats-dir, --nats-port and --bind are for the head (--head)');
+    let resources: Record<string, number> | undefined;
+    let labels: Record<string, string> = {};
+    let env: Record<string, string> = {};
+    if (v['node-type']) {
+      if (!config) throw new UsageError('--node-type needs --config (the file that defines the node types)');
+      const nt = config.nodeTypes[v['node-type']];
+      if (!nt) throw new UsageError(`--node-type: "${v['node-type']}" is not in ${v.config}; known types: ${Object.keys(config.nodeTypes).join(', ')}`);
+      resources = nodeTypeResources(nt);
+      labels = { ...nt.labels };
+      env = nt.env;
+    }
+    if (v.resources) resources = parseResources(v.resources);
+    labels = { ...labels, ...parseLabels(v.labels) };
+    Object.assign(process.env, env);
+    const agent = await NodeAgent.start({
+      address: v.address ?? process.env.COHORT_ADDRESS!,
+      auth: { token, credsFile },
+      nodeId: v['node-id'],
+      cluster: v.cluster,
+      resources,
+      labels,
+      nodeType: v['node-type'],
+      heartbeatMs: config?.membership.heartbeatMs,
+    });
+    process.stdout.write(`cohort node agent ready: node ${agent.nodeId} in cluster ${agent.info.cluster} ${JSON.stringify(agent.resources)}\n`);
+    return untilSignal(() => agent.stop());
+  },
+});

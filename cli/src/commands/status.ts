@@ -1,0 +1,43 @@
+import { ClusterStateStore, connectTarget, formatClusterStatus, readClusterStatus, resolveClusterName, resolveClusterTarget } from '@cohort/cluster';
+import { parseFlags } from '../args.js';
+import { commands } from '../registry.js';
+
+/** Flags shared by the commands that read a running cluster. */
+export const targetFlags = {
+  address: { type: 'string' },
+  config: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'token-file': { type: 'string' },
+  cluster: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Connects to the cluster named by the flags and reads its status from KV. */
+export async function fetchStatus(v: { address?: string; config?: string; 'state-dir'?: string; 'token-file'?: string; cluster?: string }) {
+  const target = resolveClusterTarget({ address: v.address, config: v.config, stateDir: v['state-dir'], tokenFile: v['token-file'], cluster: v.cluster });
+  const nc = await connectTarget(target, 'cohort status');
+  try {
+    const cluster = await resolveClusterName(nc, target.cluster);
+    const store = await ClusterStateStore.open(nc, { cluster });
+    return await readClusterStatus(store, cluster);
+  } finally {
+    await nc.close();
+  }
+}
+
+commands.push({
+  path: ['status'],
+  summary: 'nodes, resources used and free, actors by state, pending demands',
+  usage: `Usage: cohort status [--address NATS_URL | --config FILE] [--token-file F] [--cluster NAME] [--json]
+
+The address comes from --address, COHORT_ADDRESS, or --config (a cluster started with
+\`cohort up\`); the token from --token-file, COHORT_TOKEN or the config.
+--json prints {cluster, head, nodes: [{id, alive, resources: {total, used, free}}],
+actors: [{name, state, node}], placementGroups, pending: [{kind, id, reason}]}.`,
+  async run(argv) {
+    const { values: v } = parseFlags(argv, targetFlags, false);
+    const s = await fetchStatus(v);
+    process.stdout.write(v.json ? JSON.stringify(s) + '\n' : formatClusterStatus(s) + '\n');
+    return 0;
+  },
+});

@@ -1,0 +1,42 @@
+import { headNatsPort, loadClusterConfig, localUp, sshUpPlan, formatStep, runSshPlan } from '@cohort/cluster';
+import { parseFlags } from '../args.js';
+import { UsageError } from '../command.js';
+import { commands } from '../registry.js';
+
+commands.push({
+  path: ['up'],
+  summary: 'start a cluster from a config (providers: local, ssh)',
+  usage: `Usage: cohort up CONFIG [--dry-run] [--state-dir DIR] [--timeout SECONDS] [--json]
+
+local provider: starts a nats-server, the head and one agent process per node on this
+machine, detached, and records pids, ports, token and logs in the state dir
+(default ~/.cohort/clusters/<clusterName>). Waits until every node is alive.
+ssh provider: runs the setup commands on every host, then the head, then the agents.
+--dry-run prints every command (ssh) or process (local) without running anything.`,
+  async run(argv) {
+    const { values: v, positionals } = parseFlags(argv, { 'dry-run': { type: 'boolean' }, 'state-dir': { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' } });
+    if (positionals.length !== 1) throw new UsageError('give exactly one CONFIG file, e.g. cohort up configs/cluster/local.yaml');
+    const file = positionals[0];
+    const config = loadClusterConfig(file);
+    const timeoutMs = v.timeout ? Number(v.timeout) * 1000 : undefined;
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new UsageError(`--timeout: expected seconds > 0, found ${v.timeout}`);
+    if (config.provider.type === 'ssh') {
+      const steps = sshUpPlan(config, file);
+      if (v['dry-run']) {
+        process.stdout.write(v.json ? JSON.stringify(steps) + '\n' : steps.map(formatStep).join('\n') + '\n');
+        return 0;
+      }
+      await runSshPlan(steps, config, (l) => process.stderr.write(`cohort up: ${l}\n`));
+      process.stdout.write(`cluster ${config.clusterName} started on ${config.provider.hosts.join(', ')}\n`);
+      return 0;
+    }
+    if (v['dry-run']) {
+      const nodes = Object.entries(config.nodeTypes).flatMap(([t, nt]) => Array.from({ length: nt.count }, (_, i) => `${config.clusterName}-${t}-${i}`));
+      process.stdout.write([config.head.nats.url ? `# use nats at ${config.head.nats.url}` : `nats-server -a ${config.bind} -p ${headNatsPort(config) || 'any'} -js`, `cohort start --head --config ${file}`, ...nodes.map((n) => `cohort start --address NATS_URL --config ${file} --node-id ${n}`)].join('\n') + '\n');
+      return 0;
+    }
+    const state = await localUp({ configPath: file, config, stateDir: v['state-dir'], timeoutMs, progress: (l) => process.stderr.write(`cohort up: ${l}\n`) });
+    process.stdout.write(v.json ? JSON.stringify(state) + '\n' : `cluster ${config.clusterName} is up at ${state.natsUrl} (${state.processes.filter((p) => p.role === 'agent').length} agents)\n`);
+    return 0;
+  },
+});

@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { homedir } from 'node:os';
+import { headNatsPort, resolveToken, type ClusterConfig } from '../cluster-config.js';
+
+/** One remote command of an ssh plan. */
+export interface SshStep {
+  /** What the step does, e.g. `setup 1/2`, `head`, `agent zerosearch-rollout-0`. */
+  label: string;
+  host: string;
+  /** Shell command run on the host (through `bash -lc`). */
+  remote: string;
+  /** The full local argv: `ssh ... USER@HOST -- "bash -lc '...'"` (the last element is one word for the remote shell). */
+  argv: string[];
+  /** True when the cluster token is written to the command's stdin (never on a command line). */
+  tokenOnStdin: boolean;
+}
+
+/** Quotes a string for a POSIX shell. */
+export function shQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function sshArgv(config: ClusterConfig, host: string, remote: string): string[] {
+  if (config.provider.type !== 'ssh') throw new Error('ssh plan: provider.type is not "ssh"');
+  const p = config.provider;
+  const argv = ['ssh', '-p', String(p.sshPort)];
+  if (p.sshKey) argv.push('-i', p.sshKey.replace(/^~(?=\/|$)/, homedir()));
+  for (const o of p.sshOptions) argv.push('-o', o);
+  // ssh joins its remote words with spaces for the remote shell: pass one pre-quoted word.
+  argv.push(`${p.user}@${host}`, '--', `bash -lc ${shQuote(remote)}`);
+  return argv;
+}
+
+/** Which host runs each agent: the node type's `hosts`, else provider hosts in turn. */
+export function sshNodes(config: ClusterConfig): Array<{ nodeId: string; nodeType: string; host: string }> {
+  if (config.provider.type !== 'ssh') throw new Error('ssh plan: provider.type is not "ssh"');
+  const hosts = config.provider.hosts;
+  const out: Array<{ nodeId: string; nodeType: string; host: string }> = [];
+  let next = 0;
+  for (const [t, nt] of Object.entries(config.nodeTypes)) {
+    for (let i = 0; i < nt.count; i++) out.push({ nodeId: `${config.clusterName}-${t}-${i}`, nodeType: t, host: nt.hosts?.[i] ?? hosts[next++ % hosts.length] });
+  }
+  return out;
+}
+
+/**
+ * The commands `cohort up` runs with the ssh provider, in order: setup
+ * commands on every host, then the head (which starts the managed
+ * nats-server), then one agent per node. Processes run under nohup with pid
+ * files in `~/.cohort/<cluster>/` so `down` can stop them.
+ */
+export function sshUpPlan(config: ClusterConfig, configPath: string): SshStep[] {
+  if (config.provider.type !== 'ssh') throw new Error('ssh plan: provider.type is not "ssh"');
+  const p = config.provider;
+  const headHost = config.head.host ?? p.hosts[0];
+  const hosts = [...new Set(p.hosts)];
+  const run = `~/.cohort/${config.clusterName}`;
+  const cd = `cd ${p.workdir}`;
+  const token = config.security.natsCreds === undefined || resolveTokenSafe(config) !== undefined;
+  const readToken = token ? 'IFS= read -r COHORT_TOKEN && export COHORT_TOKEN && ' : '';
+  const steps: SshStep[] = [];
+  hosts.forEach((host) =>
+    config.setupCommands.forEach((cmd, i) => steps.push({ label: `setup ${i + 1}/${config.setupCommands.length}`, host, remote: cmd, argv: sshArgv(config, host, cmd), tokenOnStdin: false })),
+  );
+  const natsUrl = config.head.nats.url ?? `nats://${headHost}:${headNatsPort(config)}`;
+  const daemon = (name: string, args: string) =>
+    `mkdir -p ${run} && ${cd} && ${readToken}{ nohup ${p.cohortCommand} ${args} > ${run}/${name}.log 2>&1 < /dev/null & echo $! > ${run}/${name}.pid; }`;
+  const headArgs = ['start', '--head', '--config', shQuote(configPath), '--nats-dir', `${run}/nats`, ...(config.head.nats.url ? ['--address', natsUrl] : [])].join(' ');
+  const headRemote = daemon('head', headArgs);
+  steps.push({ label: 'head', host: headHost, remote: headRemote, argv: sshArgv(config, headHost, headRemote), tokenOnStdin: token });
+  const nodes = sshNodes(config);
+  if (config.head.nodeType) nodes.unshift({ nodeId: `${config.clusterName}-head`, nodeType: config.head.nodeType, host: headHost });
+  for (const n of nodes) {
+    const remote = daemon(`agent-${n.nodeId}`, ['start', '--address', natsUrl, '--config', shQuote(configPath), '--node-type', n.nodeType, '--node-id', n.nodeId].join(' '));
+    steps.push({ label: `agent ${n.nodeId}`, host: n.host, remote, argv: sshArgv(config, n.host, remote), tokenOnStdin: token });
+  }
+  return steps;
+}
+
+function resolveTokenSafe(config: ClusterConfig): string | undefined {
+  try {
+    return resolveToken(config.security);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The commands `cohort down` runs with the ssh provider: agents first, then the head. */
+export function sshDownPlan(config: ClusterConfig): SshStep[] {
+  if (config.provider.type !== 'ssh') throw new Error('ssh plan: provider.type is not "ssh"');
+  const headHost = config.head.host ?? config.provider.hosts[0];
+  const run = `~/.cohort/${config.clusterName}`;
+  const stop = (glob: string) => `for f in ${run}/${glob}.pid; do [ -f "$f" ] && kill $(cat "$f") 2>/dev/null; rm -f "$f"; done; true`;
+  const agentHosts = [...new Set(sshNodes(config).map((n) => n.host).concat(config.head.nodeType ? [headHost] : []))];
+  const steps: SshStep[] = agentHosts.map((host) => ({ label: 'stop agents', host, remote: stop('agent-*'), argv: sshArgv(config, host, stop('agent-*')), tokenOnStdin: false }));
+  steps.push({ label: 'stop head', host: headHost, remote: stop('head'), argv: sshArgv(config, headHost, stop('head')), tokenOnStdin: false });
+  return steps;
+}
+
+/** Renders a step for `--dry-run`: the exact argv, shell-quoted. */
+export function formatStep(s: SshStep): string {
+  return `# ${s.label} on ${s.host}${s.tokenOnStdin ? ' (cluster token on stdin)' : ''}\n${s.argv.map(shQuote).join(' ')}`;
+}
+
+/** Runs the steps in order with the `ssh` binary; stops at the first failure with the step and its stderr. */
+export async function runSshPlan(steps: SshStep[], config: ClusterConfig, progress: (line: string) => void = () => undefined): Promise<void> {
+  const token = steps.some((s) => s.tokenOnStdin) ? resolveToken(config.security) : undefined;
+  for (const s of steps) {
+    progress(`${s.label} on ${s.host}`);
+    const code = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(s.argv[0], s.argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('error', reject);
+      child.once('close', (c) => resolve({ code: c, stderr }));
+      child.stdin.end(s.tokenOnStdin ? `${token ?? ''}\n` : '');
+    });
+    if (code.code !== 0) throw new Error(`${s.label} on ${s.host} failed (exit ${code.code}): ${code.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+  }
+}

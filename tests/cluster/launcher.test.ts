@@ -1,0 +1,131 @@
+import test from 'ava';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { readLocalState, type ClusterStatus } from '@cohort/cluster';
+import { tempDir, until } from './helpers/nats.js';
+
+const run = promisify(execFile);
+const bin = new URL('../../cli/bin/cohort.mjs', import.meta.url).pathname;
+const cohort = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [bin, ...args], { env: { ...process.env, COHORT_TOKEN: '', COHORT_ADDRESS: '', COHORT_LOG_LEVEL: 'warn', ...env }, timeout: 90_000 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const localConfig = `clusterName: lt
+provider: { type: local }
+nodeTypes:
+  gpu:
+    count: 2
+    resources: { CPU: 1, GPU: 2, memory: 1Gi }
+    labels: { role: trainer }
+membership: { heartbeatMs: 200, timeoutMs: 1500 }
+`;
+
+test('cohort up (local) starts nats, a head and one process per agent; kill -9 of an agent is detected; a killed head restarts from KV; down stops everything', async (t) => {
+  const dir = tempDir(t);
+  const cfg = path.join(dir, 'cluster.yaml');
+  writeFileSync(cfg, localConfig);
+  const stateDir = path.join(dir, 'state');
+  const extra: number[] = [];
+  t.teardown(() => {
+    // kill whatever is left, even when the test failed half way
+    const st = (() => {
+      try {
+        return readLocalState(stateDir);
+      } catch {
+        return undefined;
+      }
+    })();
+    for (const pid of [...(st?.processes.map((p) => p.pid) ?? []), ...extra]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+  const up = await cohort(['up', cfg, '--state-dir', stateDir, '--json']);
+  const state = readLocalState(stateDir)!;
+  t.deepEqual(JSON.parse(up.stdout).processes.map((p: { role: string }) => p.role), ['nats', 'head', 'agent', 'agent']);
+  t.true(state.processes.every((p) => alive(p.pid)));
+  t.regex(state.natsUrl, /^nats:\/\/127\.0\.0\.1:\d+$/);
+  t.is(readFileSync(path.join(stateDir, 'token'), 'utf8').trim().length, 48);
+
+  const status = async (): Promise<ClusterStatus> => JSON.parse((await cohort(['status', '--config', cfg, '--state-dir', stateDir, '--json'])).stdout) as ClusterStatus;
+  const s1 = await status();
+  t.deepEqual(s1.nodes.map((n) => [n.id, n.alive, n.resources.total]), [
+    ['lt-gpu-0', true, { CPU: 1, GPU: 2, memory: 2 ** 30 }],
+    ['lt-gpu-1', true, { CPU: 1, GPU: 2, memory: 2 ** 30 }],
+  ]);
+  t.deepEqual(s1.actors, []);
+
+  // without the token, status is refused
+  const refused = await t.throwsAsync(cohort(['status', '--address', state.natsUrl, '--json']));
+  t.regex((refused as unknown as { stderr: string }).stderr, /refused by the cluster .* no credentials were given/);
+
+  // kill -9 one agent: the head declares it dead within the timeout
+  const victim = state.processes.find((p) => p.id === 'lt-gpu-1')!;
+  process.kill(victim.pid, 'SIGKILL');
+  t.true(await until(async () => (await status()).nodes.find((n) => n.id === 'lt-gpu-1')?.alive === false, 20_000, 300));
+
+  // kill -9 the head; start another on the same NATS: it reads the tables back
+  const head = state.processes.find((p) => p.role === 'head')!;
+  process.kill(head.pid, 'SIGKILL');
+  const token = readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
+  const head2 = spawn(process.execPath, [bin, 'start', '--head', '--address', state.natsUrl, '--config', cfg], { env: { ...process.env, COHORT_TOKEN: token, COHORT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  extra.push(head2.pid!);
+  let out = '';
+  head2.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  t.true(await until(() => /cohort head ready: cluster lt .*\(epoch 2\)/.test(out), 30_000));
+  const s2 = await status();
+  t.is(s2.head?.epoch, 2);
+  t.deepEqual(s2.nodes.map((n) => [n.id, n.alive]), [['lt-gpu-0', true], ['lt-gpu-1', false]]);
+  head2.kill('SIGTERM');
+
+  const down = await cohort(['down', cfg, '--state-dir', stateDir]);
+  t.regex(down.stdout, /stopped \(4 processes\)/);
+  t.true(await until(() => state.processes.every((p) => !alive(p.pid))));
+  t.is(readLocalState(stateDir), undefined);
+});
+
+test('cohort up --dry-run (ssh) prints setup on every host, then the head, then the agents; the token never appears', async (t) => {
+  const dir = tempDir(t);
+  const cfg = path.join(dir, 'ssh.yaml');
+  writeFileSync(cfg, readFileSync(new URL('../../configs/cluster/zerosearch-8gpu.yaml', import.meta.url), 'utf8'));
+  const { stdout } = await cohort(['up', cfg, '--dry-run'], { COHORT_TOKEN: 'super-secret-token-42' });
+  t.notRegex(stdout, /super-secret-token-42/);
+  const labels = [...stdout.matchAll(/^# (.+?) on (\S+)/gm)].map((m) => `${m[1]}@${m[2]}`);
+  t.deepEqual(labels, ['setup 1/2@10.0.0.11', 'setup 2/2@10.0.0.11', 'setup 1/2@10.0.0.12', 'setup 2/2@10.0.0.12', 'head@10.0.0.11', 'agent zerosearch-trainer-0@10.0.0.11', 'agent zerosearch-rollout-0@10.0.0.12']);
+  const cmds = stdout.split('\n').filter((l) => l.startsWith('ssh '));
+  t.is(cmds.length, 7);
+  t.true(cmds.every((c) => /ubuntu@10\.0\.0\.1[12] -- /.test(c) && /-i \S+\/\.ssh\/id_ed25519/.test(c)), cmds[0]);
+  t.regex(cmds[4], /start --head --config/);
+  t.regex(cmds[6], /start --address nats:\/\/10\.0\.0\.11:4222 .*--node-type rollout --node-id zerosearch-rollout-0/);
+  const down = await cohort(['down', cfg, '--dry-run']);
+  t.deepEqual([...down.stdout.matchAll(/^# (.+?) on (\S+)/gm)].map((m) => `${m[1]}@${m[2]}`), ['stop agents@10.0.0.11', 'stop agents@10.0.0.12', 'stop head@10.0.0.11']);
+});
+
+test('CLI errors name the problem: bad config key, unknown node type, agent without address', async (t) => {
+  const dir = tempDir(t);
+  const cfg = path.join(dir, 'bad.yaml');
+  writeFileSync(cfg, localConfig.replace('count: 2', 'count: 2\n    cuont: 3'));
+  const e1 = (await t.throwsAsync(cohort(['up', cfg]))) as unknown as { code: number; stderr: string };
+  t.is(e1.code, 1);
+  t.regex(e1.stderr, /nodeTypes\.gpu: unknown key "cuont"; known keys: resources, labels, count/);
+  writeFileSync(cfg, localConfig);
+  const e2 = (await t.throwsAsync(cohort(['start', '--address', 'nats://127.0.0.1:1', '--config', cfg, '--node-type', 'tpu']))) as unknown as { code: number; stderr: string };
+  t.is(e2.code, 2);
+  t.regex(e2.stderr, /"tpu" is not in .*known types: gpu/);
+  const e3 = (await t.throwsAsync(cohort(['start']))) as unknown as { code: number; stderr: string };
+  t.regex(e3.stderr, /give --head .* or --address/);
+  const e4 = (await t.throwsAsync(cohort(['list', 'jobs', '--address', 'nats://127.0.0.1:1']))) as unknown as { code: number; stderr: string };
+  t.regex(e4.stderr, /expected one of actors, nodes, placement-groups, found "jobs"/);
+});
