@@ -4,7 +4,7 @@ import {
   Graph, Tensor, gradCheck, type GradCheckCase, type GradCheckOptions,
   add, sub, mul, div, minimum, maximum, pow, neg, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, silu, relu, abs, sin, cos,
   softplus, where, cast, clip, matmul, reshape, transpose, unsqueeze, squeeze, expand, concat, slice, gather, takeAlongAxis,
-  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session,
+  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session, cumsum, topK,
 } from '../../engine/src/index.js';
 
 /** Small deterministic PRNG (mulberry32). */
@@ -109,6 +109,9 @@ test('shape, reduction and softmax ops match finite differences', async (t) => {
   f.check('softmax', softmax(x, 1), [x]);
   f.check('logsoftmax', logSoftmax(x, -1), [x]);
   f.check('rmsnorm', rmsNorm(x, sum(m, 0)), [x, m]);
+  f.check('cumsum', cumsum(x, 1), [x]);
+  f.check('cumsum_rev_excl', cumsum(x, -1, { exclusive: true, reverse: true }), [x]);
+  f.check('topk', topK(x, 2, -1).values, [x]);
   await assertAll(t, f);
 });
 

@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import {
   Graph, Session, Tensor, matmul, softmax, logSoftmax, gather, takeAlongAxis, slice, concat, transpose, where, clip, sum, mean, max, min,
   rmsNorm, rotaryTables, applyRotary, rotaryInvFreq, cast, expand, greater, less, equal, and, not, minimum, maximum, pow, logSumExp,
-  splitSizes, relu, silu, reshape, zerosLike, onesLike, maskedFill, add,
+  splitSizes, relu, silu, reshape, zerosLike, onesLike, maskedFill, add, argmax, cumsum, topK,
 } from '../../engine/src/index.js';
 
 function rng(seed: number): () => number {
@@ -92,6 +92,13 @@ test('forward values of many ops match JS reference computations', async (t) => 
   outs.expand = [expand(w, [3, 4]), ([, k]) => W.data[k]];
   outs.fill = [add(zerosLike(c), onesLike(c)), () => 1];
   outs.masked = [maskedFill(c, greater(c, 0), -9), (x) => (at(C, x) > 0 ? at(C, x) : -9)];
+  outs.argmax = [cast(argmax(a, -1), 'float32'), ([i, j]) => rowA(i, j).indexOf(Math.max(...rowA(i, j)))];
+  outs.cumsum = [cumsum(a, 1), ([i, j, k]) => [0, 1, 2].filter((jj) => jj <= j).reduce((s, jj) => s + at(A, [i, jj, k]), 0)];
+  outs.cumsum_excl_rev = [cumsum(a, -1, { exclusive: true, reverse: true }), ([i, j, k]) => rowA(i, j).slice(k + 1).reduce((s, v) => s + v, 0)];
+  const top = topK(a, 2, -1, false);
+  const sortedRow = (i: number, j: number) => rowA(i, j).map((v, k) => [v, k]).sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+  outs.topk_values = [top.values, ([i, j, k]) => sortedRow(i, j)[k][0]];
+  outs.topk_indices = [cast(top.indices, 'float32'), ([i, j, k]) => sortedRow(i, j)[k][1]];
   for (const [name, [tensor]] of Object.entries(outs)) g.output(name, tensor);
 
   const s = await Session.create(g);

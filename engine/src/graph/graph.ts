@@ -180,6 +180,20 @@ export class Graph {
     return outs;
   }
 
+  /**
+   * Builds a composite with ops, then replaces the tape entries it recorded by one entry with
+   * a hand-written gradient (a fused backward needs fewer nodes than the chain rule through
+   * every primitive). `backward` receives the outputs and returns the rule over `inputs`.
+   */
+  customGrad(inputs: Tensor[], build: () => Tensor[], backward: (outputs: Tensor[]) => BackwardFn, op = 'custom'): Tensor[] {
+    for (const t of inputs) this.own(t, op);
+    const start = this.tape.length;
+    const outs = build();
+    this.tape.splice(start);
+    this.tape.push({ op, inputs, outputs: outs, backward: backward(outs) });
+    return outs;
+  }
+
   /** A fresh symbolic dim name (unknown at build time, resolved at run time). @internal */
   freshDim(): string {
     return `?${++this.fresh}`;

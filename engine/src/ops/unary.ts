@@ -48,10 +48,6 @@ export function tanh(x: Tensor): Tensor {
 export function sigmoid(x: Tensor): Tensor {
   return unary('sigmoid', 'Sigmoid', x, (_x, y, gy) => mul(gy, mul(y, sub(1, y))));
 }
-/** SiLU / swish: x·sigmoid(x). */
-export function silu(x: Tensor): Tensor {
-  return mul(x, sigmoid(x));
-}
 /** max(x, 0). */
 export function relu(x: Tensor): Tensor {
   return unary('relu', 'Relu', x, (x, _y, gy) => where(greater(x, 0), gy, 0));
@@ -88,3 +84,5 @@ export function softplus(x: Tensor): Tensor {
 export function stopGradient(x: Tensor): Tensor {
   return unary('stopgrad', 'Identity', x, null, false);
 }
+/** SiLU (fused backward); defined in nn.ts, re-exported here for existing imports. */
+export { silu } from './nn.js';
