@@ -32,7 +32,7 @@ export interface SchedulerOptions {
    * a cluster head whose nodes may join later). Default false.
    */
   keepInfeasible?: boolean;
-  /** How many removed placement groups `group(id)` still remembers (default 10,000). */
+  /** How many removed placement groups `group(id)` still reports as removed (default 1,000). */
   removedGroupMemory?: number;
 }
 
@@ -60,8 +60,11 @@ interface NodeEntry {
 interface Bundle {
   nodeId: string;
   grant: Grant;
-  /** The bundle's own pool that its actors draw from. */
-  pool: ResourcePool;
+  /** Physical GPU ids reserved for the bundle. */
+  gpuIds: number[];
+  nodePool: ResourcePool;
+  /** The bundle's own pool that its actors draw from (made on first use). */
+  pool?: ResourcePool;
 }
 
 interface GroupEntry {
@@ -135,7 +138,8 @@ export class Scheduler {
   private readonly removedNodes = new Set<string>();
   private readonly placed = new Map<string, Placed>();
   private readonly groups = new Map<string, GroupEntry>();
-  private readonly removedGroups: string[] = [];
+  /** Recently removed groups, oldest first. */
+  private readonly tombstones = new Map<string, PlacementGroupState>();
   private queue = new Map<string, Queued>();
   /** resource → id of the earliest pending entry short of it (FIFO fairness). */
   private readonly blocked = new Map<string, string>();
@@ -147,7 +151,7 @@ export class Scheduler {
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'scheduler' });
     this.fifo = (opts.fairness ?? 'fifo') === 'fifo';
     this.keepInfeasible = opts.keepInfeasible ?? false;
-    this.removedMemory = opts.removedGroupMemory ?? 10_000;
+    this.removedMemory = opts.removedGroupMemory ?? 1_000;
   }
 
   // ---------------------------------------------------------------- nodes
@@ -301,10 +305,11 @@ export class Scheduler {
   createPlacementGroup(spec: PlacementGroupSpec): PlacementGroupState {
     const s = parsePlacementGroupSpec(spec);
     const prev = this.groups.get(s.id);
-    if (prev && prev.state !== 'removed') {
+    if (prev) {
       throw new SchedulerInputError(`placement group ${s.id} already exists (${prev.state}); remove it first or use a different id`);
     }
     if (this.blocksDirty) this.recomputeBlocks();
+    this.tombstones.delete(s.id);
     const bundles = s.bundles.map((b) => quantify(b));
     const g: GroupEntry = {
       spec: s,
@@ -341,8 +346,10 @@ export class Scheduler {
    */
   removePlacementGroup(id: string): { actors: string[] } {
     const g = this.groups.get(id);
-    if (!g) throw new SchedulerInputError(`unknown placement group ${id}; create it first (or check the id)`);
-    if (g.state === 'removed') return { actors: [] };
+    if (!g) {
+      if (this.tombstones.has(id)) return { actors: [] };
+      throw new SchedulerInputError(`unknown placement group ${id}; create it first (or check the id)`);
+    }
     const actors: string[] = [];
     for (const a of g.actors) {
       this.placed.delete(a);
@@ -366,8 +373,11 @@ export class Scheduler {
     g.waiting.clear();
     g.state = 'removed';
     g.reason = undefined;
-    this.removedGroups.push(id);
-    if (this.removedGroups.length > this.removedMemory * 2) this.forgetRemovedGroups();
+    this.groups.delete(id);
+    const tomb: PlacementGroupState = { id, strategy: g.spec.strategy, bundles: g.spec.bundles, state: 'removed' };
+    if (g.spec.name !== undefined) tomb.name = g.spec.name;
+    this.tombstones.set(id, tomb);
+    if (this.tombstones.size > this.removedMemory) this.tombstones.delete(this.tombstones.keys().next().value!);
     this.log.debug({ group: id, actors: actors.length }, 'placement group removed');
     return { actors };
   }
@@ -375,7 +385,9 @@ export class Scheduler {
   /** A snapshot of a group's state (removed groups are remembered for a while). */
   group(id: string): PlacementGroupState | undefined {
     const g = this.groups.get(id);
-    return g && snapshot(g);
+    if (g) return snapshot(g);
+    const t = this.tombstones.get(id);
+    return t && { ...t, bundles: t.bundles.map((b) => ({ ...b })) };
   }
 
   // ---------------------------------------------------------------- queue
@@ -535,10 +547,10 @@ export class Scheduler {
 
   private tryInGroup(d: Demand, q: Quantity, groupId: string, bundleIndex: number | undefined): Attempt<Assignment> {
     const g = this.groups.get(groupId);
-    if (!g || g.state === 'removed') {
+    if (!g) {
       return {
         kind: 'infeasible',
-        message: `demand ${d.id} targets placement group ${groupId}, which ${g ? 'was removed' : 'does not exist'}; create the group first`,
+        message: `demand ${d.id} targets placement group ${groupId}, which ${this.tombstones.has(groupId) ? 'was removed' : 'does not exist'}; create the group first`,
       };
     }
     const n = g.bundles.length;
@@ -560,24 +572,25 @@ export class Scheduler {
     }
     for (const i of within) {
       const b = g.reserved[i];
-      const grant = b.pool.take(q);
+      const pool = bundlePool(g, i);
+      const grant = pool.take(q);
       if (!grant) continue;
       const assignment: Assignment = {
         demandId: d.id,
         nodeId: b.nodeId,
         resources: { ...d.resources },
-        gpuIds: b.pool.gpuIdsOf(grant),
+        gpuIds: pool.gpuIdsOf(grant),
         groupId,
         bundleIndex: i,
       };
-      this.placed.set(d.id, { q, grant, pool: b.pool, group: g, assignment });
+      this.placed.set(d.id, { q, grant, pool, group: g, assignment });
       g.actors.add(d.id);
       return { kind: 'placed', value: assignment };
     }
     let bestI = within[0];
-    let bestShort = g.reserved[bestI].pool.shortages(q);
+    let bestShort = bundlePool(g, bestI).shortages(q);
     for (const i of within.slice(1)) {
-      const s = g.reserved[i].pool.shortages(q);
+      const s = bundlePool(g, i).shortages(q);
       if (s.length < bestShort.length) {
         bestI = i;
         bestShort = s;
@@ -606,7 +619,7 @@ export class Scheduler {
         g.reserved = r.placed.map((p, i) => {
           const c = cands[p.cand];
           this.nodeMap.get(c.nodeId)?.groups.add(g.spec.id);
-          return { nodeId: c.nodeId, grant: p.grant, pool: ResourcePool.forBundle(g.bundles[i], p.grant, c.pool) };
+          return { nodeId: c.nodeId, grant: p.grant, gpuIds: c.pool.gpuIdsOf(p.grant), nodePool: c.pool };
         });
         g.state = 'created';
         g.reason = undefined;
@@ -827,10 +840,12 @@ export class Scheduler {
     this.cands = this.nodeList.map((n) => ({ nodeId: n.spec.id, pool: n.pool }));
   }
 
-  private forgetRemovedGroups(): void {
-    const drop = this.removedGroups.splice(0, this.removedGroups.length - this.removedMemory);
-    for (const id of drop) if (this.groups.get(id)?.state === 'removed') this.groups.delete(id);
-  }
+}
+
+/** The pool a bundle's actors draw from. */
+function bundlePool(g: GroupEntry, i: number): ResourcePool {
+  const b = g.reserved![i];
+  return (b.pool ??= ResourcePool.forBundle(g.bundles[i], b.grant, b.nodePool));
 }
 
 function actorKey(id: string): string {
@@ -872,7 +887,7 @@ function snapshot(g: GroupEntry): PlacementGroupState {
   if (g.spec.name !== undefined) s.name = g.spec.name;
   if (g.reserved) {
     s.bundleNodes = g.reserved.map((b) => b.nodeId);
-    s.bundleGpuIds = g.reserved.map((b) => [...b.pool.gpuIds]);
+    s.bundleGpuIds = g.reserved.map((b) => [...b.gpuIds]);
   }
   if (g.reason !== undefined) s.reason = g.reason;
   return s;

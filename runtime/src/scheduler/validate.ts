@@ -69,7 +69,6 @@ type ResourceRole = 'demand' | 'node' | 'bundle';
 function checkResources(what: string, raw: Record<string, unknown>, role: ResourceRole): ResourceMap {
   const out: ResourceMap = {};
   for (const [name, value] of Object.entries(raw)) {
-    const fail = (msg: string) => new SchedulerInputError(`invalid ${what}: ${name}: ${String(value)} — ${msg}`);
     if (name.length === 0 || /\s/.test(name)) {
       throw new SchedulerInputError(`invalid ${what}: resource name ${JSON.stringify(name)} — names must be non-empty without spaces`);
     }
@@ -78,27 +77,31 @@ function checkResources(what: string, raw: Record<string, unknown>, role: Resour
       throw new SchedulerInputError(`invalid ${what}: resource name "${name}" — did you mean "${canonical}"? (names are case-sensitive)`);
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw fail('amounts must be finite numbers ≥ 0');
+      throw badAmount(what, name, value, 'amounts must be finite numbers ≥ 0');
     }
     if (name === MEMORY) {
-      if (value > Number.MAX_SAFE_INTEGER) throw fail(`memory is in bytes and must be ≤ ${Number.MAX_SAFE_INTEGER}`);
+      if (value > Number.MAX_SAFE_INTEGER) throw badAmount(what, name, value, `memory is in bytes and must be ≤ ${Number.MAX_SAFE_INTEGER}`);
     } else {
-      if (value > MAX_AMOUNT) throw fail(`amounts must be ≤ ${MAX_AMOUNT}`);
+      if (value > MAX_AMOUNT) throw badAmount(what, name, value, `amounts must be ≤ ${MAX_AMOUNT}`);
       if (value > 0 && Math.round(value * UNIT) === 0) {
-        throw fail(`below the ${1 / UNIT} granularity; use 0 or at least ${1 / UNIT}`);
+        throw badAmount(what, name, value, `below the ${1 / UNIT} granularity; use 0 or at least ${1 / UNIT}`);
       }
     }
     if (name === GPU) {
       if (role === 'node' && !Number.isInteger(value)) {
-        throw fail("a node's GPU total counts physical devices and must be a whole number");
+        throw badAmount(what, name, value, "a node's GPU total counts physical devices and must be a whole number");
       }
       if (role !== 'node' && value >= 1 && !Number.isInteger(value)) {
-        throw fail('fractional GPU requests must be < 1 or whole');
+        throw badAmount(what, name, value, 'fractional GPU requests must be < 1 or whole');
       }
     }
     out[name] = value;
   }
   return out;
+}
+
+function badAmount(what: string, name: string, value: unknown, msg: string): SchedulerInputError {
+  return new SchedulerInputError(`invalid ${what}: ${name}: ${String(value)} — ${msg}`);
 }
 
 /** Validates a node spec. */
