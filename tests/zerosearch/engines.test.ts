@@ -1,4 +1,5 @@
 import test from 'ava';
+import { closedPort } from './helpers.js';
 import {
   Bm25Index,
   CorpusSearchEngine,
@@ -92,13 +93,13 @@ test('world simulator: useful documents carry the gold answer, noisy ones never 
 
 test('simulator engine: failures are counted, fall back to "No information available" or throw', async (t) => {
   // A real client pointed at a port nothing listens on.
-  const client = new OpenAIClient({ addresses: ['http://127.0.0.1:9'], maxRetries: 1, backoffMs: 1, timeoutMs: 2000 });
+  const client = new OpenAIClient({ addresses: [`http://127.0.0.1:${await closedPort()}`], maxRetries: 1, backoffMs: 1, timeoutMs: 2000 });
   const engine = new SimulatorSearchEngine({ generator: client, schedule: { kind: 'fixed', mode: 'noisy' } });
   const res = await engine.search([{ query: 'a' }, { query: 'b', mode: 'useful' }]);
   t.is(res[0].text, NO_INFORMATION);
   t.is(res[0].mode, 'noisy');
   t.is(res[1].mode, 'useful');
-  t.regex(res[0].error!, /unreachable after 2 attempt/);
+  t.regex(res[0].error!, /unreachable after 2 attempt.*ECONNREFUSED/);
   t.like(engine.metrics, { searches: 2, failures: 2, fallbacks: 2, noisy: 1, useful: 1 });
   t.true(client.metrics.failed >= 2);
   const strict = new SimulatorSearchEngine({ generator: client, onFailure: 'throw' });

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { closedPort } from './helpers.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
@@ -30,11 +31,11 @@ test('the official openai client talks to the server: chat, completions, models,
   t.regex(bad!.message, /messages must hold at least one message/);
   const stream = await t.throwsAsync(client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], temperature: 5 }));
   t.regex(stream!.message, /temperature/);
-  const health = await fetch(`${server.url}/health`).then((r) => r.json());
+  const health = (await fetch(`${server.url}/health`).then((r) => r.json())) as { status: string };
   t.is(health.status, 'ok');
   const missing = await fetch(`${server.url}/v1/nope`);
   t.is(missing.status, 404);
-  t.regex((await missing.json()).error.message, /no route/);
+  t.regex(((await missing.json()) as { error: { message: string } }).error.message, /no route/);
 });
 
 test('Cohort client: round-robin over addresses, retries past a dead one, serves the simulator engine', async (t) => {
@@ -52,7 +53,7 @@ test('Cohort client: round-robin over addresses, retries past a dead one, serves
   t.is(a.stats.requests, 2);
   t.is(b.stats.requests, 2);
   // A dead first address: the retry goes to the live one and is counted.
-  const dead = new OpenAIClient({ addresses: ['http://127.0.0.1:9', a.url], maxRetries: 2, backoffMs: 1 });
+  const dead = new OpenAIClient({ addresses: [`http://127.0.0.1:${await closedPort()}`, a.url], maxRetries: 2, backoffMs: 1 });
   const [out] = await dead.generate([prompt], { maxTokens: 600, temperature: 0.8 });
   t.regex(out, /^Doc 1:/);
   t.is(dead.metrics.retries, 1);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validateRequests, type SearchEngine, type SearchRequest, type SearchResult } from './search-engine.js';
 import { formatDocs } from './template.js';
+import { describeFetchError } from './openai-client.js';
 
 /** Options of the SerpAPI-shaped engine. */
 export const HttpEngineOptionsSchema = z
@@ -55,8 +56,7 @@ export class HttpSearchEngine implements SearchEngine {
         throw new Error('response is not JSON');
       }
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const why = ctrl.signal.aborted ? `timed out after ${this.options.timeoutMs} ms` : (e.cause?.code ?? e.message);
+      const why = ctrl.signal.aborted ? `timed out after ${this.options.timeoutMs} ms` : describeFetchError(err as Error);
       throw new Error(`http search for "${r.query}" at ${this.options.url} failed: ${why}`);
     } finally {
       clearTimeout(timer);

@@ -122,12 +122,12 @@ export class OpenAIClient implements TextGenerator {
         this.metrics.succeeded++;
         return JSON.parse(text) as unknown;
       } catch (err) {
-        const e = err as Error & { cause?: { code?: string } };
+        const e = err as Error;
         if (ctrl.signal.aborted) {
           this.metrics.timeouts++;
           last = `timed out after ${this.options.timeoutMs} ms (${addr})`;
         } else {
-          last = `${e.cause?.code ?? e.message} (${addr})`;
+          last = `${describeFetchError(e)} (${addr})`;
         }
         const retryable = !(err instanceof HttpError) || err.status === 429 || err.status >= 500;
         this.logger?.warn({ attempt: i + 1, of: attempts, err: last }, 'simulator request failed');
@@ -201,4 +201,10 @@ function restoreStop(text: string, stop: readonly string[]): string {
     if (open !== s && text.lastIndexOf(open) > text.lastIndexOf(s)) return text + s;
   }
   return text;
+}
+
+/** The most telling part of a fetch error: the socket error code, else the cause, else the message. */
+export function describeFetchError(e: Error): string {
+  const cause = (e as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
+  return cause?.code ?? cause?.errors?.[0]?.code ?? (cause?.message ? `${e.message}: ${cause.message}` : e.message);
 }

@@ -5,3 +5,7 @@ import './up.js';
 import './down.js';
 import './status.js';
 import './list.js';
+import './data-make.js';
+import './search.js';
+import './curriculum.js';
+import './sim-serve.js';
