@@ -56,7 +56,7 @@ interface Packed {
   tokens: number;
 }
 
-function packShifted(model: CausalLM, inputIds: PerToken, attentionMask: PerToken | undefined, lossMask: PerToken | undefined, perToken: Record<string, PerToken | undefined>, rows: number[]): Packed {
+function packShifted(model: CausalLM, inputIds: PerToken, attentionMask: PerToken | undefined, lossMask: PerToken | undefined, perToken: Record<string, PerToken | undefined>, rows: number[], withTargets = true): Packed {
   const ids = rows.map((r) => inputIds[r]);
   const am = attentionMask ? rows.map((r) => attentionMask[r]) : undefined;
   const packed = packBatch({ inputIds: ids, attentionMask: am }, model.config.vocab_size);
@@ -76,7 +76,8 @@ function packShifted(model: CausalLM, inputIds: PerToken, attentionMask: PerToke
       tokens += m ? 1 : 0;
     }
   }
-  const feeds: Feeds = { ...model.paramFeeds(), ...decoderFeeds(model.config, packed), targets: i64(targets, [B, T]), loss_mask: f32(mask, [B, T]) };
+  const feeds: Feeds = { ...model.paramFeeds(), ...decoderFeeds(model.config, packed), loss_mask: f32(mask, [B, T]) };
+  if (withTargets) feeds.targets = i64(targets, [B, T]);
   for (const [name, arr] of Object.entries(perToken)) {
     const a = new Float32Array(B * T);
     if (arr) {
@@ -360,7 +361,7 @@ export class ValueTrainer extends TrainerBase {
     const out: Float32Array[] = new Array(n);
     const sess = await this.session();
     for (const rows of this.microBatches(n)) {
-      const { feeds } = packShifted(this.model, batch.inputIds, batch.attentionMask, zeros, { returns: zeros, old_values: zeros }, rows);
+      const { feeds } = packShifted(this.model, batch.inputIds, batch.attentionMask, zeros, { returns: zeros, old_values: zeros }, rows, false);
       const r = await sess.run({ ...feeds, ...this.extraFeeds() }, ['values']);
       unshift(r.values, rows, batch.inputIds, out);
     }
@@ -369,7 +370,7 @@ export class ValueTrainer extends TrainerBase {
 
   /** Loss and gradients (LM trunk + value head) for a batch, without updating anything. */
   async gradients(batch: ValueBatch & { oldValues: PerToken }): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
-    const { sums } = await this.accumulate(batch.inputIds.length, (rows) => packShifted(this.model, batch.inputIds, batch.attentionMask, batch.lossMask, { returns: batch.returns, old_values: batch.oldValues }, rows), []);
+    const { sums } = await this.accumulate(batch.inputIds.length, (rows) => packShifted(this.model, batch.inputIds, batch.attentionMask, batch.lossMask, { returns: batch.returns, old_values: batch.oldValues }, rows, false), []);
     return { loss: sums.loss, grads: this.gradCopies() };
   }
 
@@ -381,6 +382,6 @@ export class ValueTrainer extends TrainerBase {
     let old = batch.oldValues;
     if (!old) old = (await this.values(batch)).map((a) => Array.from(a));
     const o = old;
-    return this.runStep(n, (rows) => packShifted(this.model, batch.inputIds, batch.attentionMask, batch.lossMask, { returns: batch.returns, old_values: o }, rows), []);
+    return this.runStep(n, (rows) => packShifted(this.model, batch.inputIds, batch.attentionMask, batch.lossMask, { returns: batch.returns, old_values: o }, rows, false), []);
   }
 }
