@@ -75,6 +75,22 @@ test('toOnnx emits a ModelProto with opset, typed inputs (dim_param), initialize
   t.deepEqual(g.params.map((p) => p.name), ['w']);
 });
 
+test('toOnnx drops nodes and initializers no output depends on (e.g. gradients of constants)', (t) => {
+  const g = new Graph('dce');
+  const x = g.param('x', [3]);
+  const c = g.constant([1, 2, 3]);
+  g.constant([7, 7]); // never used
+  const [gx] = grad(sum(mul(x, c)), [x]);
+  g.output('gx', gx);
+  const nodes = onnx.ModelProto.decode(g.toOnnx()).graph!.node!;
+  // mul's backward also builds d/dc = gy·x, which nothing needs.
+  t.true(g.nodes.filter((n) => n.opType === 'Mul').length >= 3);
+  t.is(nodes.filter((n) => n.opType === 'Mul').length, 1);
+  t.false(nodes.some((n) => n.opType === 'ReduceSum'));
+  const inits = onnx.ModelProto.decode(g.toOnnx()).graph!.initializer!;
+  t.false(inits.some((i) => Number(i.dims![0]) === 2));
+});
+
 test('one session runs symbolic graphs at several sizes (KV-cache-style concat, causal mask, runtime reshape)', async (t) => {
   const g = new Graph('kv');
   const q = g.input('q', 'float32', ['batch', 'seq', 4]);

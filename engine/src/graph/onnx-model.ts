@@ -43,8 +43,27 @@ function valueInfo(name: string, t: Tensor): onnxPkg.onnx.IValueInfoProto {
   };
 }
 
-/** Serializes a graph to ModelProto bytes. @internal */
+/**
+ * Nodes that contribute to some graph output, in their original (topological) order. Backward
+ * rules may emit gradients nobody asked for (e.g. for a constant operand); those are dropped.
+ */
+function liveNodes(g: Graph): Graph['nodes'] {
+  const needed = new Set(g.outputs.map((o) => o.tensor.name));
+  const live: boolean[] = new Array(g.nodes.length).fill(false);
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    live[i] = true;
+    for (const inp of n.inputs) if (inp) needed.add(inp);
+  }
+  return g.nodes.filter((_, i) => live[i]);
+}
+
+/** Serializes a graph to ModelProto bytes (dead nodes and unused initializers dropped). @internal */
 export function serializeModel(g: Graph): Uint8Array {
+  const nodes = liveNodes(g);
+  const used = new Set(nodes.flatMap((n) => n.inputs));
+  for (const o of g.outputs) used.add(o.tensor.name);
   const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     producerName: 'cohort-engine',
@@ -52,14 +71,14 @@ export function serializeModel(g: Graph): Uint8Array {
     opsetImport: [{ domain: '', version: OPSET_VERSION }],
     graph: {
       name: g.name,
-      node: g.nodes.map((n) => ({
+      node: nodes.map((n) => ({
         name: n.name,
         opType: n.opType,
         input: n.inputs,
         output: n.outputs,
         attribute: Object.entries(n.attrs).map(([k, v]) => attrProto(k, v)),
       })),
-      initializer: g.initializers.map((i) => tensorProto(i.name, i.data)),
+      initializer: g.initializers.filter((i) => used.has(i.name)).map((i) => tensorProto(i.name, i.data)),
       input: g.inputs.map((t) => valueInfo(t.name, t)),
       output: g.outputs.map((o) => valueInfo(o.name, o.tensor)),
     },
