@@ -474,3 +474,26 @@ test('1,000 actors across 100 nodes submit and release cleanly', (t) => {
   for (let i = 0; i < 1000; i++) s.release(`a${i}`);
   t.true(s.nodes().every((n) => n.used.CPU === 0 && n.used.GPU === 0));
 });
+
+test('label affinity: hard keeps to matching nodes, soft prefers them', (t) => {
+  const s = cluster([
+    ['p1', { CPU: 2, GPU: 1 }, { role: 'policy' }],
+    ['s1', { CPU: 2, GPU: 1 }, { role: 'simulator', zone: 'a' }],
+    ['s2', { CPU: 2, GPU: 1 }, { role: 'simulator', zone: 'b' }],
+  ]);
+  const sim: PlacementRequest = { kind: 'labels', labels: { role: 'simulator' } };
+  t.is(scheduled(s.submit(demand('a', { GPU: 1 }, sim))).nodeId, 's1');
+  t.is(scheduled(s.submit(demand('b', { GPU: 1 }, sim))).nodeId, 's2');
+  t.is(pendingReason(s.submit(demand('c', { GPU: 1 }, sim))), 'waiting: needs GPU:1, free GPU:0 on nodes labelled role=simulator (best node s1 of 2)');
+  // The wait holds GPUs back only on the simulator nodes: the policy node still takes GPU work.
+  t.is(scheduled(s.submit(demand('d', { GPU: 0.5 }, { kind: 'labels', labels: { role: 'simulator' }, soft: true }))).nodeId, 'p1');
+  t.is(scheduled(s.submit(demand('e', { CPU: 1 }, { kind: 'labels', labels: { role: 'simulator', zone: 'b' } }))).nodeId, 's2');
+  t.throws(() => s.submit(demand('f', {}, { kind: 'labels', labels: { role: 'judge' } })), {
+    instanceOf: InfeasibleError,
+    message: /needs a node labelled role=judge and no node is \(nodes: p1 \{role=policy\}, s1 \{role=simulator,zone=a\}, s2 \{role=simulator,zone=b\}\)/,
+  });
+  t.throws(() => s.submit(demand('g', { GPU: 2 }, sim)), { instanceOf: InfeasibleError, message: /larger than any node labelled role=simulator/ });
+  t.throws(() => s.submit(demand('h', {}, { kind: 'labels', labels: {} })), { instanceOf: SchedulerInputError, message: /must name at least one label/ });
+  s.release('a');
+  t.deepEqual(s.drainPending().assignments.map((x) => [x.demandId, x.nodeId]), [['c', 's1']]);
+});

@@ -11,7 +11,6 @@ import {
   type PendingEntry,
   type PlacementGroupSpec,
   type PlacementGroupState,
-  type PlacementRequest,
   type ScheduleResult,
 } from './types.js';
 import { formatAmount, formatQuantity, namesOf, quantify, shapeKey, sumQuantities, type Quantity } from './units.js';
@@ -116,7 +115,6 @@ type Attempt<T> =
   | { kind: 'pending'; reason: string; blocks: string[]; blockNodes?: string[] }
   | { kind: 'infeasible'; message: string };
 
-const ANY: PlacementRequest = { kind: 'any' };
 /** `any` packs a node until the resources the demand uses are this full, then moves on. */
 const PACK_THRESHOLD = 0.5;
 
@@ -475,7 +473,7 @@ export class Scheduler {
       const node = this.nodeMap.get(p.nodeId);
       if (p.soft) {
         if (node && node.pool.fits(q) && !this.blockerFor(q, node.spec.id)) return this.placeOnNode(d, q, node);
-        return this.tryAnywhere(d, q, ANY);
+        return this.tryAnywhere(d, q, false);
       }
       if (!node) {
         const why = this.removedNodes.has(p.nodeId)
@@ -493,24 +491,45 @@ export class Scheduler {
       const short = node.pool.shortages(q);
       return { kind: 'pending', reason: `waiting: ${formatShortages(short, 'free')} on node ${p.nodeId}`, blocks: short.map((s) => s.name), blockNodes: [p.nodeId] };
     }
-    return this.tryAnywhere(d, q, p);
+    if (p.kind === 'labels') {
+      const scope = formatLabels(p.labels);
+      const matching = this.nodeList.filter((n) => hasLabels(n, p.labels));
+      if (p.soft) {
+        if (matching.length) {
+          const r = this.tryAnywhere(d, q, false, matching, scope);
+          if (r.kind === 'placed') return r;
+        }
+        return this.tryAnywhere(d, q, false);
+      }
+      if (matching.length === 0) {
+        const known = this.nodeList.map((n) => `${n.spec.id} {${formatLabels(n.spec.labels)}}`).join(', ') || 'none';
+        return {
+          kind: 'infeasible',
+          message: `demand ${d.id} needs a node labelled ${scope} and no node is (nodes: ${known}); use soft: true to fall back to other nodes`,
+        };
+      }
+      return this.tryAnywhere(d, q, false, matching, scope);
+    }
+    return this.tryAnywhere(d, q, p.kind === 'spread');
   }
 
-  /** `any`: pack (see README); `spread`: least loaded. */
-  private tryAnywhere(d: Demand, q: Quantity, p: PlacementRequest): Attempt<Assignment> {
+  /**
+   * `any` packs (see README), `spread` picks the least loaded node; both over
+   * `nodes` (all live nodes unless a label selector narrowed them to `scope`).
+   */
+  private tryAnywhere(d: Demand, q: Quantity, spread: boolean, nodes: NodeEntry[] = this.nodeList, scope?: string): Attempt<Assignment> {
     const global = this.globalBlocker(q);
     if (global) {
-      if (!this.anyNodeFitsTotal(q)) return { kind: 'infeasible', message: this.infeasibleMessage(`demand ${d.id}`, q) };
+      if (!anyFitsTotal(q, nodes)) return { kind: 'infeasible', message: this.infeasibleMessage(`demand ${d.id}`, q, nodes, scope) };
       return blockedAttempt(global);
     }
-    const spread = p.kind === 'spread';
     const avoidGpuNodes = q.gpu === 0;
     let best: NodeEntry | undefined;
     let bestTier = Infinity;
     let bestUtil = Infinity;
     let bestCount = Infinity;
     let heldBy: { resource: string; by: string } | undefined;
-    for (const node of this.nodeList) {
+    for (const node of nodes) {
       if (!node.pool.fits(q)) continue;
       if (this.nodeBlocked.size) {
         const b = this.nodeBlockerFor(q, node.spec.id);
@@ -541,8 +560,8 @@ export class Scheduler {
     }
     if (best) return this.placeOnNode(d, q, best);
     if (heldBy) return blockedAttempt(heldBy);
-    if (!this.anyNodeFitsTotal(q)) return { kind: 'infeasible', message: this.infeasibleMessage(`demand ${d.id}`, q) };
-    return this.pendingOnBestNode(q);
+    if (!anyFitsTotal(q, nodes)) return { kind: 'infeasible', message: this.infeasibleMessage(`demand ${d.id}`, q, nodes, scope) };
+    return this.pendingOnBestNode(q, nodes, scope);
   }
 
   private tryInGroup(d: Demand, q: Quantity, groupId: string, bundleIndex: number | undefined): Attempt<Assignment> {
@@ -697,15 +716,19 @@ export class Scheduler {
     };
   }
 
-  private pendingOnBestNode(q: Quantity): Attempt<Assignment> {
-    const best = this.bestNode(q, false);
+  private pendingOnBestNode(q: Quantity, nodes: NodeEntry[] = this.nodeList, scope?: string): Attempt<Assignment> {
+    const best = this.bestNode(q, false, nodes);
     if (best.short.length === 0) return this.heldReason(namesOf(q));
-    const where = this.nodeList.length > 1 ? ` (best node ${best.node.spec.id} of ${this.nodeList.length})` : '';
+    const where = scope
+      ? ` on nodes labelled ${scope}${nodes.length > 1 ? ` (best node ${best.node.spec.id} of ${nodes.length})` : ''}`
+      : nodes.length > 1
+        ? ` (best node ${best.node.spec.id} of ${nodes.length})`
+        : '';
     return {
       kind: 'pending',
       reason: `waiting: ${formatShortages(best.short, 'free')}${where}`,
       blocks: best.short.map((s) => s.name),
-      blockNodes: this.feasibleNodes([q]),
+      blockNodes: this.feasibleNodes([q], nodes),
     };
   }
 
@@ -721,12 +744,13 @@ export class Scheduler {
   }
 
   /**
-   * The nodes where at least one of `qs` could ever fit, or undefined when
-   * that is every node (a pending entry then holds resources back everywhere).
+   * The nodes (of `nodes`) where at least one of `qs` could ever fit, or
+   * undefined when that is every live node (a pending entry then holds
+   * resources back everywhere).
    */
-  private feasibleNodes(qs: readonly Quantity[]): string[] | undefined {
+  private feasibleNodes(qs: readonly Quantity[], nodes: NodeEntry[] = this.nodeList): string[] | undefined {
     const out: string[] = [];
-    for (const node of this.nodeList) if (qs.some((q) => node.pool.fitsTotal(q))) out.push(node.spec.id);
+    for (const node of nodes) if (qs.some((q) => node.pool.fitsTotal(q))) out.push(node.spec.id);
     return out.length === this.nodeList.length ? undefined : out;
   }
 
@@ -734,11 +758,11 @@ export class Scheduler {
    * The node closest to fitting `q`: fewest short resources, then smallest
    * relative shortfall; among nodes that could ever hold it when there are any.
    */
-  private bestNode(q: Quantity, total: boolean): { node: NodeEntry; short: Shortage[] } {
+  private bestNode(q: Quantity, total: boolean, nodes: NodeEntry[] = this.nodeList): { node: NodeEntry; short: Shortage[] } {
     let best: { node: NodeEntry; short: Shortage[] } | undefined;
     let bestScore = Infinity;
-    const onlyFeasible = !total && this.anyNodeFitsTotal(q);
-    for (const node of this.nodeList) {
+    const onlyFeasible = !total && anyFitsTotal(q, nodes);
+    for (const node of nodes) {
       if (onlyFeasible && !node.pool.fitsTotal(q)) continue;
       const short = total ? node.pool.totalShortages(q) : node.pool.shortages(q);
       let score = short.length * 10;
@@ -753,22 +777,22 @@ export class Scheduler {
   }
 
   private anyNodeFitsTotal(q: Quantity): boolean {
-    for (const node of this.nodeList) if (node.pool.fitsTotal(q)) return true;
-    return false;
+    return anyFitsTotal(q, this.nodeList);
   }
 
-  /** Why `q` fits no node even when idle. */
-  private infeasibleMessage(what: string, q: Quantity): string {
+  /** Why `q` fits none of `nodes` even when idle. */
+  private infeasibleMessage(what: string, q: Quantity, nodes: NodeEntry[] = this.nodeList, scope?: string): string {
     if (this.nodeList.length === 0) return `${what} ${formatQuantity(q)} cannot be scheduled: the cluster has no nodes`;
+    const among = scope ? ` labelled ${scope}` : '';
     const offered = new Set<string>();
-    for (const n of this.nodeList) for (const r of n.pool.resourceNames()) offered.add(r);
+    for (const n of nodes) for (const r of n.pool.resourceNames()) offered.add(r);
     const missing = namesOf(q).filter((r) => !offered.has(r));
     if (missing.length) {
       const list = missing.map((m) => `"${m}"`).join(', ');
-      return `${what} ${formatQuantity(q)} cannot be scheduled: no node has ${list} (nodes offer: ${[...offered].sort().join(', ') || 'nothing'})`;
+      return `${what} ${formatQuantity(q)} cannot be scheduled: no node${among} has ${list} (nodes${among} offer: ${[...offered].sort().join(', ') || 'nothing'})`;
     }
-    const best = this.bestNode(q, true);
-    return `${what} ${formatQuantity(q)} is larger than any node: ${formatShortages(best.short, 'total')} (best node ${best.node.spec.id})`;
+    const best = this.bestNode(q, true, nodes);
+    return `${what} ${formatQuantity(q)} is larger than any node${among}: ${formatShortages(best.short, 'total')} (best node ${best.node.spec.id})`;
   }
 
   // ---------------------------------------------------------------- FIFO fairness
@@ -846,6 +870,23 @@ export class Scheduler {
 function bundlePool(g: GroupEntry, i: number): ResourcePool {
   const b = g.reserved![i];
   return (b.pool ??= ResourcePool.forBundle(g.bundles[i], b.grant, b.nodePool));
+}
+
+function anyFitsTotal(q: Quantity, nodes: readonly NodeEntry[]): boolean {
+  for (const node of nodes) if (node.pool.fitsTotal(q)) return true;
+  return false;
+}
+
+function hasLabels(node: NodeEntry, labels: Record<string, string>): boolean {
+  for (const k in labels) if (node.spec.labels[k] !== labels[k]) return false;
+  return true;
+}
+
+/** `role=simulator,zone=a` */
+function formatLabels(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 function actorKey(id: string): string {

@@ -24,6 +24,8 @@ export type PlacementRequest =
   | { kind: 'any' }
   | { kind: 'spread' }
   | { kind: 'node'; nodeId: string; soft?: boolean }
+  /** Nodes whose labels include every given key=value (hard), or prefer them (soft). */
+  | { kind: 'labels'; labels: Record<string, string>; soft?: boolean }
   | { kind: 'group'; groupId: string; bundleIndex?: number };
 
 export interface Demand {

@@ -20,6 +20,13 @@ const placementSchema = z.discriminatedUnion(
       soft: z.boolean({ error: 'must be true or false' }).optional(),
     }),
     z.strictObject({
+      kind: z.literal('labels'),
+      labels: z
+        .record(z.string(), z.string({ error: 'label values must be strings' }), { error: 'must be an object of label → value' })
+        .refine((l) => Object.keys(l).length > 0, { error: 'must name at least one label (e.g. {role: "simulator"})' }),
+      soft: z.boolean({ error: 'must be true or false' }).optional(),
+    }),
+    z.strictObject({
       kind: z.literal('group'),
       groupId: idSchema,
       bundleIndex: z
@@ -29,7 +36,7 @@ const placementSchema = z.discriminatedUnion(
         .optional(),
     }),
   ],
-  { error: "must be one of {kind:'any'}, {kind:'spread'}, {kind:'node', nodeId, soft?}, {kind:'group', groupId, bundleIndex?}" },
+  { error: "must be one of {kind:'any'}, {kind:'spread'}, {kind:'node', nodeId, soft?}, {kind:'labels', labels, soft?}, {kind:'group', groupId, bundleIndex?}" },
 );
 
 const demandSchema = z.object({ id: idSchema, resources: resourcesSchema, placement: placementSchema });
