@@ -204,3 +204,14 @@ test('a loss that does not depend on an input gives zeros; int paths carry no gr
     await s.release();
   }
 });
+
+test('second-order gradients: d/dx of (d/dx Σ x³)·v matches finite differences', async (t) => {
+  const f = new Fixture('second', 21);
+  const x = f.in('x', [4]);
+  const y = f.in('y', [4]);
+  // x feeds three consumers, so the first gradient is an accumulated Sum.
+  const inner = sum(add(mul(mul(x, x), x), mul(x, y)));
+  const [gx] = grad(inner, [x]);
+  f.check('second_order', mul(gx, gx), [x, y]);
+  await assertAll(t, f);
+});

@@ -36,7 +36,10 @@ export function grad(loss: Tensor, wrt: Tensor[], seed?: Tensor): Tensor[] {
     const parts = pending.get(t);
     if (!parts || parts.length === 0) return null;
     if (parts.length === 1) return parts[0];
-    const [s] = g.emit('Sum', parts, [{ dtype: t.dtype, shape: [...t.shape] }], { hint: 'gradsum' });
+    const [s] = g.emit('Sum', parts, [{ dtype: t.dtype, shape: [...t.shape] }], {
+      hint: 'gradsum',
+      backward: () => ([gy]) => parts.map(() => gy), // keeps higher-order gradients flowing
+    });
     pending.set(t, [s]);
     return s;
   };

@@ -3,9 +3,14 @@ import { Tensor, formatShape, sameShape, type Dim } from '../graph/tensor.js';
 import { sum } from './reduce.js';
 import { reshapeLike } from './shape.js';
 
+/** A user-declared dim name (not derived like 'a*b', 'a+b' or a fresh '?n'). */
+export function isPlainName(d: string): boolean {
+  return /^[A-Za-z_][\w.]*$/.test(d);
+}
+
 /**
  * Numpy-style broadcast of static shapes. Equal names match; 1 broadcasts; a name against a
- * number n≠1 gives n; two different names give a fresh run-time dim.
+ * number n≠1 gives n; two different declared names are an error; other name pairs give a fresh run-time dim.
  */
 export function broadcastShapes(g: Graph, a: readonly Dim[], b: readonly Dim[], where: string): Dim[] {
   const rank = Math.max(a.length, b.length);
@@ -20,7 +25,11 @@ export function broadcastShapes(g: Graph, a: readonly Dim[], b: readonly Dim[], 
       throw new Error(`${where}: shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast (dim ${i}: ${da} vs ${db})`);
     } else if (typeof da === 'number') out.push(da);
     else if (typeof db === 'number') out.push(db);
-    else out.push(g.freshDim());
+    else if (isPlainName(da) && isPlainName(db)) {
+      throw new Error(
+        `${where}: shapes ${formatShape(a)} and ${formatShape(b)} pair dims '${da}' and '${db}' (dim ${i}); if they are the same size, reshape one side to the other's name`,
+      );
+    } else out.push(g.freshDim());
   }
   return out;
 }

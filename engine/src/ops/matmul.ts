@@ -1,13 +1,8 @@
 import type { Tensor } from '../graph/tensor.js';
 import { formatShape } from '../graph/tensor.js';
-import { broadcastShapes, unbroadcast } from './broadcast.js';
+import { broadcastShapes, isPlainName, unbroadcast } from './broadcast.js';
 import { requireFloat, sameDType } from './operand.js';
 import { reshape, reshapeLike, transpose } from './shape.js';
-
-/** A user-declared dim name (not derived like 'a*b', 'a+b' or a fresh '?n'). */
-function isPlainName(d: string): boolean {
-  return /^[A-Za-z_][\w.]*$/.test(d);
-}
 
 function swapLast(x: Tensor): Tensor {
   const perm = x.shape.map((_, i) => i);
