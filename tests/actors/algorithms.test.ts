@@ -16,7 +16,7 @@ import {
   toAdvantageBatch,
   type AdvantageBatch,
   type PolicyLossInput,
-} from '../../actors/src/index.js';
+} from '../../actors/src/core.js';
 import { lcg, makeTrajectory } from './helpers.js';
 
 const params = algorithmParamsSchema.parse({});

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, getAlgorithm, loadTrainConfig, parseTrainConfig } from '../../actors/src/index.js';
+import { ConfigError, getAlgorithm, loadTrainConfig, parseTrainConfig } from '../../actors/src/core.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const localYaml = readFileSync(path.join(root, 'configs/zerosearch/local.yaml'), 'utf8');

@@ -1,4 +1,4 @@
-import { makeGroupId, makeTrajectoryId, type Trajectory } from '../../actors/src/index.js';
+import { makeGroupId, makeTrajectoryId, type Trajectory } from '../../actors/src/core.js';
 
 /** A response segment: tokens the policy generated, or tokens the environment inserted. */
 export interface Segment {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { MetricsWriter, buildReport, formatResultsTable, summarizeTrajectories, writeReport, type EvalSplitResult, type StepMetrics } from '../../actors/src/index.js';
+import { MetricsWriter, buildReport, formatResultsTable, summarizeTrajectories, writeReport, type EvalSplitResult, type StepMetrics } from '../../actors/src/core.js';
 import { makeTrajectory } from './helpers.js';
 
 const timings = { generate: 1, search: 0.5, oldLogprob: 0.2, ref: 0.2, update: 0.8, allreduce: 0.1, weightSync: 0.05, total: 2.9 };

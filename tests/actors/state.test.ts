@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DataLoader, Prng, checkpointDirName, findLatestCheckpoint, listCheckpoints, readCheckpoint, writeCheckpoint } from '../../actors/src/index.js';
+import { DataLoader, Prng, checkpointDirName, findLatestCheckpoint, listCheckpoints, readCheckpoint, writeCheckpoint } from '../../actors/src/core.js';
 
 test('PRNG: same seed same stream; a saved state continues exactly; streams differ', (t) => {
   const a = Prng.fromSeed(42);

@@ -14,7 +14,7 @@ import {
   TrajectoryBuilder,
   validateTrajectory,
   type Trajectory,
-} from '../../actors/src/index.js';
+} from '../../actors/src/core.js';
 import { makeTrajectory } from './helpers.js';
 
 const multiTurn = (promptIndex: number, sampleIndex: number, reward: number, extra = 0) =>
