@@ -198,6 +198,17 @@ for (const [seed, fairness] of [
         drain();
       } else drain();
       check(step);
+      if (step % 250 === 249) {
+        // A restarted head rebuilding from the recorded placements ends up with identical books.
+        const copy = new Scheduler({ fairness });
+        for (const n of s.nodes()) copy.addNode({ id: n.id, resources: nodeSpecs[n.id] });
+        for (const gid of groups) {
+          const g = s.group(gid)!;
+          if (g.state === 'created') copy.restorePlacementGroup(g);
+        }
+        for (const a of live.values()) copy.restoreAssignment(a);
+        t.deepEqual(copy.nodes(), s.nodes(), `step ${step}: restored copy`);
+      }
     }
     t.true(scheduledCount > 100, `only ${scheduledCount} scheduled`);
     t.true(infeasible > 0);

@@ -497,3 +497,45 @@ test('label affinity: hard keeps to matching nodes, soft prefers them', (t) => {
   s.release('a');
   t.deepEqual(s.drainPending().assignments.map((x) => [x.demandId, x.nodeId]), [['c', 's1']]);
 });
+
+test('a restarted head restores groups and assignments exactly, and refuses ones that no longer fit', (t) => {
+  const nodes: Array<[string, ResourceMap]> = [
+    ['n1', { CPU: 8, GPU: 4 }],
+    ['n2', { CPU: 8, GPU: 2 }],
+  ];
+  const a = cluster(nodes);
+  a.createPlacementGroup({ id: 'g', bundles: [{ CPU: 2, GPU: 1 }, { CPU: 1, GPU: 0.5 }], strategy: 'STRICT_SPREAD' });
+  const ids = ['x', 'y', 'z', 'w'];
+  scheduled(a.submit(demand('x', { GPU: 0.3 })));
+  scheduled(a.submit(demand('y', { CPU: 1, GPU: 2 })));
+  scheduled(a.submit(demand('z', { GPU: 0.25 }, { kind: 'group', groupId: 'g', bundleIndex: 1 })));
+  scheduled(a.submit(demand('w', { CPU: 1, GPU: 1 }, { kind: 'group', groupId: 'g', bundleIndex: 0 })));
+
+  const b = cluster(nodes);
+  t.deepEqual(b.restorePlacementGroup(a.group('g')!), a.group('g'));
+  for (const id of ids) b.restoreAssignment(a.assignment(id)!);
+  t.deepEqual(b.nodes(), a.nodes());
+  for (const id of ids) t.deepEqual(b.assignment(id), a.assignment(id));
+  // Both make the same next decision.
+  t.deepEqual(b.submit(demand('next', { GPU: 0.5 })), a.submit(demand('next', { GPU: 0.5 })));
+  t.deepEqual(
+    b.submit(demand('in-g', { GPU: 0.25 }, { kind: 'group', groupId: 'g' })),
+    a.submit(demand('in-g', { GPU: 0.25 }, { kind: 'group', groupId: 'g' })),
+  );
+
+  // Conflicts are refused and change nothing.
+  const before = b.nodes();
+  const y = a.assignment('y')!;
+  t.throws(() => b.restoreAssignment({ ...y, demandId: 'y2' }), { instanceOf: SchedulerInputError, message: /no longer fits node n\d/ });
+  t.throws(() => b.restoreAssignment(y), { instanceOf: SchedulerInputError, message: /already known/ });
+  t.throws(() => b.restoreAssignment({ demandId: 'q', nodeId: 'n9', resources: {}, gpuIds: [] }), { message: /node n9 is not registered/ });
+  const g = a.group('g')!;
+  t.throws(() => b.restorePlacementGroup({ ...g, id: 'g2', bundles: [{ CPU: 1 }, { CPU: 1 }], bundleNodes: ['n1', 'n9'], bundleGpuIds: [[], []] }), {
+    instanceOf: SchedulerInputError,
+    message: /bundle 1 was on node n9, which is not registered/,
+  });
+  t.deepEqual(b.nodes(), before, 'a refused group gives back the bundles it had reserved');
+  t.is(b.group('g2'), undefined);
+  // A pending group is simply created again.
+  t.is(b.restorePlacementGroup({ id: 'p', bundles: [{ CPU: 1 }], strategy: 'PACK', state: 'pending' }).state, 'created');
+});

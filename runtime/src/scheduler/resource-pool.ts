@@ -143,13 +143,46 @@ export class ResourcePool {
         }
       }
     }
+    this.apply(q, grant);
+    return grant;
+  }
+
+  /**
+   * Takes `q` on exactly the given physical GPU ids (to restore a placement
+   * made earlier): one id for a fractional request with room for it, or that
+   * many fully free whole devices. Returns null (changing nothing) when that
+   * does not fit.
+   */
+  takeExact(q: Quantity, gpuIds: readonly number[]): Grant | null {
+    for (let i = 0; i < q.names.length; i++) {
+      if ((this.frees.get(q.names[i]) ?? 0) < q.units[i]) return null;
+    }
+    const grant: Grant = [];
+    if (q.gpu === 0) {
+      if (gpuIds.length) return null;
+    } else if (q.gpu < UNIT) {
+      const slot = gpuIds.length === 1 ? this.gpuIds.indexOf(gpuIds[0]) : -1;
+      if (slot < 0 || this.gpuFree[slot] < q.gpu) return null;
+      grant.push([slot, q.gpu]);
+    } else {
+      if (gpuIds.length !== q.gpu / UNIT || new Set(gpuIds).size !== gpuIds.length) return null;
+      for (const id of gpuIds) {
+        const slot = this.gpuIds.indexOf(id);
+        if (slot < 0 || this.gpuCap[slot] !== UNIT || this.gpuFree[slot] !== UNIT) return null;
+        grant.push([slot, UNIT]);
+      }
+    }
+    this.apply(q, grant);
+    return grant;
+  }
+
+  private apply(q: Quantity, grant: Grant): void {
     for (const [s, u] of grant) this.gpuFree[s] -= u;
-    this.gpuFreeSum -= g;
+    this.gpuFreeSum -= q.gpu;
     for (let i = 0; i < q.names.length; i++) {
       const n = q.names[i];
       this.frees.set(n, (this.frees.get(n) ?? 0) - q.units[i]);
     }
-    return grant;
   }
 
   /** Returns what `take(q)` granted. */

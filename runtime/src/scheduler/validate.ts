@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SchedulerInputError } from './errors.js';
-import type { Demand, NodeSpec, PlacementGroupSpec, ResourceMap } from './types.js';
+import type { Assignment, Demand, NodeSpec, PlacementGroupSpec, PlacementGroupState, ResourceMap } from './types.js';
 import { GPU, MEMORY, UNIT } from './units.js';
 
 /** Largest amount of a non-memory resource (keeps unit sums exact). */
@@ -147,4 +147,53 @@ export function parsePlacementGroupSpec(input: unknown): PlacementGroupSpec {
 function idHint(input: unknown): string {
   const id = (input as { id?: unknown } | null)?.id;
   return typeof id === 'string' && id ? ` ${id}` : '';
+}
+
+const gpuIdsSchema = z.array(z.number().int().min(0), { error: 'must be an array of GPU ids (whole numbers ≥ 0)' });
+
+const assignmentSchema = z.object({
+  demandId: idSchema,
+  nodeId: idSchema,
+  resources: resourcesSchema,
+  gpuIds: gpuIdsSchema,
+  groupId: idSchema.optional(),
+  bundleIndex: z.number({ error: 'must be a whole number ≥ 0' }).int().min(0).optional(),
+});
+
+/** Validates an assignment handed to `restoreAssignment`. */
+export function parseAssignment(input: unknown): Assignment {
+  const r = assignmentSchema.safeParse(input);
+  const id = (input as { demandId?: unknown } | null)?.demandId;
+  if (!r.success) throw describe(`assignment${typeof id === 'string' && id ? ` ${id}` : ''}`, r.error);
+  const resources = checkResources(`assignment ${r.data.demandId}`, r.data.resources, 'demand');
+  const a: Assignment = { demandId: r.data.demandId, nodeId: r.data.nodeId, resources, gpuIds: r.data.gpuIds };
+  if (r.data.groupId !== undefined) {
+    if (r.data.bundleIndex === undefined) {
+      throw new SchedulerInputError(`invalid assignment ${a.demandId}: groupId without bundleIndex — a restored group placement names its bundle`);
+    }
+    a.groupId = r.data.groupId;
+    a.bundleIndex = r.data.bundleIndex;
+  }
+  return a;
+}
+
+const groupStateSchema = z.object({
+  state: z.enum(['pending', 'created', 'removed'], { error: 'must be pending, created or removed' }),
+  bundleNodes: z.array(idSchema).optional(),
+  bundleGpuIds: z.array(gpuIdsSchema).optional(),
+});
+
+/** Validates a group state handed to `restorePlacementGroup`: the spec part plus where its bundles are. */
+export function parsePlacementGroupState(input: unknown): { spec: PlacementGroupSpec; state: PlacementGroupState['state']; bundleNodes?: string[]; bundleGpuIds?: number[][] } {
+  const spec = parsePlacementGroupSpec(input);
+  const r = groupStateSchema.safeParse(input);
+  if (!r.success) throw describe(`placement group ${spec.id}`, r.error);
+  const { state, bundleNodes, bundleGpuIds } = r.data;
+  if (state === 'created') {
+    const n = spec.bundles.length;
+    if (bundleNodes?.length !== n || bundleGpuIds?.length !== n) {
+      throw new SchedulerInputError(`invalid placement group ${spec.id}: a created group needs bundleNodes and bundleGpuIds with one entry per bundle (${n})`);
+    }
+  }
+  return { spec, state, bundleNodes, bundleGpuIds };
 }
