@@ -9,3 +9,4 @@ import './data-make.js';
 import './search.js';
 import './curriculum.js';
 import './sim-serve.js';
+import './bench-engine.js';

@@ -1,0 +1,221 @@
+import { performance } from 'node:perf_hooks';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import { Graph } from '../graph/graph.js';
+import { matmul } from '../ops/matmul.js';
+import { Session } from '../session/session.js';
+import type { SessionOptions } from '../session/options.js';
+import { BENCH_5M_CONFIG, type ModelConfig } from '../io/model-config.js';
+import { CausalLM } from '../model/causal-lm.js';
+import { f32 } from '../model/model-session.js';
+import { SftTrainer } from '../train/trainer.js';
+import { generate } from '../generate/generate.js';
+import { Rng } from '../generate/sampling.js';
+
+/** Settings of {@link runEngineBench}. */
+export const engineBenchOptionsSchema = z.object({
+  /** Model config (default: the ~5M-parameter bench config). */
+  config: z.custom<ModelConfig>().optional(),
+  batch: z.number().int().positive().default(32),
+  seq: z.number().int().min(2).default(64),
+  /** Timed train steps (after one warm-up step). */
+  trainSteps: z.number().int().positive().default(3),
+  genBatch: z.number().int().positive().default(8),
+  genPrompt: z.number().int().positive().default(16),
+  newTokens: z.number().int().positive().default(256),
+  /** Timed runs of each GEMM shape (after one warm-up). */
+  gemmReps: z.number().int().positive().default(5),
+  threads: z.number().int().positive().optional(),
+  executionProvider: z.enum(['cpu', 'webgpu', 'cuda']).default('cpu'),
+  logger: z.custom<Logger>().optional(),
+});
+export type EngineBenchOptions = z.input<typeof engineBenchOptionsSchema>;
+
+/** One GEMM shape's measurement. */
+export interface GemmResult {
+  m: number;
+  k: number;
+  n: number;
+  /** How many times the shape occurs in one forward pass. */
+  count: number;
+  gflops: number;
+}
+
+/** Everything `cohort bench engine` reports. */
+export interface EngineBenchReport {
+  params: number;
+  config: { hidden: number; layers: number; heads: number; kv_heads: number; intermediate: number; vocab: number };
+  batch: number;
+  seq: number;
+  threads: number | null;
+  execution_provider: string;
+  gemm: GemmResult[];
+  /** FLOP-weighted MatMul rate over the model's shapes: Σ flops / Σ time. */
+  gemm_gflops: number;
+  train_step_s: number;
+  train_tokens_per_s: number;
+  /** 6 · params · tokens / s. */
+  train_gflops: number;
+  train_vs_gemm: number;
+  peak_rss_mb: number;
+  rss_before_train_mb: number;
+  /** params + grads + AdamW m, v + activations, in MB. */
+  mem_estimate_mb: number;
+  mem_estimate_parts_mb: { params: number; grads: number; optimizer: number; activations: number };
+  /** (peak RSS − RSS before the train session) / estimate. */
+  mem_vs_estimate: number;
+  gen_batch: number;
+  gen_prompt: number;
+  new_tokens: number;
+  gen_tokens_per_s_kv: number;
+  gen_tokens_per_s_nokv: number;
+  kv_speedup: number;
+  targets: { train_vs_gemm_min: number; kv_speedup_min: number; mem_vs_estimate_max: number };
+  pass: { train: boolean; kv: boolean; memory: boolean };
+}
+
+const MB = 1024 * 1024;
+const peakRssMb = (): number => process.resourceUsage().maxRSS / 1024;
+const rssMb = (): number => process.memoryUsage().rss / MB;
+
+async function timeGemm(m: number, k: number, n: number, reps: number, so: SessionOptions, rng: Rng): Promise<number> {
+  const g = new Graph(`gemm_${m}x${k}x${n}`);
+  const a = g.input('a', 'float32', [m, k]);
+  const b = g.input('b', 'float32', [k, n]);
+  g.output('c', matmul(a, b));
+  const s = await Session.create(g, so);
+  try {
+    const feeds = {
+      a: f32(Float32Array.from({ length: m * k }, () => rng.normal()), [m, k]),
+      b: f32(Float32Array.from({ length: k * n }, () => rng.normal()), [k, n]),
+    };
+    await s.run(feeds);
+    let best = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      await s.run(feeds);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return (2 * m * k * n) / (best / 1000) / 1e9;
+  } finally {
+    await s.release();
+  }
+}
+
+/** Rough activation memory of one train step (fp32 bytes) kept for the backward pass. */
+export function activationBytes(cfg: ModelConfig, batch: number, seq: number): number {
+  const tokens = batch * seq;
+  const H = cfg.hidden_size;
+  const I = cfg.intermediate_size;
+  const q = cfg.num_attention_heads * cfg.head_dim;
+  const kv = cfg.num_key_value_heads * cfg.head_dim;
+  // per token per layer: norms/residuals (4H), q,k,v (+ roped copies), attention output (q),
+  // MLP gate, up, silu, product (4I), attention scores + probs (2·heads·seq).
+  const perLayer = 4 * H + 2 * (q + 2 * kv) + q + 4 * I + 2 * cfg.num_attention_heads * seq;
+  // logits, log-softmax, exp(log-softmax) for entropy/grad
+  const head = 3 * cfg.vocab_size;
+  return 4 * tokens * (cfg.num_hidden_layers * perLayer + head + 2 * H);
+}
+
+/**
+ * The engine benchmark: GEMM roofline at the model's shapes, train-step FLOP/s and peak memory
+ * at batch × seq, and generation tokens/s with and without the KV cache.
+ */
+export async function runEngineBench(options: EngineBenchOptions = {}): Promise<EngineBenchReport> {
+  const o = engineBenchOptionsSchema.parse(options);
+  const cfg = o.config ?? BENCH_5M_CONFIG;
+  const so: SessionOptions = { executionProvider: o.executionProvider, ...(o.threads ? { threads: o.threads } : {}) };
+  const log = o.logger;
+  const rng = new Rng(1);
+  const tokens = o.batch * o.seq;
+
+  // 1. GEMM roofline at the shapes of the model's linear layers (M = batch·seq rows).
+  const H = cfg.hidden_size;
+  const qd = cfg.num_attention_heads * cfg.head_dim;
+  const kvd = cfg.num_key_value_heads * cfg.head_dim;
+  const L = cfg.num_hidden_layers;
+  const shapes: [number, number, number][] = [
+    [H, qd, L], [H, kvd, 2 * L], [qd, H, L], [H, cfg.intermediate_size, 2 * L], [cfg.intermediate_size, H, L], [H, cfg.vocab_size, 1],
+  ].map(([k, n, c]) => [k, n, c] as [number, number, number]);
+  const gemm: GemmResult[] = [];
+  let flops = 0;
+  let secs = 0;
+  for (const [k, n, count] of shapes) {
+    if (gemm.some((x) => x.k === k && x.n === n)) {
+      gemm.find((x) => x.k === k && x.n === n)!.count += count;
+    } else {
+      const gflops = await timeGemm(tokens, k, n, o.gemmReps, so, rng);
+      gemm.push({ m: tokens, k, n, count, gflops });
+    }
+  }
+  for (const x of gemm) {
+    const f = 2 * x.m * x.k * x.n * x.count;
+    flops += f;
+    secs += f / (x.gflops * 1e9);
+  }
+  const gemmGflops = flops / secs / 1e9;
+  log?.info({ gemmGflops, gemm }, 'gemm roofline');
+
+  // 2. Train step (SFT: forward + backward + AdamW) at batch × seq.
+  const model = CausalLM.random(cfg, { seed: 0, ...so });
+  const P = model.paramCount;
+  const rssBefore = rssMb();
+  const trainer = new SftTrainer(model, { microBatchSize: o.batch, optimizer: { lr: 1e-4 } });
+  const ids = Array.from({ length: o.batch }, () => Array.from({ length: o.seq }, () => Math.floor(rng.next() * cfg.vocab_size)));
+  await trainer.step({ inputIds: ids }); // warm-up: builds the graph and session
+  const t0 = performance.now();
+  for (let i = 0; i < o.trainSteps; i++) await trainer.step({ inputIds: ids });
+  const stepS = (performance.now() - t0) / 1000 / o.trainSteps;
+  const peak = peakRssMb();
+  const trainTokS = tokens / stepS;
+  const trainGflops = (6 * P * tokens) / stepS / 1e9;
+  const parts = { params: (4 * P) / MB, grads: (4 * P) / MB, optimizer: (8 * P) / MB, activations: activationBytes(cfg, o.batch, o.seq) / MB };
+  const estimate = parts.params + parts.grads + parts.optimizer + parts.activations;
+  log?.info({ stepS, trainGflops, peak }, 'train step');
+
+  // 3. Generation with and without the KV cache.
+  const prompts = Array.from({ length: o.genBatch }, () => Array.from({ length: o.genPrompt }, () => Math.floor(rng.next() * cfg.vocab_size)));
+  const genOpts = { maxNewTokens: o.newTokens, temperature: 0 };
+  await generate(model, prompts, { ...genOpts, maxNewTokens: 2 }); // warm-up both sessions
+  await generate(model, prompts, { ...genOpts, maxNewTokens: 2, useCache: false });
+  let t1 = performance.now();
+  const kvOut = await generate(model, prompts, genOpts);
+  const kvS = (performance.now() - t1) / 1000;
+  t1 = performance.now();
+  const noOut = await generate(model, prompts, { ...genOpts, useCache: false });
+  const noS = (performance.now() - t1) / 1000;
+  const count = (out: { tokens: number[] }[]) => out.reduce((s, x) => s + x.tokens.length, 0);
+  await model.release();
+
+  const kvTps = count(kvOut) / kvS;
+  const noTps = count(noOut) / noS;
+  const targets = { train_vs_gemm_min: 0.35, kv_speedup_min: 5, mem_vs_estimate_max: 4 };
+  const memRatio = (peak - rssBefore) / estimate;
+  return {
+    params: P,
+    config: { hidden: H, layers: L, heads: cfg.num_attention_heads, kv_heads: cfg.num_key_value_heads, intermediate: cfg.intermediate_size, vocab: cfg.vocab_size },
+    batch: o.batch,
+    seq: o.seq,
+    threads: o.threads ?? null,
+    execution_provider: o.executionProvider,
+    gemm,
+    gemm_gflops: gemmGflops,
+    train_step_s: stepS,
+    train_tokens_per_s: trainTokS,
+    train_gflops: trainGflops,
+    train_vs_gemm: trainGflops / gemmGflops,
+    peak_rss_mb: peak,
+    rss_before_train_mb: rssBefore,
+    mem_estimate_mb: estimate,
+    mem_estimate_parts_mb: parts,
+    mem_vs_estimate: memRatio,
+    gen_batch: o.genBatch,
+    gen_prompt: o.genPrompt,
+    new_tokens: o.newTokens,
+    gen_tokens_per_s_kv: kvTps,
+    gen_tokens_per_s_nokv: noTps,
+    kv_speedup: kvTps / noTps,
+    targets,
+    pass: { train: trainGflops / gemmGflops >= targets.train_vs_gemm_min, kv: kvTps / noTps >= targets.kv_speedup_min, memory: memRatio <= targets.mem_vs_estimate_max },
+  };
+}
