@@ -4,7 +4,7 @@ import {
   Graph, Tensor, gradCheck, type GradCheckCase, type GradCheckOptions,
   add, sub, mul, div, minimum, maximum, pow, neg, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, silu, relu, abs, sin, cos,
   softplus, where, cast, clip, matmul, reshape, transpose, unsqueeze, squeeze, expand, concat, slice, gather, takeAlongAxis,
-  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session, cumsum, topK,
+  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session, cumsum, topK, square, splitSizes, maskedFill, rotateHalf,
 } from '../../engine/src/index.js';
 
 /** Small deterministic PRNG (mulberry32). */
@@ -24,15 +24,18 @@ class Fixture {
   readonly feeds: Record<string, ort.Tensor> = {};
   readonly cases: GradCheckCase[] = [];
   private readonly rand: () => number;
-  constructor(name: string, seed = 1) {
+  constructor(name: string, seed = 1, readonly dtype: 'float32' | 'float64' = 'float64') {
     this.g = new Graph(name);
     this.rand = rng(seed);
   }
-  /** float64 input with values in [lo, hi). */
+  /** Float input (the fixture's dtype) with values in [lo, hi). */
   in(name: string, shape: number[], lo = -1, hi = 1): Tensor {
     const n = shape.reduce((a, b) => a * b, 1);
-    this.feeds[name] = new ort.Tensor('float64', Float64Array.from({ length: n }, () => lo + (hi - lo) * this.rand()), shape);
-    return this.g.param(name, shape, 'float64');
+    const vals = Array.from({ length: n }, () => lo + (hi - lo) * this.rand());
+    this.feeds[name] = this.dtype === 'float64'
+      ? new ort.Tensor('float64', Float64Array.from(vals), shape)
+      : new ort.Tensor('float32', Float32Array.from(vals), shape);
+    return this.g.param(name, shape, this.dtype);
   }
   ids(name: string, shape: number[], vals: number[]): Tensor {
     this.feeds[name] = new ort.Tensor('int64', BigInt64Array.from(vals, BigInt), shape);
@@ -41,7 +44,7 @@ class Fixture {
   /** Scalar loss = Σ y ⊙ R with a random constant R (so every output element matters). */
   check(name: string, y: Tensor, wrt: Tensor[]): void {
     const n = y.shape.reduce<number>((a, d) => a * (d as number), 1);
-    const r = this.g.constant(Float64Array.from({ length: n }, () => this.rand() * 2 - 1), y.shape as number[]);
+    const r = this.g.constant(Array.from({ length: n }, () => this.rand() * 2 - 1), y.shape as number[], this.dtype);
     this.cases.push({ name, loss: sum(mul(y, r)), wrt });
   }
 }
@@ -81,6 +84,8 @@ test('elementwise ops match central finite differences (float64)', async (t) => 
   f.check('abs', abs(a), [a]);
   f.check('sin_cos', mul(sin(a), cos(b)), [a, b]);
   f.check('softplus', softplus(a), [a]);
+  f.check('square', square(a), [a]);
+  f.check('masked_fill', maskedFill(a, greater(b, 0), -3), [a]);
   f.check('clip', clip(a, -0.5, 0.4), [a]);
   f.check('where', where(greater(a, b), a, mul(b, 3)), [a, b]);
   f.check('reuse_accumulates', add(mul(a, a), mul(a, b)), [a, b]);
@@ -112,6 +117,8 @@ test('shape, reduction and softmax ops match finite differences', async (t) => {
   f.check('cumsum', cumsum(x, 1), [x]);
   f.check('cumsum_rev_excl', cumsum(x, -1, { exclusive: true, reverse: true }), [x]);
   f.check('topk', topK(x, 2, -1).values, [x]);
+  f.check('split', mul(splitSizes(x, [1, 2], 1)[1], sum(splitSizes(x, [1, 2], 1)[0], -1, true)), [x]);
+  f.check('rotate_half', rotateHalf(x), [x]);
   await assertAll(t, f);
 });
 
@@ -126,8 +133,7 @@ test('gather / takeAlongAxis scatter-add gradients, with repeated ids', async (t
   await assertAll(t, f);
 });
 
-test('a tiny attention block (rmsNorm → rotary attention → SiLU MLP → logSoftmax NLL) matches finite differences', async (t) => {
-  const f = new Fixture('attention', 4);
+function attentionBlock(f: Fixture): void {
   const B = 2, T = 3, D = 4, V = 5;
   const ids = f.ids('ids', [B, T], [1, 3, 4, 0, 2, 2]);
   const targets = f.ids('targets', [B, T, 1], [3, 4, 0, 2, 2, 1]);
@@ -141,17 +147,28 @@ test('a tiny attention block (rmsNorm → rotary attention → SiLU MLP → logS
   const w2 = f.in('w2', [6, D]);
   const h0 = gather(emb, ids);
   const h = rmsNorm(h0, norm);
-  const { cos: c, sin: s } = rotaryTables(pos, D, 10000, 'float64');
+  const { cos: c, sin: s } = rotaryTables(pos, D, 10000, f.dtype);
   const q = applyRotary(matmul(h, wq), c, s);
   const k = applyRotary(matmul(h, wk), c, s);
   const scores = div(matmul(q, transpose(k, [0, 2, 1])), Math.sqrt(D));
-  const att = softmax(add(scores, maskToBias(causalMask(scores), 'float64')), -1);
+  const att = softmax(add(scores, maskToBias(causalMask(scores), f.dtype)), -1);
   const h1 = add(h0, matmul(att, matmul(h, wv)));
   const h2 = add(h1, matmul(silu(matmul(h1, w1)), w2));
   const logits = matmul(h2, transpose(emb, [1, 0]));
   const nll = neg(mean(takeAlongAxis(logSoftmax(logits, -1), targets, -1)));
   f.cases.push({ name: 'block', loss: nll, wrt: [emb, norm, wq, wk, wv, w1, w2] });
+}
+
+test('a tiny attention block (rmsNorm → rotary attention → SiLU MLP → logSoftmax NLL) matches finite differences', async (t) => {
+  const f = new Fixture('attention', 4);
+  attentionBlock(f);
   await assertAll(t, f);
+});
+
+test('the attention block also checks out in float32 (eps 1e-2, rtol 2e-2)', async (t) => {
+  const f = new Fixture('attention32', 4, 'float32');
+  attentionBlock(f);
+  await assertAll(t, f, { eps: 1e-2, rtol: 2e-2, atol: 2e-3 });
 });
 
 test('cast passes gradients between float32 and float64', async (t) => {
