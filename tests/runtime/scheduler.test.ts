@@ -211,6 +211,15 @@ test('any packs onto the first node until half full, then picks the least utiliz
   const nodes = ['a', 'b', 'c', 'd', 'e'].map((id) => scheduled(s.submit(demand(id, { CPU: 1 }))).nodeId);
   // n1 up to 2/4 (50%), then n2 (n1 would be 75%), then n2 again (50%), then least utilized.
   t.deepEqual(nodes, ['n1', 'n1', 'n2', 'n2', 'n1']);
+  // Zero-resource actors count as one actor per CPU, so they spread the same way.
+  const z = cluster([
+    ['n1', { CPU: 4 }],
+    ['n2', { CPU: 4 }],
+  ]);
+  t.deepEqual(
+    ['a', 'b', 'c', 'd', 'e'].map((id) => scheduled(z.submit(demand(id, {}))).nodeId),
+    ['n1', 'n1', 'n2', 'n2', 'n1'],
+  );
 });
 
 test('any keeps CPU-only actors off GPU nodes when another node has room', (t) => {

@@ -13,7 +13,7 @@ import {
   type PlacementGroupState,
   type ScheduleResult,
 } from './types.js';
-import { formatAmount, formatQuantity, namesOf, quantify, shapeKey, sumQuantities, type Quantity } from './units.js';
+import { UNIT, formatAmount, formatQuantity, namesOf, quantify, shapeKey, sumQuantities, type Quantity } from './units.js';
 import { parseAssignment, parseDemand, parseNodeSpec, parsePlacementGroupSpec, parsePlacementGroupState } from './validate.js';
 
 /** Options of a {@link Scheduler}. */
@@ -77,6 +77,9 @@ interface GroupEntry {
   actors: Set<string>;
   /** Pending actors targeting the group. */
   waiting: Set<string>;
+  /** `nodesVersion` when feasibility was last checked, and the verdict. */
+  checkedAt?: number;
+  infeasible?: string;
 }
 
 interface Placed {
@@ -144,6 +147,8 @@ export class Scheduler {
   /** node → resource → id, for pending entries with hard node affinity. */
   private readonly nodeBlocked = new Map<string, Map<string, string>>();
   private blocksDirty = false;
+  /** Bumped whenever the node set changes. */
+  private nodesVersion = 0;
 
   constructor(opts: SchedulerOptions = {}) {
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'scheduler' });
@@ -612,6 +617,10 @@ export class Scheduler {
       return blockedAttempt(global);
     }
     const avoidGpuNodes = q.gpu === 0;
+    // A demand for nothing is weighed as one actor per CPU (Ray counts 1 CPU
+    // for placing a default actor), so zero-resource actors do not all pile
+    // onto the first node.
+    const empty = q.gpu === 0 && q.names.length === 0;
     let best: NodeEntry | undefined;
     let bestTier = Infinity;
     let bestUtil = Infinity;
@@ -626,7 +635,7 @@ export class Scheduler {
           continue;
         }
       }
-      const util = node.pool.utilizationAfter(q);
+      const util = empty ? (node.actors.size + 1) / Math.max(1, node.pool.total('CPU') / UNIT) : node.pool.utilizationAfter(q);
       if (spread) {
         const count = node.actors.size;
         if (util < bestUtil || (util === bestUtil && count < bestCount)) {
@@ -734,8 +743,12 @@ export class Scheduler {
         return { kind: 'placed', value: true };
       }
     }
-    const infeasible = this.groupInfeasibility(g);
-    if (infeasible) return { kind: 'infeasible', message: infeasible };
+    // Feasibility depends only on the node set: check it once per change of that set.
+    if (g.checkedAt !== this.nodesVersion) {
+      g.infeasible = this.groupInfeasibility(g);
+      g.checkedAt = this.nodesVersion;
+    }
+    if (g.infeasible) return { kind: 'infeasible', message: g.infeasible };
     if (global) return blockedAttempt(global);
     return this.groupPendingReason(g);
   }
@@ -949,6 +962,7 @@ export class Scheduler {
   }
 
   private rebuildCandidates(): void {
+    this.nodesVersion++;
     this.cands = this.nodeList.map((n) => ({ nodeId: n.spec.id, pool: n.pool }));
   }
 
