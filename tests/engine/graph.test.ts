@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import onnxPkg from 'onnx-proto';
 import {
   Graph, Session, OPSET_VERSION, add, mul, matmul, reshape, transpose, concat, softmax, sum, cast, gather, where, slice,
-  causalMask, maskToBias, unsqueeze, expand, dimSize, shapeOf, squeeze, grad, max,
+  causalMask, maskToBias, unsqueeze, expand, dimSize, shapeOf, squeeze, grad, max, rmsNorm, neg, mean, takeAlongAxis, logSoftmax,
 } from '../../engine/src/index.js';
 
 const { onnx } = onnxPkg;
@@ -92,6 +92,21 @@ test('toOnnx drops nodes and initializers no output depends on (e.g. gradients o
   t.false(nodes.some((n) => n.opType === 'ReduceSum'));
   const inits = onnx.ModelProto.decode(g.toOnnx()).graph!.initializer!;
   t.false(inits.some((i) => Number(i.dims![0]) === 2));
+});
+
+test('forward and backward use only default-domain ONNX ops', (t) => {
+  const g = new Graph('domains');
+  const x = g.input('x', 'float32', ['batch', 'seq', 8]);
+  const ids = g.input('ids', 'int64', ['batch', 'seq', 1]);
+  const w = g.param('w', [8, 8]);
+  const emb = g.param('emb', [4, 8]);
+  const h = rmsNorm(add(matmul(x, w), gather(emb, squeeze(ids, 2))), g.param('n', [8]));
+  const s = softmax(add(matmul(h, transpose(h, [0, 2, 1])), maskToBias(causalMask(h, 1, 1))), -1);
+  const loss = neg(mean(takeAlongAxis(logSoftmax(matmul(s, h), -1), ids, -1)));
+  grad(loss, [w, emb]).forEach((gt, i) => g.output(`g${i}`, gt));
+  const nodes = onnx.ModelProto.decode(g.toOnnx()).graph!.node!;
+  t.true(nodes.length > 40);
+  t.deepEqual(nodes.filter((n) => n.domain).map((n) => `${n.domain}:${n.opType}`), []);
 });
 
 test('one session runs symbolic graphs at several sizes (KV-cache-style concat, causal mask, runtime reshape)', async (t) => {

@@ -105,6 +105,7 @@ function slice1(x: Tensor, start: number, end: number, axis: number, step: numbe
 /**
  * Slices like ONNX Slice: for each i, x[starts[i]:ends[i]:steps[i]] along axes[i] (default
  * axes 0..n-1, steps 1). Negative bounds count from the end; use Infinity for "to the end".
+ * On a symbolic dim the static length assumes the bounds fit (x[:, 0:5] of 'seq' is 5 long).
  */
 export function slice(x: Tensor, starts: number[], ends: number[], axes?: number[], steps?: number[]): Tensor {
   const ax = axes ?? starts.map((_, i) => i);
