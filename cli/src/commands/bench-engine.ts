@@ -58,6 +58,7 @@ commands.push({
       `  FLOP-weighted: ${f(r.gemm_gflops)} GFLOP/s`,
       `train step (batch ${r.batch}, seq ${r.seq}): ${f(r.train_step_s, 3)} s, ${f(r.train_tokens_per_s, 0)} tok/s, ${f(r.train_gflops)} GFLOP/s = ${f(100 * r.train_vs_gemm)}% of GEMM [${ok(r.pass.train)}, target ≥ 35%]`,
       `memory: peak RSS ${f(r.peak_rss_mb, 0)} MB (before train ${f(r.rss_before_train_mb, 0)} MB); estimate ${f(r.mem_estimate_mb, 0)} MB (params ${f(r.mem_estimate_parts_mb.params)}, grads ${f(r.mem_estimate_parts_mb.grads)}, AdamW ${f(r.mem_estimate_parts_mb.optimizer)}, activations ${f(r.mem_estimate_parts_mb.activations)}); ratio ${f(r.mem_vs_estimate, 2)}× [${ok(r.pass.memory)}, target ≤ 4×]`,
+      `AdamW update of all params: JS loop ${f(r.adamw_js_ms)} ms, ONNX graph ${f(r.adamw_onnx_ms)} ms`,
       `generation (batch ${r.gen_batch}, prompt ${r.gen_prompt}, ${r.new_tokens} new): KV ${f(r.gen_tokens_per_s_kv)} tok/s, no KV ${f(r.gen_tokens_per_s_nokv)} tok/s, ${f(r.kv_speedup)}× [${ok(r.pass.kv)}, target ≥ 5×]`,
     ];
     process.stdout.write(lines.join('\n') + '\n');

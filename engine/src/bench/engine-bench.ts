@@ -64,6 +64,9 @@ export interface EngineBenchReport {
   mem_estimate_parts_mb: { params: number; grads: number; optimizer: number; activations: number };
   /** (peak RSS − RSS before the train session) / estimate. */
   mem_vs_estimate: number;
+  /** One AdamW update of all parameters: JS loop vs ONNX graph (incl. copying results back). */
+  adamw_js_ms: number;
+  adamw_onnx_ms: number;
   gen_batch: number;
   gen_prompt: number;
   new_tokens: number;
@@ -173,6 +176,9 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
   const estimate = parts.params + parts.grads + parts.optimizer + parts.activations;
   log?.info({ stepS, trainGflops, peak }, 'train step');
 
+  // AdamW update: JS typed-array loop vs an ONNX graph (the choice in adamw.ts rests on this).
+  const adamw = await benchAdamWUpdate(P, 3, so);
+
   // 3. Generation with and without the KV cache.
   const prompts = Array.from({ length: o.genBatch }, () => Array.from({ length: o.genPrompt }, () => Math.floor(rng.next() * cfg.vocab_size)));
   const genOpts = { maxNewTokens: o.newTokens, temperature: 0 };
@@ -209,6 +215,8 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
     mem_estimate_mb: estimate,
     mem_estimate_parts_mb: parts,
     mem_vs_estimate: memRatio,
+    adamw_js_ms: adamw.js_ms,
+    adamw_onnx_ms: adamw.onnx_ms,
     gen_batch: o.genBatch,
     gen_prompt: o.genPrompt,
     new_tokens: o.newTokens,
@@ -218,4 +226,54 @@ export async function runEngineBench(options: EngineBenchOptions = {}): Promise<
     targets,
     pass: { train: trainGflops / gemmGflops >= targets.train_vs_gemm_min, kv: kvTps / noTps >= targets.kv_speedup_min, memory: memRatio <= targets.mem_vs_estimate_max },
   };
+}
+
+/** Time of one AdamW update over `n` parameters: the JS typed-array loop vs the same math as an ONNX graph. */
+export async function benchAdamWUpdate(n: number, reps = 3, so: SessionOptions = {}): Promise<{ js_ms: number; onnx_ms: number }> {
+  const { AdamW } = await import('../train/adamw.js');
+  const { add, mul, div, sub } = await import('../ops/elementwise.js');
+  const { sqrt } = await import('../ops/unary.js');
+  const rng = new Rng(3);
+  const p = Float32Array.from({ length: n }, () => rng.normal());
+  const gr = Float32Array.from({ length: n }, () => rng.normal());
+  const opt = new AdamW(new Map([['p', p]]), { lr: 1e-3 });
+  const grads = new Map([['p', gr]]);
+  opt.update(grads);
+  let js = Infinity;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    opt.update(grads);
+    js = Math.min(js, performance.now() - t0);
+  }
+  // ONNX: p' = p·(1−lr·wd) − a·m'/(sqrt(v')/c + eps) with m' and v' as outputs.
+  const g = new Graph('adamw_update');
+  const P = g.input('p', 'float32', [n]);
+  const G = g.input('g', 'float32', [n]);
+  const M = g.input('m', 'float32', [n]);
+  const V = g.input('v', 'float32', [n]);
+  const m2 = add(mul(M, 0.9), mul(G, 0.1));
+  const v2 = add(mul(V, 0.999), mul(mul(G, G), 0.001));
+  g.output('p2', sub(mul(P, 0.99999), mul(div(m2, add(div(sqrt(v2), 0.03), 1e-8)), 1e-3)));
+  g.output('m2', m2);
+  g.output('v2', v2);
+  const s = await Session.create(g, so);
+  try {
+    const m = new Float32Array(n);
+    const v = new Float32Array(n);
+    const feeds = { p: f32(p, [n]), g: f32(gr, [n]), m: f32(m, [n]), v: f32(v, [n]) };
+    await s.run(feeds);
+    let onnx = Infinity;
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      const out = await s.run(feeds);
+      // the results must land back in the live arrays
+      p.set(out.p2.data as Float32Array);
+      m.set(out.m2.data as Float32Array);
+      v.set(out.v2.data as Float32Array);
+      onnx = Math.min(onnx, performance.now() - t0);
+    }
+    return { js_ms: js, onnx_ms: onnx };
+  } finally {
+    await s.release();
+  }
 }
