@@ -75,6 +75,10 @@ export class ActorHost implements CallHandler {
 
   private next(): void {
     this.running--;
+    this.drainQueue();
+  }
+
+  private drainQueue(): void {
     while (this.running < this.maxConcurrency && this.queue.length) {
       const [ch, f, b] = this.queue.shift()!;
       this.run(ch, f, b);
@@ -161,7 +165,10 @@ export class ActorHost implements CallHandler {
       for (;;) {
         if (task.cancelled || ch.closed) break;
         if (task.credit <= 0 && !oneway) {
+          // Paused by backpressure: let other calls run meanwhile.
+          this.next();
           await new Promise<void>((r) => (task.wake = r));
+          this.running++;
           continue;
         }
         const r = await it.next();

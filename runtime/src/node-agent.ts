@@ -76,7 +76,9 @@ export class LocalNodeAgent implements NodeAgent {
       COHORT_NODE_ID: this.nodeId,
       COHORT_PARENT_PID: String(process.pid),
     };
-    const child = spawn(process.execPath, ['--import', TSX, WORKER_ENTRY], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // COHORT_WORKER_NODE_ARGS: extra node flags for workers (e.g. `--inspect=0` to attach a debugger, `--cpu-prof`).
+    const extra = (env.COHORT_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const child = spawn(process.execPath, [...extra, '--import', TSX, WORKER_ENTRY], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const label = launch.name ?? launch.actorId;
     const log = this.logger.child({ actor: label });
     child.stdin!.on('error', () => {});

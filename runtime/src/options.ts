@@ -57,7 +57,8 @@ export const ActorOptionsSchema = z
       ctx.addIssue({ code: 'custom', path: ['resources', 'GPU'], message: `GPU ${g}: above 1 a GPU demand must be a whole number` });
     }
   });
-export type ActorOptions = z.input<typeof ActorOptionsSchema>;
+/** Options of `spawn()` (see ActorOptionsSchema for the meaning of each field). */
+export type ActorOptions = Omit<z.input<typeof ActorOptionsSchema>, 'placementGroup'> & { placementGroup?: string | { readonly id: string } };
 /** Options after validation, as stored by the control plane. */
 export interface ResolvedActorOptions {
   name?: string;

@@ -1,0 +1,39 @@
+import test from 'ava';
+import { encodeValue, decodeValue, MessageTooLargeError, SerializationError } from '@cohort/runtime';
+
+const hooks = { revive: (d: unknown) => ({ revived: d }) };
+const opts = { bulkThreshold: 1024, maxBytes: 1 << 20, what: 'test value' };
+
+test('small values stay inline; large binary goes to bulk attachments without copying', (t) => {
+  const big = new Float64Array(1000).fill(1.5);
+  const small = new Int16Array([1, -2]);
+  const v = { big, small, list: [1, 'two', new Map([['k', 3]])] };
+  const enc = encodeValue(v, opts);
+  t.is(enc.bulk.length, 1);
+  t.is(enc.bulk[0].buffer, big.buffer, 'the attachment is a view of the original array');
+  t.true(enc.special);
+  t.true(enc.payload.byteLength < 8000);
+  const copy = enc.bulk.map((b) => new Uint8Array(b)); // as if received into fresh memory
+  const back = decodeValue(enc.payload, enc.special, copy, hooks) as typeof v;
+  t.true(back.big instanceof Float64Array);
+  t.deepEqual([...back.big.slice(0, 3)], [1.5, 1.5, 1.5]);
+  t.deepEqual([...back.small], [1, -2]);
+  t.is((back.list[2] as Map<string, number>).get('k'), 3);
+  t.is(v.big, big, 'the input object was not modified');
+});
+
+test('plain data has no special marker', (t) => {
+  const enc = encodeValue([1, { a: 'b' }], opts);
+  t.false(enc.special);
+  t.deepEqual(decodeValue(enc.payload, false, [], hooks), [1, { a: 'b' }]);
+});
+
+test('unserializable values and oversized messages get errors that name the problem and the fix', (t) => {
+  const e1 = t.throws(() => encodeValue({ a: [1, { cb: () => 0 }] }, opts), { instanceOf: SerializationError });
+  t.regex(e1!.message, /value\.a\.1\.cb is a function/);
+  const e2 = t.throws(() => encodeValue({ p: Promise.resolve(1) }, opts), { instanceOf: SerializationError });
+  t.regex(e2!.message, /value\.p is a Promise/);
+  const e3 = t.throws(() => encodeValue('x'.repeat(2 << 20), opts), { instanceOf: MessageTooLargeError });
+  t.regex(e3!.message, /over the 1048576-byte message limit.*maxMessageBytes.*put\(\)/);
+  t.notThrows(() => encodeValue(new Uint8Array(4 << 20), opts), 'binary data over the limit takes the bulk path');
+});

@@ -1,0 +1,48 @@
+import test from 'ava';
+import { pino } from 'pino';
+import { Endpoint, encodeValue, decodeValue } from '@cohort/runtime';
+
+const logger = pino({ level: 'silent' });
+const codec = {
+  encode: (v: unknown, what: string) => encodeValue(v, { bulkThreshold: 64 * 1024, maxBytes: 1 << 26, what }),
+  decode: (p: Uint8Array, s: boolean, b: Uint8Array[]) => decodeValue(p, s, b, { revive: (d) => d }),
+};
+
+test('requests over one channel keep their order when large (bulk) and small payloads interleave', async (t) => {
+  const [a, b] = await Promise.all([Endpoint.start({ logger, codec }), Endpoint.start({ logger, codec })]);
+  try {
+    const seen: number[] = [];
+    b.handle('echo', (body) => {
+      const { i, data } = body as { i: number; data?: Float32Array };
+      seen.push(i);
+      return { i, len: data?.length ?? 0, last: data ? data[data.length - 1] : -1 };
+    });
+    const calls = [];
+    for (let i = 0; i < 12; i++) {
+      const data = i % 3 === 0 ? new Float32Array(300_000 + i).fill(i) : undefined;
+      calls.push(a.request(b.address, 'echo', { i, data }));
+    }
+    const out = (await Promise.all(calls)) as Array<{ i: number; len: number; last: number }>;
+    t.deepEqual(seen, [...Array(12).keys()], 'delivered in send order');
+    t.deepEqual(out.map((o) => o.i), [...Array(12).keys()]);
+    t.is(out[9].len, 300_009);
+    t.is(out[9].last, 9);
+    // The reverse direction reuses the same channel (b never dials a).
+    a.handle('ping', () => 'pong');
+    t.is(await b.request(a.address, 'ping', null), 'pong');
+    const e = await t.throwsAsync(a.request(b.address, 'nope', null));
+    t.regex(e!.message, /unknown request "nope"/);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test('a closed peer fails pending requests', async (t) => {
+  const [a, b] = await Promise.all([Endpoint.start({ logger, codec }), Endpoint.start({ logger, codec })]);
+  b.handle('never', () => new Promise(() => {}));
+  const p = a.request(b.address, 'never', 1);
+  await new Promise((r) => setTimeout(r, 100));
+  await b.close();
+  await t.throwsAsync(p);
+  await a.close();
+});
