@@ -548,3 +548,40 @@ test('a restarted head restores groups and assignments exactly, and refuses ones
   // A pending group is simply created again.
   t.is(b.restorePlacementGroup({ id: 'p', bundles: [{ CPU: 1 }], strategy: 'PACK', state: 'pending' }).state, 'created');
 });
+
+test('cancelling the head of the queue lifts its FIFO hold at once', (t) => {
+  const s = cluster([['n1', { GPU: 1 }]]);
+  scheduled(s.submit(demand('half', { GPU: 0.5 })));
+  pendingReason(s.submit(demand('big', { GPU: 1 })));
+  t.regex(pendingReason(s.submit(demand('small', { GPU: 0.5 }))), /queued behind big/);
+  s.cancel('small');
+  s.cancel('big');
+  t.deepEqual(scheduled(s.submit(demand('small2', { GPU: 0.5 }))).gpuIds, [0]);
+});
+
+test('a group sent back by node loss goes to the front of the queue and is re-placed first', (t) => {
+  const s = cluster([
+    ['n1', { CPU: 2 }],
+    ['n2', { CPU: 2 }],
+  ]);
+  s.createPlacementGroup({ id: 'g', bundles: [{ CPU: 2 }], strategy: 'PACK' });
+  t.deepEqual(s.group('g')!.bundleNodes, ['n1']);
+  scheduled(s.submit(demand('x', { CPU: 2 })));
+  pendingReason(s.submit(demand('late', { CPU: 2 })));
+  t.deepEqual(s.removeNode('n1'), { actors: [], groups: ['g'] });
+  t.deepEqual(s.pending().map((p) => p.id), ['g', 'late']);
+  s.release('x');
+  const r = s.drainPending();
+  t.deepEqual(r.groups.map((g) => [g.id, g.bundleNodes]), [['g', ['n2']]]);
+  t.deepEqual(r.assignments, []);
+  t.regex(s.pending()[0].reason, /^waiting: needs CPU:2, free CPU:0/);
+});
+
+test('with keepInfeasible, a group waits for nodes that can hold it', (t) => {
+  const s = cluster([['n1', { CPU: 2 }]], { keepInfeasible: true });
+  const g = s.createPlacementGroup({ id: 'g', bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: 'STRICT_SPREAD' });
+  t.is(g.state, 'pending');
+  t.regex(g.reason!, /^infeasible: placement group g \(STRICT_SPREAD, 2 bundles\) needs 2 distinct nodes but the cluster has 1/);
+  s.addNode({ id: 'n2', resources: { CPU: 1 } });
+  t.deepEqual(s.drainPending().groups.map((x) => x.bundleNodes), [['n1', 'n2']]);
+});
