@@ -7,3 +7,5 @@ export * from './simulator/dynamic-batcher.js';
 export * from './simulator/engine-text-generator.js';
 export * from './simulator/simulator-actor.js';
 export * from './simulator/simulator-pool.js';
+export * from './rollout/policy-rollout.js';
+export * from './rollout/rollout-actor.js';

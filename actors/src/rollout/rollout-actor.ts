@@ -1,0 +1,85 @@
+import { CausalLM, Tokenizer } from '@cohort/engine';
+import { actorClass, actorContext, inActor, type ActorHandle } from '@cohort/runtime';
+import type { Logger } from 'pino';
+import { SimulatorPool } from '../simulator/simulator-pool.js';
+import type { SimulatorActor } from '../simulator/simulator-actor.js';
+import { encodeTrajectories } from '../trajectory/codec.js';
+import { runPolicyRollouts, type PolicyRolloutOptions, type RolloutPrompt, type RolloutTimings } from './policy-rollout.js';
+
+/** Constructor argument of a RolloutActor. */
+export interface RolloutActorSpec {
+  index: number;
+  /** Model directory (config.json + model.safetensors): the initial (warm-started) policy. */
+  modelDir: string;
+  /** `tokenizer.json` path. */
+  tokenizer: string;
+  /** The simulator actors (load-balanced). */
+  simulators: ActorHandle<SimulatorActor>[];
+  /** Weight version of the model in `modelDir`. */
+  version?: number;
+}
+
+/** What one `rollout` call returns: the binary trajectories plus counters. */
+export interface RolloutBatch {
+  /** encodeTrajectories() of the finished trajectories. */
+  trajectories: Uint8Array;
+  count: number;
+  version: number;
+  timings: RolloutTimings;
+  /** Requests this rollout sent to each simulator actor so far. */
+  sentPerSimulator: number[];
+}
+
+/**
+ * Runs the multi-turn template with the current policy weights on its share
+ * of the RL GPU, sends searches to the simulator pool with the curriculum's p,
+ * and returns finished trajectories in binary form. Weights arrive by version
+ * through `setWeights`; the version is recorded on every generated token.
+ */
+export class RolloutActor {
+  private readonly model: CausalLM;
+  private readonly tokenizer: Tokenizer;
+  private readonly pool: SimulatorPool;
+  private current: number;
+  private readonly log: Logger | undefined;
+
+  constructor(private readonly spec: RolloutActorSpec) {
+    this.model = CausalLM.load(spec.modelDir);
+    this.tokenizer = Tokenizer.fromFile(spec.tokenizer);
+    this.pool = new SimulatorPool(spec.simulators);
+    this.current = spec.version ?? 0;
+    this.log = inActor() ? actorContext().logger.child({ actor: `rollout-${spec.index}` }) : undefined;
+  }
+
+  /** Weight version in use. */
+  version(): number {
+    return this.current;
+  }
+
+  /** Loads new policy weights (graph-layout tensors by name) as version `version`. */
+  setWeights(version: number, params: Map<string, Float32Array>): number {
+    if (!Number.isInteger(version) || version < this.current) {
+      throw new Error(`setWeights: version ${version} is older than the loaded ${this.current}; weights only move forward`);
+    }
+    this.model.loadParams(params);
+    this.current = version;
+    this.log?.debug({ version }, 'weights loaded');
+    return version;
+  }
+
+  /** Rolls out `samplesPerPrompt` trajectories for each prompt with the current weights. */
+  async rollout(prompts: RolloutPrompt[], opts: Omit<PolicyRolloutOptions, 'version'>): Promise<RolloutBatch> {
+    const r = await runPolicyRollouts(this.model, this.tokenizer, this.pool, prompts, { ...opts, version: this.current });
+    this.log?.debug({ step: opts.step, trajectories: r.trajectories.length }, 'rollout done');
+    return {
+      trajectories: encodeTrajectories(r.trajectories),
+      count: r.trajectories.length,
+      version: this.current,
+      timings: r.timings,
+      sentPerSimulator: [...this.pool.sent],
+    };
+  }
+}
+
+/** Spawnable reference to RolloutActor. */
+export const RolloutActorClass = actorClass<typeof RolloutActor>(import.meta.url, 'RolloutActor');
