@@ -2,10 +2,9 @@ import { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
 import { add, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
-import { mean } from '../ops/reduce.js';
 import { reshape, transpose } from '../ops/shape.js';
 import { softmax } from '../ops/softmax.js';
-import { rsqrt, silu } from '../ops/unary.js';
+import { rmsNorm, silu } from '../ops/nn.js';
 import { gather } from '../ops/gather.js';
 import { concat } from '../ops/concat-slice.js';
 import type { ModelConfig } from '../io/model-config.js';
@@ -63,12 +62,6 @@ export function declareDecoderInputs(g: Graph, cfg: ModelConfig, withPast: boole
   return { inputIds, attnBias, ropeCos, ropeSin, past };
 }
 
-/** RMSNorm: x · rsqrt(mean(x²) + eps) · w over the last axis. */
-export function rmsNormOp(x: Tensor, w: Tensor, eps: number): Tensor {
-  const ms = mean(mul(x, x), -1, true);
-  return mul(mul(x, rsqrt(add(ms, eps))), w);
-}
-
 /** The D×D matrix R with x·R = rotate_half(x) = concat(-x[D/2:], x[:D/2]). */
 export function rotateHalfMatrix(D: number): Float32Array {
   const r = new Float32Array(D * D);
@@ -110,7 +103,7 @@ export function decoderTrunk(g: Graph, cfg: ModelConfig, p: Map<string, Tensor>,
   const present: { k: Tensor; v: Tensor }[] = [];
   for (let l = 0; l < cfg.num_hidden_layers; l++) {
     const pre = `model.layers.${l}`;
-    const x = rmsNormOp(h, P(`${pre}.input_layernorm.weight`), eps);
+    const x = rmsNorm(h, P(`${pre}.input_layernorm.weight`), eps);
     const bias = cfg.attention_bias;
     // [B·T, n·D] → [B, T, n, D] → [B, n, T, D]
     const heads = (t: Tensor, n: number): Tensor => transpose(reshape(t, [B, T, n, D]), [0, 2, 1, 3]);
@@ -133,12 +126,12 @@ export function decoderTrunk(g: Graph, cfg: ModelConfig, p: Map<string, Tensor>,
     const ctx = matmul(softmax(scores, -1), v); // [B, nKV, rep·T, D]
     const merged = reshape(transpose(reshape(ctx, [B, nH, T, D]), [0, 2, 1, 3]), [DIMS.tokens, nH * D]);
     h = add(h, linear(merged, `${pre}.self_attn.o_proj`, false));
-    const y = rmsNormOp(h, P(`${pre}.post_attention_layernorm.weight`), eps);
+    const y = rmsNorm(h, P(`${pre}.post_attention_layernorm.weight`), eps);
     const gate = silu(linear(y, `${pre}.mlp.gate_proj`, false));
     const up = linear(y, `${pre}.mlp.up_proj`, false);
     h = add(h, linear(mul(gate, up), `${pre}.mlp.down_proj`, false));
   }
-  const hidden = rmsNormOp(h, P('model.norm.weight'), eps);
+  const hidden = rmsNorm(h, P('model.norm.weight'), eps);
   return { hidden, present };
 }
 
