@@ -160,9 +160,9 @@ export class Graph {
   }
 
   /**
-   * Appends one ONNX node and returns its output tensors. Ops use this; pass
-   * `backward` to make the op differentiable. `null` inputs become empty (optional) inputs.
-   * @internal
+   * Appends one ONNX node (default domain) and returns its output tensors. Op functions use
+   * this; pass `backward` to make the op differentiable. `null` inputs become empty (optional)
+   * inputs. Output specs are trusted: the caller does the shape/dtype inference.
    */
   emit(opType: string, inputs: (Tensor | null)[], outputs: OutputSpec[], opts: EmitOptions = {}): Tensor[] {
     for (const t of inputs) if (t) this.own(t, opType);

@@ -1,11 +1,10 @@
 import { attr } from '../graph/graph.js';
 import { Tensor, normAxis, numel, type Dim } from '../graph/tensor.js';
 import { equal } from './compare.js';
-import { add, div, mul } from './elementwise.js';
+import { add, div, mul, sub } from './elementwise.js';
 import { requireFloat } from './operand.js';
 import { expandLike, shapeOf, squeeze, unsqueeze } from './shape.js';
 import { exp, log, stopGradient } from './unary.js';
-import { sub } from './elementwise.js';
 import { cast } from './where.js';
 
 function normAxes(x: Tensor, axes: number | number[] | undefined, where: string): number[] {
