@@ -71,7 +71,7 @@ test('cohort data make writes the dataset; cohort search reads it; bad input get
 
 test('cohort sim serve answers OpenAI requests until stopped', async (t) => {
   const port = await closedPort();
-  const child = spawn(process.execPath, [BIN, 'sim', 'serve', '--port', String(port), '--size', 'tiny'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'sim', 'serve', '--port', String(port), '--size', 'tiny', '--backend', 'world'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });

@@ -128,7 +128,8 @@ export function makeDataset(config: DatasetConfig = {}): Dataset {
   const rng = new Rng(cfg.seed).fork('sim-pairs');
   const sim = new WorldSimulator(world, { seed: cfg.seed }, corpus);
   const questions = rng.shuffle([...train, ...test]);
-  const nEval = Math.round(questions.length * cfg.simEvalFraction);
+  // Every k-th question's pairs are held out, so any prefix of the pairs has both splits.
+  const every = cfg.simEvalFraction > 0 ? Math.max(2, Math.round(1 / cfg.simEvalFraction)) : 0;
   const simPairs: SimPair[] = [];
   const target = cfg.simPairs ?? preset.simPairs;
   outer: for (const [qi, q] of questions.entries()) {
@@ -138,7 +139,7 @@ export function makeDataset(config: DatasetConfig = {}): Dataset {
       for (const mode of ['useful', 'noisy'] as const) {
         if (simPairs.length >= target) break outer;
         const prompt = simulatorPrompt({ query: s.query, mode, question: q.question, goldenAnswers: golds });
-        simPairs.push({ question: q.question, goldenAnswers: golds, query: s.query, mode, prompt, output: sim.respond(prompt), split: qi < nEval ? 'eval' : 'train' });
+        simPairs.push({ question: q.question, goldenAnswers: golds, query: s.query, mode, prompt, output: sim.respond(prompt), split: every && qi % every === every - 1 ? 'eval' : 'train' });
       }
     }
   }

@@ -50,3 +50,7 @@ export type { OpenAIServer, OpenAIServerOptions } from './openai-server.js';
 export { OraclePolicy } from './oracle-policy.js';
 export { fidelityCheck } from './fidelity.js';
 export type { FidelityReport } from './fidelity.js';
+export { LocalModelGenerator, tuneSimulator, readTuneReport, TuneOptionsSchema } from './local-simulator.js';
+export type { TuneOptions, TuneReport } from './local-simulator.js';
+export { benchZeroSearch } from './bench.js';
+export type { ZeroSearchBench } from './bench.js';

@@ -10,3 +10,6 @@ import './search.js';
 import './curriculum.js';
 import './sim-serve.js';
 import './bench-engine.js';
+import './sim-tune.js';
+import './bench-zerosearch.js';
+import './bench-runtime.js';
