@@ -12,4 +12,3 @@ import './sim-serve.js';
 import './bench-engine.js';
 import './sim-tune.js';
 import './bench-zerosearch.js';
-import './bench-runtime.js';
