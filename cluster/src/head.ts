@@ -34,6 +34,8 @@ export interface HeadOptions {
   auth?: NatsAuth;
   heartbeatMs?: number;
   timeoutMs?: number;
+  /** gRPC address of the control plane served beside this head (published in discovery and KV). */
+  grpcAddress?: string;
   logger?: Logger;
 }
 
@@ -61,7 +63,7 @@ export class ClusterHead {
   ) {}
 
   static async start(o: HeadOptions): Promise<ClusterHead> {
-    const log = childLogger({ role: 'head', cluster: o.cluster }, o.logger);
+    const log = o.logger ?? childLogger({ role: 'head', cluster: o.cluster });
     let managed: NatsServerHandle | undefined;
     let url = o.natsUrl;
     if (!url) {
@@ -82,7 +84,7 @@ export class ClusterHead {
       const store = await ClusterStateStore.open(nc, { cluster: o.cluster });
       const prev = await store.meta.get('head');
       const epoch = (prev?.value.epoch ?? 0) + 1;
-      await store.meta.put('head', { natsUrl: url, pid: process.pid, hostname: hostname(), startedAt: Date.now(), epoch });
+      await store.meta.put('head', { natsUrl: url, grpcAddress: o.grpcAddress, pid: process.pid, hostname: hostname(), startedAt: Date.now(), epoch });
       const stored = await store.nodes.list();
       const known: NodeAnnouncement[] = [...stored.values()]
         .filter((n) => n.value.state === 'alive')
@@ -90,7 +92,7 @@ export class ClusterHead {
       const heartbeatMs = o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
       const timeoutMs = o.timeoutMs ?? DEFAULT_NODE_TIMEOUT_MS;
       const monitor = new MembershipMonitor(nc, { cluster: o.cluster, timeoutMs, known, logger: log });
-      const info: ClusterInfo = { cluster: o.cluster, epoch, heartbeatMs, timeoutMs };
+      const info: ClusterInfo = { cluster: o.cluster, epoch, heartbeatMs, timeoutMs, grpcAddress: o.grpcAddress };
       const head = new ClusterHead(o.cluster, url, nc, store, monitor, epoch, info, managed, log);
       head.wire();
       log.info({ epoch, recoveredNodes: known.length }, prev ? 'head restarted; state recovered from KV' : 'head started');

@@ -3,7 +3,9 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { readLocalState, type ClusterStatus } from '@cohort/cluster';
+import { ActorDiedError } from '@cohort/runtime';
+import { ClusterStateStore, connect, connectCluster, readClusterStatus, readLocalState, type ClusterStatus } from '@cohort/cluster';
+import { ProbeActor } from './fixtures/actors.js';
 import { tempDir, until } from './helpers/nats.js';
 
 const run = promisify(execFile);
@@ -59,8 +61,14 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   t.regex(state.natsUrl, /^nats:\/\/127\.0\.0\.1:\d+$/);
   t.is(readFileSync(path.join(stateDir, 'token'), 'utf8').trim().length, 48);
 
-  const status = async (): Promise<ClusterStatus> => JSON.parse((await cohort(['status', '--config', cfg, '--state-dir', stateDir, '--json'])).stdout) as ClusterStatus;
-  const s1 = await status();
+  // `cohort status --json` (a real CLI process) once; polling reads the same KV tables in-process (faster)
+  const cliStatus = async (): Promise<ClusterStatus> => JSON.parse((await cohort(['status', '--config', cfg, '--state-dir', stateDir, '--json'])).stdout) as ClusterStatus;
+  const tokenForReads = readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
+  const reader = await connectCluster({ url: state.natsUrl, token: tokenForReads, name: 'test reader' });
+  t.teardown(() => reader.close().catch(() => undefined));
+  const store = await ClusterStateStore.open(reader, { cluster: 'lt' });
+  const status = () => readClusterStatus(store, 'lt');
+  const s1 = await cliStatus();
   t.deepEqual(s1.nodes.map((n) => [n.id, n.alive, n.resources.total]), [
     ['lt-gpu-0', true, { CPU: 1, GPU: 2, memory: 2 ** 30 }],
     ['lt-gpu-1', true, { CPU: 1, GPU: 2, memory: 2 ** 30 }],
@@ -71,10 +79,34 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   const refused = await t.throwsAsync(cohort(['status', '--address', state.natsUrl, '--json']));
   t.regex((refused as unknown as { stderr: string }).stderr, /refused by the cluster .* no credentials were given/);
 
-  // kill -9 one agent: the head declares it dead within the timeout
+  // a driver connects with the token and runs actors on the agents' worker processes
+  const token0 = readFileSync(path.join(stateDir, 'token'), 'utf8').trim();
+  const rt = await connect(state.natsUrl, { token: token0, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt.shutdown());
+  const mover = await rt.spawn(ProbeActor, ['mover'], { name: 'mover', resources: { GPU: 1 }, nodeAffinity: { nodeId: 'lt-gpu-1', soft: true }, maxRestarts: 1 });
+  const pinned = await rt.spawn(ProbeActor, ['pinned'], { name: 'pinned', resources: { GPU: 1 }, nodeAffinity: { nodeId: 'lt-gpu-1' }, maxRestarts: 0 });
+  t.is((await mover.where()).node, 'lt-gpu-1');
+  t.is((await pinned.where()).node, 'lt-gpu-1');
+  t.true(await until(async () => (await status()).actors.filter((a) => a.state === 'ALIVE').length === 2, 10_000, 200), 'until #1');
+  const s2a = await status();
+  t.deepEqual(s2a.actors.map((a) => [a.name, a.state, a.node]), [['mover', 'ALIVE', 'lt-gpu-1'], ['pinned', 'ALIVE', 'lt-gpu-1']]);
+  t.deepEqual(s2a.nodes.find((n) => n.id === 'lt-gpu-1')?.resources.used, { GPU: 2 });
+
+  // kill -9 that agent: the head declares it dead within the timeout; its workers die with it;
+  // the actor with a restart left moves to the other node, the other fails with ActorDiedError
   const victim = state.processes.find((p) => p.id === 'lt-gpu-1')!;
   process.kill(victim.pid, 'SIGKILL');
-  t.true(await until(async () => (await status()).nodes.find((n) => n.id === 'lt-gpu-1')?.alive === false, 20_000, 300));
+  t.true(await until(async () => (await status()).nodes.find((n) => n.id === 'lt-gpu-1')?.alive === false, 20_000, 300), 'until #2');
+  await t.throwsAsync(pinned.where(), { instanceOf: ActorDiedError, message: /pinned.*died/ });
+  t.true(await until(async () => {
+    try {
+      return (await mover.where()).node === 'lt-gpu-0';
+    } catch {
+      return false;
+    }
+  }, 20_000, 200));
+  const s2b = await status();
+  t.deepEqual(s2b.actors.map((a) => [a.name, a.state, a.node]), [['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
 
   // kill -9 the head; start another on the same NATS: it reads the tables back
   const head = state.processes.find((p) => p.role === 'head')!;
@@ -84,15 +116,18 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   extra.push(head2.pid!);
   let out = '';
   head2.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  t.true(await until(() => /cohort head ready: cluster lt .*\(epoch 2\)/.test(out), 30_000));
-  const s2 = await status();
+  t.true(await until(() => /cohort head ready: cluster lt .*\(epoch 2,/.test(out), 30_000), 'until #3');
+  const s2 = await cliStatus();
   t.is(s2.head?.epoch, 2);
   t.deepEqual(s2.nodes.map((n) => [n.id, n.alive]), [['lt-gpu-0', true], ['lt-gpu-1', false]]);
+  // the actor directory survived the head restart, and the worker kept running through it
+  t.deepEqual(s2.actors.map((a) => [a.name, a.state, a.node]), [['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
+  t.is(await mover.add(5), 5);
   head2.kill('SIGTERM');
 
   const down = await cohort(['down', cfg, '--state-dir', stateDir]);
   t.regex(down.stdout, /stopped \(4 processes\)/);
-  t.true(await until(() => state.processes.every((p) => !alive(p.pid))));
+  t.true(await until(() => state.processes.every((p) => !alive(p.pid))), 'until #4');
   t.is(readLocalState(stateDir), undefined);
 });
 
@@ -108,7 +143,7 @@ test('cohort up --dry-run (ssh) prints setup on every host, then the head, then 
   t.is(cmds.length, 7);
   t.true(cmds.every((c) => /ubuntu@10\.0\.0\.1[12] -- /.test(c) && /-i \S+\/\.ssh\/id_ed25519/.test(c)), cmds[0]);
   t.regex(cmds[4], /start --head --config/);
-  t.regex(cmds[6], /start --address nats:\/\/10\.0\.0\.11:4222 .*--node-type rollout --node-id zerosearch-rollout-0/);
+  t.regex(cmds[6], /start --address nats:\/\/10\.0\.0\.11:4222 .*--bind 10\.0\.0\.12 --node-type rollout --node-id zerosearch-rollout-0/);
   const down = await cohort(['down', cfg, '--dry-run']);
   t.deepEqual([...down.stdout.matchAll(/^# (.+?) on (\S+)/gm)].map((m) => `${m[1]}@${m[2]}`), ['stop agents@10.0.0.11', 'stop agents@10.0.0.12', 'stop head@10.0.0.11']);
 });

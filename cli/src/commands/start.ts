@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { ClusterHead, NodeAgent, headNatsPort, loadClusterConfig, nodeTypeResources, resolveToken, type ClusterConfig } from '@cohort/cluster';
+import { startClusterHead, startClusterNode, headNatsPort, loadClusterConfig, nodeTypeResources, resolveToken, type ClusterConfig } from '@cohort/cluster';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
@@ -116,20 +116,21 @@ commands.push({
         natsPort = Number(v['nats-port']);
         if (!Number.isInteger(natsPort) || natsPort < 0 || natsPort > 65535) throw new UsageError(`--nats-port: expected a port number, found ${v['nats-port']}`);
       } else if (config) natsPort = headNatsPort(config);
-      const head = await ClusterHead.start({
+      const svc = await startClusterHead({
         cluster,
         natsUrl: v.address ?? config?.head.nats.url,
         managedNats: { dir: natsDir, host: v.bind ?? config?.bind ?? '127.0.0.1', port: natsPort },
         auth: { token, credsFile },
         heartbeatMs: config?.membership.heartbeatMs,
         timeoutMs: config?.membership.timeoutMs,
+        host: v.bind ?? config?.bind ?? '127.0.0.1',
       });
-      process.stdout.write(`cohort head ready: cluster ${cluster} at ${head.natsUrl} (epoch ${head.epoch})\n`);
-      return untilSignal(() => head.stop());
+      process.stdout.write(`cohort head ready: cluster ${cluster} at ${svc.natsUrl} (epoch ${svc.head.epoch}, control plane ${svc.grpcAddress})\n`);
+      return untilSignal(() => svc.stop());
     }
 
     if (!v.address && !process.env.COHORT_ADDRESS) throw new UsageError('give --head to run the control plane, or --address nats://HOST:PORT to join one as a node agent');
-    if (v['nats-dir'] || v['nats-port'] || v.bind) throw new UsageError('--nats-dir, --nats-port and --bind are for the head (--head)');
+    if (v['nats-dir'] || v['nats-port']) throw new UsageError('--nats-dir and --nats-port are for the head (--head)');
     let resources: Record<string, number> | undefined;
     let labels: Record<string, string> = {};
     let env: Record<string, string> = {};
@@ -144,7 +145,7 @@ commands.push({
     if (v.resources) resources = parseResources(v.resources);
     labels = { ...labels, ...parseLabels(v.labels) };
     Object.assign(process.env, env);
-    const agent = await NodeAgent.start({
+    const node = await startClusterNode({
       address: v.address ?? process.env.COHORT_ADDRESS!,
       auth: { token, credsFile },
       nodeId: v['node-id'],
@@ -153,8 +154,9 @@ commands.push({
       labels,
       nodeType: v['node-type'],
       heartbeatMs: config?.membership.heartbeatMs,
+      host: v.bind ?? config?.bind ?? '127.0.0.1',
     });
-    process.stdout.write(`cohort node agent ready: node ${agent.nodeId} in cluster ${agent.info.cluster} ${JSON.stringify(agent.resources)}\n`);
-    return untilSignal(() => agent.stop());
+    process.stdout.write(`cohort node agent ready: node ${node.nodeId} in cluster ${node.agent.info.cluster} ${JSON.stringify(node.agent.resources)} at ${node.grpcAddress}\n`);
+    return untilSignal(() => node.stop());
   },
 });

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, type WorkerLaunch, type WorkerProcess } from '@cohort/runtime';
+import { AGENT_OPS, HEAD_WORKER_EXIT, type WorkerExitReport } from './cluster-control-plane.js';
+import { childLogger } from './log.js';
+import { NodeAgent, type NodeAgentOptions } from './node-agent.js';
+
+/** Options for {@link startClusterNode}. */
+export interface ClusterNodeOptions extends Omit<NodeAgentOptions, 'grpcAddress'> {
+  /** Interface the agent's data plane binds to (the head dials it). Default 127.0.0.1. */
+  host?: string;
+}
+
+/** A running node agent that runs actor workers for the head. */
+export interface ClusterNode {
+  readonly agent: NodeAgent;
+  readonly nodeId: string;
+  /** gRPC data-plane address the head dials to start workers. */
+  readonly grpcAddress: string;
+  /** Pids of the worker processes alive on this node. */
+  workerPids(): number[];
+  /** Leaves the cluster and kills every worker it runs. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `cohort start --address HEAD`: joins the cluster and serves
+ * `agent.start` / `agent.kill` for the head, running each actor in a worker
+ * process of the runtime (GPU ids from the head's scheduler exported as
+ * `CUDA_VISIBLE_DEVICES`). Workers die with the agent; their exits are
+ * reported to the head.
+ */
+export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNode> {
+  const nodeId = o.nodeId ?? `node-${process.pid}`;
+  const logger: Logger = childLogger({ role: 'agent', node: nodeId }, o.logger);
+  const rt = await Runtime.start({
+    config: resolveRuntimeConfig({ host: o.host ?? '127.0.0.1' }),
+    logger,
+    ownerId: `agent-${nodeId}`,
+    controlPlane: (ep) => controlPlaneClient(ep, ep.address),
+  });
+  const local = new LocalNodeAgent(nodeId, logger);
+  const workers = new Map<number, WorkerProcess>();
+  // Workers killed because this node is going away are not reported one by one:
+  // the head learns of the node's loss (leave or heartbeat timeout) and reschedules them elsewhere.
+  let stopping = false;
+  rt.endpoint.handle(AGENT_OPS.start, (body) => {
+    const launch = body as WorkerLaunch;
+    if (!launch || typeof launch.actorId !== 'string' || typeof launch.controlAddress !== 'string' || !Array.isArray(launch.gpuIds)) {
+      throw new Error('agent.start: expected a WorkerLaunch {actorId, incarnation, gpuIds, controlAddress, logLevel, env}');
+    }
+    const w = local.start(launch, (exit) => {
+      workers.delete(w.pid);
+      if (stopping) return;
+      const report: WorkerExitReport = { actorId: launch.actorId, incarnation: launch.incarnation, code: exit.code, signal: exit.signal };
+      rt.endpoint.request(launch.controlAddress, HEAD_WORKER_EXIT, report).catch((err) => logger.warn({ err, actor: launch.actorId }, 'could not report a worker exit to the head'));
+    });
+    workers.set(w.pid, w);
+    return { pid: w.pid };
+  });
+  rt.endpoint.handle(AGENT_OPS.kill, (body) => {
+    const pid = (body as { pid?: number })?.pid;
+    workers.get(Number(pid))?.kill();
+    return null;
+  });
+  let agent: NodeAgent;
+  try {
+    agent = await NodeAgent.start({ ...o, nodeId, grpcAddress: rt.address, logger });
+  } catch (err) {
+    await rt.shutdown();
+    throw err;
+  }
+  return {
+    agent,
+    nodeId,
+    grpcAddress: rt.address,
+    workerPids: () => local.pids(),
+    async stop() {
+      stopping = true;
+      await agent.stop();
+      await local.shutdown();
+      await rt.shutdown();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import { Runtime, controlPlaneClient, resolveRuntimeConfig, serveControlPlane, type ActorSpec, type Channel } from '@cohort/runtime';
+import { ClusterControlPlane } from './cluster-control-plane.js';
+import { ClusterHead, type HeadOptions } from './head.js';
+import { childLogger } from './log.js';
+
+/** Options for {@link startClusterHead}. */
+export interface ClusterHeadServiceOptions extends HeadOptions {
+  /** Interface the head's data plane (control API for drivers and workers) binds to. Default 127.0.0.1. */
+  host?: string;
+  /** Log level handed to workers. */
+  logLevel?: string;
+  restartBackoffMs?: number;
+}
+
+/** A running head: membership + KV state ({@link ClusterHead}) and the control plane served on gRPC. */
+export interface ClusterHeadService {
+  readonly head: ClusterHead;
+  readonly controlPlane: ClusterControlPlane;
+  /** gRPC data-plane address of the control plane (what drivers and workers dial). */
+  readonly grpcAddress: string;
+  readonly natsUrl: string;
+  stop(opts?: { killActors?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts `cohort start --head`: the control plane across nodes. Nodes that
+ * join (heartbeats carrying their agent's data-plane address) become
+ * schedulable; dead ones are removed and their actors restarted elsewhere or
+ * failed. Drivers reach it with `connect(natsUrl)`.
+ */
+export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<ClusterHeadService> {
+  const logger: Logger = childLogger({ role: 'head', cluster: o.cluster }, o.logger);
+  let cp: ClusterControlPlane | undefined;
+  let head: ClusterHead | undefined;
+  const rt = await Runtime.start({
+    config: resolveRuntimeConfig({ host: o.host ?? '127.0.0.1' }),
+    logger,
+    ownerId: 'head',
+    // the head's own runtime never calls a control plane; workers and drivers call the one served below
+    controlPlane: (ep) => controlPlaneClient(ep, ep.address),
+  });
+  try {
+    head = await ClusterHead.start({ ...o, logger, grpcAddress: rt.address });
+    cp = new ClusterControlPlane({ logger, endpoint: rt.endpoint, store: head.store, epoch: head.epoch, logLevel: o.logLevel ?? process.env.COHORT_LOG_LEVEL ?? 'info', restartBackoffMs: o.restartBackoffMs });
+    const control = cp;
+    serveControlPlane(rt.endpoint, control);
+    rt.endpoint.handle('cp.createActor', (body, ch: Channel) => {
+      const [spec] = body as [ActorSpec];
+      if (spec && typeof spec.owner === 'string') control.trackOwner(ch, spec.owner);
+      return control.createActor(spec);
+    });
+    rt.endpoint.onChannelClose((ch) => {
+      for (const [owner, c] of control.owners) {
+        if (c === ch) {
+          control.owners.delete(owner);
+          control.ownerGone(owner, `its owner ${owner} disconnected`);
+        }
+      }
+    });
+    for (const n of head.monitor.alive()) control.addNode(n);
+    head.monitor.onJoin((n) => control.addNode(n));
+    head.monitor.onLeave((id, reason) => control.removeNode(id, `left: ${reason}`));
+    head.onNodeDead((id, reason) => control.removeNode(id, reason));
+  } catch (err) {
+    await head?.stop();
+    await rt.shutdown();
+    throw err;
+  }
+  const h = head;
+  const c = cp;
+  return {
+    head: h,
+    controlPlane: c,
+    grpcAddress: rt.address,
+    natsUrl: h.natsUrl,
+    async stop(opts = {}) {
+      await c.shutdown(opts.killActors ?? false);
+      await h.stop();
+      await rt.shutdown();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import test from 'ava';
+import { ActorDiedError } from '@cohort/runtime';
+import { connect, startClusterHead, startClusterNode, readClusterStatus, type ClusterNode } from '@cohort/cluster';
+import { ProbeActor } from './fixtures/actors.js';
+import { withNats, until } from './helpers/nats.js';
+
+const TOKEN = 'cluster-runtime-token';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('connect() gives the local API over a head and two node agents: spread placement, GPU ids, calls, status, node loss → restart elsewhere or ActorDiedError', async (t) => {
+  const { server } = await withNats(t, { token: TOKEN });
+  const url = server().url;
+  const svc = await startClusterHead({ cluster: 'crt', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 1200, restartBackoffMs: 50 });
+  t.teardown(() => svc.stop({ killActors: true }));
+  const nodes: ClusterNode[] = [];
+  for (const id of ['n1', 'n2']) {
+    const n = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: id, resources: { CPU: 2, GPU: 2 }, heartbeatMs: 200 });
+    nodes.push(n);
+    t.teardown(() => n.stop());
+  }
+  t.true(await until(() => svc.controlPlane.nodeIds().length === 2));
+
+  const rt = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt.shutdown());
+  t.is(rt.clusterInfo.cluster, 'crt');
+  const a = await rt.spawn(ProbeActor, ['a'], { name: 'a', resources: { GPU: 1 }, spread: true, maxRestarts: 1 });
+  const b = await rt.spawn(ProbeActor, ['b'], { name: 'b', resources: { GPU: 1 }, spread: true, maxRestarts: 0 });
+  const wa = await a.where();
+  const wb = await b.where();
+  t.not(wa.node, wb.node, 'spread puts them on different nodes');
+  t.deepEqual([wa.cuda, wb.cuda], ['0', '0']);
+  t.is(await a.add(2), 2);
+  t.deepEqual(await b.echo({ x: [1, 2] }), { x: [1, 2] });
+  const byName = await rt.getActor<InstanceType<typeof import('./fixtures/actors.js').Probe>>('b');
+  t.is((await byName.where()).node, wb.node);
+
+  t.true(await until(async () => (await readClusterStatus(svc.head.store, 'crt')).actors.filter((x) => x.state === 'ALIVE').length === 2));
+  const st = await readClusterStatus(svc.head.store, 'crt');
+  t.is(st.nodes.length, 2);
+  t.deepEqual(st.actors.map((x) => [x.name, x.state, x.node]).sort(), [['a', 'ALIVE', wa.node], ['b', 'ALIVE', wb.node]]);
+  t.is(st.nodes.find((n) => n.id === wa.node)?.resources.used.GPU, 1);
+
+  // an impossible demand stays pending with a reason (nodes may join later)
+  const big = await rt.spawn(ProbeActor, ['big'], { name: 'big', resources: { GPU: 3 } });
+  t.true(await until(async () => (await rt.pending()).some((p) => p.kind === 'actor' && /GPU/.test(p.reason))));
+  await big.$kill();
+
+  // lose the node of `b` (no restarts left): calls to it fail with a typed ActorDiedError
+  const victimNode = nodes.find((n) => n.nodeId === wb.node)!;
+  const pids = victimNode.workerPids();
+  t.true(pids.length >= 1);
+  // simulate a crash of the agent: stop heartbeating without a leave, and its workers die with it
+  await victimNode.agent.nc.close();
+  await victimNode.stop();
+  t.true(await until(() => pids.every((p) => !alive(p))));
+  const err = await t.throwsAsync(b.where(), { instanceOf: ActorDiedError });
+  t.regex(err!.message, new RegExp(`node ${wb.node} was lost|worker process`));
+  t.true(await until(async () => (await readClusterStatus(svc.head.store, 'crt')).nodes.find((n) => n.id === wb.node)?.alive === false));
+  // `a` still answers (it lives on the surviving node)
+  t.is(await a.add(1), 3);
+});
+
+test('an actor with restarts left moves to a surviving node when its node dies', async (t) => {
+  const { server } = await withNats(t, { token: TOKEN });
+  const url = server().url;
+  const svc = await startClusterHead({ cluster: 'mv', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 1200, restartBackoffMs: 50 });
+  t.teardown(() => svc.stop({ killActors: true }));
+  const n1 = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: 'm1', resources: { CPU: 1, GPU: 1 }, heartbeatMs: 200 });
+  t.teardown(() => n1.stop());
+  t.true(await until(() => svc.controlPlane.nodeIds().length === 1));
+  const rt = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt.shutdown());
+  const p = await rt.spawn(ProbeActor, ['p'], { name: 'p', resources: { GPU: 1 }, maxRestarts: 2 });
+  const w1 = await p.where();
+  t.is(w1.node, 'm1');
+  const n2 = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: 'm2', resources: { CPU: 1, GPU: 1 }, heartbeatMs: 200 });
+  t.teardown(() => n2.stop());
+  t.true(await until(() => svc.controlPlane.nodeIds().length === 2));
+  await n1.agent.nc.close();
+  await n1.stop();
+  t.true(await until(async () => {
+    try {
+      return (await p.where()).node === 'm2';
+    } catch {
+      return false;
+    }
+  }, 20_000, 200));
+  const w2 = await p.where();
+  t.is(w2.incarnation, 1, 'the constructor re-ran once');
+  t.is(w2.cuda, '0');
+});
