@@ -50,7 +50,8 @@ for (const [seed, fairness] of [
       n2: { CPU: 4, memory: 32 },
       n3: { CPU: 16, GPU: 8, memory: 128 },
     };
-    for (const [id, resources] of Object.entries(nodeSpecs)) s.addNode({ id, resources });
+    const labelsOf = (id: string) => ({ role: id === 'n0' || id === 'n3' ? 'gpu' : 'cpu' });
+    for (const [id, resources] of Object.entries(nodeSpecs)) s.addNode({ id, resources, labels: labelsOf(id) });
     const live = new Map<string, Assignment>();
     const groups = new Set<string>();
     let seq = 0;
@@ -135,7 +136,8 @@ for (const [seed, fairness] of [
         let placement: PlacementRequest;
         if (kind < 0.4) placement = { kind: 'any' };
         else if (kind < 0.6) placement = { kind: 'spread' };
-        else if (kind < 0.75) placement = { kind: 'node', nodeId: pick(r, Object.keys(nodeSpecs)), soft: r() < 0.5 };
+        else if (kind < 0.68) placement = { kind: 'node', nodeId: pick(r, Object.keys(nodeSpecs)), soft: r() < 0.5 };
+        else if (kind < 0.75) placement = { kind: 'labels', labels: { role: pick(r, ['gpu', 'cpu']) }, soft: r() < 0.5 };
         else if (groups.size) {
           const groupId = pick(r, [...groups]);
           placement = r() < 0.5 ? { kind: 'group', groupId } : { kind: 'group', groupId, bundleIndex: Math.floor(r() * 3) };
@@ -144,6 +146,8 @@ for (const [seed, fairness] of [
         try {
           const res = s.submit({ id, resources, placement });
           if (res.status === 'scheduled') {
+            if (placement.kind === 'labels' && !placement.soft) t.is(labelsOf(res.assignment.nodeId).role, placement.labels.role);
+            if (placement.kind === 'node' && !placement.soft) t.is(res.assignment.nodeId, placement.nodeId);
             live.set(id, res.assignment);
             scheduledCount++;
           } else t.regex(res.reason, /^waiting: /);
@@ -194,14 +198,14 @@ for (const [seed, fairness] of [
         const lost = s.removeNode(id);
         for (const a of lost.actors) live.delete(a);
         for (const a of live.values()) t.not(a.nodeId, id);
-        s.addNode({ id, resources: nodeSpecs[id] });
+        s.addNode({ id, resources: nodeSpecs[id], labels: labelsOf(id) });
         drain();
       } else drain();
       check(step);
       if (step % 250 === 249) {
         // A restarted head rebuilding from the recorded placements ends up with identical books.
         const copy = new Scheduler({ fairness });
-        for (const n of s.nodes()) copy.addNode({ id: n.id, resources: nodeSpecs[n.id] });
+        for (const n of s.nodes()) copy.addNode({ id: n.id, resources: nodeSpecs[n.id], labels: n.labels });
         for (const gid of groups) {
           const g = s.group(gid)!;
           if (g.state === 'created') copy.restorePlacementGroup(g);
