@@ -4,7 +4,7 @@ import {
   Graph, Tensor, gradCheck, type GradCheckCase, type GradCheckOptions,
   add, sub, mul, div, minimum, maximum, pow, neg, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, silu, relu, abs, sin, cos,
   softplus, where, cast, clip, matmul, reshape, transpose, unsqueeze, squeeze, expand, concat, slice, gather, takeAlongAxis,
-  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session, cumsum, topK, square, splitSizes, maskedFill, rotateHalf,
+  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session, cumsum, topK, square, splitSizes, maskedFill, rotateHalf, floor,
 } from '../../engine/src/index.js';
 
 /** Small deterministic PRNG (mulberry32). */
@@ -231,4 +231,24 @@ test('second-order gradients: d/dx of (d/dx Σ x³)·v matches finite difference
   const [gx] = grad(inner, [x]);
   f.check('second_order', mul(gx, gx), [x, y]);
   await assertAll(t, f);
+});
+
+test('customGrad replaces the chain rule of a composite (straight-through floor)', async (t) => {
+  const g = new Graph('custom');
+  const x = g.param('x', [4], 'float64');
+  const [y] = g.customGrad([x], () => [floor(mul(x, 2))], () => ([gy]) => [gy ? mul(gy, 2) : null]);
+  const [gx] = grad(sum(mul(y, y)), [x]);
+  g.output('y', y);
+  g.output('gx', gx);
+  t.is(g.tape.filter((e) => e.op === 'custom').length, 1);
+  const s = await Session.create(g);
+  try {
+    const r = await s.run({ x: new ort.Tensor('float64', new Float64Array([0.3, 1.2, -0.7, 2.6]), [4]) });
+    const ys = Array.from(r.y.data as Float64Array);
+    t.deepEqual(ys, [0, 2, -2, 5]);
+    // d/dx Σ y² with dy/dx := 2 → 4·y
+    t.deepEqual(Array.from(r.gx.data as Float64Array), ys.map((v) => 4 * v));
+  } finally {
+    await s.release();
+  }
 });
