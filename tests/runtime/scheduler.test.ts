@@ -585,3 +585,11 @@ test('with keepInfeasible, a group waits for nodes that can hold it', (t) => {
   s.addNode({ id: 'n2', resources: { CPU: 1 } });
   t.deepEqual(s.drainPending().groups.map((x) => x.bundleNodes), [['n1', 'n2']]);
 });
+
+test('memory amounts read in binary units in reasons and errors', (t) => {
+  const s = cluster([['n1', { CPU: 4, memory: 8 * 2 ** 30 }]]);
+  scheduled(s.submit(demand('a', { memory: 6 * 2 ** 30 })));
+  t.is(pendingReason(s.submit(demand('b', { memory: 3 * 2 ** 30 }))), 'waiting: needs memory:3GiB, free memory:2GiB');
+  t.throws(() => s.submit(demand('c', { memory: 1.5 * 2 ** 40 })), { instanceOf: InfeasibleError, message: /needs memory:1.5TiB, total memory:8GiB/ });
+  t.deepEqual(used(s, 'n1'), { CPU: 0, memory: 6 * 2 ** 30 });
+});

@@ -81,9 +81,18 @@ export function shapeKey(q: Quantity): string {
   return s;
 }
 
-/** Formats an amount for messages: `0.5`, `2`, `1073741824`. */
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** Formats an amount for messages: `0.5`, `2`; memory as `512B`, `1.5GiB`. */
 export function formatAmount(name: string, units: number): string {
-  return String(fromUnits(name, units));
+  if (name !== MEMORY) return String(fromUnits(name, units));
+  let v = units;
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < BYTE_UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Math.round(v * 100) / 100}${BYTE_UNITS[i]}`;
 }
 
 /** `{CPU:1, GPU:0.5}` for messages. */
