@@ -43,7 +43,33 @@ test('parquet: Search-R1 schema round-trips; bad files get errors naming the fil
   await writeQAParquet(file, rows);
   const back = await readQAParquet(file);
   t.deepEqual(back, rows);
-  // A reference-style file: only the Search-R1 columns, no id, extra_info {split, index}.
+  // A reference-style file: no id column, extra_info {split, index} only, golden_answers a list.
+  const refLike = join(dir, 'nq.parquet');
+  const str = (name: string) => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
+  const refRows = [{ question: 'who wrote hamlet?', golden_answers: ['Shakespeare', 'William Shakespeare'], data_source: 'nq', extra_info: { split: 'train', index: 3n } }];
+  await writeFile(
+    refLike,
+    new Uint8Array(
+      parquetWriteBuffer({
+        columnData: ['question', 'golden_answers', 'data_source', 'extra_info'].map((name) => ({ name, data: refRows.map((r) => r[name as keyof typeof r]) })) as never,
+        schema: [
+          { name: 'schema', num_children: 4 },
+          str('question'),
+          { name: 'golden_answers', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+          { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+          str('element'),
+          str('data_source'),
+          { name: 'extra_info', repetition_type: 'OPTIONAL', num_children: 2 },
+          str('split'),
+          { name: 'index', type: 'INT64', repetition_type: 'OPTIONAL' },
+        ] as never,
+      }),
+    ),
+  );
+  const [nq] = await readQAParquet(refLike);
+  t.like(nq, { id: 'train_0', question: 'who wrote hamlet?', golden_answers: ['Shakespeare', 'William Shakespeare'], data_source: 'nq', extra_info: { split: 'train', index: 3 } });
+  t.deepEqual(nq.reward_model.ground_truth.target, ['Shakespeare', 'William Shakespeare']);
+  // Columns missing: the error names the file and the column.
   const ref = join(dir, 'ref.parquet');
   const refBuf = parquetWriteBuffer({
     columnData: [
