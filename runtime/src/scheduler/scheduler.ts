@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { SchedulerInputError } from './errors.js';
+import { FifoHolds, type Hold } from './fifo-holds.js';
 import { placeBundles, type Candidate } from './group-placement.js';
 import { ResourcePool, type Grant, type Shortage } from './resource-pool.js';
 import {
@@ -130,7 +131,6 @@ const PACK_THRESHOLD = 0.5;
  */
 export class Scheduler {
   private readonly log: Logger;
-  private readonly fifo: boolean;
   private readonly keepInfeasible: boolean;
   private readonly removedMemory: number;
   private readonly nodeMap = new Map<string, NodeEntry>();
@@ -142,17 +142,16 @@ export class Scheduler {
   /** Recently removed groups, oldest first. */
   private readonly tombstones = new Map<string, PlacementGroupState>();
   private queue = new Map<string, Queued>();
-  /** resource → id of the earliest pending entry short of it (FIFO fairness). */
-  private readonly blocked = new Map<string, string>();
-  /** node → resource → id, for pending entries with hard node affinity. */
-  private readonly nodeBlocked = new Map<string, Map<string, string>>();
-  private blocksDirty = false;
+  /** FIFO fairness: resources held back for earlier pending entries. */
+  private readonly holds: FifoHolds;
+  /** Set when an entry with holds left the queue: rebuild them before the next placement. */
+  private holdsDirty = false;
   /** Bumped whenever the node set changes. */
   private nodesVersion = 0;
 
   constructor(opts: SchedulerOptions = {}) {
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'scheduler' });
-    this.fifo = (opts.fairness ?? 'fifo') === 'fifo';
+    this.holds = new FifoHolds((opts.fairness ?? 'fifo') === 'fifo');
     this.keepInfeasible = opts.keepInfeasible ?? false;
     this.removedMemory = opts.removedGroupMemory ?? 1_000;
   }
@@ -219,7 +218,7 @@ export class Scheduler {
       }
     }
     if (requeue.length) this.queue = new Map([...requeue, ...this.queue]);
-    this.blocksDirty = true;
+    this.holdsDirty = true;
     this.log.warn({ node: id, actors: actors.length, groups }, 'node removed');
     return { actors, groups };
   }
@@ -251,7 +250,7 @@ export class Scheduler {
     if (this.queue.has(actorKey(d.id))) {
       throw new SchedulerInputError(`demand ${d.id} is already pending; cancel it before submitting it again`);
     }
-    if (this.blocksDirty) this.recomputeBlocks();
+    if (this.holdsDirty) this.rebuildHolds();
     const q = quantify(d.resources);
     const r = this.tryActor(d, q);
     if (r.kind === 'placed') {
@@ -264,7 +263,7 @@ export class Scheduler {
         ? { kind: 'actor', id: d.id, demand: d, q, reason: `infeasible: ${r.message}`, blocks: [] }
         : { kind: 'actor', id: d.id, demand: d, q, reason: r.reason, blocks: r.blocks, blockNodes: r.blockNodes };
     this.enqueue(actorKey(d.id), e);
-    this.addBlocks(e);
+    this.holdOf(e);
     if (d.placement.kind === 'group') this.groups.get(d.placement.groupId)?.waiting.add(d.id);
     this.log.debug({ actor: d.id, reason: e.reason }, 'actor pending');
     return { status: 'pending', reason: e.reason };
@@ -311,7 +310,7 @@ export class Scheduler {
     if (prev) {
       throw new SchedulerInputError(`placement group ${s.id} already exists (${prev.state}); remove it first or use a different id`);
     }
-    if (this.blocksDirty) this.recomputeBlocks();
+    if (this.holdsDirty) this.rebuildHolds();
     this.tombstones.delete(s.id);
     const bundles = s.bundles.map((b) => quantify(b));
     const g: GroupEntry = {
@@ -336,7 +335,7 @@ export class Scheduler {
         blockNodes: r.kind === 'pending' ? r.blockNodes : undefined,
       };
       this.enqueue(groupKey(s.id), e);
-      this.addBlocks(e);
+      this.holdOf(e);
       this.log.debug({ group: s.id, reason: g.reason }, 'placement group pending');
     }
     return snapshot(g);
@@ -491,9 +490,8 @@ export class Scheduler {
   drainPending(): { assignments: Assignment[]; groups: PlacementGroupState[] } {
     const assignments: Assignment[] = [];
     const groups: PlacementGroupState[] = [];
-    this.blocked.clear();
-    this.nodeBlocked.clear();
-    this.blocksDirty = false;
+    this.holds.clear();
+    this.holdsDirty = false;
     if (this.queue.size === 0) return { assignments, groups };
     const failedShapes = new Map<string, QueuedActor>();
     let groupCreated = false;
@@ -509,7 +507,7 @@ export class Scheduler {
         e.group.reason = e.reason = r.kind === 'infeasible' ? `infeasible: ${r.message}` : r.reason;
         e.blocks = r.kind === 'pending' ? r.blocks : [];
         e.blockNodes = r.kind === 'pending' ? r.blockNodes : undefined;
-        this.addBlocks(e);
+        this.holdOf(e);
         return;
       }
       const pk = e.demand.placement.kind;
@@ -536,7 +534,7 @@ export class Scheduler {
         e.reason = r.reason;
         e.blocks = r.blocks;
         e.blockNodes = r.blockNodes;
-        this.addBlocks(e);
+        this.holdOf(e);
       }
       if (shape) failedShapes.set(shape, e);
     };
@@ -565,7 +563,7 @@ export class Scheduler {
     if (p.kind === 'node') {
       const node = this.nodeMap.get(p.nodeId);
       if (p.soft) {
-        if (node && node.pool.fits(q) && !this.blockerFor(q, node.spec.id)) return this.placeOnNode(d, q, node);
+        if (node && node.pool.fits(q) && !this.holds.on(namesOf(q), node.spec.id)) return this.placeOnNode(d, q, node);
         return this.tryAnywhere(d, q, false);
       }
       if (!node) {
@@ -578,8 +576,8 @@ export class Scheduler {
       if (never.length) {
         return { kind: 'infeasible', message: `demand ${d.id} ${formatQuantity(q)} can never fit node ${p.nodeId} (hard affinity): ${formatShortages(never, 'total')}` };
       }
-      const blocker = this.blockerFor(q, node.spec.id);
-      if (blocker) return blockedAttempt(blocker);
+      const held = this.holds.on(namesOf(q), node.spec.id);
+      if (held) return blockedAttempt(held);
       if (node.pool.fits(q)) return this.placeOnNode(d, q, node);
       const short = node.pool.shortages(q);
       return { kind: 'pending', reason: `waiting: ${formatShortages(short, 'free')} on node ${p.nodeId}`, blocks: short.map((s) => s.name), blockNodes: [p.nodeId] };
@@ -611,7 +609,7 @@ export class Scheduler {
    * `nodes` (all live nodes unless a label selector narrowed them to `scope`).
    */
   private tryAnywhere(d: Demand, q: Quantity, spread: boolean, nodes: NodeEntry[] = this.nodeList, scope?: string): Attempt<Assignment> {
-    const global = this.globalBlocker(q);
+    const global = this.holds.global(namesOf(q));
     if (global) {
       if (!anyFitsTotal(q, nodes)) return { kind: 'infeasible', message: this.infeasibleMessage(`demand ${d.id}`, q, nodes, scope) };
       return blockedAttempt(global);
@@ -625,11 +623,11 @@ export class Scheduler {
     let bestTier = Infinity;
     let bestUtil = Infinity;
     let bestCount = Infinity;
-    let heldBy: { resource: string; by: string } | undefined;
+    let heldBy: Hold | undefined;
     for (const node of nodes) {
       if (!node.pool.fits(q)) continue;
-      if (this.nodeBlocked.size) {
-        const b = this.nodeBlockerFor(q, node.spec.id);
+      if (this.holds.hasNodeHolds()) {
+        const b = this.holds.onNode(namesOf(q), node.spec.id);
         if (b) {
           heldBy ??= b;
           continue;
@@ -726,9 +724,9 @@ export class Scheduler {
 
   private tryGroup(g: GroupEntry): Attempt<true> {
     const { strategy } = g.spec;
-    const global = this.fifo ? this.firstBlocked(g.names) : undefined;
+    const global = this.holds.global(g.names);
     let cands = this.cands;
-    if (this.nodeBlocked.size) cands = cands.filter((c) => !this.nodeBlockerForNames(g.names, c.nodeId));
+    if (this.holds.hasNodeHolds()) cands = cands.filter((c) => !this.holds.onNode(g.names, c.nodeId));
     if (!global) {
       const r = placeBundles(strategy, g.bundles, cands);
       if (r.ok) {
@@ -835,12 +833,8 @@ export class Scheduler {
 
   /** Pending because room that exists is held for an earlier pending entry. */
   private heldReason(names: readonly string[]): { kind: 'pending'; reason: string; blocks: string[] } {
-    for (const m of this.nodeBlocked.values()) {
-      for (const r of names) {
-        const by = m.get(r);
-        if (by !== undefined) return blockedAttempt({ resource: r, by });
-      }
-    }
+    const held = this.holds.anywhere(names);
+    if (held) return blockedAttempt(held);
     return { kind: 'pending', reason: 'waiting: room is held for earlier pending demands (FIFO)', blocks: [] };
   }
 
@@ -907,58 +901,17 @@ export class Scheduler {
     if (!e) return;
     this.queue.delete(key);
     if (e.kind === 'actor' && e.demand.placement.kind === 'group') this.groups.get(e.demand.placement.groupId)?.waiting.delete(e.id);
-    if (e.blocks.length) this.blocksDirty = true;
+    if (e.blocks.length) this.holdsDirty = true;
   }
 
-  private addBlocks(e: Queued): void {
-    if (!this.fifo || e.blocks.length === 0) return;
-    if (e.blockNodes !== undefined) {
-      for (const node of e.blockNodes) {
-        let m = this.nodeBlocked.get(node);
-        if (!m) this.nodeBlocked.set(node, (m = new Map()));
-        for (const r of e.blocks) if (!m.has(r)) m.set(r, e.id);
-      }
-      return;
-    }
-    for (const r of e.blocks) if (!this.blocked.has(r)) this.blocked.set(r, e.id);
+  private holdOf(e: Queued): void {
+    this.holds.add(e.id, e.blocks, e.blockNodes);
   }
 
-  private recomputeBlocks(): void {
-    this.blocked.clear();
-    this.nodeBlocked.clear();
-    for (const e of this.queue.values()) this.addBlocks(e);
-    this.blocksDirty = false;
-  }
-
-  private firstBlocked(names: readonly string[]): { resource: string; by: string } | undefined {
-    if (this.blocked.size === 0) return undefined;
-    for (const r of names) {
-      const by = this.blocked.get(r);
-      if (by !== undefined) return { resource: r, by };
-    }
-    return undefined;
-  }
-
-  private globalBlocker(q: Quantity): { resource: string; by: string } | undefined {
-    return this.fifo ? this.firstBlocked(namesOf(q)) : undefined;
-  }
-
-  private nodeBlockerForNames(names: readonly string[], nodeId: string): { resource: string; by: string } | undefined {
-    const m = this.nodeBlocked.get(nodeId);
-    if (!m) return undefined;
-    for (const r of names) {
-      const by = m.get(r);
-      if (by !== undefined) return { resource: r, by };
-    }
-    return undefined;
-  }
-
-  private nodeBlockerFor(q: Quantity, nodeId: string): { resource: string; by: string } | undefined {
-    return this.nodeBlocked.size ? this.nodeBlockerForNames(namesOf(q), nodeId) : undefined;
-  }
-
-  private blockerFor(q: Quantity, nodeId: string): { resource: string; by: string } | undefined {
-    return this.globalBlocker(q) ?? (this.fifo ? this.nodeBlockerFor(q, nodeId) : undefined);
+  private rebuildHolds(): void {
+    this.holds.clear();
+    for (const e of this.queue.values()) this.holdOf(e);
+    this.holdsDirty = false;
   }
 
   private rebuildCandidates(): void {
@@ -999,7 +952,7 @@ function groupKey(id: string): string {
   return `g:${id}`;
 }
 
-function blockedAttempt(b: { resource: string; by: string }): { kind: 'pending'; reason: string; blocks: string[] } {
+function blockedAttempt(b: Hold): { kind: 'pending'; reason: string; blocks: string[] } {
   return { kind: 'pending', reason: `waiting: queued behind ${b.by}, which needs ${b.resource} first (FIFO)`, blocks: [] };
 }
 
