@@ -1,0 +1,2 @@
+// @cohort/dashboard: the head's web dashboard, Prometheus metrics and run plots.
+export {};
