@@ -129,6 +129,8 @@ test('gather / takeAlongAxis scatter-add gradients, with repeated ids', async (t
   const logits = f.in('logits', [2, 3, 5]);
   const chosen = f.ids('chosen', [2, 3, 1], [0, 4, 2, 2, 2, 1]);
   f.check('gather', gather(table, ids), [table]);
+  f.feeds.ids32 = new ort.Tensor('int32', Int32Array.from([3, 3, 0]), [3]);
+  f.check('gather_int32', gather(table, f.g.input('ids32', 'int32', [3])), [table]);
   f.check('take_along', takeAlongAxis(logSoftmax(logits, -1), chosen, -1), [logits]);
   await assertAll(t, f);
 });

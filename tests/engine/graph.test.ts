@@ -124,6 +124,9 @@ test('one session runs symbolic graphs at several sizes (KV-cache-style concat, 
   g.output('shape', shapeOf(keys));
   g.output('expanded', expand(unsqueeze(max(q, -1), 1), ['batch', 'past', 'seq']));
   g.output('selected', where(mask, 1, cast(mask, 'float32')));
+  const byTensor = reshape(q, shapeOf(transpose(q, [0, 2, 1])));
+  g.output('by_tensor', byTensor);
+  g.output('expand_by_tensor', expand(unsqueeze(dimSize(q, 1), 0), shapeOf(pastK)));
   const s = await Session.create(g);
   try {
     for (const [B, P, T] of [[1, 2, 1], [2, 0, 3], [2, 3, 2]]) {
@@ -149,6 +152,10 @@ test('one session runs symbolic graphs at several sizes (KV-cache-style concat, 
       t.deepEqual(Array.from(r.shape.data as BigInt64Array, Number), [B, P + T, 4]);
       t.deepEqual(r.expanded.dims, [B, P, T]);
       t.deepEqual(r.selected.dims, [T, P + T]);
+      t.deepEqual(r.by_tensor.dims, [B, 4, T]);
+      t.deepEqual(Array.from(r.by_tensor.data as Float32Array), Array.from(qv));
+      t.deepEqual(r.expand_by_tensor.dims, [B, P, 4]);
+      t.true(Array.from(r.expand_by_tensor.data as BigInt64Array).every((v) => Number(v) === T));
     }
   } finally {
     await s.release();
