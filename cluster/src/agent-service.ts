@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, type WorkerLaunch, type WorkerProcess } from '@cohort/runtime';
 import { AGENT_OPS, HEAD_WORKER_EXIT, type WorkerExitReport } from './cluster-control-plane.js';
+import { discoverCluster } from './head.js';
 import { childLogger } from './log.js';
 import { NodeAgent, type NodeAgentOptions } from './node-agent.js';
 
@@ -52,7 +53,15 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
       workers.delete(w.pid);
       if (stopping) return;
       const report: WorkerExitReport = { actorId: launch.actorId, incarnation: launch.incarnation, code: exit.code, signal: exit.signal };
-      rt.endpoint.request(launch.controlAddress, HEAD_WORKER_EXIT, report).catch((err) => logger.warn({ err, actor: launch.actorId }, 'could not report a worker exit to the head'));
+      // The head that launched it may have been replaced by a restarted one: ask NATS for the current head on failure.
+      rt.endpoint
+        .request(launch.controlAddress, HEAD_WORKER_EXIT, report)
+        .catch(async () => {
+          const info = await discoverCluster(agent.nc, 5000);
+          if (!info.grpcAddress || info.grpcAddress === launch.controlAddress) throw new Error('no other head to report to');
+          await rt.endpoint.request(info.grpcAddress, HEAD_WORKER_EXIT, report);
+        })
+        .catch((err) => logger.warn({ err, actor: launch.actorId }, 'could not report a worker exit to the head'));
     });
     workers.set(w.pid, w);
     return { pid: w.pid };

@@ -42,6 +42,10 @@ export interface WorkerExitReport {
 interface Rec {
   info: ActorInfo;
   spec: ActorSpec;
+  /** JSON of {args, options} for KV (undefined when not JSON-safe). */
+  specJson?: string;
+  /** Recovered by a restarted head without a usable spec: cannot be restarted. */
+  unrestartable?: boolean;
   demand: Demand;
   assignment?: Assignment;
   waiters: Array<{ min: number; resolve: (i: ActorInfo) => void; reject: (e: Error) => void }>;
@@ -68,6 +72,26 @@ export interface ClusterControlPlaneOptions {
 }
 
 const MAX_BACKOFF_MS = 5000;
+
+/** JSON of the constructor args and options when they survive a JSON round trip unchanged, else undefined. */
+function jsonSpec(args: unknown[], options: unknown): string | undefined {
+  try {
+    const text = JSON.stringify({ args, options });
+    return JSON.stringify(JSON.parse(text).args) === JSON.stringify(args) && isPlain(args) ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isPlain(v: unknown): boolean {
+  if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) return true;
+  if (Array.isArray(v)) return v.every(isPlain);
+  if (typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v);
+    return (proto === Object.prototype || proto === null) && Object.values(v as object).every(isPlain);
+  }
+  return false;
+}
 const STATE_TO_KV: Record<ActorInfo['state'], StoredActor['state']> = { pending: 'PENDING', starting: 'PENDING', alive: 'ALIVE', restarting: 'RESTARTING', dead: 'DEAD' };
 
 /**
@@ -127,7 +151,7 @@ export class ClusterControlPlane implements ControlPlane {
       if (rec.restartTimer) clearTimeout(rec.restartTimer);
       this.killOwned(rec.info.id, `its owner ${rec.info.name ?? rec.info.id} died`);
       const { restarts, maxRestarts } = rec.info;
-      if (maxRestarts === -1 || restarts < maxRestarts) {
+      if (!rec.unrestartable && (maxRestarts === -1 || restarts < maxRestarts)) {
         rec.info.restarts++;
         rec.info.incarnation++;
         this.emit(rec, 'restarting', cause);
@@ -184,6 +208,10 @@ export class ClusterControlPlane implements ControlPlane {
       bundleIndex: rec.assignment?.bundleIndex,
       restarts: i.restarts,
       maxRestarts: i.maxRestarts,
+      incarnation: i.incarnation,
+      maxTaskRetries: i.maxTaskRetries,
+      maxConcurrency: i.maxConcurrency,
+      spec: rec.specJson,
       lifetime: i.detached ? 'detached' : 'owned',
       owner: i.owner,
       reason: i.state === 'dead' ? i.deathCause : (i.pendingReason ?? i.lastExit),
@@ -247,10 +275,103 @@ export class ClusterControlPlane implements ControlPlane {
         gpuIds: [],
       },
     };
+    rec.specJson = jsonSpec(spec.args, options);
     this.actors.set(id, rec);
     if (options.name) this.names.set(options.name, id);
     this.submit(rec);
     return { ...rec.info };
+  }
+
+  /**
+   * A restarted head re-adopts the actors and placement groups stored in KV:
+   * running actors on live nodes keep running (their resources are reserved
+   * again on the same node), actors whose node is gone restart elsewhere when
+   * they can, pending ones are queued again. Call after the live nodes were added.
+   */
+  recover(stored: StoredActor[], groups: PlacementGroupState[]): { adopted: number; restarted: number; failed: number } {
+    let adopted = 0;
+    let restarted = 0;
+    let failed = 0;
+    for (const g of groups) {
+      if (g.state === 'removed' || this.groups.has(g.id)) continue;
+      try {
+        const st = this.scheduler.createPlacementGroup({ id: g.id, name: g.name, bundles: g.bundles, strategy: g.strategy });
+        this.groups.set(g.id, { state: st, waiters: [] });
+      } catch (err) {
+        this.o.logger.warn({ err, group: g.id }, 'could not recover a placement group');
+      }
+    }
+    for (const a of stored) {
+      if (a.state === 'DEAD' || this.actors.has(a.id)) continue;
+      let spec: { args: unknown[]; options: ActorSpec['options'] } | undefined;
+      try {
+        spec = a.spec ? (JSON.parse(a.spec) as typeof spec) : undefined;
+      } catch {
+        spec = undefined;
+      }
+      const options = spec?.options ?? resolveActorOptions({ name: a.name, maxRestarts: a.maxRestarts });
+      const placement: PlacementRequest = a.placementGroupId && this.groups.has(a.placementGroupId) ? { kind: 'group', groupId: a.placementGroupId, bundleIndex: a.bundleIndex } : { kind: 'any' };
+      const rec: Rec = {
+        spec: { module: a.module ?? '', className: a.className, args: spec?.args ?? [], options, owner: a.owner ?? 'driver' },
+        specJson: a.spec,
+        unrestartable: !spec || !a.module,
+        demand: { id: a.id, resources: a.resources, placement },
+        waiters: [],
+        persist: Promise.resolve(),
+        info: {
+          id: a.id,
+          name: a.name,
+          className: a.className,
+          module: a.module ?? '',
+          state: 'pending',
+          address: a.address,
+          incarnation: a.incarnation ?? a.restarts,
+          restarts: a.restarts,
+          maxRestarts: a.maxRestarts,
+          maxTaskRetries: a.maxTaskRetries ?? 0,
+          maxConcurrency: a.maxConcurrency ?? 1,
+          owner: a.owner ?? 'driver',
+          detached: a.lifetime === 'detached',
+          nodeId: a.nodeId,
+          gpuIds: a.gpuIds,
+          pid: a.pid,
+        },
+      };
+      this.actors.set(a.id, rec);
+      if (a.name) this.names.set(a.name, a.id);
+      const onLiveNode = a.nodeId !== undefined && this.nodes.has(a.nodeId) && (a.state === 'ALIVE' || a.state === 'RESTARTING');
+      if (onLiveNode && a.address) {
+        // Re-reserve its resources on the node it runs on; the worker keeps running.
+        const r = this.scheduler.submit({ ...rec.demand, placement: placement.kind === 'group' ? placement : { kind: 'node', nodeId: a.nodeId! } });
+        if (r.status === 'scheduled') {
+          rec.assignment = { ...r.assignment, gpuIds: a.gpuIds };
+          rec.info.state = a.state === 'ALIVE' ? 'alive' : 'restarting';
+          adopted++;
+          this.persist(rec);
+          continue;
+        }
+        this.scheduler.cancel(a.id);
+      }
+      if (rec.unrestartable) {
+        this.markDead(rec, `recovered by a restarted head without its constructor arguments (${onLiveNode ? 'its resources are taken' : `its node ${a.nodeId ?? '?'} is gone`}); spawn it again`, false);
+        failed++;
+        continue;
+      }
+      if (a.state !== 'PENDING') {
+        if (!(rec.info.maxRestarts === -1 || rec.info.restarts < rec.info.maxRestarts)) {
+          this.markDead(rec, `its node ${a.nodeId ?? '?'} was lost while the head was down; no restarts left (maxRestarts=${rec.info.maxRestarts})`, false);
+          failed++;
+          continue;
+        }
+        rec.info.restarts++;
+        rec.info.incarnation++;
+        restarted++;
+      }
+      rec.info.address = undefined;
+      this.submit(rec);
+    }
+    this.drain();
+    return { adopted, restarted, failed };
   }
 
   /** Puts a demand to the scheduler; launches at once or waits (pending, with the reason). */
@@ -311,7 +432,7 @@ export class ClusterControlPlane implements ControlPlane {
     rec.info.lastExit = cause;
     this.killOwned(rec.info.id, `its owner ${rec.info.name ?? rec.info.id} died`);
     const { restarts, maxRestarts } = rec.info;
-    if (maxRestarts === -1 || restarts < maxRestarts) {
+    if (!rec.unrestartable && (maxRestarts === -1 || restarts < maxRestarts)) {
       rec.info.restarts++;
       rec.info.incarnation++;
       rec.info.state = 'restarting';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Runtime, controlPlaneClient, createLogger, resolveRuntimeConfig, type RuntimeConfig } from '@cohort/runtime';
+import { Runtime, controlPlaneClient, createLogger, resolveRuntimeConfig, type ControlPlane, type Endpoint, type RuntimeConfig } from '@cohort/runtime';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { discoverCluster, type ClusterInfo } from './head.js';
 import { connectCluster, type NatsAuth } from './nats-connect.js';
@@ -26,18 +27,61 @@ export type ClusterRuntime = Runtime & { readonly clusterInfo: ClusterInfo };
  */
 export async function connect(address: string = process.env.COHORT_ADDRESS ?? '', options: ConnectOptions = {}): Promise<ClusterRuntime> {
   const token = options.token ?? (process.env.COHORT_TOKEN || undefined);
-  const nc = await connectCluster({ ...options, token, url: address, name: `driver ${hostname()} ${process.pid}`, reconnect: false });
+  const nc = await connectCluster({ ...options, token, url: address, name: `driver ${hostname()} ${process.pid}` });
   let info: ClusterInfo;
   try {
     info = await discoverCluster(nc, options.timeoutMs ?? 10_000);
-  } finally {
+  } catch (err) {
     await nc.close();
+    throw err;
   }
   if (!info.grpcAddress) throw new Error(`the head of cluster ${info.cluster} serves no control plane (started without one?); restart it with \`cohort start --head\``);
   const cfg = resolveRuntimeConfig({ ...(options.runtime ?? {}) });
   const logger = options.logger ?? createLogger({ level: cfg.logLevel, base: { cluster: info.cluster, role: 'driver' } });
   const ownerId = `driver-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const controlAddress = info.grpcAddress;
-  const rt = await Runtime.start({ config: cfg, logger, ownerId, controlPlane: (ep) => controlPlaneClient(ep, controlAddress) });
+  const rt = await Runtime.start({
+    config: cfg,
+    logger,
+    ownerId,
+    controlPlane: (ep) => headControlPlane(ep, nc, info.grpcAddress!, logger),
+    onShutdown: () => nc.close(),
+  });
   return Object.assign(rt, { clusterInfo: info }) as ClusterRuntime;
+}
+
+const CONNECTION_LOST = /connection to .* (failed|closed)|channel to .* is closed|endpoint is closed|UNAVAILABLE/;
+
+/**
+ * The runtime's control-plane client, bound to the current head: when a call
+ * fails because the head's connection is gone (a restarted head), it asks NATS
+ * for the new head's address and retries there once.
+ */
+function headControlPlane(ep: Endpoint, nc: NatsConnection, first: string, logger: Logger): ControlPlane {
+  let address = first;
+  let client = controlPlaneClient(ep, address);
+  const cache = new Map<string, (...args: unknown[]) => Promise<unknown>>();
+  return new Proxy({} as ControlPlane, {
+    get(_t, prop) {
+      if (typeof prop !== 'string') return undefined;
+      let fn = cache.get(prop);
+      if (!fn) {
+        fn = async (...args: unknown[]) => {
+          const call = () => (client as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop](...args);
+          try {
+            return await call();
+          } catch (err) {
+            if (!CONNECTION_LOST.test((err as Error)?.message ?? '') || nc.isClosed()) throw err;
+            const info = await discoverCluster(nc, 15_000).catch(() => undefined);
+            if (!info?.grpcAddress || info.grpcAddress === address) throw err;
+            logger.info({ from: address, to: info.grpcAddress, epoch: info.epoch }, 'the cluster head moved; retrying there');
+            address = info.grpcAddress;
+            client = controlPlaneClient(ep, address);
+            return call();
+          }
+        };
+        cache.set(prop, fn);
+      }
+      return fn;
+    },
+  });
 }

@@ -59,6 +59,12 @@ export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<Cl
       }
     });
     for (const n of head.monitor.alive()) control.addNode(n);
+    if (head.epoch > 1) {
+      const actors = [...(await head.store.actors.list()).values()].map((v) => v.value);
+      const groups = [...(await head.store.placementGroups.list()).values()].map(({ value: g }) => ({ ...g }));
+      const r = control.recover(actors, groups);
+      logger.info(r, 'actor directory recovered from KV');
+    }
     head.monitor.onJoin((n) => control.addNode(n));
     head.monitor.onLeave((id, reason) => control.removeNode(id, `left: ${reason}`));
     head.onNodeDead((id, reason) => control.removeNode(id, reason));

@@ -45,6 +45,16 @@ export const ActorRecordSchema = z.object({
   bundleIndex: z.number().int().optional(),
   restarts: z.number().int().min(0).default(0),
   maxRestarts: z.number().int().min(-1).default(0),
+  /** Bumped on each restart (the worker's registration must match it). */
+  incarnation: z.number().int().min(0).optional(),
+  maxTaskRetries: z.number().int().min(-1).optional(),
+  maxConcurrency: z.number().int().min(1).optional(),
+  /**
+   * JSON of the constructor arguments and resolved options, so a restarted head
+   * can restart the actor later. Absent when the arguments are not plain JSON
+   * (binary, handles): such an actor keeps running but cannot be restarted by a new head.
+   */
+  spec: z.string().optional(),
   lifetime: z.enum(['owned', 'detached']).default('owned'),
   owner: z.string().optional(),
   /** Why it is pending or why it died. */

@@ -123,6 +123,12 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   // the actor directory survived the head restart, and the worker kept running through it
   t.deepEqual(s2.actors.map((a) => [a.name, a.state, a.node]), [['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
   t.is(await mover.add(5), 5);
+  // the driver finds the new head by itself: lookups and spawns go there
+  const again = await rt.getActor<import('./fixtures/actors.js').Probe>('mover');
+  t.is((await again.where()).node, 'lt-gpu-0');
+  const fresh = await rt.spawn(ProbeActor, ['fresh'], { name: 'fresh', resources: { GPU: 1 } });
+  t.is((await fresh.where()).node, 'lt-gpu-0');
+  t.deepEqual((await fresh.where()).cuda, '1', 'GPU 0 of lt-gpu-0 is still held by the adopted actor');
   head2.kill('SIGTERM');
 
   const down = await cohort(['down', cfg, '--state-dir', stateDir]);
