@@ -91,6 +91,20 @@ test('world simulator: useful documents carry the gold answer, noisy ones never 
   t.is(sim.respond(evalPairs[0].prompt), sim.respond(evalPairs[0].prompt));
 });
 
+test('simulator engine: one curriculum draw per search call, from the request step', async (t) => {
+  const engine = new SimulatorSearchEngine({ generator: new WorldSimulator(ds.world, {}, ds.corpus), schedule: { kind: 'curriculum', start: 0, end: 1, totalSteps: 10 }, seed: 3 });
+  const reqs = (step: number) => Array.from({ length: 60 }, (_, i) => ({ query: ds.test[i % ds.test.length].steps[0].query, step }));
+  const early = await engine.search(reqs(0));
+  t.true(early.every((r) => r.mode === 'useful')); // p_0 = start = 0
+  const late = await engine.search(reqs(10));
+  t.true(late.every((r) => r.mode === 'noisy')); // p_m = end = 1
+  const mid = await engine.search(reqs(5));
+  const noisy = mid.filter((r) => r.mode === 'noisy').length;
+  t.true(noisy > 5 && noisy < 40, `${noisy}`); // p_5 = 1/3: a mix within one batch
+  t.is(engine.metrics.searches, 180);
+  t.is(engine.metrics.noisy, 60 + noisy);
+});
+
 test('simulator engine: failures are counted, fall back to "No information available" or throw', async (t) => {
   // A real client pointed at a port nothing listens on.
   const client = new OpenAIClient({ addresses: [`http://127.0.0.1:${await closedPort()}`], maxRetries: 1, backoffMs: 1, timeoutMs: 2000 });

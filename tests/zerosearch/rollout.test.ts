@@ -114,6 +114,7 @@ test('a batch where some trajectories do not search: every simulator prompt carr
     const owner = mixed.find((q) => q.steps.some((s) => s.query === parsed.query))!;
     t.truthy(owner);
     t.is(parsed.question, owner.question);
+    t.deepEqual(parsed.answers, owner.goldenAnswers);
     t.true(owner.heldout);
   }
   for (const [i, s] of states.entries()) {

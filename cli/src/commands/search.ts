@@ -17,7 +17,7 @@ const ENGINES = ['corpus', 'simulator', 'http'];
 commands.push({
   path: ['search'],
   summary: 'run one search through a ZeroSearch engine (corpus, simulator, http)',
-  usage: `Usage: cohort search "QUERY" [--engine corpus|simulator|http] [--mode useful|noisy] [--json]
+  usage: `Usage: cohort search "QUERY" [--engine corpus|simulator|http] [--mode useful|noisy] [--style sft|prompt] [--json]
        [--data DIR | --seed N --size S]           world to search (default: made in memory)
        [--url URL ...] [--model NAME]             simulator: OpenAI-compatible server(s); without --url,
                                                   the built-in world simulator answers
@@ -28,6 +28,7 @@ commands.push({
     const { values, positionals } = parseFlags(argv, {
       engine: { type: 'string' },
       mode: { type: 'string' },
+      style: { type: 'string' },
       json: { type: 'boolean' },
       data: { type: 'string' },
       seed: { type: 'string' },
@@ -48,6 +49,8 @@ commands.push({
     const mode = values.mode as SearchMode | undefined;
     if (mode !== undefined && mode !== 'useful' && mode !== 'noisy') throw new UsageError(`--mode must be useful or noisy, got "${values.mode}"`);
     if (mode && engineName !== 'simulator') throw new UsageError('--mode applies to --engine simulator only');
+    const style = values.style ?? 'sft';
+    if (style !== 'sft' && style !== 'prompt') throw new UsageError(`--style must be sft or prompt, got "${style}"`);
     const timeoutMs = intFlag('timeout-ms', values['timeout-ms'], 30_000, 1);
     const load = () => worldAndCorpus({ data: values.data, seed: intFlag('seed', values.seed, 7), size: sizeFlag(values.size) });
     let engine: SearchEngine;
@@ -61,7 +64,7 @@ commands.push({
         const { world, corpus } = await load();
         generator = new WorldSimulator(world, {}, corpus);
       }
-      engine = new SimulatorSearchEngine({ generator, onFailure: 'throw' });
+      engine = new SimulatorSearchEngine({ generator, style, onFailure: 'throw' });
     } else {
       const apiKey = values['api-key'] ?? process.env.SERPAPI_API_KEY ?? '';
       engine = new HttpSearchEngine({ url: values.endpoint ?? 'https://serpapi.com/search', apiKey, timeoutMs });
