@@ -36,6 +36,10 @@ test('model: ONNX scores equal a direct JS Qwen2 forward (GQA, q/k/v bias, tied 
       t.true(Math.abs(s.entropy[b][i] - ref.entropy[i]) < 2e-4, `entropy b=${b} t=${i}`);
     }
   }
+  // chunked scoring (one row per run) gives the same values
+  const one = await m.score({ inputIds: seqs }, { microBatchSize: 1 });
+  for (let b = 0; b < seqs.length; b++) for (let i = 1; i < seqs[b].length; i++) t.true(Math.abs(one.logprobs[b][i] - s.logprobs[b][i]) < 1e-5);
+  await t.throwsAsync(m.score({ inputIds: [[1, 64]] }), { message: /inputIds\[0\]\[1\] = 64 is not a token id in \[0, 64\)/ });
 });
 
 test('model: Llama-style variant (no attention bias, untied head, MHA) matches the reference', async (t) => {

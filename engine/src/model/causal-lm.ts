@@ -168,31 +168,40 @@ export class CausalLM {
 
   /**
    * Per-token log-probabilities and entropies of (ragged) sequences under the model, e.g. for
-   * PPO's old / reference log-probs. `temperature` divides the logits first.
+   * PPO's old / reference log-probs. `temperature` divides the logits first. Rows run in
+   * chunks of `microBatchSize` (default 64) to bound the [rows·seq, vocab] logits memory.
    */
-  async score(batch: TokenBatch, opts: { temperature?: number } = {}): Promise<TokenScores> {
-    const packed = packBatch(batch, this.config.vocab_size);
-    const { B, T } = packed;
+  async score(batch: TokenBatch, opts: { temperature?: number; microBatchSize?: number } = {}): Promise<TokenScores> {
     const temperature = opts.temperature ?? 1;
+    const mbs = opts.microBatchSize ?? 64;
+    if (!(temperature > 0)) throw new Error(`score: temperature must be > 0, got ${temperature}`);
+    if (!Number.isInteger(mbs) || mbs < 1) throw new Error(`score: microBatchSize must be a positive integer, got ${mbs}`);
+    const n = batch.inputIds?.length ?? 0;
+    if (n === 0) throw new Error('score: inputIds must be a non-empty array of token-id arrays');
     const sess = await this.session(`score:${temperature}`, () => buildScoreGraph(this.config, temperature));
-    const targets = new BigInt64Array(B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) targets[b * T + t] = BigInt(packed.ids[b * T + t + 1]);
-    const feeds: Feeds = { ...this.paramFeeds(), ...decoderFeeds(this.config, packed), targets: i64(targets, [B, T]) };
-    const out = await sess.run(feeds, ['logprobs', 'entropy']);
-    const lp = out.logprobs.data as Float32Array;
-    const en = out.entropy.data as Float32Array;
     const logprobs: Float32Array[] = [];
     const entropy: Float32Array[] = [];
-    for (let b = 0; b < B; b++) {
-      const n = packed.lengths[b];
-      const l = new Float32Array(n);
-      const e = new Float32Array(n);
-      for (let t = 1; t < n; t++) {
-        l[t] = lp[b * T + t - 1];
-        e[t] = en[b * T + t - 1];
+    for (let start = 0; start < n; start += mbs) {
+      const end = Math.min(n, start + mbs);
+      const packed = packBatch({ inputIds: batch.inputIds.slice(start, end), attentionMask: batch.attentionMask?.slice(start, end) }, this.config.vocab_size);
+      const { B, T } = packed;
+      const targets = new BigInt64Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) targets[b * T + t] = BigInt(packed.ids[b * T + t + 1]);
+      const feeds: Feeds = { ...this.paramFeeds(), ...decoderFeeds(this.config, packed), targets: i64(targets, [B, T]) };
+      const out = await sess.run(feeds, ['logprobs', 'entropy']);
+      const lp = out.logprobs.data as Float32Array;
+      const en = out.entropy.data as Float32Array;
+      for (let b = 0; b < B; b++) {
+        const len = packed.lengths[b];
+        const l = new Float32Array(len);
+        const e = new Float32Array(len);
+        for (let t = 1; t < len; t++) {
+          l[t] = lp[b * T + t - 1];
+          e[t] = en[b * T + t - 1];
+        }
+        logprobs.push(l);
+        entropy.push(e);
       }
-      logprobs.push(l);
-      entropy.push(e);
     }
     return { logprobs, entropy };
   }
