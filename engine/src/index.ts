@@ -20,6 +20,7 @@ export { rmsNorm, silu } from './ops/nn.js';
 export { rotaryInvFreq, rotaryTables, rotateHalf, applyRotary } from './ops/rotary.js';
 export { causalMask, maskToBias } from './ops/mask.js';
 export { argmax, cumsum, topK } from './ops/scan.js';
+export { logprobEntropy } from './ops/logprob-entropy.js';
 export { grad } from './autodiff/grad.js';
 export { gradCheck, type GradCheckCase, type GradCheckOptions, type GradCheckResult } from './autodiff/grad-check.js';
 export { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions, SessionOptionsSchema, parseSessionOptions } from './session/options.js';

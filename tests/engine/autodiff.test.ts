@@ -4,7 +4,7 @@ import {
   Graph, Tensor, gradCheck, type GradCheckCase, type GradCheckOptions,
   add, sub, mul, div, minimum, maximum, pow, neg, exp, log, sqrt, rsqrt, reciprocal, tanh, sigmoid, silu, relu, abs, sin, cos,
   softplus, where, cast, clip, matmul, reshape, transpose, unsqueeze, squeeze, expand, concat, slice, gather, takeAlongAxis,
-  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session, cumsum, topK, square, splitSizes, maskedFill, rotateHalf, floor,
+  sum, mean, max, logSumExp, softmax, logSoftmax, rmsNorm, applyRotary, rotaryTables, greater, causalMask, maskToBias, grad, Session, cumsum, topK, square, splitSizes, maskedFill, rotateHalf, floor, logprobEntropy,
 } from '../../engine/src/index.js';
 
 /** Small deterministic PRNG (mulberry32). */
@@ -132,6 +132,10 @@ test('gather / takeAlongAxis scatter-add gradients, with repeated ids', async (t
   f.feeds.ids32 = new ort.Tensor('int32', Int32Array.from([3, 3, 0]), [3]);
   f.check('gather_int32', gather(table, f.g.input('ids32', 'int32', [3])), [table]);
   f.check('take_along', takeAlongAxis(logSoftmax(logits, -1), chosen, -1), [logits]);
+  const fused = logprobEntropy(logits, squeeze(chosen, -1));
+  f.check('fused_logprob', fused.logprobs, [logits]);
+  f.check('fused_entropy', fused.entropy, [logits]);
+  f.check('fused_both', add(fused.logprobs, mul(fused.entropy, 0.3)), [logits]);
   await assertAll(t, f);
 });
 

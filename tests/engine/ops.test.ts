@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import {
   Graph, Session, Tensor, matmul, softmax, logSoftmax, gather, takeAlongAxis, slice, concat, transpose, where, clip, sum, mean, max, min,
   rmsNorm, rotaryTables, applyRotary, rotaryInvFreq, cast, expand, greater, less, equal, and, not, minimum, maximum, pow, logSumExp,
-  splitSizes, relu, silu, reshape, zerosLike, onesLike, maskedFill, add, argmax, cumsum, topK,
+  splitSizes, relu, silu, reshape, zerosLike, onesLike, maskedFill, add, argmax, cumsum, topK, logprobEntropy, squeeze,
 } from '../../engine/src/index.js';
 
 function rng(seed: number): () => number {
@@ -92,6 +92,9 @@ test('forward values of many ops match JS reference computations', async (t) => 
   outs.expand = [expand(w, [3, 4]), ([, k]) => W.data[k]];
   outs.fill = [add(zerosLike(c), onesLike(c)), () => 1];
   outs.masked = [maskedFill(c, greater(c, 0), -9), (x) => (at(C, x) > 0 ? at(C, x) : -9)];
+  const le = logprobEntropy(a, squeeze(chosen, -1));
+  outs.fused_logprob = [le.logprobs, ([i, j]) => Math.log(sm(rowA(i, j))[chosenData[i * 3 + j]])];
+  outs.fused_entropy = [le.entropy, ([i, j]) => -sm(rowA(i, j)).reduce((s, q) => s + q * Math.log(q), 0)];
   outs.argmax = [cast(argmax(a, -1), 'float32'), ([i, j]) => rowA(i, j).indexOf(Math.max(...rowA(i, j)))];
   outs.cumsum = [cumsum(a, 1), ([i, j, k]) => [0, 1, 2].filter((jj) => jj <= j).reduce((s, jj) => s + at(A, [i, jj, k]), 0)];
   outs.cumsum_excl_rev = [cumsum(a, -1, { exclusive: true, reverse: true }), ([i, j, k]) => rowA(i, j).slice(k + 1).reduce((s, v) => s + v, 0)];
