@@ -58,6 +58,13 @@ test('cohort data make writes the dataset; cohort search reads it; bad input get
   t.is(simRes.mode, 'noisy');
   t.false(simRes.text.includes(row.golden_answers[0]));
 
+  const inspect = await cohort(['data', 'inspect', join(dir, 'train.parquet'), '--json']);
+  t.is(inspect.code, 0, inspect.stderr);
+  t.is((JSON.parse(inspect.stdout) as { rows: number }).rows, manifest.counts.train);
+  const badParquet = await cohort(['data', 'inspect', join(dir, 'corpus.jsonl')]);
+  t.is(badParquet.code, 1);
+  t.regex(badParquet.stderr, /corpus\.jsonl: not a parquet file/);
+
   const empty = await cohort(['search', '  ']);
   t.is(empty.code, 2);
   t.regex(empty.stderr, /search query is empty/);

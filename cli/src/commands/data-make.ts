@@ -1,15 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { makeDataset, writeDataset } from '@cohort/zerosearch';
+import { parse as parseYaml } from 'yaml';
+import { makeDataset, writeDataset, type DatasetConfig } from '@cohort/zerosearch';
 import { parseFlags } from '../args.js';
+import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
 import { intFlag, sizeFlag } from './zerosearch-common.js';
 
 commands.push({
   path: ['data', 'make'],
   summary: 'make the ZeroSearch world: corpus, QA parquet/JSONL, simulator pairs, demonstrations',
-  usage: `Usage: cohort data make [--out DIR] [--seed N] [--size tiny|small|default|large] [--train N] [--test N] [--sim-pairs N] [--json]
+  usage: `Usage: cohort data make [--config FILE.yaml] [--out DIR] [--seed N] [--size tiny|small|default|large] [--train N] [--test N] [--sim-pairs N] [--json]
 
-Makes a seeded world and writes, under DIR (default data/world):
+Makes a seeded world (flags override --config, e.g. configs/world/default.yaml) and writes, under DIR (default data/world):
   train.parquet test.parquet   QA in the Search-R1 schema (also .jsonl); test = held-out entities
   corpus.jsonl                 the documents the corpus engine searches
   sim_pairs.jsonl              simulator tuning pairs (query, useful|noisy -> five documents)
@@ -22,6 +25,7 @@ Makes a seeded world and writes, under DIR (default data/world):
       argv,
       {
         out: { type: 'string' },
+        config: { type: 'string' },
         seed: { type: 'string' },
         size: { type: 'string' },
         train: { type: 'string' },
@@ -32,9 +36,18 @@ Makes a seeded world and writes, under DIR (default data/world):
       false,
     );
     const out = resolve(values.out ?? 'data/world');
+    let base: DatasetConfig = {};
+    if (values.config) {
+      try {
+        base = (parseYaml(readFileSync(values.config, 'utf8')) ?? {}) as DatasetConfig;
+      } catch (err) {
+        throw new UsageError(`--config ${values.config}: ${(err as Error).message}`);
+      }
+    }
     const ds = makeDataset({
-      seed: intFlag('seed', values.seed, 7),
-      size: sizeFlag(values.size),
+      ...base,
+      ...(values.seed !== undefined || base.seed === undefined ? { seed: intFlag('seed', values.seed, 7) } : {}),
+      ...(values.size !== undefined || base.size === undefined ? { size: sizeFlag(values.size) } : {}),
       ...(values.train ? { trainSize: intFlag('train', values.train, 0, 1) } : {}),
       ...(values.test ? { testSize: intFlag('test', values.test, 0, 1) } : {}),
       ...(values['sim-pairs'] ? { simPairs: intFlag('sim-pairs', values['sim-pairs'], 0, 0) } : {}),

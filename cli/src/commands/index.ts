@@ -12,3 +12,4 @@ import './sim-serve.js';
 import './bench-engine.js';
 import './sim-tune.js';
 import './bench-zerosearch.js';
+import './data-inspect.js';
