@@ -30,10 +30,11 @@ export { type ActorOptions, type RuntimeConfig, type Resources, resolveActorOpti
 export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, WorkerBoot, PlacementGroupRequest } from './control-plane.js';
 export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
-export { LocalNodeAgent, gpuEnv, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
+export { LocalNodeAgent, gpuEnv, hugePageTunables, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
 export { Endpoint, type ValueCodec, type CallHandler } from './transport/endpoint.js';
 export { Channel } from './transport/channel.js';
 export { encodeValue, decodeValue, type Encoded } from './codec.js';
 export { createLogger } from './logging.js';
 export { workerEnvFor, workerConfigFromEnv } from './worker-config.js';
 export * from './scheduler/index.js';
+export { runRuntimeBench, type RuntimeBenchResult, type RuntimeBenchOptions } from './bench/runtime-bench.js';

@@ -50,6 +50,17 @@ export function gpuEnv(gpuIds: number[]): Record<string, string> {
   };
 }
 
+/**
+ * Large receive buffers (bulk path) are fresh memory; with 4 KiB pages the
+ * page faults cost more than the copy. glibc's `malloc.hugetlb=1` makes large
+ * allocations use transparent huge pages (measured: 256 MiB first touch
+ * ~600 ms → ~80 ms on the 2-core machine). Kept when the user set it.
+ */
+export function hugePageTunables(existing: string | undefined): string {
+  if (!existing) return 'glibc.malloc.hugetlb=1';
+  return existing.includes('glibc.malloc.hugetlb') ? existing : `${existing}:glibc.malloc.hugetlb=1`;
+}
+
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const DROP = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'actor', 'v']);
@@ -75,6 +86,7 @@ export class LocalNodeAgent implements NodeAgent {
       COHORT_LOG_LEVEL: launch.logLevel,
       COHORT_NODE_ID: this.nodeId,
       COHORT_PARENT_PID: String(process.pid),
+      GLIBC_TUNABLES: hugePageTunables(process.env.GLIBC_TUNABLES),
     };
     // COHORT_WORKER_NODE_ARGS: extra node flags for workers (e.g. `--inspect=0` to attach a debugger, `--cpu-prof`).
     const extra = (env.COHORT_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);

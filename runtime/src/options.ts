@@ -123,7 +123,7 @@ export const RuntimeConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
     /** Limit on one serialized (non-bulk) value; default `COHORT_MAX_MESSAGE_BYTES` or 64 MiB. */
     maxMessageBytes: z.number().int().min(1024).optional(),
-    /** Binary payloads at least this big take the bulk socket; default 256 KiB. */
+    /** Binary payloads at least this big take the bulk socket; default 64 KiB. */
     bulkThresholdBytes: z.number().int().min(0).optional(),
     /** First restart delay; doubles per restart up to 5 s. Default 100 ms. */
     restartBackoffMs: z.number().int().min(0).optional(),
@@ -162,7 +162,7 @@ export function resolveRuntimeConfig(input: unknown): ResolvedRuntimeConfig {
     labels: c.labels ?? {},
     logLevel: c.logLevel,
     maxMessageBytes: c.maxMessageBytes ?? envNumber('COHORT_MAX_MESSAGE_BYTES') ?? 64 * 1024 * 1024,
-    bulkThresholdBytes: c.bulkThresholdBytes ?? 256 * 1024,
+    bulkThresholdBytes: c.bulkThresholdBytes ?? 64 * 1024,
     restartBackoffMs: c.restartBackoffMs ?? 100,
     host: c.host ?? '127.0.0.1',
   };

@@ -171,13 +171,7 @@ export class Runtime {
   put<T>(value: T): ObjectRef<T> {
     this.check();
     const id = `o${++this.seq}`;
-    let stored: unknown = value;
-    try {
-      stored = structuredClone(value);
-    } catch {
-      /* handles and refs are immutable: keep as is */
-    }
-    this.store.set(id, { value: stored });
+    this.store.set(id, { value: snapshot(value, 0) });
     return new ObjectRef<T>(id, this.address);
   }
 
@@ -270,6 +264,32 @@ export class Runtime {
     await this.parts.onShutdown?.();
     await this.endpoint.close();
   }
+}
+
+/** Copies binary data and containers so later changes by the caller do not show; handles, refs and other values are kept. */
+function snapshot(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object' || depth > 64) return v;
+  if (ArrayBuffer.isView(v)) {
+    if (Buffer.isBuffer(v)) return Buffer.from(v);
+    if (v instanceof DataView) return new DataView(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+    return (v as unknown as { slice(): unknown }).slice();
+  }
+  if (v instanceof ArrayBuffer) return v.slice(0);
+  if (Array.isArray(v)) return v.map((x) => snapshot(x, depth + 1));
+  const p = Object.getPrototypeOf(v);
+  if (p === Object.prototype || p === null) {
+    const out: Record<string, unknown> = {};
+    for (const k in v as Record<string, unknown>) out[k] = snapshot((v as Record<string, unknown>)[k], depth + 1);
+    return out;
+  }
+  if (v instanceof Map || v instanceof Set || v instanceof Date) {
+    try {
+      return structuredClone(v);
+    } catch {
+      return v;
+    }
+  }
+  return v;
 }
 
 const HANDLE_PROPS = new Set(['$id', '$name', '$ready', '$kill', '$tell', '$info']);

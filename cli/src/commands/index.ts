@@ -12,4 +12,6 @@ import './sim-serve.js';
 import './bench-engine.js';
 import './sim-tune.js';
 import './bench-zerosearch.js';
+import './bench-runtime.js';
 import './data-inspect.js';
+import './bench-cluster.js';

@@ -20,31 +20,20 @@ server.addService(
     },
   },
 );
-// TCP sink: reads `len` bytes per transfer into reused buffers and acks with one byte.
+// TCP source: on each 8-byte request (a length), writes that many bytes in 4 MiB writes.
+const chunk = Buffer.alloc(4 << 20, 1);
 const tcp = net.createServer((sock) => {
-  let want = -1;
-  let got = 0;
+  sock.setNoDelay(true);
   let head = Buffer.alloc(0);
-  sock.on('data', (d: Buffer) => {
-    let off = 0;
-    while (off < d.length) {
-      if (want < 0) {
-        const need = 8 - head.length;
-        head = Buffer.concat([head, d.subarray(off, off + need)]);
-        off += Math.min(need, d.length - off);
-        if (head.length === 8) {
-          want = head.readUInt32LE(0) + head.readUInt32LE(4) * 2 ** 32;
-          got = 0;
-          head = Buffer.alloc(0);
-        }
-        continue;
-      }
-      const take = Math.min(want - got, d.length - off);
-      got += take;
-      off += take;
-      if (got === want) {
-        want = -1;
-        sock.write(Buffer.from([1]));
+  sock.on('data', async (d: Buffer) => {
+    head = Buffer.concat([head, d]);
+    while (head.length >= 8) {
+      let left = head.readUInt32LE(0) + head.readUInt32LE(4) * 2 ** 32;
+      head = head.subarray(8);
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        if (!sock.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await new Promise((r) => sock.once('drain', r));
       }
     }
   });
