@@ -86,7 +86,10 @@ export function reshape(x: Tensor, shape: Dim[] | Tensor): Tensor {
     shapeT = shape;
   } else {
     outShape = reshapeStatic(x, shape);
-    shapeT = g.shapeTensor(shape, 'reshape');
+    // A name at the same position as in x copies that dim (0), so shapes like
+    // ['batch', 'seq', 4, 8] from [batch, seq, 32] become constants: no run-time Shape/Concat.
+    const resolved = shape.map((d, i) => (typeof d === 'string' && i < x.rank && x.shape[i] === d ? 0 : d));
+    shapeT = g.shapeTensor(resolved, 'reshape');
   }
   if (sameShape(outShape, x.shape) && !(shape instanceof Tensor)) return x;
   const [y] = g.emit('Reshape', [x, shapeT], [{ dtype: x.dtype, shape: outShape }], {
@@ -173,7 +176,10 @@ export function expand(x: Tensor, shape: Dim[] | Tensor): Tensor {
     shapeT = shape;
   } else {
     outShape = broadcastShapes(g, x.shape, shape, 'expand');
-    shapeT = g.shapeTensor(shape, 'expand');
+    // A name equal to x's aligned dim can be 1 (Expand broadcasts), avoiding run-time lookups.
+    const off = shape.length - x.rank;
+    const resolved = shape.map((d, i) => (typeof d === 'string' && i >= off && x.shape[i - off] === d ? 1 : d));
+    shapeT = g.shapeTensor(resolved, 'expand');
   }
   const [y] = g.emit('Expand', [x, shapeT], [{ dtype: x.dtype, shape: outShape }], {
     backward: () => ([gy]) => [gy ? unbroadcast(gy, x) : null, null],
