@@ -1,11 +1,8 @@
 import { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
-import { div, mul } from '../ops/elementwise.js';
-import { takeAlongAxis } from '../ops/gather.js';
-import { sum } from '../ops/reduce.js';
+import { div } from '../ops/elementwise.js';
 import { reshape } from '../ops/shape.js';
-import { logSoftmax } from '../ops/softmax.js';
-import { exp, neg } from '../ops/unary.js';
+import { logprobEntropy } from '../ops/logprob-entropy.js';
 import type { ModelConfig } from '../io/model-config.js';
 import { DIMS, declareDecoderInputs, declareParams, decoderTrunk, lmHead } from './decoder-graph.js';
 
@@ -16,11 +13,9 @@ import { DIMS, declareDecoderInputs, declareParams, decoderTrunk, lmHead } from 
 export function tokenLogprobs(cfg: ModelConfig, p: Map<string, Tensor>, hidden: Tensor, targets: Tensor, temperature = 1): { logprobs: Tensor; entropy: Tensor; logp: Tensor } {
   let logits = lmHead(cfg, p, hidden); // [N, V]
   if (temperature !== 1) logits = div(logits, temperature);
-  const logp = logSoftmax(logits, -1);
-  const tok = takeAlongAxis(logp, reshape(targets, [DIMS.tokens, 1]), -1); // [N, 1]
-  const logprobs = reshape(tok, [DIMS.batch, DIMS.seq]);
-  const entropy = reshape(neg(sum(mul(exp(logp), logp), -1)), [DIMS.batch, DIMS.seq]);
-  return { logprobs, entropy, logp };
+  // fused log-prob + entropy (one backward expression instead of the chain rule through each op)
+  const r = logprobEntropy(logits, reshape(targets, [DIMS.tokens]));
+  return { logprobs: reshape(r.logprobs, [DIMS.batch, DIMS.seq]), entropy: reshape(r.entropy, [DIMS.batch, DIMS.seq]), logp: r.logp };
 }
 
 /**
