@@ -11,6 +11,7 @@ import {
   parseSimulatorPrompt,
   policyInstruction,
   runRollouts,
+  summarizeRollouts,
   type GenerateOptions,
   type TextGenerator,
   type TextTokenizer,
@@ -129,5 +130,10 @@ test('the oracle policy over the real corpus engine answers held-out questions o
   const states = ds.test.slice(0, 10).map((q) => new RolloutState(q));
   await runRollouts(states, new OraclePolicy(ds.test, new Set()), engine, { generate: { maxTokens: 100, temperature: 0 } });
   for (const s of states) t.true(s.searches >= 1 && s.score().em === 1);
+  t.like(summarizeRollouts(states), { trajectories: 10, em: 1, coverEm: 1, f1: 1, answered: 1, meanInvalidActions: 0 });
+  // Without search, a policy that knows nothing answers "unknown": every score is 0.
+  const blind = ds.test.slice(0, 4).map((q) => new RolloutState(q));
+  await runRollouts(blind, new OraclePolicy([], new Set()), engine, { generate: { maxTokens: 100, temperature: 0 } });
+  t.like(summarizeRollouts(blind), { em: 0, f1: 0, meanSearches: 0, meanTurns: 1 });
   t.throws(() => new RolloutState({ id: 'x', question: ' ', goldenAnswers: ['a'] }), { message: /question is empty/ });
 });

@@ -19,8 +19,8 @@ export { policyInstruction, cutAtAction, parseAction, formatDocs, formatObservat
 export type { ParsedAction } from './template.js';
 export { RolloutState } from './rollout-state.js';
 export type { RolloutSample, RolloutOptions, RolloutAction, Segment } from './rollout-state.js';
-export { runRollouts } from './rollout-loop.js';
-export type { RolloutLoopOptions, RolloutLoopStats } from './rollout-loop.js';
+export { runRollouts, summarizeRollouts } from './rollout-loop.js';
+export type { RolloutLoopOptions, RolloutLoopStats, RolloutSummary } from './rollout-loop.js';
 export { normalizeAnswer, f1Score, exactMatch, coverExactMatch, scoreAnswer } from './rewards.js';
 export type { AnswerScores } from './rewards.js';
 export { truncateTokens, WhitespaceTokenizer } from './tokenizer.js';

@@ -45,3 +45,34 @@ export async function runRollouts(states: readonly RolloutState[], generator: Te
     }
   }
 }
+
+/** Averages over finished trajectories: the metrics users expect from a rollout or an evaluation. */
+export interface RolloutSummary {
+  readonly trajectories: number;
+  readonly em: number;
+  readonly coverEm: number;
+  readonly f1: number;
+  /** Share of trajectories that gave an answer. */
+  readonly answered: number;
+  readonly meanSearches: number;
+  readonly meanTurns: number;
+  readonly meanInvalidActions: number;
+}
+
+/** Mean EM / cover-EM / F1 (no answer scores 0), answer rate, searches and turns per trajectory. */
+export function summarizeRollouts(states: readonly RolloutState[]): RolloutSummary {
+  const n = states.length;
+  if (n === 0) throw new Error('summarizeRollouts: no trajectories');
+  const sum = (f: (s: RolloutState) => number) => states.reduce((a, s) => a + f(s), 0) / n;
+  const scores = states.map((s) => s.score());
+  return {
+    trajectories: n,
+    em: scores.reduce((a, s) => a + s.em, 0) / n,
+    coverEm: scores.reduce((a, s) => a + s.coverEm, 0) / n,
+    f1: scores.reduce((a, s) => a + s.f1, 0) / n,
+    answered: sum((s) => (s.answer === null ? 0 : 1)),
+    meanSearches: sum((s) => s.searches),
+    meanTurns: sum((s) => s.turns),
+    meanInvalidActions: sum((s) => s.invalidActions),
+  };
+}

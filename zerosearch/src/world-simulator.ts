@@ -130,7 +130,8 @@ export class WorldSimulator implements TextGenerator {
         const o = rng.pick(others);
         s.push(this.sentence(o.fact, rng, o.inverse));
       }
-      out.push(padText(rng.shuffle(s), entity.name, this.docWords, rng));
+      // The needed fact leads every useful document: a regular shape a small simulator can learn.
+      out.push(padText(s, entity.name, this.docWords, rng));
     }
     return out;
   }
