@@ -1,0 +1,182 @@
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { FileTail } from './log-store.js';
+
+const num = z.number().finite();
+const nonneg = z.number().finite().nonnegative();
+
+/**
+ * One training step as the dashboard reads it: the fields of a
+ * `runs/<name>/metrics.jsonl` line (see `@cohort/actors` StepMetrics) that it
+ * charts. Unknown fields are kept; only `step` is required, so older or newer
+ * writers still show what they have. `em` (percent) is charted when a trainer
+ * evaluates during training.
+ */
+export const trainingStepSchema = z.looseObject({
+  step: z.number().int().nonnegative(),
+  time: z.string().optional(),
+  reward: num.optional(),
+  rewardStd: nonneg.optional(),
+  em: num.optional(),
+  responseLength: nonneg.optional(),
+  turns: nonneg.optional(),
+  searches: nonneg.optional(),
+  noiseP: z.number().min(0).max(1).optional(),
+  noisyShare: z.number().min(0).max(1).optional(),
+  idleRatio: z.number().min(0).max(1).optional(),
+  timings: z.record(z.string(), nonneg).optional(),
+  simulatorBatch: z.looseObject({ mean: nonneg, max: nonneg, batches: nonneg.optional() }).optional(),
+});
+export type TrainingStep = z.output<typeof trainingStepSchema>;
+
+/** Raised for a step record that does not match {@link trainingStepSchema}. */
+export class TrainingStepError extends Error {
+  override readonly name = 'TrainingStepError';
+}
+
+/** Validates one step record; the error names the field and what was expected. */
+export function parseTrainingStep(value: unknown, where = 'step metrics'): TrainingStep {
+  const r = trainingStepSchema.safeParse(value);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new TrainingStepError(`${where}: ${i.path.join('.') || '(top)'}: ${i.message} (expected a StepMetrics object like one line of runs/<name>/metrics.jsonl, with at least an integer "step")`);
+  }
+  return r.data;
+}
+
+/** Run names: what `runs/<name>` allows. */
+export const RUN_NAME = /^[A-Za-z0-9_.=-]+$/;
+
+/** NATS subject where a trainer publishes its steps: `{run, step: StepMetrics}` JSON per message. */
+export function trainingSubject(cluster: string): string {
+  return `cohort.${cluster}.train.steps`;
+}
+
+/** Publishes one step of run `run` to the cluster's dashboard (fire and forget). */
+export function publishTrainingStep(nc: NatsConnection, cluster: string, run: string, step: unknown): void {
+  if (!RUN_NAME.test(run)) throw new TrainingStepError(`run name "${run}": use letters, digits, "-", "_", "." or "=" only`);
+  nc.publish(trainingSubject(cluster), JSON.stringify({ run, step: parseTrainingStep(step) }));
+}
+
+/** A step of one run, as listeners receive it. */
+export interface TrainingUpdate {
+  run: string;
+  step: TrainingStep;
+}
+
+/**
+ * The training metrics the dashboard shows, by run. Three ways in, all
+ * ending in {@link TrainingFeed.push}: a trainer publishing on NATS
+ * ({@link publishTrainingStep} → {@link TrainingFeed.subscribe}), the
+ * `metrics.jsonl` files under a runs directory ({@link TrainingFeed.watchRuns}),
+ * or an HTTP POST to the dashboard's `/api/training/<run>`.
+ */
+export class TrainingFeed {
+  private readonly runs = new Map<string, TrainingStep[]>();
+  private readonly listeners = new Set<(u: TrainingUpdate) => void>();
+  private readonly stops: Array<() => void> = [];
+
+  /** Keeps at most `maxSteps` steps per run (the oldest go first). */
+  constructor(readonly maxSteps = 10_000) {}
+
+  /** Validates and records one step of `run` (a repeated step number replaces the earlier one). */
+  push(run: string, step: unknown): TrainingStep {
+    if (!RUN_NAME.test(run)) throw new TrainingStepError(`run name "${run}": use letters, digits, "-", "_", "." or "=" only`);
+    const s = parseTrainingStep(step, `run ${run}`);
+    let series = this.runs.get(run);
+    if (!series) this.runs.set(run, (series = []));
+    const last = series.at(-1);
+    if (last && s.step <= last.step) {
+      // a restarted run writes its steps again: drop what it overwrites
+      while (series.length && series.at(-1)!.step >= s.step) series.pop();
+    }
+    series.push(s);
+    if (series.length > this.maxSteps) series.splice(0, series.length - this.maxSteps);
+    for (const fn of this.listeners) fn({ run, step: s });
+    return s;
+  }
+
+  /** Run names, in the order they were first seen. */
+  runNames(): string[] {
+    return [...this.runs.keys()];
+  }
+
+  /** Steps of one run (empty when unknown). */
+  steps(run: string): readonly TrainingStep[] {
+    return this.runs.get(run) ?? [];
+  }
+
+  /** The newest step of every run. */
+  latest(): Array<{ run: string; step: TrainingStep }> {
+    return [...this.runs].filter(([, s]) => s.length).map(([run, s]) => ({ run, step: s.at(-1)! }));
+  }
+
+  /** Calls `fn` for every new step; returns an unsubscribe function. */
+  onStep(fn: (u: TrainingUpdate) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Takes steps published with {@link publishTrainingStep}; malformed messages are reported to `onError`. */
+  subscribe(nc: NatsConnection, cluster: string, onError: (err: Error) => void = () => undefined): void {
+    const sub: Subscription = nc.subscribe(trainingSubject(cluster), {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const m = msg.json<{ run?: unknown; step?: unknown }>();
+          if (typeof m?.run !== 'string') throw new TrainingStepError('training message: expected {run: string, step: StepMetrics}');
+          this.push(m.run, m.step);
+        } catch (e) {
+          onError(e as Error);
+        }
+      },
+    });
+    this.stops.push(() => sub.unsubscribe());
+  }
+
+  /**
+   * Follows `<runsDir>/<run>/metrics.jsonl` for every run directory there (new
+   * ones too), polling every `pollMs`. Bad lines go to `onError` and are skipped.
+   */
+  watchRuns(runsDir: string, pollMs = 500, onError: (err: Error) => void = () => undefined): void {
+    const tails = new Map<string, FileTail>();
+    const pump = () => {
+      let names: string[] = [];
+      try {
+        names = readdirSync(runsDir).filter((n) => RUN_NAME.test(n));
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const file = path.join(runsDir, name, 'metrics.jsonl');
+        if (!tails.has(name)) {
+          try {
+            if (!statSync(file).isFile()) continue;
+          } catch {
+            continue;
+          }
+          tails.set(name, new FileTail(file));
+        }
+        for (const line of tails.get(name)!.read()) {
+          try {
+            this.push(name, JSON.parse(line));
+          } catch (e) {
+            onError(new TrainingStepError(`${file}: ${(e as Error).message}`));
+          }
+        }
+      }
+    };
+    pump();
+    const timer = setInterval(pump, pollMs);
+    timer.unref();
+    this.stops.push(() => clearInterval(timer));
+  }
+
+  /** Stops subscriptions and file watches. */
+  close(): void {
+    for (const s of this.stops.splice(0)) s();
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { pino } from 'pino';
+import { connectCluster, startClusterHead, startClusterNode, startNatsServer, ClusterStateStore, type ClusterHeadService, type ClusterNode } from '@cohort/cluster';
+import { natsLogDestination } from '@cohort/dashboard';
+
+process.env.COHORT_LOG_LEVEL ??= 'silent';
+
+/** A temp dir removed when the test ends. */
+export function tempDir(t: ExecutionContext, prefix = 'cohort-dash-'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Polls `pred` until true or the deadline; returns whether it became true. */
+export async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 15_000, stepMs = 50): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return pred();
+}
+
+export interface LocalCluster {
+  url: string;
+  token: string;
+  cluster: string;
+  head: ClusterHeadService;
+  nodes: ClusterNode[];
+  store: ClusterStateStore;
+  nc: Awaited<ReturnType<typeof connectCluster>>;
+}
+
+/**
+ * A real local cluster for one test: nats-server (random port, temp store),
+ * a head and node agents in this process; workers are real child processes.
+ * Node agents publish their actors' log lines on the cluster's log subject.
+ * Everything is stopped at teardown.
+ */
+export async function localCluster(t: ExecutionContext, cluster: string, nodes: Array<{ id: string; resources: Record<string, number> }>): Promise<LocalCluster> {
+  const token = `tok-${cluster}`;
+  const server = await startNatsServer({ dir: tempDir(t, 'cohort-dash-nats-'), token });
+  t.teardown(() => server.stop(2000));
+  const head = await startClusterHead({ cluster, natsUrl: server.url, auth: { token }, heartbeatMs: 200, timeoutMs: 2000, logLevel: 'info' });
+  t.teardown(() => head.stop({ killActors: true }));
+  const nc = await connectCluster({ url: server.url, token, name: 'dashboard-test' });
+  t.teardown(() => nc.close().catch(() => undefined));
+  const out: ClusterNode[] = [];
+  for (const n of nodes) {
+    const logger = pino({ level: 'info' }, natsLogDestination(nc, cluster, n.id));
+    const node = await startClusterNode({ address: server.url, auth: { token }, nodeId: n.id, resources: n.resources, heartbeatMs: 200, logger });
+    t.teardown(() => node.stop());
+    out.push(node);
+  }
+  await until(() => head.controlPlane.nodeIds().length === nodes.length);
+  const store = await ClusterStateStore.open(nc, { cluster });
+  return { url: server.url, token, cluster, head, nodes: out, store, nc };
+}
