@@ -124,11 +124,13 @@ export class ClusterHead {
   }
 
   private async recordJoin(n: NodeAnnouncement): Promise<void> {
+    if (this.stopped) return;
     const rec: NodeRecord = { id: n.nodeId, state: 'alive', resources: n.resources, labels: n.labels, address: n.address, hostname: n.hostname, pid: n.pid, nodeType: n.nodeType, joinedAt: Date.now() };
     await this.store.nodes.put(n.nodeId, rec).catch((err) => this.log.error({ err, node: n.nodeId }, 'could not record a join'));
   }
 
   private async recordGone(id: string, state: 'dead' | 'left', reason: string): Promise<void> {
+    if (this.stopped) return;
     try {
       await this.store.nodes.modify(id, (cur) => (cur ? { ...cur, state, reason, changedAt: Date.now() } : undefined));
       // Actors that lived there are gone with it; the scheduler integration restarts them elsewhere.
@@ -138,7 +140,7 @@ export class ClusterHead {
         }
       }
     } catch (err) {
-      this.log.error({ err, node: id }, `could not record node ${state}`);
+      if (!this.stopped) this.log.error({ err, node: id }, `could not record node ${state}`);
     }
     if (state === 'dead') {
       for (const fn of this.deadHooks) {

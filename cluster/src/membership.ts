@@ -142,6 +142,7 @@ export class MembershipMonitor {
   private readonly subs: Subscription[] = [];
   private timer: NodeJS.Timeout | undefined;
   private connected = true;
+  private lastCheck = 0;
   private readonly joinL = new Set<Listener<[NodeAnnouncement]>>();
   private readonly leaveL = new Set<Listener<[string, string]>>();
   private readonly deadL = new Set<Listener<[string, string]>>();
@@ -257,6 +258,18 @@ export class MembershipMonitor {
   private check(): void {
     if (!this.connected || this.nc.isClosed()) return;
     const now = Date.now();
+    // If this process itself was frozen (a blocked event loop, a paused VM), the
+    // heartbeats that arrived meanwhile are still queued behind this timer: do
+    // not blame the nodes for our own silence; give everyone a fresh timeout.
+    const checkMs = this.o.checkMs ?? Math.max(20, Math.floor(this.timeoutMs / 5));
+    const sinceLast = now - this.lastCheck;
+    const stalled = this.lastCheck !== 0 && sinceLast > checkMs + this.timeoutMs / 2;
+    this.lastCheck = now;
+    if (stalled) {
+      this.log.warn({ stalledMs: sinceLast }, 'membership checks were delayed (this process was busy); not declaring deaths this round');
+      for (const m of this.members.values()) m.lastSeen = now;
+      return;
+    }
     for (const [id, m] of this.members) {
       const silent = now - m.lastSeen;
       if (silent <= this.timeoutMs) continue;

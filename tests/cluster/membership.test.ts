@@ -106,3 +106,25 @@ test('invalid heartbeats are dropped, not trusted', async (t) => {
   t.true(await until(() => mon.isAlive('ok')));
   t.deepEqual(mon.alive().map((x) => x.nodeId), ['ok']);
 });
+
+test('a monitor whose own event loop was blocked longer than the timeout does not declare live nodes dead', async (t) => {
+  const { server } = await withNats(t);
+  const head = await client(t, server().url, undefined, 'head');
+  const a = await client(t, server().url, undefined, 'a');
+  const hb = new NodeHeartbeat(a, { cluster: 'stall', node: ann('n1'), intervalMs: 100 });
+  t.teardown(() => hb.stop(false));
+  hb.start();
+  const mon = new MembershipMonitor(head, { cluster: 'stall', timeoutMs: 500 });
+  t.teardown(() => mon.stop());
+  const dead: string[] = [];
+  mon.onDead((id) => dead.push(id));
+  mon.start();
+  t.true(await until(() => mon.isAlive('n1')));
+  const end = Date.now() + 1500;
+  while (Date.now() < end) {
+    /* block the event loop, as a busy head process would */
+  }
+  await new Promise((r) => setTimeout(r, 800));
+  t.deepEqual(dead, []);
+  t.true(mon.isAlive('n1'));
+});
