@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as ort from 'onnxruntime-node';
-import { Graph, Session, parseSessionOptions, add, matmul, softmax } from '../../engine/src/index.js';
+import { Graph, Session, parseSessionOptions, add, matmul, softmax, reshape } from '../../engine/src/index.js';
 
 function model(): Graph {
   const g = new Graph('session');
@@ -80,4 +80,22 @@ test('feeds are checked against the graph inputs before running', async (t) => {
   t.deepEqual(ok.y.dims, [2, 2]);
   await s.release();
   await t.throwsAsync(s.run({ x, w, b }), { message: /released/ });
+});
+
+test('a run-time failure names the failing node with its static shapes', async (t) => {
+  const g = new Graph('runtime_error');
+  const x = g.input('x', 'float32', ['n']);
+  const shape = g.input('shape', 'int64', [2]);
+  g.output('y', add(reshape(x, shape), 1));
+  const s = await Session.create(g);
+  try {
+    await t.throwsAsync(
+      s.run({ x: f32([1, 2, 3, 4, 5, 6], [6]), shape: new ort.Tensor('int64', new BigInt64Array([4n, 2n]), [2]) }),
+      { message: /Session\.run: .*cannot be reshaped.*\n  in graph 'runtime_error', node n\d+_Reshape: Reshape\(x: float32\[n\], shape: int64\[2\]\) -> reshape_\d+: float32\[\?\d+,\?\d+\]/s },
+    );
+    const ok = await s.run({ x: f32([1, 2, 3, 4, 5, 6], [6]), shape: new ort.Tensor('int64', new BigInt64Array([3n, 2n]), [2]) });
+    t.deepEqual(Array.from(ok.y.data as Float32Array), [2, 3, 4, 5, 6, 7]);
+  } finally {
+    await s.release();
+  }
 });

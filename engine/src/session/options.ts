@@ -15,7 +15,7 @@ export interface SessionOptions {
   deviceId?: number;
   /** Graph optimization level (default 'all'). */
   graphOptimization?: 'all' | 'basic' | 'none';
-  /** Log level for ONNX Runtime's own messages (default 'error'). */
+  /** Log level for ONNX Runtime's own stderr messages (default 'fatal': run errors are thrown anyway). */
   ortLogLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
 

@@ -28,6 +28,7 @@ export class Session {
   private constructor(
     private readonly ort: ort.InferenceSession,
     private readonly specs: Map<string, InputSpec> | null,
+    private readonly graph: Graph | null,
     /** Options the session was created with. */
     readonly options: SessionOptions,
     private readonly log: Logger,
@@ -44,7 +45,7 @@ export class Session {
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: [epConfig],
       graphOptimizationLevel: OPT_LEVEL[o.graphOptimization ?? 'all'],
-      logSeverityLevel: ORT_LEVEL[o.ortLogLevel ?? 'error'],
+      logSeverityLevel: ORT_LEVEL[o.ortLogLevel ?? 'fatal'],
       ...(o.threads !== undefined ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     };
     const log = (logger ?? engineLogger()).child({ component: 'session', graph: model instanceof Graph ? model.name : undefined, ep });
@@ -63,7 +64,7 @@ export class Session {
     }
     const specs = model instanceof Graph ? new Map(model.inputs.map((t) => [t.name, { dtype: t.dtype, shape: t.shape }])) : null;
     log.debug({ inputs: inner.inputNames.length, outputs: inner.outputNames.length }, 'session created');
-    return new Session(inner, specs, o, log);
+    return new Session(inner, specs, model instanceof Graph ? model : null, o, log);
   }
 
   /** Graph input names, in declaration order. */
@@ -89,8 +90,12 @@ export class Session {
         throw new Error(`Session.run: unknown fetch '${f}'; outputs are ${this.ort.outputNames.join(', ')}`);
       }
     }
-    const res = await this.ort.run(feeds, names);
-    return res as Record<string, ort.Tensor>;
+    try {
+      const res = await this.ort.run(feeds, names);
+      return res as Record<string, ort.Tensor>;
+    } catch (err) {
+      throw new Error(`Session.run: ${err instanceof Error ? err.message.trim() : String(err)}${this.describeFailure(err)}`);
+    }
   }
 
   /** Frees native resources; the session is unusable afterwards. */
@@ -99,6 +104,18 @@ export class Session {
     this.released = true;
     await this.ort.release();
     this.log.debug('session released');
+  }
+
+  /** Points a run-time failure at the builder's view of the failing node (op, static shapes). */
+  private describeFailure(err: unknown): string {
+    const m = /Name:'(n(\d+)_\w+)'/.exec(err instanceof Error ? err.message : String(err));
+    const node = m && this.graph ? this.graph.nodes[Number(m[2])] : undefined;
+    if (!node || !this.graph || node.name !== m![1]) return '';
+    const values = new Map<string, string>();
+    for (const t of this.graph.inputs) values.set(t.name, t.toString());
+    for (const e of this.graph.tape) for (const t of [...e.inputs, ...e.outputs]) if (t) values.set(t.name, t.toString());
+    const show = (n: string) => values.get(n) ?? n;
+    return `\n  in graph '${this.graph.name}', node ${node.name}: ${node.opType}(${node.inputs.filter(Boolean).map(show).join(', ')}) -> ${node.outputs.map(show).join(', ')}`;
   }
 
   private checkFeeds(feeds: Record<string, ort.Tensor>): void {
