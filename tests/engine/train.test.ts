@@ -80,3 +80,21 @@ test('train: a checkpoint (params + AdamW state) resumes exactly', async (t) => 
   for (let s = 0; s < 2; s++) await tb.step(batch);
   for (const [k, p] of a.params) t.deepEqual(Buffer.from(b.params.get(k)!.buffer), Buffer.from(p.buffer), k);
 });
+
+test('train: steps are logged through a pino child logger carrying the trainer and step', async (t) => {
+  const { pino } = await import('pino');
+  const { Writable } = await import('node:stream');
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const m = CausalLM.random(TINY_CONFIG, { seed: 5, threads: 1 });
+  t.teardown(() => m.release());
+  const tr = new SftTrainer(m, { logger: pino({ level: 'debug' }, sink) });
+  await tr.step({ inputIds: seqs.slice(0, 2) });
+  await new Promise((r) => setImmediate(r));
+  const rec = lines.map((l) => JSON.parse(l)).find((r) => r.msg === 'train step');
+  t.truthy(rec);
+  t.is(rec.component, 'SftTrainer');
+  t.is(rec.step, 1);
+  t.true(rec.loss > 0);
+  t.throws(() => new SftTrainer(m, { microBatchSize: 0 }), { message: /invalid trainer options: microBatchSize/ });
+});

@@ -114,9 +114,12 @@ abstract class TrainerBase {
   protected readonly opts: z.output<typeof trainerOptionsSchema>;
   private readonly lr: (step: number) => number;
   protected readonly acc = new GradAccumulator();
+  /** Child logger (component = trainer class); absent when no logger was given. */
+  protected readonly log: Logger | undefined;
 
   protected constructor(readonly model: CausalLM, protected readonly trainParams: Map<string, Float32Array>, options: TrainerOptions) {
     this.opts = parse(trainerOptionsSchema, options, 'trainer options');
+    this.log = this.opts.logger?.child({ component: new.target.name });
     const decayNames = new Set(decoderParamSpecs(model.config).filter((s) => s.decay).map((s) => s.name));
     decayNames.add(VALUE_HEAD.weight);
     this.optimizer = new AdamW(trainParams, this.opts.optimizer, (name) => decayNames.has(name));
@@ -167,9 +170,9 @@ abstract class TrainerBase {
     const gradNorm = this.opts.maxGradNorm === null ? globalGradNorm(this.acc.grads) : clipGradNorm(this.acc.grads, this.opts.maxGradNorm);
     const lr = this.lr(this.optimizer.step + 1);
     if (Number.isFinite(gradNorm)) this.optimizer.update(this.acc.grads, lr);
-    else this.opts.logger?.warn({ step: this.optimizer.step, gradNorm }, 'non-finite gradient norm; update skipped');
+    else this.log?.warn({ step: this.optimizer.step, gradNorm }, 'non-finite gradient norm; update skipped');
     const m: StepMetrics = { ...sums, step: this.optimizer.step, loss: sums.loss, gradNorm, lr, tokens, microBatches: micro };
-    this.opts.logger?.debug(m, 'train step');
+    this.log?.debug(m, 'train step');
     return m;
   }
 
