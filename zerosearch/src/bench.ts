@@ -10,6 +10,8 @@ export interface ZeroSearchBench {
   readonly documents: number;
   readonly queries: number;
   readonly dataMakeMs: number;
+  /** Share of hop queries whose top-5 holds a document stating the hop's fact. */
+  readonly recallAt5: number;
   /** BM25 over the inverted index. */
   readonly indexQps: number;
   /** Same scores by scanning every document (same-run baseline). */
@@ -48,11 +50,13 @@ export async function benchZeroSearch(opts: { size?: string; queries?: number; r
   const ds = makeDataset({ size: opts.size ?? 'large', seed: 1 });
   const dataMakeMs = performance.now() - t0;
   const texts = ds.corpus.map((d) => `${d.title} ${d.text}`);
-  const queries = [...ds.train, ...ds.test].flatMap((q) => q.steps.map((s) => s.query)).slice(0, opts.queries ?? 400);
+  const hops = [...ds.train, ...ds.test].flatMap((q) => q.steps).slice(0, opts.queries ?? 400);
+  const queries = hops.map((s) => s.query);
   const index = new Bm25Index(texts);
   let t = performance.now();
   const fast = queries.map((q) => index.search(q, 5).map((h) => h.doc));
   const indexMs = performance.now() - t;
+  const recallAt5 = hops.filter((h, i) => fast[i].some((d) => ds.corpus[d].facts.includes(h.fact))).length / hops.length;
   const tokenized = texts.map((x) => analyze(x));
   const scanN = Math.min(queries.length, 100);
   t = performance.now();
@@ -82,6 +86,7 @@ export async function benchZeroSearch(opts: { size?: string; queries?: number; r
       documents: texts.length,
       queries: queries.length,
       dataMakeMs,
+      recallAt5,
       indexQps,
       scanQps,
       indexVsScan: indexQps / scanQps,

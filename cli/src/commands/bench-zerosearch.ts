@@ -18,6 +18,7 @@ server one at a time against 32 in flight. Figures are ratios to same-run baseli
     else
       process.stdout.write(
         `world: ${r.documents} documents, made in ${r.dataMakeMs.toFixed(0)} ms\n` +
+          `BM25 recall@5 of hop queries: ${(100 * r.recallAt5).toFixed(1)}%\n` +
           `BM25 inverted index: ${r.indexQps.toFixed(0)} queries/s; full scan: ${r.scanQps.toFixed(0)} queries/s; index/scan = ${r.indexVsScan.toFixed(1)}x\n` +
           `simulator server: sequential ${r.serverSequentialRps.toFixed(0)} req/s; 32 in flight ${r.serverConcurrentRps.toFixed(0)} req/s; ratio ${r.concurrentVsSequential.toFixed(2)}x\n`,
       );
