@@ -76,7 +76,7 @@ test('Cohort client: timeouts and bounded retries end in a clear error', async (
   const server = await startOpenAIServer({ generator: sim });
   t.teardown(() => server.close());
   const c2 = new OpenAIClient({ addresses: [server.url], endpoint: 'completions', maxRetries: 3 });
-  await t.throwsAsync(c2.post('/completions', { prompt: 5 }), { message: /HTTP 400/ });
+  await t.throwsAsync(c2.post('/completions', { prompt: 5 }), { message: /simulator rejected the request \(HTTP 400: .*prompt/ });
   t.is(c2.metrics.attempts, 1);
   t.throws(() => new OpenAIClient({ addresses: [] }), { message: /at least one server address/ });
 });

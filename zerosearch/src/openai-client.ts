@@ -42,7 +42,11 @@ export type OpenAIClientOptions = z.input<typeof OpenAIClientOptionsSchema>;
 export class SimulatorUnavailableError extends Error {
   override readonly name = 'SimulatorUnavailableError';
   constructor(readonly attempts: number, readonly lastError: string, readonly addresses: readonly string[]) {
-    super(`simulator unreachable after ${attempts} attempt(s) to ${addresses.join(', ')}: ${lastError}. Check that the server is up (cohort sim serve --port P) and the address is right.`);
+    super(
+      /^HTTP 4\d\d/.test(lastError)
+        ? `simulator rejected the request (${lastError}) at ${addresses.join(', ')}; check the model name and the request options`
+        : `simulator unreachable after ${attempts} attempt(s) to ${addresses.join(', ')}: ${lastError}. Check that the server is up (cohort sim serve --port P) and the address is right.`,
+    );
   }
 }
 
@@ -175,20 +179,32 @@ export class OpenAIClient implements TextGenerator {
     return text;
   }
 
-  /** TextGenerator: each prompt as one user message (or a completion), `concurrency` at a time. */
-  async generate(prompts: readonly string[], opts: GenerateOptions): Promise<string[]> {
-    const out: string[] = new Array(prompts.length);
+  /** Per-prompt outcomes: each prompt as one user message (or a completion), `concurrency` at a time. */
+  async generateSettled(prompts: readonly string[], opts: GenerateOptions): Promise<(string | Error)[]> {
+    const out: (string | Error)[] = new Array(prompts.length);
     let cursor = 0;
     const worker = async () => {
       while (cursor < prompts.length) {
         const i = cursor++;
-        const raw = this.options.endpoint === 'chat' ? await this.chat([{ role: 'user', content: prompts[i] }], opts) : await this.complete(prompts[i], opts);
-        // OpenAI servers drop the matched stop string; keep the contract (stop kept) when we can tell.
-        out[i] = opts.stop?.length ? restoreStop(raw, opts.stop) : raw;
+        try {
+          const raw = this.options.endpoint === 'chat' ? await this.chat([{ role: 'user', content: prompts[i] }], opts) : await this.complete(prompts[i], opts);
+          // OpenAI servers drop the matched stop string; keep the contract (stop kept) when we can tell.
+          out[i] = opts.stop?.length ? restoreStop(raw, opts.stop) : raw;
+        } catch (err) {
+          out[i] = err as Error;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, prompts.length) }, worker));
     return out;
+  }
+
+  /** TextGenerator: all prompts, or the first failure. */
+  async generate(prompts: readonly string[], opts: GenerateOptions): Promise<string[]> {
+    const out = await this.generateSettled(prompts, opts);
+    const bad = out.find((o): o is Error => o instanceof Error);
+    if (bad) throw bad;
+    return out as string[];
   }
 }
 

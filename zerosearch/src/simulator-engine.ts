@@ -68,14 +68,15 @@ export class SimulatorSearchEngine implements SearchEngine {
     const prompts = requests.map((r, i) => this.promptFor(r, modes[i]));
     const gen = { maxTokens: this.opts.maxTokens ?? 600, temperature: this.opts.temperature ?? 0.8 };
     let outputs: (string | Error)[];
+    const g = this.opts.generator;
     try {
-      outputs = await this.opts.generator.generate(prompts, gen);
-      if (outputs.length !== prompts.length) throw new Error(`generator ${this.opts.generator.name} returned ${outputs.length} outputs for ${prompts.length} prompts`);
+      outputs = g.generateSettled ? await g.generateSettled(prompts, gen) : await g.generate(prompts, gen);
+      if (outputs.length !== prompts.length) throw new Error(`generator ${g.name} returned ${outputs.length} outputs for ${prompts.length} prompts`);
     } catch (err) {
-      if (prompts.length === 1) outputs = [err as Error];
+      if (prompts.length === 1 || g.generateSettled) outputs = prompts.map(() => err as Error);
       else {
         // Retry one by one so one bad request does not sink the batch.
-        const settled = await Promise.allSettled(prompts.map((p) => this.opts.generator.generate([p], gen)));
+        const settled = await Promise.allSettled(prompts.map((p) => g.generate([p], gen)));
         outputs = settled.map((s) => (s.status === 'fulfilled' ? s.value[0] : (s.reason as Error)));
       }
     }

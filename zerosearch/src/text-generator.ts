@@ -21,6 +21,8 @@ export interface TextGenerator {
   /** A name for logs and `/v1/models`. */
   readonly name: string;
   generate(prompts: readonly string[], opts: GenerateOptions): Promise<string[]>;
+  /** Optional: per-prompt outcomes, so one failed prompt does not fail the batch. */
+  generateSettled?(prompts: readonly string[], opts: GenerateOptions): Promise<(string | Error)[]>;
   close?(): Promise<void>;
 }
 
