@@ -8,7 +8,14 @@ const PEER = fileURLToPath(new URL('./baseline-peer.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const identity = (b: Buffer) => b;
 
-/** A second process serving the benchmark floors (bare gRPC echo, raw TCP sink). */
+/** Median of a non-empty list (robust against the stalls of a shared machine). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** A second process serving the benchmark floors (bare gRPC echo, raw TCP source). */
 export class BaselinePeer {
   private constructor(
     private readonly child: ChildProcess,
@@ -45,12 +52,36 @@ export class BaselinePeer {
       await p;
     };
     await round();
-    const t0 = performance.now();
-    for (let r = 0; r < rounds; r++) await round();
-    const dt = (performance.now() - t0) / 1000;
+    const rates: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      await round();
+      rates.push(n / ((performance.now() - t0) / 1000));
+    }
     call.end();
     client.close();
-    return (n * rounds) / dt;
+    return median(rates);
+  }
+
+  /** Messages/s of the same echo with one message in flight: `chunks` runs of `chunk` sequential round trips, median. */
+  async streamEchoSequential(chunk: number, chunks: number): Promise<number> {
+    const client = new grpc.Client(`127.0.0.1:${this.grpcPort}`, grpc.credentials.createInsecure());
+    const call = client.makeBidiStreamRequest('/bench.Echo/Echo', identity, identity);
+    call.on('error', () => {});
+    const msg = Buffer.alloc(64, 7);
+    let next: (() => void) | undefined;
+    call.on('data', () => next?.());
+    const one = () => new Promise<void>((r) => ((next = r), call.write(msg)));
+    for (let i = 0; i < chunk; i++) await one();
+    const rates: number[] = [];
+    for (let c = 0; c < chunks; c++) {
+      const t0 = performance.now();
+      for (let i = 0; i < chunk; i++) await one();
+      rates.push(chunk / ((performance.now() - t0) / 1000));
+    }
+    call.end();
+    client.close();
+    return median(rates);
   }
 
   /**
@@ -85,11 +116,14 @@ export class BaselinePeer {
       await p;
     };
     await once();
-    const t0 = performance.now();
-    for (let r = 0; r < rounds; r++) await once();
-    const dt = (performance.now() - t0) / 1000;
+    const rates: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      await once();
+      rates.push(bytes / ((performance.now() - t0) / 1000) / 1e9);
+    }
     sock.destroy();
-    return (bytes * rounds) / dt / 1e9;
+    return median(rates);
   }
 
   stop(): void {

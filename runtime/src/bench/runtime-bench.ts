@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { init } from '../init.js';
 import type { Runtime } from '../runtime.js';
-import { BaselinePeer } from './baselines.js';
+import { BaselinePeer, median } from './baselines.js';
 import { BenchClientActor, BenchTargetActor } from './bench-actors.js';
 
 /** Figures of `cohort bench runtime` (operations per second unless named otherwise). */
@@ -37,12 +37,6 @@ export interface RuntimeBenchOptions {
   logger?: Logger;
 }
 
-async function rate(fn: () => Promise<number>): Promise<number> {
-  const t0 = performance.now();
-  const ops = await fn();
-  return ops / ((performance.now() - t0) / 1000);
-}
-
 /** Runs the runtime microbenchmark and its same-run floors. */
 export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<RuntimeBenchResult> {
   const s = opts.scale ?? 1;
@@ -56,13 +50,6 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<R
   const peer = await BaselinePeer.start();
   let rt: Runtime | undefined;
   try {
-    say('baseline: bare gRPC bidi-stream echo');
-    await peer.streamEcho(inFlight, 1);
-    const baselineEcho = await peer.streamEcho(inFlight, rounds(10));
-    const baselineEchoSync = await peer.streamEcho(1, rounds(2000));
-    say('baseline: raw TCP');
-    const baselineTcp = await peer.tcp(transferBytes, rounds(4));
-
     rt = await init({ logLevel: 'warn', logger: opts.logger, resources: { CPU: 64 } });
     const r = rt;
     say('actor spawn latency');
@@ -86,82 +73,85 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<R
     const clients = await Promise.all(Array.from({ length: n }, () => r.spawn(BenchClientActor, [])));
     await Promise.all([a, b, conc, ...targets, ...clients].map((h) => h.$ready()));
 
-    const asyncRounds = async (call: () => PromiseLike<unknown>, k: number) => {
+    /** Median over `k` rounds of the rate of one round (`round` returns its op count). */
+    const medianRate = async (round: () => Promise<number>, k: number, warmups = 1) => {
+      for (let i = 0; i < warmups; i++) await round();
+      const rates: number[] = [];
       for (let i = 0; i < k; i++) {
-        const refs = new Array(inFlight);
-        for (let j = 0; j < inFlight; j++) refs[j] = call();
-        await Promise.all(refs);
+        const t0 = performance.now();
+        const ops = await round();
+        rates.push(ops / ((performance.now() - t0) / 1000));
       }
-      return k * inFlight;
+      return median(rates);
+    };
+    const inFlightRound = (call: () => PromiseLike<unknown>) => async () => {
+      const refs = new Array(inFlight);
+      for (let j = 0; j < inFlight; j++) refs[j] = call();
+      await Promise.all(refs);
+      return inFlight;
     };
 
-    say('1:1 sync calls');
+    // Floors and the figures compared with them are measured back to back, so
+    // both see the same load on a shared machine.
+    say('1:1 sync calls (and the one-in-flight stream echo floor)');
     for (let i = 0; i < 1500; i++) await a.noop(); // JIT warm-up of both processes
-    const sync = await rate(async () => {
-      const k = rounds(2000);
-      for (let i = 0; i < k; i++) await a.noop();
-      return k;
-    });
-    say('1:1 async calls');
-    await asyncRounds(() => a.noop(), 1);
-    const asyncRate = await rate(() => asyncRounds(() => a.noop(), rounds(10)));
+    const baselineEchoSync = await peer.streamEchoSequential(100, rounds(20));
+    const sync = await medianRate(async () => {
+      for (let i = 0; i < 100; i++) await a.noop();
+      return 100;
+    }, rounds(20));
+    say('1:1 async calls (and the bare stream echo floor)');
+    const baselineEcho = await peer.streamEcho(inFlight, rounds(10));
+    const asyncRate = await medianRate(inFlightRound(() => a.noop()), rounds(10));
     say('1:1 concurrent calls');
-    await asyncRounds(() => conc.asyncNoop(), 1);
-    const concurrent = await rate(() => asyncRounds(() => conc.asyncNoop(), rounds(10)));
+    const concurrent = await medianRate(inFlightRound(() => conc.asyncNoop()), rounds(10));
     say('1:n async calls');
     let next = 0;
-    const oneN = await rate(() => asyncRounds(() => targets[next++ % n].noop(), rounds(10)));
+    const oneN = await medianRate(inFlightRound(() => targets[next++ % n].noop()), rounds(10));
 
     say('n:n async calls');
-    await Promise.all(clients.map((c) => c.run(targets, 100, 1, 0)));
-    const nn = await rate(async () => (await Promise.all(clients.map((c) => c.run(targets, 1000, rounds(5), 0)))).reduce((x, y) => x + y, 0));
+    const nn = await medianRate(async () => (await Promise.all(clients.map((c) => c.run(targets, 1000, 1, 0)))).reduce((x, y) => x + y, 0), rounds(5));
     say('n:n async calls with a 100 KB argument');
-    const nnArg = await rate(async () => (await Promise.all(clients.map((c) => c.run(targets, 50, rounds(4), argBytes)))).reduce((x, y) => x + y, 0));
+    const nnArg = await medianRate(async () => (await Promise.all(clients.map((c) => c.run(targets, 50, 1, argBytes)))).reduce((x, y) => x + y, 0), rounds(4));
 
     say('put / get calls');
-    const putCalls = await rate(async () => {
-      const k = rounds(20000);
-      for (let i = 0; i < k; i++) r.put(i);
-      return k;
-    });
+    const putCalls = await medianRate(async () => {
+      for (let i = 0; i < 5000; i++) r.put(i);
+      return 5000;
+    }, rounds(4));
     const ref = r.put({ small: 1 });
-    const getCalls = await rate(async () => {
-      const k = rounds(20000);
-      for (let i = 0; i < k; i++) await r.get(ref);
-      return k;
-    });
+    const getCalls = await medianRate(async () => {
+      for (let i = 0; i < 5000; i++) await r.get(ref);
+      return 5000;
+    }, rounds(4));
     say('put GB/s');
     const big = new Float32Array(transferBytes / 4).fill(1);
-    r.free(r.put(big));
-    const putRounds = rounds(3);
     const putGb =
-      (await rate(async () => {
-        for (let i = 0; i < putRounds; i++) r.free(r.put(big));
-        return putRounds;
-      })) *
+      (await medianRate(async () => {
+        r.free(r.put(big));
+        return 1;
+      }, rounds(3))) *
       (transferBytes / 1e9);
 
-    say('actor-to-actor transfer of a 256 MiB Float32Array');
+    say('actor-to-actor transfer of a 256 MiB Float32Array (and the raw TCP floor)');
     await a.make(transferBytes / 4);
-    await a.sendTo(b);
-    const tRounds = rounds(4);
+    const baselineTcp = await peer.tcp(transferBytes, rounds(4));
     const transferGb =
-      (await rate(async () => {
-        for (let i = 0; i < tRounds; i++) await a.sendTo(b);
-        return tRounds;
-      })) *
+      (await medianRate(async () => {
+        await a.sendTo(b);
+        return 1;
+      }, rounds(4), 2)) * // first touches of fresh huge pages are slow (compaction); steady state is what weight sync sees
       (transferBytes / 1e9);
 
     say('placement group create + remove');
-    const pgs = await rate(async () => {
-      const k = rounds(300);
-      for (let i = 0; i < k; i++) {
+    const pgs = await medianRate(async () => {
+      for (let i = 0; i < 50; i++) {
         const pg = await r.createPlacementGroup({ bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: 'PACK' });
         await pg.ready();
         await pg.remove();
       }
-      return k;
-    });
+      return 50;
+    }, rounds(5));
 
     return {
       actor_calls_sync_per_s: Math.round(sync),
