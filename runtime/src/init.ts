@@ -34,6 +34,18 @@ export async function init(config: RuntimeConfig & { logger?: Logger } = {}): Pr
         workerEnv: workerEnvFor(cfg),
       });
       serveControlPlane(endpoint, cp);
+      const local = cp;
+      // Owners inside actors observe their actors' failures too.
+      local.subscribe((e) => {
+        if (e.owner === 'driver') return;
+        const address = local.addressOf(e.owner);
+        if (!address || endpoint.closed) return;
+        try {
+          endpoint.notify(endpoint.channelTo(address), 'actor-event', e);
+        } catch (err) {
+          logger.debug({ err, owner: e.owner }, 'could not forward an actor event to its owner');
+        }
+      });
       return cp;
     },
     onShutdown: () => cp!.shutdown(),

@@ -220,6 +220,11 @@ export class LocalControlPlane implements ControlPlane {
     }
   }
 
+  /** Data-plane address of a live actor's worker (undefined otherwise). */
+  addressOf(id: string): string | undefined {
+    return this.actors.get(id)?.info.address;
+  }
+
   async waitAlive(id: string, minIncarnation: number): Promise<ActorInfo> {
     const rec = this.actors.get(id);
     if (!rec) throw new ActorDiedError(id, undefined, 'no such actor');

@@ -77,7 +77,13 @@ export class Runtime {
     this.ownerId = parts.ownerId;
     this.cp = parts.controlPlane(endpoint);
     endpoint.handle('obj.get', (id) => this.localGet(String(id)));
+    // Lifecycle events of the actors this process owns, pushed by the control plane.
+    endpoint.onNotify('actor-event', (e) => {
+      for (const l of this.eventListeners) l(e as ActorEvent);
+    });
   }
+
+  private readonly eventListeners: Array<(e: ActorEvent) => void> = [];
 
   /** Starts the data plane and wires the control plane. */
   static async start(parts: RuntimeParts): Promise<Runtime> {
@@ -251,10 +257,17 @@ export class Runtime {
     return new PlacementGroup(this, st.id, st.bundles, st.strategy);
   }
 
-  /** Lifecycle events of actors (restarts, deaths). Available in the driver. */
+  /**
+   * Lifecycle events (alive, restarting, died with the cause). In the driver:
+   * every actor's; inside an actor: those of the actors it owns.
+   */
   onActorEvent(fn: (e: ActorEvent) => void): () => void {
-    if (!this.parts.subscribe) throw new CohortError('actor events are available in the driver process only');
-    return this.parts.subscribe(fn);
+    if (this.parts.subscribe) return this.parts.subscribe(fn);
+    this.eventListeners.push(fn);
+    return () => {
+      const i = this.eventListeners.indexOf(fn);
+      if (i >= 0) this.eventListeners.splice(i, 1);
+    };
   }
 
   /** Ends every actor this runtime started and closes the data plane. */

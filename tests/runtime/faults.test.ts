@@ -77,6 +77,12 @@ test.serial('killing an owner ends its owned actors but not detached ones; kill(
   t.is(await d.get(), 2, 'the detached actor lives on');
 });
 
+test.serial('an owner inside an actor observes its actors\' failures', async (t) => {
+  const owner = await rt.spawn(WorkerActor, []);
+  const seen = await owner.childCrashEvents();
+  t.true(seen.some((l) => /^died: worker process \d+ ended \(exit code 7\)/.test(l)), seen.join(' | '));
+});
+
 test.serial('no worker process outlives shutdown', async (t) => {
   const hs = await Promise.all([rt.spawn(CounterActor, []), rt.spawn(CounterActor, [], { lifetime: 'detached' })]);
   for (const h of hs) pids.add(await h.pid());
