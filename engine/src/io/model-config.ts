@@ -22,7 +22,10 @@ export const modelConfigSchema = z
     tie_word_embeddings: z.boolean().default(true),
     /** Qwen2 puts biases on q/k/v projections; Llama does not. Default: true for qwen2, false otherwise. */
     attention_bias: z.boolean().optional(),
-    hidden_act: z.enum(['silu']).default('silu'),
+    hidden_act: z.enum(['silu'], { message: "hidden_act must be 'silu' (SwiGLU MLP); other activations are not implemented" }).default('silu'),
+    /** Not implemented: present and non-null is an error rather than silently wrong positions. */
+    rope_scaling: z.null({ message: 'rope_scaling is not supported (plain RoPE only); set it to null or remove it' }).optional(),
+    use_sliding_window: z.literal(false, { message: 'use_sliding_window must be false (full causal attention only)' }).optional(),
     bos_token_id: z.number().int().nonnegative().nullish(),
     eos_token_id: z.union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative())]).nullish(),
     pad_token_id: z.number().int().nonnegative().nullish(),
