@@ -3,6 +3,7 @@ import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, type
 import { AGENT_OPS, HEAD_WORKER_EXIT, type WorkerExitReport } from './cluster-control-plane.js';
 import { discoverCluster } from './head.js';
 import { childLogger } from './log.js';
+import { NatsLogSink, fanoutLogger } from './log-fanout.js';
 import { NodeAgent, type NodeAgentOptions } from './node-agent.js';
 
 /** Options for {@link startClusterNode}. */
@@ -39,7 +40,9 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     ownerId: `agent-${nodeId}`,
     controlPlane: (ep) => controlPlaneClient(ep, ep.address),
   });
-  const local = new LocalNodeAgent(nodeId, logger);
+  // Worker output goes to this process's stderr and, once joined, to the cluster's log subject on NATS.
+  const sink = new NatsLogSink(nodeId);
+  const local = new LocalNodeAgent(nodeId, fanoutLogger(sink, { role: 'agent', node: nodeId }));
   const workers = new Map<number, WorkerProcess>();
   // Workers killed because this node is going away are not reported one by one:
   // the head learns of the node's loss (leave or heartbeat timeout) and reschedules them elsewhere.
@@ -74,6 +77,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   let agent: NodeAgent;
   try {
     agent = await NodeAgent.start({ ...o, nodeId, grpcAddress: rt.address, logger });
+    sink.attach(agent.nc, agent.info.cluster);
   } catch (err) {
     await rt.shutdown();
     throw err;

@@ -3,6 +3,7 @@ import { Runtime, controlPlaneClient, resolveRuntimeConfig, serveControlPlane, t
 import { ClusterControlPlane } from './cluster-control-plane.js';
 import { ClusterHead, type HeadOptions } from './head.js';
 import { childLogger } from './log.js';
+import { actorEventSubject } from './log-fanout.js';
 
 /** Options for {@link startClusterHead}. */
 export interface ClusterHeadServiceOptions extends HeadOptions {
@@ -57,6 +58,11 @@ export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<Cl
           control.ownerGone(owner, `its owner ${owner} disconnected`);
         }
       }
+    });
+    const events = actorEventSubject(o.cluster);
+    const hnc = head.nc;
+    control.subscribe((e) => {
+      if (!hnc.isClosed()) hnc.publish(events, JSON.stringify(e));
     });
     for (const n of head.monitor.alive()) control.addNode(n);
     if (head.epoch > 1) {

@@ -79,3 +79,4 @@ export { startClusterNode, type ClusterNode, type ClusterNodeOptions } from './a
 export { connect, type ConnectOptions, type ClusterRuntime } from './connect.js';
 export { runClusterBench, type ClusterBenchResult, type ClusterBenchOptions } from './bench/cluster-bench.js';
 export { ClusterBenchTarget, ClusterBenchTargetActor } from './bench/bench-actors.js';
+export { NatsLogSink, fanoutLogger, logSubject, actorEventSubject } from './log-fanout.js';

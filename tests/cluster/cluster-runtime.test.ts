@@ -1,8 +1,8 @@
 import test from 'ava';
 import { ActorDiedError } from '@cohort/runtime';
-import { connect, startClusterHead, startClusterNode, readClusterStatus, type ClusterNode } from '@cohort/cluster';
+import { actorEventSubject, connect, logSubject, startClusterHead, startClusterNode, readClusterStatus, type ClusterNode } from '@cohort/cluster';
 import { ProbeActor } from './fixtures/actors.js';
-import { withNats, until } from './helpers/nats.js';
+import { withNats, until, client } from './helpers/nats.js';
 
 const TOKEN = 'cluster-runtime-token';
 
@@ -18,8 +18,15 @@ function alive(pid: number): boolean {
 test('connect() gives the local API over a head and two node agents: spread placement, GPU ids, calls, status, node loss → restart elsewhere or ActorDiedError', async (t) => {
   const { server } = await withNats(t, { token: TOKEN });
   const url = server().url;
-  const svc = await startClusterHead({ cluster: 'crt', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 1200, restartBackoffMs: 50 });
+  const svc = await startClusterHead({ cluster: 'crt', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 1200, restartBackoffMs: 50, logLevel: 'info' });
   t.teardown(() => svc.stop({ killActors: true }));
+  // a tool listening on NATS: actor lifecycle events and actor log lines
+  const watcher = await client(t, url, TOKEN, 'watcher');
+  const events: Array<{ type: string; name?: string }> = [];
+  const logs: Array<{ actor: string; node: string; msg: string; level: string }> = [];
+  watcher.subscribe(actorEventSubject('crt'), { callback: (_e, m) => void events.push(m.json()) });
+  watcher.subscribe(logSubject('crt'), { callback: (_e, m) => void logs.push(m.json()) });
+  await watcher.flush();
   const nodes: ClusterNode[] = [];
   for (const id of ['n1', 'n2']) {
     const n = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: id, resources: { CPU: 2, GPU: 2 }, heartbeatMs: 200 });
@@ -39,6 +46,10 @@ test('connect() gives the local API over a head and two node agents: spread plac
   t.deepEqual([wa.cuda, wb.cuda], ['0', '0']);
   t.is(await a.add(2), 2);
   t.deepEqual(await b.echo({ x: [1, 2] }), { x: [1, 2] });
+  await a.shout('hello from a');
+  t.true(await until(() => logs.some((l) => l.actor === 'a' && l.msg === 'hello from a')), 'the log line reached NATS');
+  t.deepEqual(logs.find((l) => l.msg === 'hello from a')?.node, wa.node);
+  t.true(await until(() => ['a', 'b'].every((n) => events.some((e) => e.type === 'alive' && e.name === n))));
   const byName = await rt.getActor<InstanceType<typeof import('./fixtures/actors.js').Probe>>('b');
   t.is((await byName.where()).node, wb.node);
 
