@@ -106,13 +106,14 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
   if (train.length === 0) throw new Error('no simulator tuning pairs with split "train"; make data with `cohort data make`');
   const t0 = performance.now();
   const tokenizer = Tokenizer.train(
-    train.map((p) => p.prompt + ' ' + p.output),
+    train.map((p) => p.prompt + '\n' + p.output),
     { vocabSize: o.vocabSize },
   );
   const eos = tokenizer.tokenToId('<|endoftext|>')!;
   const seqs = train.map((p) => {
-    const prompt = tokenizer.encode(p.prompt + ' ');
-    const out = [...tokenizer.encode(p.output), eos];
+    // The prompt ends at "Output:" exactly as it is sent at serving time; the documents start on a new line.
+    const prompt = tokenizer.encode(p.prompt);
+    const out = [...tokenizer.encode('\n' + p.output), eos];
     return { ids: [...prompt, ...out], mask: [...prompt.map(() => 0), ...out.map(() => 1)] };
   });
   const longest = Math.max(...seqs.map((s) => s.ids.length));
