@@ -87,8 +87,11 @@ export class BulkWriter {
     const h = Buffer.allocUnsafe(8);
     h.writeUInt32LE(bytes.byteLength % 2 ** 32, 0);
     h.writeUInt32LE(Math.floor(bytes.byteLength / 2 ** 32), 4);
-    this.socket!.write(h);
-    if (bytes.byteLength > 0) this.socket!.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const sock = this.socket!;
+    sock.cork(); // header and bytes in one writev
+    sock.write(h);
+    if (bytes.byteLength > 0) sock.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    sock.uncork();
   }
 
   close(): void {
