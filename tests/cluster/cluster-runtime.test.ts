@@ -59,6 +59,17 @@ test('connect() gives the local API over a head and two node agents: spread plac
   t.deepEqual(st.actors.map((x) => [x.name, x.state, x.node]).sort(), [['a', 'ALIVE', wa.node], ['b', 'ALIVE', wb.node]]);
   t.is(st.nodes.find((n) => n.id === wa.node)?.resources.used.GPU, 1);
 
+  // a STRICT_SPREAD placement group takes one bundle on each agent; an actor placed in bundle 1 runs on that bundle's node
+  const pg = await rt.createPlacementGroup({ bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: 'STRICT_SPREAD', name: 'pair' });
+  const ready = await pg.ready();
+  t.is(new Set(ready.bundleNodes).size, 2);
+  const inPg = await rt.spawn(ProbeActor, ['pg'], { name: 'in-pg', placementGroup: pg.id, bundleIndex: 1, resources: { CPU: 1 } });
+  t.is((await inPg.where()).node, ready.bundleNodes![1]);
+  t.true(await until(async () => (await svc.head.store.placementGroups.get(pg.id))?.value.state === 'created'));
+  await pg.remove();
+  await t.throwsAsync(inPg.where(), { instanceOf: ActorDiedError, message: /placement group .* was removed/ });
+  t.true(await until(async () => (await svc.head.store.placementGroups.get(pg.id))?.value.state === 'removed'));
+
   // an impossible demand stays pending with a reason (nodes may join later)
   const big = await rt.spawn(ProbeActor, ['big'], { name: 'big', resources: { GPU: 3 } });
   t.true(await until(async () => (await rt.pending()).some((p) => p.kind === 'actor' && /GPU/.test(p.reason))));

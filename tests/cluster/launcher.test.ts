@@ -108,6 +108,10 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   const s2b = await status();
   t.deepEqual(s2b.actors.map((a) => [a.name, a.state, a.node]), [['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
 
+  // a demand no node can meet waits, and `cohort status` says why
+  await rt.spawn(ProbeActor, ['big'], { name: 'big', resources: { GPU: 4 } });
+  t.true(await until(async () => (await status()).pending.some((p) => p.name === 'big'), 10_000, 200), 'until pending');
+
   // kill -9 the head; start another on the same NATS: it reads the tables back
   const head = state.processes.find((p) => p.role === 'head')!;
   process.kill(head.pid, 'SIGKILL');
@@ -121,7 +125,8 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   t.is(s2.head?.epoch, 2);
   t.deepEqual(s2.nodes.map((n) => [n.id, n.alive]), [['lt-gpu-0', true], ['lt-gpu-1', false]]);
   // the actor directory survived the head restart, and the worker kept running through it
-  t.deepEqual(s2.actors.map((a) => [a.name, a.state, a.node]), [['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
+  t.deepEqual(s2.actors.map((a) => [a.name, a.state, a.node]), [['big', 'PENDING', null], ['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
+  t.regex(s2.pending.find((p) => p.name === 'big')?.reason ?? '', /GPU/);
   t.is(await mover.add(5), 5);
   // the driver finds the new head by itself: lookups and spawns go there
   const again = await rt.getActor<import('./fixtures/actors.js').Probe>('mover');
