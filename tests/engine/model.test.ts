@@ -36,6 +36,13 @@ test('model: ONNX scores equal a direct JS Qwen2 forward (GQA, q/k/v bias, tied 
       t.true(Math.abs(s.entropy[b][i] - ref.entropy[i]) < 2e-4, `entropy b=${b} t=${i}`);
     }
   }
+  // a clone scores the same and owns its parameters
+  const c = m.clone();
+  t.teardown(() => c.release());
+  const cs = await c.score({ inputIds: seqs });
+  t.deepEqual(cs.logprobs[2], s.logprobs[2]);
+  c.params.get('model.norm.weight')!.fill(0);
+  t.not(m.params.get('model.norm.weight')![0], 0);
   // chunked scoring (one row per run) gives the same values
   const one = await m.score({ inputIds: seqs }, { microBatchSize: 1 });
   for (let b = 0; b < seqs.length; b++) for (let i = 1; i < seqs[b].length; i++) t.true(Math.abs(one.logprobs[b][i] - s.logprobs[b][i]) < 1e-5);

@@ -133,6 +133,11 @@ export class CausalLM {
     }
   }
 
+  /** A deep copy (own parameter arrays, own sessions), e.g. a frozen reference policy. */
+  clone(runOptions: SessionOptions = this.runOptions): CausalLM {
+    return new CausalLM(this.config, new Map([...this.params].map(([k, v]) => [k, Float32Array.from(v)])), runOptions);
+  }
+
   /** Total number of parameters. */
   get paramCount(): number {
     let n = 0;
