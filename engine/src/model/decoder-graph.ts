@@ -17,7 +17,7 @@ export const DIMS = { batch: 'batch', seq: 'seq', past: 'past', total: 'total', 
 export interface DecoderInputs {
   /** int64 [batch·seq] (flattened row-major, so linear layers see one named `tokens` dim) */
   inputIds: Tensor;
-  /** float32 [batch, 1, rep·seq, total]: 0 where a query may attend a key, -1e9 elsewhere. */
+  /** float32 [batch, 1, rep·seq, total | seq]: 0 where a query may attend a key, -1e9 elsewhere. */
   attnBias: Tensor;
   /** float32 [batch, 1, seq, head_dim] cos / sin of the rotary angles (halves duplicated). */
   ropeCos: Tensor;
@@ -46,7 +46,8 @@ export function declareDecoderInputs(g: Graph, cfg: ModelConfig, withPast: boole
   const D = cfg.head_dim;
   const rep = cfg.num_attention_heads / cfg.num_key_value_heads;
   const inputIds = g.input('input_ids', 'int64', [DIMS.tokens]);
-  const attnBias = g.input('attn_bias', 'float32', [DIMS.batch, 1, rep === 1 ? DIMS.seq : DIMS.rows, DIMS.total]);
+  // Key axis: 'total' (= past + seq) with a KV cache, 'seq' without.
+  const attnBias = g.input('attn_bias', 'float32', [DIMS.batch, 1, rep === 1 ? DIMS.seq : DIMS.rows, withPast ? DIMS.total : DIMS.seq]);
   const ropeCos = g.input('rope_cos', 'float32', [DIMS.batch, 1, DIMS.seq, D]);
   const ropeSin = g.input('rope_sin', 'float32', [DIMS.batch, 1, DIMS.seq, D]);
   let past: { k: Tensor; v: Tensor }[] | undefined;
@@ -83,7 +84,7 @@ export function decoderTrunk(g: Graph, cfg: ModelConfig, p: Map<string, Tensor>,
   const nKV = cfg.num_key_value_heads;
   const rep = nH / nKV;
   const eps = cfg.rms_norm_eps;
-  const { batch: B, seq: T, total: S } = DIMS;
+  const { batch: B, seq: T } = DIMS;
   void H;
   const P = (n: string): Tensor => {
     const t = p.get(n);
@@ -111,12 +112,9 @@ export function decoderTrunk(g: Graph, cfg: ModelConfig, p: Map<string, Tensor>,
     let k = rope(heads(linear(x, `${pre}.self_attn.k_proj`, bias), nKV));
     let v = heads(linear(x, `${pre}.self_attn.v_proj`, bias), nKV);
     if (inp.past) {
-      k = reshape(concat([inp.past[l].k, k], 2), [B, nKV, S, D]);
-      v = reshape(concat([inp.past[l].v, v], 2), [B, nKV, S, D]);
-    } else {
-      // Without past, total == seq; give the key axis the bias' name so shapes line up.
-      k = reshape(k, [B, nKV, S, D]);
-      v = reshape(v, [B, nKV, S, D]);
+      // key axis 'past+seq' (a derived name) lines up with the bias' 'total'
+      k = concat([inp.past[l].k, k], 2);
+      v = concat([inp.past[l].v, v], 2);
     }
     present.push({ k, v });
     // Grouped-query attention without repeating K/V: fold the `rep` query heads that share a
