@@ -138,8 +138,45 @@ function findUnserializable(v: unknown, path: string, depth = 0): string | undef
   return undefined;
 }
 
+// Fast path for the common small values (numbers, short strings, booleans,
+// null, undefined, short flat arrays of those): JSON instead of a v8
+// Serializer (whose construction dominates for tiny values). v8 payloads
+// always start with 0xFF, so the first byte tells the formats apart.
+const TAG_JSON = 0x01;
+const TAG_UNDEFINED = 0x02;
+const UNDEFINED_PAYLOAD = new Uint8Array([TAG_UNDEFINED]);
+const NO_BULK: Uint8Array[] = [];
+
+function jsonScalar(v: unknown): boolean {
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) && !Object.is(v, -0);
+    case 'string':
+      return v.length < 4096;
+    case 'boolean':
+      return true;
+    case 'object':
+      return v === null;
+    default:
+      return false;
+  }
+}
+
+function jsonSafe(v: unknown): boolean {
+  if (jsonScalar(v)) return true;
+  if (!Array.isArray(v) || v.length > 32) return false;
+  for (let i = 0; i < v.length; i++) if (!(i in v) || !jsonScalar(v[i])) return false;
+  return true;
+}
+
 /** Serializes a value; large binary payloads come out as separate raw attachments. */
 export function encodeValue(value: unknown, opts: EncodeOptions): Encoded {
+  if (value === undefined) return { payload: UNDEFINED_PAYLOAD, special: false, bulk: NO_BULK };
+  if (jsonSafe(value)) {
+    const payload = Buffer.from('\u0001' + JSON.stringify(value));
+    if (payload.byteLength <= opts.maxBytes) return { payload, special: false, bulk: NO_BULK };
+    throw tooLarge(payload.byteLength, opts);
+  }
   const st: State = { threshold: opts.bulkThreshold, bulk: [], special: false };
   const prepared = prep(value, st, 0);
   let payload: Uint8Array;
@@ -151,11 +188,7 @@ export function encodeValue(value: unknown, opts: EncodeOptions): Encoded {
       `cannot send ${opts.what}: ${where ?? (err as Error).message}. Only data (primitives, plain objects, arrays, Map, Set, Date, typed arrays, Buffers, Errors), actor handles and object refs can cross processes.`,
     );
   }
-  if (payload.byteLength > opts.maxBytes) {
-    throw new MessageTooLargeError(
-      `${opts.what} serialize to ${payload.byteLength} bytes, over the ${opts.maxBytes}-byte message limit. Raise maxMessageBytes in init() (or COHORT_MAX_MESSAGE_BYTES), pass large binary data as typed arrays/Buffers (they take the bulk path), or put() it once and pass the ref.`,
-    );
-  }
+  if (payload.byteLength > opts.maxBytes) throw tooLarge(payload.byteLength, opts);
   return { payload, special: st.special, bulk: st.bulk };
 }
 
@@ -180,8 +213,17 @@ function revive(v: unknown, bulk: Uint8Array[], hooks: CodecHooks, depth: number
   return o;
 }
 
+function tooLarge(n: number, opts: EncodeOptions): MessageTooLargeError {
+  return new MessageTooLargeError(
+    `${opts.what} serialize to ${n} bytes, over the ${opts.maxBytes}-byte message limit. Raise maxMessageBytes in init() (or COHORT_MAX_MESSAGE_BYTES), pass large binary data as typed arrays/Buffers (they take the bulk path), or put() it once and pass the ref.`,
+  );
+}
+
 /** Inverse of encodeValue. */
 export function decodeValue(payload: Uint8Array, special: boolean, bulk: Uint8Array[], hooks: CodecHooks): unknown {
+  const tag = payload[0];
+  if (tag === TAG_JSON) return JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8', 1));
+  if (tag === TAG_UNDEFINED) return undefined;
   const v = v8.deserialize(payload);
   return special ? revive(v, bulk, hooks, 0) : v;
 }

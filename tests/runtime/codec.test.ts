@@ -22,6 +22,18 @@ test('small values stay inline; large binary goes to bulk attachments without co
   t.is(v.big, big, 'the input object was not modified');
 });
 
+test('small values take the JSON fast path and keep their exact value; others fall back to v8', (t) => {
+  const cases: unknown[] = [undefined, null, 0, 1.5, -3, 'héllo ✓', true, [], [1, 'a', null, false], -0, NaN, Infinity, [undefined], [1, [2]], new Date(5), 'x'.repeat(5000), 2n ** 70n];
+  for (const v of cases) {
+    const enc = encodeValue(v, opts);
+    const back = decodeValue(enc.payload, enc.special, enc.bulk, hooks);
+    t.deepEqual(back, v, `round trip of ${String(v)}`);
+    if (Object.is(v, -0)) t.true(Object.is(back, -0));
+  }
+  t.is(encodeValue(1, opts).payload[0], 0x01);
+  t.is(encodeValue(new Date(5), opts).payload[0], 0xff);
+});
+
 test('plain data has no special marker', (t) => {
   const enc = encodeValue([1, { a: 'b' }], opts);
   t.false(enc.special);
