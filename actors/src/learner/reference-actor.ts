@@ -1,0 +1,22 @@
+import { CausalLM } from '@cohort/engine';
+import { actorClass } from '@cohort/runtime';
+
+/**
+ * The frozen reference policy for the KL term: scores token rows and never
+ * changes. Colocated with a learner on its RL bundle's GPU.
+ */
+export class ReferenceActor {
+  private readonly model: CausalLM;
+
+  constructor(spec: { modelDir: string }) {
+    this.model = CausalLM.load(spec.modelDir);
+  }
+
+  /** Per-token log-probs of each row (entry t scores token t; entry 0 is 0). */
+  async score(inputIds: number[][]): Promise<Float32Array[]> {
+    return (await this.model.score({ inputIds })).logprobs;
+  }
+}
+
+/** Spawnable reference to ReferenceActor. */
+export const ReferenceActorClass = actorClass<typeof ReferenceActor>(import.meta.url, 'ReferenceActor');

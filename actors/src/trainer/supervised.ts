@@ -1,0 +1,73 @@
+import { SftTrainer, type CausalLM, type Tokenizer } from '@cohort/engine';
+import { Prng } from '../state/prng.js';
+
+/** One supervised example: a prompt (not trained on) and response segments with their loss masks. */
+export interface SftExample {
+  prompt: string;
+  segments: readonly { text: string; lossMask: 0 | 1 }[];
+}
+
+export interface SupervisedOptions {
+  steps: number;
+  lr: number;
+  batchSize: number;
+  seed: number;
+  /** Rows longer than this are cut from the right. */
+  maxLength: number;
+  warmupSteps?: number;
+  /** Called after each step (progress bars, logs). */
+  onStep?: (step: number, loss: number) => void;
+}
+
+/** Tokenizes an example: bos + prompt (mask 0) + segments (their masks). */
+export function tokenizeExample(tokenizer: Tokenizer, ex: SftExample, maxLength: number): { ids: number[]; mask: number[] } {
+  const ids: number[] = [];
+  const mask: number[] = [];
+  const bos = tokenizer.bosTokenId;
+  if (bos !== undefined) {
+    ids.push(bos);
+    mask.push(0);
+  }
+  for (const id of tokenizer.encode(ex.prompt)) {
+    ids.push(id);
+    mask.push(0);
+  }
+  for (const s of ex.segments) {
+    for (const id of tokenizer.encode(s.text)) {
+      ids.push(id);
+      mask.push(s.lossMask);
+    }
+  }
+  const eos = tokenizer.eosTokenId;
+  if (eos !== undefined && ex.segments.length && ex.segments[ex.segments.length - 1].lossMask === 1) {
+    ids.push(eos);
+    mask.push(1);
+  }
+  return { ids: ids.slice(0, maxLength), mask: mask.slice(0, maxLength) };
+}
+
+/**
+ * Supervised fine-tuning on examples with masked prompts and environment
+ * segments (warm start: template demonstrations and corpus LM; simulator
+ * tuning: query → documents). Batches are drawn with a seeded PRNG.
+ */
+export async function supervisedTrain(model: CausalLM, tokenizer: Tokenizer, examples: readonly SftExample[], o: SupervisedOptions): Promise<number[]> {
+  if (examples.length === 0) throw new Error('supervisedTrain: no examples');
+  const rows = examples.map((e) => tokenizeExample(tokenizer, e, o.maxLength)).filter((r) => r.mask.some((m) => m === 1) && r.ids.length > 1);
+  if (rows.length === 0) throw new Error('supervisedTrain: every example is empty after tokenization');
+  const trainer = new SftTrainer(model, {
+    optimizer: { lr: o.lr, weightDecay: 0.01 },
+    schedule: { lr: o.lr, warmupSteps: o.warmupSteps ?? Math.min(20, Math.floor(o.steps / 10)) },
+    maxGradNorm: 1,
+    microBatchSize: o.batchSize,
+  });
+  const rng = Prng.fromSeed(o.seed, 'supervised');
+  const losses: number[] = [];
+  for (let step = 0; step < o.steps; step++) {
+    const pick = Array.from({ length: o.batchSize }, () => rows[rng.nextInt(rows.length)]);
+    const m = await trainer.step({ inputIds: pick.map((r) => r.ids), lossMask: pick.map((r) => r.mask) });
+    losses.push(m.loss);
+    o.onStep?.(step, m.loss);
+  }
+  return losses;
+}

@@ -1,0 +1,452 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { CausalLM, type Tokenizer } from '@cohort/engine';
+import { init, type ActorHandle, type Runtime } from '@cohort/runtime';
+import { CorpusSearchEngine, NoiseSchedule, type Dataset, type QAItem } from '@cohort/zerosearch';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { getAlgorithm, klInReward } from '../algorithms/registry.js';
+import type { TrainConfig } from '../config/schema.js';
+import { averageGradients } from '../learner/gradient-average.js';
+import { rowsToResponse, rowTokens, toPolicyBatch } from '../learner/engine-batch.js';
+import { LearnerActorClass, type LearnerActor } from '../learner/learner-actor.js';
+import { ReferenceActorClass, type ReferenceActor } from '../learner/reference-actor.js';
+import { MetricsWriter, summarizeTrajectories, type StepMetrics } from '../metrics/metrics-writer.js';
+import { buildReport, writeReport, type EvalSplitResult, type RunReport } from '../metrics/report.js';
+import { RolloutActorClass, type RolloutActor, type RolloutBatch } from '../rollout/rollout-actor.js';
+import type { RolloutPrompt } from '../rollout/policy-rollout.js';
+import { SimulatorActorClass, type SimulatorActor } from '../simulator/simulator-actor.js';
+import { applyStaleness } from '../staleness/staleness.js';
+import { writeCheckpoint } from '../state/checkpoint.js';
+import { DataLoader } from '../state/data-loader.js';
+import { Prng } from '../state/prng.js';
+import { collate, selectRows, shardRows, toAdvantageBatch, type CollatedBatch } from '../trajectory/collate.js';
+import { decodeTrajectories } from '../trajectory/codec.js';
+import type { Trajectory } from '../trajectory/trajectory.js';
+import { evaluateSplit } from './evaluate.js';
+import { cachedSupervised, contentHash, evalItems, makeWorldTokenizer, modelConfigFor, prepareWorld, warmStartExamples } from './setup.js';
+
+/** Progress of a long stage (for progress bars). */
+export interface TrainerProgress {
+  stage: string;
+  done: number;
+  total: number;
+  detail?: string;
+}
+
+export interface TrainerOptions {
+  config: TrainConfig;
+  /** sha256 of the config file (recorded in checkpoints and the report). */
+  configSha256?: string;
+  /** Base directory for relative paths (run outputs, caches). */
+  cwd?: string;
+  logger?: Logger;
+  onProgress?: (p: TrainerProgress) => void;
+}
+
+interface Actors {
+  simulators: ActorHandle<SimulatorActor>[];
+  rollouts: ActorHandle<RolloutActor>[];
+  learners: ActorHandle<LearnerActor>[];
+  references: ActorHandle<ReferenceActor>[];
+}
+
+/** What the whole job returns. */
+export interface TrainResult {
+  report: RunReport;
+  runDir: string;
+}
+
+/**
+ * The ZeroSearch driver: makes the world, prepares the tokenizer and
+ * simulator, warm-starts the policy, evaluates, runs RL steps over the
+ * simulator/rollout/learner/reference actors, evaluates again and writes
+ * `runs/<name>/` (metrics.jsonl, report.json, checkpoints). It owns the step
+ * loop and the curriculum step index.
+ */
+export class Trainer {
+  readonly config: TrainConfig;
+  readonly runDir: string;
+  private readonly log: Logger;
+  private readonly cwd: string;
+  private readonly stages: Record<string, number> = {};
+
+  constructor(private readonly opts: TrainerOptions) {
+    this.config = opts.config;
+    this.cwd = opts.cwd ?? process.cwd();
+    this.runDir = path.resolve(this.cwd, this.config.run.outDir, this.config.run.name);
+    this.log = (opts.logger ?? pino({ level: 'info' })).child({ run: this.config.run.name });
+  }
+
+  private progress(p: TrainerProgress): void {
+    this.opts.onProgress?.(p);
+  }
+
+  private async timed<T>(stage: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.stages[stage] = (this.stages[stage] ?? 0) + (performance.now() - t0) / 1000;
+    }
+  }
+
+  /** Runs the whole job. */
+  async run(): Promise<TrainResult> {
+    const c = this.config;
+    const t0 = performance.now();
+    mkdirSync(this.runDir, { recursive: true });
+    const ds = await this.timed('world', async () => prepareWorld(c));
+    this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');
+    const workDir = path.join(this.runDir, 'work');
+    mkdirSync(workDir, { recursive: true });
+    const { tokenizer, tokenizerPath } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
+    const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
+    const corpusEngine = new CorpusSearchEngine(ds.corpus, { topk: c.rollout.topk });
+    const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir), tokenizer, corpusEngine, ds, 'before')) : [];
+
+    const rt = await init({ logLevel: 'warn', resources: { CPU: Math.max(2, this.bundleCpus()), GPU: c.layout.gpus.count } });
+    let after: EvalSplitResult[] = [];
+    try {
+      const actors = await this.timed('spawn', () => this.spawnActors(rt, ds, policyDir, tokenizerPath));
+      const finalWeights = await this.timed('rl', () => this.rlLoop(actors, ds));
+      const finalModel = CausalLM.load(policyDir);
+      finalModel.loadParams(finalWeights);
+      if (c.eval.after) after = await this.timed('eval-after', () => this.evaluate(finalModel, tokenizer, corpusEngine, ds, 'after'));
+    } finally {
+      await rt.shutdown();
+    }
+    const report = buildReport({
+      run: c.run.name,
+      seed: c.run.seed,
+      algorithm: c.algorithm.name,
+      configSha256: this.opts.configSha256,
+      steps: c.run.totalSteps,
+      wallS: (performance.now() - t0) / 1000,
+      stages: this.stages,
+      before: before.length ? before : after,
+      after: after.length ? after : before,
+    });
+    writeReport(this.runDir, report);
+    return { report, runDir: this.runDir };
+  }
+
+  private bundleCpus(): number {
+    const l = this.config.layout;
+    return l.simulator.bundles * l.simulator.cpusPerBundle + l.rl.bundles * l.rl.cpusPerBundle;
+  }
+
+  private prepareTokenizer(ds: Dataset, workDir: string): { tokenizer: Tokenizer; tokenizerPath: string } {
+    const c = this.config;
+    const tokenizerPath = path.join(workDir, 'tokenizer.json');
+    if (c.policy.tokenizer.kind === 'huggingface') {
+      throw new Error('policy.tokenizer.kind "huggingface" is not wired into the Trainer yet; use { kind: world }');
+    }
+    const src = c.policy.model;
+    const vocab = 'config' in src && src.config.vocab_size ? src.config.vocab_size : 1024;
+    const tokenizer = makeWorldTokenizer(ds, vocab);
+    tokenizer.save(tokenizerPath);
+    return { tokenizer, tokenizerPath };
+  }
+
+  private async warmStart(ds: Dataset, tokenizer: Tokenizer): Promise<string> {
+    const c = this.config;
+    const mc = modelConfigFor(c.policy.model, tokenizer.vocabSize);
+    if (!mc) throw new Error('policy.model.path is not wired into the Trainer yet; give policy.model.config');
+    const ws = c.warmStart;
+    const steps = ws.enabled ? ws.sftSteps : 0;
+    const key = { kind: 'warm-start', mc, tokenizer: contentHash(tokenizer.toJSON()), ws: { ...ws, cacheDir: undefined }, world: c.world, seed: c.run.seed };
+    const cacheDir = path.resolve(this.cwd, ws.cacheDir);
+    const r = await cachedSupervised(
+      cacheDir,
+      key,
+      () => CausalLM.random(mc, { seed: c.run.seed }),
+      tokenizer,
+      () => warmStartExamples(ds, ws.demoShare, 4000),
+      {
+        steps,
+        lr: ws.lr,
+        batchSize: ws.batchSize,
+        seed: c.run.seed,
+        maxLength: Math.min(mc.max_position_embeddings, c.rollout.contextWindow),
+        onStep: (i, loss) => this.progress({ stage: 'warm-start', done: i + 1, total: steps, detail: `loss ${loss.toFixed(3)}` }),
+      },
+    );
+    this.log.info({ cached: r.cached, dir: r.dir, finalLoss: r.losses.at(-1) }, 'warm start ready');
+    return r.dir;
+  }
+
+  private async evaluate(model: CausalLM, tokenizer: Tokenizer, engine: CorpusSearchEngine, ds: Dataset, when: string): Promise<EvalSplitResult[]> {
+    const out: EvalSplitResult[] = [];
+    for (const split of this.config.eval.splits) {
+      const items = evalItems(ds, split);
+      this.progress({ stage: `eval-${when}`, done: out.length, total: this.config.eval.splits.length, detail: split.name });
+      out.push(await evaluateSplit(model, tokenizer, engine, split, items, this.config.rollout, { greedy: this.config.eval.greedy, seed: this.config.run.seed }));
+    }
+    this.progress({ stage: `eval-${when}`, done: out.length, total: out.length });
+    this.log.info({ when, results: out.map((r) => ({ split: r.split, em: r.em })) }, 'evaluation');
+    return out;
+  }
+
+  private async spawnActors(rt: Runtime, ds: Dataset, policyDir: string, tokenizerPath: string): Promise<Actors> {
+    const c = this.config;
+    const l = c.layout;
+    const sim = c.simulator;
+    if (sim.backend === 'local') throw new Error('simulator.backend "local" (a tuned ONNX simulator) is not wired into the Trainer yet; use backend: template or openai');
+    if (sim.backend === 'openai' && !sim.addresses) throw new Error('simulator.managed servers are not launched by the Trainer yet; give simulator.addresses of running servers');
+    const w = c.world.kind === 'synthetic' ? c.world : undefined;
+    const backend =
+      sim.backend === 'template'
+        ? { kind: 'template' as const, world: { size: w!.size, seed: w!.seed ?? c.run.seed, world: w!.world, docsPerEntity: w!.docsPerEntity } }
+        : { kind: 'openai' as const, addresses: sim.addresses!, model: sim.model };
+    const simulators = await Promise.all(
+      Array.from({ length: l.simulator.bundles }, (_, i) =>
+        rt.spawn(SimulatorActorClass, [{ index: i, backend, style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: c.run.seed, batching: sim.batching }], {
+          name: `simulator-${i}`,
+          resources: { CPU: l.simulator.cpusPerBundle, GPU: l.simulator.gpusPerBundle },
+        }),
+      ),
+    );
+    const pg = await rt.createPlacementGroup({ bundles: Array.from({ length: l.rl.bundles }, () => ({ CPU: l.rl.cpusPerBundle, GPU: l.rl.gpusPerBundle })), strategy: l.strategy, name: 'rl' });
+    await pg.ready();
+    const share = l.rl.shares;
+    // Three colocated actors per bundle; round down to the scheduler's 1/10,000 units so they always fit.
+    const cpu = Math.floor((l.rl.cpusPerBundle / 3) * 10_000) / 10_000;
+    const updatesPerStep = Math.ceil((c.batch.promptsPerStep * c.batch.samplesPerPrompt) / c.batch.miniBatch) * c.algorithm.params.epochs;
+    const learners = await Promise.all(
+      Array.from({ length: l.rl.bundles }, (_, i) =>
+        rt.spawn(
+          LearnerActorClass,
+          [{ rank: i, worldSize: l.rl.bundles, modelDir: policyDir, algorithm: { name: c.algorithm.name, params: c.algorithm.params }, optimizer: c.optimizer, totalUpdates: c.run.totalSteps * updatesPerStep, microBatch: c.batch.microBatch }],
+          { name: `learner-${i}`, resources: { CPU: cpu, GPU: share.learner }, placementGroup: pg, bundleIndex: i },
+        ),
+      ),
+    );
+    const rollouts = await Promise.all(
+      Array.from({ length: l.rl.bundles }, (_, i) =>
+        rt.spawn(RolloutActorClass, [{ index: i, modelDir: policyDir, tokenizer: tokenizerPath, simulators }], {
+          name: `rollout-${i}`,
+          resources: { CPU: cpu, GPU: share.rollout },
+          placementGroup: pg,
+          bundleIndex: i,
+          maxRestarts: 2,
+        }),
+      ),
+    );
+    const needRef = c.algorithm.params.kl.coef > 0;
+    const references = needRef
+      ? await Promise.all(
+          Array.from({ length: l.rl.bundles }, (_, i) =>
+            rt.spawn(ReferenceActorClass, [{ modelDir: policyDir }], { name: `reference-${i}`, resources: { CPU: cpu, GPU: share.reference }, placementGroup: pg, bundleIndex: i }),
+          ),
+        )
+      : [];
+    void ds;
+    return { simulators, rollouts, learners, references };
+  }
+
+  /** Splits prompts over rollouts and runs them concurrently. */
+  private async collect(actors: Actors, prompts: RolloutPrompt[], step: number, noiseP: number): Promise<{ trajectories: Trajectory[]; batches: RolloutBatch[] }> {
+    const c = this.config;
+    const n = actors.rollouts.length;
+    const parts = actors.rollouts.map((_, r) => shardRows(prompts.length, r, n).map((i) => prompts[i]));
+    const batches = await Promise.all(
+      actors.rollouts.map((ro, r) =>
+        parts[r].length
+          ? ro.rollout(parts[r], {
+              step,
+              samplesPerPrompt: c.batch.samplesPerPrompt,
+              maxTurns: c.rollout.maxTurns,
+              maxNewTokensPerTurn: c.rollout.maxNewTokensPerTurn,
+              observationTokenCap: c.rollout.observationTokenCap,
+              contextWindow: c.rollout.contextWindow,
+              temperature: c.rollout.temperature,
+              topP: c.rollout.topP,
+              noiseP,
+              seed: c.run.seed * 131 + r,
+            })
+          : Promise.resolve<RolloutBatch | null>(null),
+      ),
+    );
+    const real = batches.filter((b): b is RolloutBatch => b !== null);
+    return { trajectories: real.flatMap((b) => decodeTrajectories(b.trajectories)), batches: real };
+  }
+
+  private async rlLoop(actors: Actors, ds: Dataset): Promise<Map<string, Float32Array>> {
+    const c = this.config;
+    const def = getAlgorithm(c.algorithm.name);
+    const schedule = new NoiseSchedule(
+      c.curriculum.mode === 'curriculum'
+        ? { kind: 'curriculum', start: c.curriculum.ps, end: c.curriculum.pe, base: c.curriculum.base, totalSteps: c.run.totalSteps }
+        : { kind: 'random', p: c.curriculum.p },
+    );
+    const loader = new DataLoader(ds.train.length, c.run.seed);
+    const rng = Prng.fromSeed(c.run.seed, 'trainer');
+    const metrics = new MetricsWriter(this.runDir);
+    const W = actors.learners.length;
+    let version = 0;
+    const promptsFor = (step: number): RolloutPrompt[] =>
+      loader.next(c.batch.promptsPerStep).indices.map((idx, k) => {
+        const q: QAItem = ds.train[idx];
+        return { promptIndex: k, question: q.question, answers: [...q.goldenAnswers], dataSource: q.hops === 1 ? 'single-hop' : 'two-hop' };
+      });
+    const asyncMode = c.mode.kind === 'async';
+    let prefetch: Promise<{ trajectories: Trajectory[]; batches: RolloutBatch[] }> | null = null;
+    let lastWeights: Map<string, Float32Array> = new Map();
+    for (let step = 0; step < c.run.totalSteps; step++) {
+      const stepT0 = performance.now();
+      const noiseP = schedule.p(step);
+      const tGen0 = performance.now();
+      const got = prefetch ?? this.collect(actors, promptsFor(step), step, noiseP);
+      const { trajectories, batches } = await got;
+      const waitS = (performance.now() - tGen0) / 1000;
+      // Async: the next step's rollouts start now, on the current weights, while the learners train.
+      prefetch = asyncMode && step + 1 < c.run.totalSteps ? this.collect(actors, promptsFor(step + 1), step + 1, schedule.p(step + 1)) : null;
+      const simStats = await Promise.all(actors.simulators.map((s) => s.stats()));
+      await Promise.all(actors.simulators.map((s) => s.resetStats()));
+
+      let batch = collate(trajectories, { padId: 0 });
+      const rows = rowTokens(batch);
+      const shards = actors.learners.map((_, r) => shardRows(batch.batchSize, r, W));
+      const t1 = performance.now();
+      const oldParts = await Promise.all(actors.learners.map((le, r) => le.score(shards[r].map((i) => rows[i]))));
+      const oldRows: Float32Array[] = new Array(batch.batchSize);
+      shards.forEach((s, r) => s.forEach((i, k) => (oldRows[i] = oldParts[r][k])));
+      const oldLogprobs = rowsToResponse(batch, oldRows);
+      const oldS = (performance.now() - t1) / 1000;
+      const st = applyStaleness(batch, { currentVersion: version, mode: c.mode, proximalLogprobs: oldLogprobs });
+      batch = { ...st.batch, oldLogprobs: c.mode.kind === 'async' && c.mode.correction === 'importance' ? st.batch.oldLogprobs : pickKept(batch, st.batch, oldLogprobs) };
+      const t2 = performance.now();
+      let refLogprobs: Float32Array | undefined;
+      if (actors.references.length) {
+        const keptRows = rowTokens(batch);
+        const refShards = actors.references.map((_, r) => shardRows(batch.batchSize, r, actors.references.length));
+        const parts = await Promise.all(actors.references.map((re, r) => re.score(refShards[r].map((i) => keptRows[i]))));
+        const refRowsArr: Float32Array[] = new Array(batch.batchSize);
+        refShards.forEach((s, r) => s.forEach((i, k) => (refRowsArr[i] = parts[r][k])));
+        refLogprobs = rowsToResponse(batch, refRowsArr);
+        batch.refLogprobs = refLogprobs;
+      }
+      const refS = (performance.now() - t2) / 1000;
+      const adv = def.computeAdvantages(toAdvantageBatch(batch), { params: c.algorithm.params, options: c.algorithm.options });
+      batch.advantages = adv.advantages;
+      void klInReward;
+
+      // PPO-style updates: epochs × mini-batches, each sharded over the learners and all-reduced.
+      let updateS = 0;
+      let reduceS = 0;
+      let lossSum = { total: 0, pg: 0, kl: 0, entropy: 0, clipFraction: 0 };
+      let nUpdates = 0;
+      let gradNorm = 0;
+      let lr = 0;
+      for (let epoch = 0; epoch < c.algorithm.params.epochs; epoch++) {
+        const order = rng.shuffle(Array.from({ length: batch.batchSize }, (_, i) => i));
+        for (let m = 0; m < order.length; m += c.batch.miniBatch) {
+          const mini = selectRows(batch, order.slice(m, m + c.batch.miniBatch));
+          const iw = st.importanceWeights ? pickWeights(batch, st.importanceWeights, order.slice(m, m + c.batch.miniBatch)) : undefined;
+          const tu = performance.now();
+          const parts = await Promise.all(
+            actors.learners.map((le, r) => {
+              const rowsR = shardRows(mini.batchSize, r, W);
+              if (rowsR.length === 0) return null;
+              const shard = selectRows(mini, rowsR);
+              return le.gradients(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, importanceWeights: iw ? pickWeights(mini, iw, rowsR) : undefined }));
+            }),
+          );
+          const done = parts.filter((p): p is NonNullable<typeof p> => p !== null);
+          updateS += (performance.now() - tu) / 1000;
+          const tr = performance.now();
+          const avg = averageGradients(done.map((d) => d.grads), done.map((d) => d.rows));
+          reduceS += (performance.now() - tr) / 1000;
+          const tu2 = performance.now();
+          const applied = await Promise.all(actors.learners.map((le) => le.applyGradients(avg)));
+          updateS += (performance.now() - tu2) / 1000;
+          version = applied[0].version;
+          gradNorm = applied[0].gradNorm;
+          lr = applied[0].lr;
+          const wsum = done.reduce((s, d) => s + d.rows, 0);
+          const wmean = (f: (d: (typeof done)[number]) => number) => done.reduce((s, d) => s + f(d) * d.rows, 0) / wsum;
+          lossSum = {
+            total: lossSum.total + wmean((d) => d.loss),
+            pg: lossSum.pg + wmean((d) => d.pgLoss),
+            kl: lossSum.kl + wmean((d) => d.klLoss),
+            entropy: lossSum.entropy + wmean((d) => d.entropyLoss),
+            clipFraction: lossSum.clipFraction + wmean((d) => d.clipFrac),
+          };
+          nUpdates++;
+        }
+      }
+      // Weight sync: learner 0's weights to every rollout, by version.
+      const tw = performance.now();
+      lastWeights = await actors.learners[0].weights();
+      await Promise.all(actors.rollouts.map((ro) => ro.setWeights(version, lastWeights)));
+      const syncS = (performance.now() - tw) / 1000;
+
+      const summary = summarizeTrajectories(trajectories);
+      const generateS = Math.max(0, ...batches.map((b) => b.timings.generate));
+      const searchS = Math.max(0, ...batches.map((b) => b.timings.search));
+      const totalS = (performance.now() - stepT0) / 1000;
+      const simBatches = simStats.reduce((s, x) => s + x.batches, 0);
+      const line: StepMetrics = {
+        step,
+        time: new Date().toISOString(),
+        policyVersion: version,
+        ...summary,
+        noiseP,
+        timings: { generate: generateS, search: searchS, oldLogprob: oldS, ref: refS, update: updateS, allreduce: reduceS, weightSync: syncS, total: totalS },
+        simulatorBatch: {
+          mean: simBatches ? simStats.reduce((s, x) => s + x.meanBatch * x.batches, 0) / simBatches : 0,
+          max: Math.max(0, ...simStats.map((x) => x.maxBatch)),
+          batches: simBatches,
+        },
+        idleRatio: Math.min(1, Math.max(0, waitS / Math.max(totalS, 1e-9))),
+        loss: nUpdates ? { total: lossSum.total / nUpdates, pg: lossSum.pg / nUpdates, kl: lossSum.kl / nUpdates, entropy: lossSum.entropy / nUpdates, clipFraction: Math.min(1, Math.max(0, lossSum.clipFraction / nUpdates)) } : undefined,
+        lr,
+        gradNorm: Number.isFinite(gradNorm) ? gradNorm : undefined,
+        staleness: { maxLag: st.maxLag, meanLag: st.meanLag, dropped: st.dropped.length },
+      };
+      metrics.write(line);
+      this.progress({ stage: 'rl', done: step + 1, total: c.run.totalSteps, detail: `reward ${summary.reward.toFixed(3)}` });
+      this.log.info({ step, reward: summary.reward, version, totalS: +totalS.toFixed(2) }, 'rl step');
+
+      if ((c.checkpoint.every > 0 && (step + 1) % c.checkpoint.every === 0) || step + 1 === c.run.totalSteps) {
+        const files = await actors.learners[0].checkpointFiles();
+        writeCheckpoint(
+          path.resolve(this.runDir, c.checkpoint.dir),
+          {
+            step: step + 1,
+            policyVersion: files.version,
+            curriculumStep: step + 1,
+            configSha256: this.opts.configSha256,
+            algorithm: c.algorithm.name,
+            rng: { trainer: rng.state() },
+            dataLoader: loader.state(),
+            files: { policy: files.policy, optimizer: files.optimizer },
+          },
+          { keep: c.checkpoint.keep },
+        );
+      }
+    }
+    if (prefetch) await prefetch.catch(() => undefined);
+    writeFileSync(path.join(this.runDir, 'work', 'final-version.txt'), String(version));
+    return lastWeights.size ? lastWeights : await actors.learners[0].weights();
+  }
+}
+
+/** Old log-probs of the rows `kept` retained from `full` (drop mode keeps a subset, in order). */
+function pickKept(full: CollatedBatch, kept: CollatedBatch, values: Float32Array): Float32Array {
+  if (kept.batchSize === full.batchSize) return values;
+  const index = new Map(full.trajectoryIds.map((id, i) => [id, i]));
+  const R = full.responseLength;
+  const out = new Float32Array(kept.batchSize * R);
+  kept.trajectoryIds.forEach((id, b) => out.set(values.subarray(index.get(id)! * R, (index.get(id)! + 1) * R), b * R));
+  return out;
+}
+
+/** Rows of a response-aligned weight array. */
+function pickWeights(batch: CollatedBatch, w: Float32Array, rows: readonly number[]): Float32Array {
+  const R = batch.responseLength;
+  const out = new Float32Array(rows.length * R);
+  rows.forEach((r, i) => out.set(w.subarray(r * R, (r + 1) * R), i * R));
+  return out;
+}
