@@ -112,7 +112,7 @@ test.serial('object refs: put/get, top-level refs resolved before the call, nest
   t.is(await worker.plus(n, 2), 7);
   const callRef = worker.plus(20, 1);
   t.is(await worker.plus(callRef, 1), 22, 'a call result passed as an argument');
-  const slow = conc.track(400);
+  const slow = conc.track(1500);
   const fast = worker.plus(1, 1);
   const { ready, notReady } = await rt.wait([slow, fast], { numReturns: 1 });
   t.deepEqual(ready, [fast]);
