@@ -4,6 +4,7 @@ import { Runtime, controlPlaneClient, createLogger, resolveRuntimeConfig, type C
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { discoverCluster, type ClusterInfo } from './head.js';
+import { DRIVER_HELLO } from './head-service.js';
 import { connectCluster, type NatsAuth } from './nats-connect.js';
 
 /** Options for {@link connect}. */
@@ -43,9 +44,10 @@ export async function connect(address: string = process.env.COHORT_ADDRESS ?? ''
     config: cfg,
     logger,
     ownerId,
-    controlPlane: (ep) => headControlPlane(ep, nc, info.grpcAddress!, logger),
+    controlPlane: (ep) => headControlPlane(ep, nc, info.grpcAddress!, logger, ownerId),
     onShutdown: () => nc.close(),
   });
+  await rt.endpoint.request(info.grpcAddress, DRIVER_HELLO, { owner: ownerId });
   return Object.assign(rt, { clusterInfo: info }) as ClusterRuntime;
 }
 
@@ -56,7 +58,7 @@ const CONNECTION_LOST = /connection to .* (failed|closed)|channel to .* is close
  * fails because the head's connection is gone (a restarted head), it asks NATS
  * for the new head's address and retries there once.
  */
-function headControlPlane(ep: Endpoint, nc: NatsConnection, first: string, logger: Logger): ControlPlane {
+function headControlPlane(ep: Endpoint, nc: NatsConnection, first: string, logger: Logger, ownerId: string): ControlPlane {
   let address = first;
   let client = controlPlaneClient(ep, address);
   const cache = new Map<string, (...args: unknown[]) => Promise<unknown>>();
@@ -76,6 +78,7 @@ function headControlPlane(ep: Endpoint, nc: NatsConnection, first: string, logge
             logger.info({ from: address, to: info.grpcAddress, epoch: info.epoch }, 'the cluster head moved; retrying there');
             address = info.grpcAddress;
             client = controlPlaneClient(ep, address);
+            await ep.request(address, DRIVER_HELLO, { owner: ownerId });
             return call();
           }
         };

@@ -5,6 +5,9 @@ import { ClusterHead, type HeadOptions } from './head.js';
 import { childLogger } from './log.js';
 import { actorEventSubject } from './log-fanout.js';
 
+/** Data-plane request a driver sends the head to register as an actor owner. */
+export const DRIVER_HELLO = 'cluster.driverHello';
+
 /** Options for {@link startClusterHead}. */
 export interface ClusterHeadServiceOptions extends HeadOptions {
   /** Interface the head's data plane (control API for drivers and workers) binds to. Default 127.0.0.1. */
@@ -43,6 +46,7 @@ export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<Cl
   });
   try {
     head = await ClusterHead.start({ ...o, logger, grpcAddress: rt.address });
+    const h0 = head;
     cp = new ClusterControlPlane({ logger, endpoint: rt.endpoint, store: head.store, epoch: head.epoch, logLevel: o.logLevel ?? process.env.COHORT_LOG_LEVEL ?? 'info', restartBackoffMs: o.restartBackoffMs });
     const control = cp;
     serveControlPlane(rt.endpoint, control);
@@ -50,6 +54,14 @@ export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<Cl
       const [spec] = body as [ActorSpec];
       if (spec && typeof spec.owner === 'string') control.trackOwner(ch, spec.owner);
       return control.createActor(spec);
+    });
+    // A driver introduces itself (on connect, and again after the head moved) so that
+    // its owned actors end when its channel closes, including actors recovered from KV.
+    rt.endpoint.handle(DRIVER_HELLO, (body, ch: Channel) => {
+      const owner = (body as { owner?: unknown })?.owner;
+      if (typeof owner !== 'string' || !owner.startsWith('driver-')) throw new Error(`${DRIVER_HELLO}: expected {owner: "driver-..."}`);
+      control.trackOwner(ch, owner);
+      return { cluster: o.cluster, epoch: h0.epoch };
     });
     rt.endpoint.onChannelClose((ch) => {
       for (const [owner, c] of control.owners) {

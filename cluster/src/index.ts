@@ -74,7 +74,7 @@ export {
 } from './launcher/local-provider.js';
 export { sshUpPlan, sshDownPlan, sshNodes, runSshPlan, formatStep, shQuote, type SshStep } from './launcher/ssh-provider.js';
 export { ClusterControlPlane, AGENT_OPS, HEAD_WORKER_EXIT, type ClusterControlPlaneOptions, type WorkerExitReport } from './cluster-control-plane.js';
-export { startClusterHead, type ClusterHeadService, type ClusterHeadServiceOptions } from './head-service.js';
+export { startClusterHead, DRIVER_HELLO, type ClusterHeadService, type ClusterHeadServiceOptions } from './head-service.js';
 export { startClusterNode, type ClusterNode, type ClusterNodeOptions } from './agent-service.js';
 export { connect, type ConnectOptions, type ClusterRuntime } from './connect.js';
 export { runClusterBench, type ClusterBenchResult, type ClusterBenchOptions } from './bench/cluster-bench.js';

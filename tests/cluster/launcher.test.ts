@@ -134,6 +134,9 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   const fresh = await rt.spawn(ProbeActor, ['fresh'], { name: 'fresh', resources: { GPU: 1 } });
   t.is((await fresh.where()).node, 'lt-gpu-0');
   t.deepEqual((await fresh.where()).cuda, '1', 'GPU 0 of lt-gpu-0 is still held by the adopted actor');
+  // the driver leaves: the actors it owns end, recovered ones included (it re-introduced itself to the new head)
+  await rt.shutdown();
+  t.true(await until(async () => (await status()).actors.every((a) => a.state === 'DEAD'), 15_000, 200), 'until owned actors end');
   head2.kill('SIGTERM');
 
   const down = await cohort(['down', cfg, '--state-dir', stateDir]);
