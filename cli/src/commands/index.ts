@@ -15,3 +15,4 @@ import './bench-zerosearch.js';
 import './bench-runtime.js';
 import './data-inspect.js';
 import './bench-cluster.js';
+import './train.js';
