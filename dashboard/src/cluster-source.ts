@@ -83,7 +83,7 @@ export interface ClusterDashboard extends DashboardServer {
 /**
  * What the head runs: the dashboard over the cluster's KV state, with actor
  * logs and training steps taken from the cluster's NATS subjects (see
- * {@link natsLogDestination} and {@link publishTrainingStep}), plus, when
+ * `logSubject` in `@cohort/cluster` and {@link publishTrainingStep}), plus, when
  * given, local runs' metrics files and agents' log files.
  */
 export async function startClusterDashboard(nc: NatsConnection, store: ClusterStateStore, cluster: string, options: ClusterDashboardOptions = {}, logger?: Logger): Promise<ClusterDashboard> {

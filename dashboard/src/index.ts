@@ -4,7 +4,7 @@
 export type { ClusterSnapshot, DashboardDataSource, NodeView, GpuView, ActorView, PlacementGroupView, PendingView, LogLine, Resources } from './data-source.js';
 export { startDashboard, DashboardOptionsSchema, DashboardConfigError, type DashboardOptions, type DashboardServer } from './server.js';
 export { clusterDataSource, startClusterDashboard, type ClusterDashboardOptions, type ClusterDashboard } from './cluster-source.js';
-export { LogStore, FileTail, logSubject, parseActorLogLine, natsLogDestination } from './log-store.js';
+export { LogStore, FileTail, parseActorLogLine } from './log-store.js';
 export {
   TrainingFeed,
   TrainingStepError,

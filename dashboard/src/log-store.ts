@@ -1,13 +1,9 @@
 import { openSync, readSync, closeSync, statSync } from 'node:fs';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { logSubject } from '@cohort/cluster';
 import type { LogLine } from './data-source.js';
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
-
-/** NATS subject where actor log lines of a cluster are published (one JSON {@link LogLine} per message). */
-export function logSubject(cluster: string): string {
-  return `cohort.${cluster}.logs`;
-}
 
 /**
  * Parses one pino JSON line into a {@link LogLine} when it carries an `actor`
@@ -35,7 +31,8 @@ export function parseActorLogLine(line: string, node?: string): LogLine | undefi
 /**
  * The last lines of every actor's log, in memory (a ring of `perActor` lines
  * each). Fed from node agents' log files ({@link LogStore.tailFiles}) or from
- * the cluster's log subject on NATS ({@link LogStore.subscribe}).
+ * the cluster's log subject on NATS, where node agents publish their
+ * workers' lines ({@link LogStore.subscribe}; `logSubject` of `@cohort/cluster`).
  */
 export class LogStore {
   private readonly lines = new Map<string, LogLine[]>();
@@ -147,29 +144,4 @@ export class FileTail {
       closeSync(fd);
     }
   }
-}
-
-/**
- * A pino destination (`pino(opts, natsLogDestination(...))`) that publishes
- * each log line carrying an `actor` binding to the cluster's log subject, so
- * the head's dashboard and `cohort logs --follow` see worker output from any
- * node. Lines without an actor are dropped (pass a multistream to keep them).
- */
-export function natsLogDestination(nc: NatsConnection, cluster: string, node?: string): { write(chunk: string): boolean } {
-  const subject = logSubject(cluster);
-  return {
-    write(chunk: string) {
-      for (const line of chunk.split('\n')) {
-        const l = parseActorLogLine(line, node);
-        if (l && !nc.isClosed()) {
-          try {
-            nc.publish(subject, JSON.stringify(l));
-          } catch {
-            /* connection closing: the line is lost, as in any log pipe */
-          }
-        }
-      }
-      return true;
-    },
-  };
 }

@@ -75,6 +75,17 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
   };
 
   const clients = new Set<ServerResponse>();
+  // reads in flight: close() waits for them so the caller may close the source's connection right after
+  const inflight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inflight.add(p);
+    void p.then(
+      () => inflight.delete(p),
+      () => inflight.delete(p),
+    );
+    return p;
+  };
+  const snapshot = () => track(source.snapshot());
   let lastCluster = '';
   let polling: NodeJS.Timeout | undefined;
   let reading = false;
@@ -85,7 +96,7 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
   };
   const readCluster = async (): Promise<string | undefined> => {
     try {
-      return JSON.stringify(await source.snapshot());
+      return JSON.stringify(await snapshot());
     } catch (err) {
       log.warn({ err }, 'could not read the cluster state');
       return undefined;
@@ -160,7 +171,7 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
       const w = new PromWriter();
       let snap: ClusterSnapshot | undefined;
       try {
-        snap = await source.snapshot();
+        snap = await snapshot();
       } catch (err) {
         log.warn({ err }, 'could not read the cluster state for /metrics');
       }
@@ -171,7 +182,7 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       return res.end(w.toString());
     }
-    if (p === '/api/cluster') return json(res, 200, await source.snapshot());
+    if (p === '/api/cluster') return json(res, 200, await snapshot());
     if (p === '/api/training') {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
       return res.end(trainingJson());
@@ -181,7 +192,7 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
       const n = Number(url.searchParams.get('lines') ?? '100');
       if (!Number.isInteger(n) || n < 0 || n > 100_000) return json(res, 400, { error: `lines=${url.searchParams.get('lines')}: expected an integer from 0 to 100000` });
       const actor = decodeURIComponent(logs[1]);
-      return json(res, 200, { actor, lines: await source.actorLogs(actor, n) });
+      return json(res, 200, { actor, lines: await track(source.actorLogs(actor, n)) });
     }
     if (p === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -232,6 +243,7 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await Promise.allSettled([...inflight]);
     },
   };
 }

@@ -101,7 +101,7 @@ test('the head dashboard over a real cluster: nodes with GPU holders, actors, lo
   for (const line of prom.split('\n').filter((l) => l && !l.startsWith('#'))) t.regex(line, /^cohort_[a-z_]+(\{[^}]*\})? -?[\d.e+-]+$/, line);
 
   // live training: an SSE client sees steps a trainer publishes on NATS
-  const events = sse(`${dash.url}/api/events`, (ev) => ev.filter((e) => e.event === 'step').length >= 3);
+  const events = sse(`${dash.url}/api/events`, (ev) => ev.filter((e) => e.event === 'step').length >= 3 && ev.some((e) => e.event === 'cluster'));
   t.true(await until(() => dash.clients() === 1));
   for (let i = 0; i < 3; i++) publishTrainingStep(c.nc, c.cluster, 'run-a', step(i));
   const got = await events;

@@ -2,9 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { pino } from 'pino';
 import { connectCluster, startClusterHead, startClusterNode, startNatsServer, ClusterStateStore, type ClusterHeadService, type ClusterNode } from '@cohort/cluster';
-import { natsLogDestination } from '@cohort/dashboard';
 
 process.env.COHORT_LOG_LEVEL ??= 'silent';
 
@@ -38,7 +36,6 @@ export interface LocalCluster {
 /**
  * A real local cluster for one test: nats-server (random port, temp store),
  * a head and node agents in this process; workers are real child processes.
- * Node agents publish their actors' log lines on the cluster's log subject.
  * Everything is stopped at teardown.
  */
 export async function localCluster(t: ExecutionContext, cluster: string, nodes: Array<{ id: string; resources: Record<string, number> }>): Promise<LocalCluster> {
@@ -51,8 +48,7 @@ export async function localCluster(t: ExecutionContext, cluster: string, nodes: 
   t.teardown(() => nc.close().catch(() => undefined));
   const out: ClusterNode[] = [];
   for (const n of nodes) {
-    const logger = pino({ level: 'info' }, natsLogDestination(nc, cluster, n.id));
-    const node = await startClusterNode({ address: server.url, auth: { token }, nodeId: n.id, resources: n.resources, heartbeatMs: 200, logger });
+    const node = await startClusterNode({ address: server.url, auth: { token }, nodeId: n.id, resources: n.resources, heartbeatMs: 200 });
     t.teardown(() => node.stop());
     out.push(node);
   }
