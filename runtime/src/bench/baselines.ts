@@ -15,6 +15,13 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** One floor measurement, repeatable. */
+export interface FloorProbe {
+  /** Runs one round; resolves with its rate. */
+  round(): Promise<number>;
+  close(): void;
+}
+
 /** A second process serving the benchmark floors (bare gRPC echo, raw TCP source). */
 export class BaselinePeer {
   private constructor(
@@ -34,37 +41,40 @@ export class BaselinePeer {
     return new BaselinePeer(child, g, tcp);
   }
 
-  /** Messages/s of a bare echo over one grpc-js bidirectional stream, `n` 64-byte messages in flight at once. */
-  async streamEcho(n: number, rounds: number): Promise<number> {
+  /**
+   * A bare echo over one grpc-js bidirectional stream: each `round()` writes
+   * `n` 64-byte messages at once and resolves with the messages/s of that round.
+   */
+  async openEcho(n: number): Promise<FloorProbe> {
     const client = new grpc.Client(`127.0.0.1:${this.grpcPort}`, grpc.credentials.createInsecure());
     const call = client.makeBidiStreamRequest('/bench.Echo/Echo', identity, identity);
+    call.on('error', () => {});
     const msg = Buffer.alloc(64, 7);
     let got = 0;
     let done: (() => void) | undefined;
-    call.on('error', () => {});
     call.on('data', () => {
       if (++got === n) done?.();
     });
     const round = async () => {
       got = 0;
       const p = new Promise<void>((r) => (done = r));
+      const t0 = performance.now();
       for (let i = 0; i < n; i++) call.write(msg);
       await p;
+      return n / ((performance.now() - t0) / 1000);
     };
     await round();
-    const rates: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const t0 = performance.now();
-      await round();
-      rates.push(n / ((performance.now() - t0) / 1000));
-    }
-    call.end();
-    client.close();
-    return median(rates);
+    return {
+      round,
+      close: () => {
+        call.end();
+        client.close();
+      },
+    };
   }
 
-  /** Messages/s of the same echo with one message in flight: `chunks` runs of `chunk` sequential round trips, median. */
-  async streamEchoSequential(chunk: number, chunks: number): Promise<number> {
+  /** The same echo with one message in flight: each `round()` does `chunk` sequential round trips. */
+  async openEchoSequential(chunk: number): Promise<FloorProbe> {
     const client = new grpc.Client(`127.0.0.1:${this.grpcPort}`, grpc.credentials.createInsecure());
     const call = client.makeBidiStreamRequest('/bench.Echo/Echo', identity, identity);
     call.on('error', () => {});
@@ -72,24 +82,27 @@ export class BaselinePeer {
     let next: (() => void) | undefined;
     call.on('data', () => next?.());
     const one = () => new Promise<void>((r) => ((next = r), call.write(msg)));
-    for (let i = 0; i < chunk; i++) await one();
-    const rates: number[] = [];
-    for (let c = 0; c < chunks; c++) {
+    const round = async () => {
       const t0 = performance.now();
       for (let i = 0; i < chunk; i++) await one();
-      rates.push(chunk / ((performance.now() - t0) / 1000));
-    }
-    call.end();
-    client.close();
-    return median(rates);
+      return chunk / ((performance.now() - t0) / 1000);
+    };
+    await round();
+    return {
+      round,
+      close: () => {
+        call.end();
+        client.close();
+      },
+    };
   }
 
   /**
-   * GB/s of raw TCP between the peer and this process: `bytes` per transfer,
-   * written in 4 MiB writes, read straight into one reused 4 MiB buffer (no
-   * page faults, no copies: the best case a socket gives).
+   * Raw TCP from the peer to this process: each `round()` moves `bytes`
+   * (written in 4 MiB writes, read straight into one reused 4 MiB buffer: no
+   * page faults, no copies — the best case a socket gives) and resolves with GB/s.
    */
-  async tcp(bytes: number, rounds: number): Promise<number> {
+  async openTcp(bytes: number): Promise<FloorProbe> {
     const buf = Buffer.allocUnsafe(4 << 20);
     let left = 0;
     let done: (() => void) | undefined;
@@ -106,24 +119,19 @@ export class BaselinePeer {
       },
     });
     await new Promise<void>((r) => sock.once('connect', () => r()));
-    const once = async () => {
+    const round = async () => {
       left = bytes;
       const p = new Promise<void>((r) => (done = r));
+      const t0 = performance.now();
       const h = Buffer.alloc(8);
       h.writeUInt32LE(bytes % 2 ** 32, 0);
       h.writeUInt32LE(Math.floor(bytes / 2 ** 32), 4);
       sock.write(h);
       await p;
+      return bytes / ((performance.now() - t0) / 1000) / 1e9;
     };
-    await once();
-    const rates: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const t0 = performance.now();
-      await once();
-      rates.push(bytes / ((performance.now() - t0) / 1000) / 1e9);
-    }
-    sock.destroy();
-    return median(rates);
+    await round();
+    return { round, close: () => sock.destroy() };
   }
 
   stop(): void {

@@ -73,6 +73,26 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<R
     const clients = await Promise.all(Array.from({ length: n }, () => r.spawn(BenchClientActor, [])));
     await Promise.all([a, b, conc, ...targets, ...clients].map((h) => h.$ready()));
 
+    const timed = async (round: () => Promise<number>) => {
+      const t0 = performance.now();
+      const ops = await round();
+      return ops / ((performance.now() - t0) / 1000);
+    };
+    /**
+     * A figure and its floor, rounds alternating (so both see the same load
+     * on a shared machine); medians of the per-round rates.
+     */
+    const paired = async (round: () => Promise<number>, floor: { round(): Promise<number>; close(): void }, k: number, warmups = 1) => {
+      for (let i = 0; i < warmups; i++) await round();
+      const ours: number[] = [];
+      const base: number[] = [];
+      for (let i = 0; i < k; i++) {
+        base.push(await floor.round());
+        ours.push(await timed(round));
+      }
+      floor.close();
+      return { ours: median(ours), floor: median(base) };
+    };
     /** Median over `k` rounds of the rate of one round (`round` returns its op count). */
     const medianRate = async (round: () => Promise<number>, k: number, warmups = 1) => {
       for (let i = 0; i < warmups; i++) await round();
@@ -95,14 +115,16 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<R
     // both see the same load on a shared machine.
     say('1:1 sync calls (and the one-in-flight stream echo floor)');
     for (let i = 0; i < 1500; i++) await a.noop(); // JIT warm-up of both processes
-    const baselineEchoSync = await peer.streamEchoSequential(100, rounds(20));
-    const sync = await medianRate(async () => {
-      for (let i = 0; i < 100; i++) await a.noop();
-      return 100;
-    }, rounds(20));
+    const { ours: sync, floor: baselineEchoSync } = await paired(
+      async () => {
+        for (let i = 0; i < 100; i++) await a.noop();
+        return 100;
+      },
+      await peer.openEchoSequential(100),
+      rounds(20),
+    );
     say('1:1 async calls (and the bare stream echo floor)');
-    const baselineEcho = await peer.streamEcho(inFlight, rounds(10));
-    const asyncRate = await medianRate(inFlightRound(() => a.noop()), rounds(10));
+    const { ours: asyncRate, floor: baselineEcho } = await paired(inFlightRound(() => a.noop()), await peer.openEcho(inFlight), rounds(10));
     say('1:1 concurrent calls');
     const concurrent = await medianRate(inFlightRound(() => conc.asyncNoop()), rounds(10));
     say('1:n async calls');
@@ -135,13 +157,19 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<R
 
     say('actor-to-actor transfer of a 256 MiB Float32Array (and the raw TCP floor)');
     await a.make(transferBytes / 4);
-    const baselineTcp = await peer.tcp(transferBytes, rounds(4));
-    const transferGb =
-      (await medianRate(async () => {
+    // Two warm-up rounds: the first touches of fresh huge pages are slow
+    // (compaction); the steady state is what repeated weight syncs see.
+    const transfer = await paired(
+      async () => {
         await a.sendTo(b);
-        return 1;
-      }, rounds(4), 2)) * // first touches of fresh huge pages are slow (compaction); steady state is what weight sync sees
-      (transferBytes / 1e9);
+        return transferBytes / 1e9;
+      },
+      await peer.openTcp(transferBytes),
+      rounds(4),
+      2,
+    );
+    const transferGb = transfer.ours;
+    const baselineTcp = transfer.floor;
 
     say('placement group create + remove');
     const pgs = await medianRate(async () => {
