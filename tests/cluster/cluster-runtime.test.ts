@@ -119,3 +119,30 @@ test('an actor with restarts left moves to a surviving node when its node dies',
   t.is(w2.incarnation, 1, 'the constructor re-ran once');
   t.is(w2.cuda, '0');
 });
+
+test('a nats-server restart: head, agents and driver reconnect; actors keep running; no node is declared dead; new spawns work', async (t) => {
+  const n = await withNats(t, { token: TOKEN });
+  const url = n.server().url;
+  const svc = await startClusterHead({ cluster: 'nr', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 1000 });
+  t.teardown(() => svc.stop({ killActors: true }));
+  const node = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: 'r1', resources: { CPU: 2 }, heartbeatMs: 200 });
+  t.teardown(() => node.stop());
+  t.true(await until(() => svc.controlPlane.nodeIds().length === 1));
+  const rt = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt.shutdown());
+  const p = await rt.spawn(ProbeActor, ['p'], { name: 'p', resources: { CPU: 1 } });
+  t.is(await p.add(1), 1);
+  const dead: string[] = [];
+  svc.head.onNodeDead((id) => void dead.push(id));
+  await n.server().stop();
+  await new Promise((r) => setTimeout(r, 1500)); // longer than the node timeout
+  await n.restart();
+  t.is(await p.add(1), 2, 'the data plane does not go through NATS');
+  t.true(await until(async () => (await svc.head.store.nodes.get('r1').catch(() => undefined))?.value.state === 'alive'));
+  const q = await rt.spawn(ProbeActor, ['q'], { name: 'q', resources: { CPU: 1 } });
+  t.is((await q.where()).node, 'r1');
+  t.true(await until(async () => (await svc.head.store.actors.get(q.$id).catch(() => undefined))?.value.state === 'ALIVE'));
+  await new Promise((r) => setTimeout(r, 1200));
+  t.deepEqual(dead, []);
+  t.true(svc.head.monitor.isAlive('r1'));
+});

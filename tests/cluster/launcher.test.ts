@@ -127,6 +127,8 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   // the actor directory survived the head restart, and the worker kept running through it
   t.deepEqual(s2.actors.map((a) => [a.name, a.state, a.node]), [['big', 'PENDING', null], ['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
   t.regex(s2.pending.find((p) => p.name === 'big')?.reason ?? '', /GPU/);
+  const listed = JSON.parse((await cohort(['list', 'nodes', '--config', cfg, '--state-dir', stateDir, '--json'])).stdout) as Array<{ id: string; alive: boolean }>;
+  t.deepEqual(listed.map((x) => [x.id, x.alive]), [['lt-gpu-0', true], ['lt-gpu-1', false]]);
   t.is(await mover.add(5), 5);
   // the driver finds the new head by itself: lookups and spawns go there
   const again = await rt.getActor<import('./fixtures/actors.js').Probe>('mover');
