@@ -55,12 +55,12 @@ test('headless chromium: the page shows the nodes and GPU holders of a running l
   await page.waitForSelector('#actors tr[data-name="rollout-0"] td.ALIVE', { timeout: 15_000 });
   // log tail on click
   await page.click('#actors tr[data-name="rollout-0"]');
-  await page.waitForFunction(() => /rollout worker up/.test(document.getElementById('log-lines')?.textContent ?? ''), undefined, { timeout: 15_000 });
+  await page.waitForFunction('/rollout worker up/.test(document.getElementById("log-lines").textContent)', undefined, { timeout: 15_000 });
 
   // training view: history first, then live steps move every chart
   await page.waitForSelector('#chart-reward[data-points="4"]', { timeout: 15_000 });
   t.is(await page.getAttribute('#chart-timings', 'data-points'), '4');
-  const pathBefore = await page.$eval('#chart-reward canvas', (c) => (c as HTMLCanvasElement).toDataURL());
+  const pathBefore = await page.$eval('#chart-reward canvas', (c) => (c as unknown as { toDataURL(): string }).toDataURL());
   for (let i = 4; i < 12; i++) {
     publishTrainingStep(c.nc, c.cluster, 'zs-demo', step(i));
     await new Promise((r) => setTimeout(r, 40));
@@ -68,7 +68,7 @@ test('headless chromium: the page shows the nodes and GPU holders of a running l
   await page.waitForSelector('#chart-reward[data-points="12"]', { timeout: 15_000 });
   for (const id of ['length', 'turns', 'noise', 'timings', 'simbatch']) t.is(await page.getAttribute(`#chart-${id}`, 'data-points'), '12', id);
   t.regex((await page.textContent('#train-summary')) ?? '', /step 11/);
-  const pathAfter = await page.$eval('#chart-reward canvas', (c) => (c as HTMLCanvasElement).toDataURL());
+  const pathAfter = await page.$eval('#chart-reward canvas', (c) => (c as unknown as { toDataURL(): string }).toDataURL());
   t.not(pathAfter, pathBefore, 'the reward chart was redrawn');
   // uPlot's legend shows the series the charts carry
   t.regex((await page.textContent('#chart-timings')) ?? '', /weightSync/);
