@@ -1,0 +1,93 @@
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CausalLM, parseModelConfig } from '@cohort/engine';
+import { init } from '@cohort/runtime';
+import {
+  LearnerActorClass,
+  algorithmParamsSchema,
+  averageGradients,
+  collate,
+  getAlgorithm,
+  optimizerSchema,
+  selectRows,
+  shardRows,
+  toAdvantageBatch,
+  toPolicyBatch,
+} from '../../actors/src/index.js';
+import { makeTrajectory } from './helpers.js';
+
+const cfg = parseModelConfig({
+  model_type: 'qwen2', vocab_size: 64, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1,
+  num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 128, tie_word_embeddings: true,
+});
+
+function batch() {
+  const trajs = [0, 1].flatMap((p) =>
+    [0, 1].map((s) =>
+      makeTrajectory({
+        step: 1, promptIndex: p, sampleIndex: s, reward: (p + s) % 2,
+        prompt: [1, 2 + p, 3],
+        segments: [{ by: 'policy', ids: [10 + s, 11] }, { by: 'env', ids: [40, 41, 42] }, { by: 'policy', ids: [12, 13 + p] }],
+      }),
+    ),
+  );
+  return collate(trajs, { padId: 0 });
+}
+
+test('toPolicyBatch: rows of real tokens, loss mask 0 on the prompt and on environment tokens', (t) => {
+  const b = batch();
+  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: algorithmParamsSchema.parse({}), options: {} }).advantages;
+  const pb = toPolicyBatch(b, { advantages: adv, oldLogprobs: b.oldLogprobs });
+  t.deepEqual(pb.inputIds[0], [1, 2, 3, 10, 11, 40, 41, 42, 12, 13]);
+  t.deepEqual(pb.lossMask[0], [0, 0, 0, 1, 1, 0, 0, 0, 1, 1]);
+  t.is(pb.advantages[0][5], 0);
+  t.not(pb.advantages[0][3], 0);
+  const w = new Float32Array(b.batchSize * b.responseLength).fill(0.5);
+  const scaled = toPolicyBatch(b, { advantages: adv, oldLogprobs: b.oldLogprobs, importanceWeights: w });
+  t.is(scaled.advantages[0][3], pb.advantages[0][3] * 0.5);
+});
+
+test('averageGradients weights by rows and checks shapes', (t) => {
+  const a = new Map([['w', Float32Array.of(1, 2)]]);
+  const b = new Map([['w', Float32Array.of(3, 6)]]);
+  t.deepEqual([...averageGradients([a, b], [1, 3]).get('w')!], [2.5, 5]);
+  t.throws(() => averageGradients([a, new Map([['w', Float32Array.of(1)]])]), { message: /learner 1 has no gradient "w" of size 2/ });
+});
+
+test('data-parallel learners in worker processes stay identical after all-reduced updates', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cohort-learner-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  CausalLM.random(cfg, { seed: 4 }).save(dir);
+  const rt = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 2 } });
+  t.teardown(() => rt.shutdown());
+  const spec = (rank: number) => ({
+    rank, worldSize: 2, modelDir: dir,
+    algorithm: { name: 'grpo', params: algorithmParamsSchema.parse({ kl: { coef: 0 } }) },
+    optimizer: optimizerSchema.parse({ lr: 0.01, warmupRatio: 0 }),
+    totalUpdates: 4, microBatch: 4,
+  });
+  const learners = await Promise.all([0, 1].map((r) => rt.spawn(LearnerActorClass, [spec(r)], { resources: { CPU: 0.5, GPU: 0.5 } })));
+  const b = batch();
+  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: algorithmParamsSchema.parse({}), options: {} }).advantages;
+  b.advantages = adv;
+  const before = await learners[0].paramChecksum();
+  for (let step = 0; step < 2; step++) {
+    // Each learner sees a different shard; both apply the same averaged gradient.
+    const parts = await Promise.all(learners.map((le, r) => {
+      const shard = selectRows(b, shardRows(b.batchSize, r, 2));
+      return le.gradients(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs }));
+    }));
+    t.notDeepEqual([...parts[0].grads.values()][0], [...parts[1].grads.values()][0], 'shards give different gradients');
+    const avg = averageGradients(parts.map((p) => p.grads), parts.map((p) => p.rows));
+    const applied = await Promise.all(learners.map((le) => le.applyGradients(avg)));
+    t.deepEqual(applied.map((a) => a.version), [step + 1, step + 1]);
+  }
+  const sums = await Promise.all(learners.map((le) => le.paramChecksum()));
+  t.is(sums[0], sums[1]);
+  t.not(sums[0], before, 'the updates changed the parameters');
+  const files = await learners[1].checkpointFiles();
+  t.is(files.version, 2);
+  t.true(files.policy.byteLength > 1000 && files.optimizer.byteLength > files.policy.byteLength);
+});
