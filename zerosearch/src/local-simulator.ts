@@ -61,7 +61,7 @@ export const TuneOptionsSchema = z
   .object({
     /** Where the tuned model goes (config.json, model.safetensors, tokenizer.json, tune.json). */
     outDir: z.string().min(1),
-    steps: z.number().int().positive().default(300),
+    steps: z.number().int().positive().default(500),
     batchSize: z.number().int().positive().default(8),
     lr: z.number().positive().default(3e-3),
     warmupSteps: z.number().int().nonnegative().default(20),

@@ -58,7 +58,7 @@ GET /v1/models, GET /health (default port 6001). Runs until interrupted.
         if (!readTuneReport(dir)) {
           process.stderr.write(`no tuned simulator cached at ${dir}; tuning one now (once)\n`);
           const pairs: SimPair[] = values.data ? await readJsonl<SimPair>(join(values.data, 'sim_pairs.jsonl')) : [...makeDataset({ seed, size }).simPairs];
-          const steps = intFlag('tune-steps', values['tune-steps'], 300, 1);
+          const steps = intFlag('tune-steps', values['tune-steps'], 500, 1);
           const report = await tuneSimulator(pairs, { outDir: dir, steps, seed, ...(threads ? { threads } : {}) }, {
             onStep: (s, loss) => (s === 1 || s % 25 === 0) && process.stderr.write(`tune step ${s}/${steps} loss ${loss.toFixed(4)}\n`),
           });

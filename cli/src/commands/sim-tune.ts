@@ -40,7 +40,7 @@ Writes config.json, model.safetensors, tokenizer.json and tune.json into --out (
     const pairs: SimPair[] = values.data ? await readJsonl<SimPair>(join(values.data, 'sim_pairs.jsonl')) : [...makeDataset({ seed, size: sizeFlag(values.size) }).simPairs];
     if (pairs.length === 0) throw new UsageError('no simulator pairs found; make data with: cohort data make');
     const outDir = resolve(values.out ?? 'models/simulator');
-    const steps = intFlag('steps', values.steps, 300, 1);
+    const steps = intFlag('steps', values.steps, 500, 1);
     const report = await tuneSimulator(
       pairs,
       {
