@@ -58,14 +58,14 @@ export class Channel {
     return id;
   }
 
-  /** Queues a frame; frames sent in one tick go out as one stream write. Bulk attachments go to the bulk socket now, in order. */
+  /** Queues a frame; frames sent in one event-loop turn (flushed in the check phase, so replies finished by promise chains coalesce too) go out as one stream write. Bulk attachments go to the bulk socket now, in order. */
   send(frame: Frame, bulk?: Uint8Array[]): void {
     if (this.closed) throw this.closeReason ?? new Error(`channel to ${this.peerAddress} is closed`);
     if (bulk) for (const b of bulk) this.bulkOut.write(b);
     this.out.push(frame);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flush);
+      setImmediate(this.flush);
     }
   }
 
