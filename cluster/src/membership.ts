@@ -195,6 +195,7 @@ export class MembershipMonitor {
     this.subs.push(this.nc.subscribe(this.subjects.leaveAll, { callback: (err, msg) => {
       if (!err) this.onLeaveMsg(msg.data);
     } }));
+    this.lastCheck = Date.now();
     this.timer = setInterval(() => this.check(), this.o.checkMs ?? Math.max(20, Math.floor(this.timeoutMs / 5)));
     this.timer.unref();
     void (async () => {
@@ -263,7 +264,7 @@ export class MembershipMonitor {
     // not blame the nodes for our own silence; give everyone a fresh timeout.
     const checkMs = this.o.checkMs ?? Math.max(20, Math.floor(this.timeoutMs / 5));
     const sinceLast = now - this.lastCheck;
-    const stalled = this.lastCheck !== 0 && sinceLast > checkMs + this.timeoutMs / 2;
+    const stalled = sinceLast > checkMs + this.timeoutMs / 2;
     this.lastCheck = now;
     if (stalled) {
       this.log.warn({ stalledMs: sinceLast }, 'membership checks were delayed (this process was busy); not declaring deaths this round');

@@ -58,19 +58,19 @@ test('a silent node is marked dead, its actors typed DEAD with the cause, and de
 test('a restarted head recovers the node table from KV without disturbing live nodes; a node that died meanwhile is detected', async (t) => {
   const { server } = await withNats(t, { token: TOKEN });
   const url = server().url;
-  const head1 = await ClusterHead.start({ cluster: 'r', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 100, timeoutMs: 500 });
+  const head1 = await ClusterHead.start({ cluster: 'r', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 100, timeoutMs: 2000 });
   const live = await NodeAgent.start({ address: url, auth: { token: TOKEN }, nodeId: 'live', resources: { CPU: 2 } });
   t.teardown(() => live.stop());
   const doomed = await NodeAgent.start({ address: url, auth: { token: TOKEN }, nodeId: 'doomed', resources: { CPU: 2 } });
   t.true(await until(async () => (await head1.store.nodes.list()).size === 2));
   await head1.stop();
   await doomed.nc.close(); // dies while there is no head
-  const head2 = await ClusterHead.start({ cluster: 'r', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 100, timeoutMs: 500 });
+  const head2 = await ClusterHead.start({ cluster: 'r', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 100, timeoutMs: 2000 });
   t.teardown(() => head2.stop());
   t.is(head2.epoch, 2);
   t.true(head2.monitor.isAlive('live'));
   t.true(await until(async () => (await head2.store.nodes.get('doomed'))?.value.state === 'dead'));
-  await new Promise((r) => setTimeout(r, 700));
+  await new Promise((r) => setTimeout(r, 2200));
   t.is((await head2.store.nodes.get('live'))?.value.state, 'alive');
   t.is((await discoverCluster(live.nc)).epoch, 2);
 });

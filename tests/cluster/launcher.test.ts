@@ -87,7 +87,7 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   const pinned = await rt.spawn(ProbeActor, ['pinned'], { name: 'pinned', resources: { GPU: 1 }, nodeAffinity: { nodeId: 'lt-gpu-1' }, maxRestarts: 0 });
   t.is((await mover.where()).node, 'lt-gpu-1');
   t.is((await pinned.where()).node, 'lt-gpu-1');
-  t.true(await until(async () => (await status()).actors.filter((a) => a.state === 'ALIVE').length === 2, 10_000, 200), 'until #1');
+  t.true(await until(async () => (await status()).actors.filter((a) => a.state === 'ALIVE').length === 2, 20_000, 200), 'until #1');
   const s2a = await status();
   t.deepEqual(s2a.actors.map((a) => [a.name, a.state, a.node]), [['mover', 'ALIVE', 'lt-gpu-1'], ['pinned', 'ALIVE', 'lt-gpu-1']]);
   t.deepEqual(s2a.nodes.find((n) => n.id === 'lt-gpu-1')?.resources.used, { GPU: 2 });
