@@ -1,26 +1,35 @@
 import test from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { curriculumNoiseP, readQAParquet } from '@cohort/zerosearch';
 import { closedPort } from './helpers.js';
 
-const run = promisify(execFile);
 const BIN = 'cli/bin/cohort.mjs';
 
+/**
+ * Runs the real CLI entry point in this process (no tsx start-up per call) and captures what
+ * it writes. Callers are serial tests, so the captured streams are theirs alone.
+ */
 async function cohort(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../cli/src/main.js');
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, FORCE_COLOR: '0' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
   }
 }
 
-test('cohort curriculum --json prints Eq. 1 for steps 1..M', async (t) => {
+test.serial('cohort curriculum --json prints Eq. 1 for steps 1..M', async (t) => {
   const r = await cohort(['curriculum', '--start', '0.1', '--end', '0.5', '--steps', '5', '--base', '3', '--json']);
   t.is(r.code, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as { step: number; p: number }[];
@@ -33,7 +42,7 @@ test('cohort curriculum --json prints Eq. 1 for steps 1..M', async (t) => {
   t.regex(bad.stderr, /--end must be a number in \[0, 1\]/);
 });
 
-test('cohort data make writes the dataset; cohort search reads it; bad input gets clear errors', async (t) => {
+test.serial('cohort data make writes the dataset; cohort search reads it; bad input gets clear errors', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'zs-cli-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const made = await cohort(['data', 'make', '--out', dir, '--size', 'tiny', '--seed', '9', '--json']);
