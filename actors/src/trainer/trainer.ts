@@ -95,6 +95,9 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const c = this.config;
     const t0 = performance.now();
+    if (getAlgorithm(c.algorithm.name).needsCritic) {
+      throw new Error(`algorithm "${c.algorithm.name}" needs a CriticActor, which the Trainer does not run yet; use reinforce, reinforce++, grpo or a critic-free plug-in`);
+    }
     mkdirSync(this.runDir, { recursive: true });
     const ds = await this.timed('world', async () => prepareWorld(c));
     this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');
