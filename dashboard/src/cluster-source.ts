@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { readClusterStatus, type ClusterStateStore } from '@cohort/cluster';
 import type { ActorView, ClusterSnapshot, DashboardDataSource, GpuView, LogLine } from './data-source.js';
+import { dashboardSubjects } from './dashboard-subjects.js';
 import { LogStore } from './log-store.js';
 import { startDashboard, type DashboardOptions, type DashboardServer } from './server.js';
 import { TrainingFeed } from './training-feed.js';
@@ -95,14 +96,41 @@ export async function startClusterDashboard(nc: NatsConnection, store: ClusterSt
   training.subscribe(nc, cluster, warn);
   if (runsDir) training.watchRuns(runsDir, 500, warn);
   if (logFiles?.length) logs.tailFiles(logFiles);
+  const source = clusterDataSource(store, cluster, logs);
   let server: DashboardServer;
   try {
-    server = await startDashboard(clusterDataSource(store, cluster, logs), { title: `Cohort · ${cluster}`, ...serverOptions }, { training, logger });
+    server = await startDashboard(source, { title: `Cohort · ${cluster}`, ...serverOptions }, { training, logger });
   } catch (err) {
     logs.close();
     training.close();
     throw err;
   }
+  // `cohort status` and `cohort logs` ask here (no HTTP needed from the CLI's machine)
+  const subjects = dashboardSubjects(cluster);
+  const subs = [
+    nc.subscribe(subjects.info, {
+      callback: (err, msg) => {
+        if (!err) msg.respond(JSON.stringify({ url: server.url, metricsUrl: `${server.url}/metrics` }));
+      },
+    }),
+    nc.subscribe(subjects.logs, {
+      callback: (err, msg) => {
+        if (err) return;
+        let q: { actor?: unknown; lines?: unknown };
+        try {
+          q = msg.json();
+        } catch {
+          q = {};
+        }
+        const actor = typeof q.actor === 'string' ? q.actor : '';
+        const n = Number.isInteger(q.lines) ? Math.min(100_000, Math.max(0, q.lines as number)) : 100;
+        source.actorLogs(actor, n).then(
+          (lines) => msg.respond(JSON.stringify({ actor, lines })),
+          () => msg.respond(JSON.stringify({ actor, lines: [] })),
+        );
+      },
+    }),
+  ];
   return {
     url: server.url,
     port: server.port,
@@ -110,6 +138,7 @@ export async function startClusterDashboard(nc: NatsConnection, store: ClusterSt
     logs,
     clients: () => server.clients(),
     async close() {
+      for (const s of subs) s.unsubscribe();
       logs.close();
       training.close();
       await server.close();

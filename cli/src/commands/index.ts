@@ -16,3 +16,4 @@ import './bench-runtime.js';
 import './data-inspect.js';
 import './bench-cluster.js';
 import './train.js';
+import './logs.js';
