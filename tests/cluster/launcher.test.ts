@@ -68,15 +68,14 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   t.teardown(() => reader.close().catch(() => undefined));
   const store = await ClusterStateStore.open(reader, { cluster: 'lt' });
   const status = () => readClusterStatus(store, 'lt');
-  const s1 = await cliStatus();
+  // without the token, status is refused (run beside the first status call)
+  const [s1, refused] = await Promise.all([cliStatus(), t.throwsAsync(cohort(['status', '--address', state.natsUrl, '--json']))]);
   t.deepEqual(s1.nodes.map((n) => [n.id, n.alive, n.resources.total]), [
     ['lt-gpu-0', true, { CPU: 1, GPU: 2, memory: 2 ** 30 }],
     ['lt-gpu-1', true, { CPU: 1, GPU: 2, memory: 2 ** 30 }],
   ]);
   t.deepEqual(s1.actors, []);
 
-  // without the token, status is refused
-  const refused = await t.throwsAsync(cohort(['status', '--address', state.natsUrl, '--json']));
   t.regex((refused as unknown as { stderr: string }).stderr, /refused by the cluster .* no credentials were given/);
 
   // a driver connects with the token and runs actors on the agents' worker processes
@@ -121,13 +120,13 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   let out = '';
   head2.stdout.on('data', (d: Buffer) => (out += d.toString()));
   t.true(await until(() => /cohort head ready: cluster lt .*\(epoch 2,/.test(out), 30_000), 'until #3');
-  const s2 = await cliStatus();
+  const [s2, listedOut] = await Promise.all([cliStatus(), cohort(['list', 'nodes', '--config', cfg, '--state-dir', stateDir, '--json'])]);
   t.is(s2.head?.epoch, 2);
   t.deepEqual(s2.nodes.map((n) => [n.id, n.alive]), [['lt-gpu-0', true], ['lt-gpu-1', false]]);
   // the actor directory survived the head restart, and the worker kept running through it
   t.deepEqual(s2.actors.map((a) => [a.name, a.state, a.node]), [['big', 'PENDING', null], ['mover', 'ALIVE', 'lt-gpu-0'], ['pinned', 'DEAD', 'lt-gpu-1']]);
   t.regex(s2.pending.find((p) => p.name === 'big')?.reason ?? '', /GPU/);
-  const listed = JSON.parse((await cohort(['list', 'nodes', '--config', cfg, '--state-dir', stateDir, '--json'])).stdout) as Array<{ id: string; alive: boolean }>;
+  const listed = JSON.parse(listedOut.stdout) as Array<{ id: string; alive: boolean }>;
   t.deepEqual(listed.map((x) => [x.id, x.alive]), [['lt-gpu-0', true], ['lt-gpu-1', false]]);
   t.is(await mover.add(5), 5);
   // the driver finds the new head by itself: lookups and spawns go there
@@ -151,7 +150,7 @@ test('cohort up --dry-run (ssh) prints setup on every host, then the head, then 
   const dir = tempDir(t);
   const cfg = path.join(dir, 'ssh.yaml');
   writeFileSync(cfg, readFileSync(new URL('../../configs/cluster/zerosearch-8gpu.yaml', import.meta.url), 'utf8'));
-  const { stdout } = await cohort(['up', cfg, '--dry-run'], { COHORT_TOKEN: 'super-secret-token-42' });
+  const [{ stdout }, down] = await Promise.all([cohort(['up', cfg, '--dry-run'], { COHORT_TOKEN: 'super-secret-token-42' }), cohort(['down', cfg, '--dry-run'])]);
   t.notRegex(stdout, /super-secret-token-42/);
   const labels = [...stdout.matchAll(/^# (.+?) on (\S+)/gm)].map((m) => `${m[1]}@${m[2]}`);
   t.deepEqual(labels, ['setup 1/2@10.0.0.11', 'setup 2/2@10.0.0.11', 'setup 1/2@10.0.0.12', 'setup 2/2@10.0.0.12', 'head@10.0.0.11', 'agent zerosearch-trainer-0@10.0.0.11', 'agent zerosearch-rollout-0@10.0.0.12']);
@@ -160,7 +159,6 @@ test('cohort up --dry-run (ssh) prints setup on every host, then the head, then 
   t.true(cmds.every((c) => /ubuntu@10\.0\.0\.1[12] -- /.test(c) && /-i \S+\/\.ssh\/id_ed25519/.test(c)), cmds[0]);
   t.regex(cmds[4], /start --head --config/);
   t.regex(cmds[6], /start --address nats:\/\/10\.0\.0\.11:4222 .*--bind 10\.0\.0\.12 --node-type rollout --node-id zerosearch-rollout-0/);
-  const down = await cohort(['down', cfg, '--dry-run']);
   t.deepEqual([...down.stdout.matchAll(/^# (.+?) on (\S+)/gm)].map((m) => `${m[1]}@${m[2]}`), ['stop agents@10.0.0.11', 'stop agents@10.0.0.12', 'stop head@10.0.0.11']);
 });
 
@@ -168,15 +166,19 @@ test('CLI errors name the problem: bad config key, unknown node type, agent with
   const dir = tempDir(t);
   const cfg = path.join(dir, 'bad.yaml');
   writeFileSync(cfg, localConfig.replace('count: 2', 'count: 2\n    cuont: 3'));
-  const e1 = (await t.throwsAsync(cohort(['up', cfg]))) as unknown as { code: number; stderr: string };
+  const good = path.join(dir, 'good.yaml');
+  writeFileSync(good, localConfig);
+  // independent CLI processes: run them side by side
+  const [e1, e2, e3, e4] = (await Promise.all([
+    t.throwsAsync(cohort(['up', cfg])),
+    t.throwsAsync(cohort(['start', '--address', 'nats://127.0.0.1:1', '--config', good, '--node-type', 'tpu'])),
+    t.throwsAsync(cohort(['start'])),
+    t.throwsAsync(cohort(['list', 'jobs', '--address', 'nats://127.0.0.1:1'])),
+  ])) as unknown as Array<{ code: number; stderr: string }>;
   t.is(e1.code, 1);
   t.regex(e1.stderr, /nodeTypes\.gpu: unknown key "cuont"; known keys: resources, labels, count/);
-  writeFileSync(cfg, localConfig);
-  const e2 = (await t.throwsAsync(cohort(['start', '--address', 'nats://127.0.0.1:1', '--config', cfg, '--node-type', 'tpu']))) as unknown as { code: number; stderr: string };
   t.is(e2.code, 2);
   t.regex(e2.stderr, /"tpu" is not in .*known types: gpu/);
-  const e3 = (await t.throwsAsync(cohort(['start']))) as unknown as { code: number; stderr: string };
   t.regex(e3.stderr, /give --head .* or --address/);
-  const e4 = (await t.throwsAsync(cohort(['list', 'jobs', '--address', 'nats://127.0.0.1:1']))) as unknown as { code: number; stderr: string };
   t.regex(e4.stderr, /expected one of actors, nodes, placement-groups, found "jobs"/);
 });
