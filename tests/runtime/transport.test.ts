@@ -46,3 +46,17 @@ test('a closed peer fails pending requests', async (t) => {
   await t.throwsAsync(p);
   await a.close();
 });
+
+test('two processes dialing each other at once get two working channels, bulk included', async (t) => {
+  const [a, b] = await Promise.all([Endpoint.start({ logger, codec }), Endpoint.start({ logger, codec })]);
+  try {
+    const size = (body: unknown) => (body as Float32Array).length;
+    a.handle('size', size);
+    b.handle('size', size);
+    const big = new Float32Array(200_000).fill(1);
+    const out = await Promise.all([a.request(b.address, 'size', big), b.request(a.address, 'size', big), a.request(b.address, 'size', big.subarray(7)), b.request(a.address, 'size', big.subarray(9))]);
+    t.deepEqual(out, [200_000, 200_000, 199_993, 199_991]);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});

@@ -25,6 +25,8 @@ export interface ReplySink {
 export class Channel {
   /** Process id of the peer (known after the hello). */
   peerId = '';
+  /** Chosen by the dialing side; names the channel in the bulk-socket handshake. */
+  channelId = '';
   readonly pending = new Map<number, ReplySink>();
   closed = false;
   closeReason: Error | undefined;

@@ -52,6 +52,8 @@ export class Endpoint {
   private readonly bulkServer: net.Server;
   private readonly channels = new Map<string, Channel>();
   private readonly byPeerId = new Map<string, Channel>();
+  /** Channels by the id their dialer chose; bulk sockets name it in their handshake. */
+  private readonly byChannelId = new Map<string, Channel>();
   private readonly waitingBulk = new Map<string, net.Socket>();
   private readonly clients = new Set<grpc.Client>();
   private readonly requestHandlers = new Map<string, RequestHandler>();
@@ -129,7 +131,9 @@ export class Endpoint {
       },
     );
     this.channels.set(address, ch);
-    const hello = v8.serialize({ processId: this.processId, address: this.address, bulkPort: this.bulkPort });
+    ch.channelId = randomBytes(8).toString('hex');
+    this.byChannelId.set(ch.channelId, ch);
+    const hello = v8.serialize({ processId: this.processId, address: this.address, bulkPort: this.bulkPort, channelId: ch.channelId });
     ch.send(makeFrame(FrameKind.Hello, 0, '', '', hello));
     call.on('data', (buf: Buffer) => this.receive(ch, buf));
     call.on('error', (err: Error) => this.closeChannel(ch, new Error(`connection to ${address} failed: ${err.message}`)));
@@ -168,20 +172,23 @@ export class Endpoint {
     if (ch.closed) return;
     if (this.channels.get(ch.peerAddress) === ch) this.channels.delete(ch.peerAddress);
     if (this.byPeerId.get(ch.peerId) === ch) this.byPeerId.delete(ch.peerId);
+    if (this.byChannelId.get(ch.channelId) === ch) this.byChannelId.delete(ch.channelId);
     ch.close(err);
     for (const l of this.channelCloseListeners) l(ch, err);
   }
 
   private hello(ch: Channel, frame: Frame): void {
-    const h = v8.deserialize(frame.payload) as { processId: string; address: string; bulkPort: number };
+    const h = v8.deserialize(frame.payload) as { processId: string; address: string; bulkPort: number; channelId: string };
     const host = h.address.slice(0, h.address.lastIndexOf(':'));
     const dialed = ch.peerAddress !== '?';
     ch.peerId = h.processId;
     ch.peerAddress = h.address;
     this.byPeerId.set(h.processId, ch);
     if (!dialed) {
+      ch.channelId = h.channelId;
+      this.byChannelId.set(ch.channelId, ch);
       if (!this.channels.get(h.address) || this.channels.get(h.address)!.closed) this.channels.set(h.address, ch);
-      const reply = v8.serialize({ processId: this.processId, address: this.address, bulkPort: this.bulkPort });
+      const reply = v8.serialize({ processId: this.processId, address: this.address, bulkPort: this.bulkPort, channelId: ch.channelId });
       ch.send(makeFrame(FrameKind.Hello, 0, '', '', reply));
     }
     // The receiving side dials the bulk socket.
@@ -189,7 +196,7 @@ export class Endpoint {
     const sock = net.connect({ host, port: h.bulkPort, onread: reader.onread() });
     sock.setNoDelay(true);
     sock.on('connect', () => {
-      const id = Buffer.from(this.processId);
+      const id = Buffer.from(ch.channelId);
       const len = Buffer.alloc(4);
       len.writeUInt32LE(id.length);
       sock.write(Buffer.concat([len, id]));
@@ -197,9 +204,9 @@ export class Endpoint {
     sock.on('error', (err) => this.closeChannel(ch, new Error(`bulk connection to ${h.address} failed: ${err.message}`)));
     sock.on('close', () => this.closeChannel(ch, new Error(`bulk connection to ${h.address} closed`)));
     ch.bulkIn = sock;
-    const waiting = this.waitingBulk.get(h.processId);
+    const waiting = this.waitingBulk.get(ch.channelId);
     if (waiting) {
-      this.waitingBulk.delete(h.processId);
+      this.waitingBulk.delete(ch.channelId);
       this.attachBulkOut(ch, waiting);
     }
     ch.markReady();
@@ -217,10 +224,10 @@ export class Endpoint {
       if (head.length < 4 + n) return;
       sock.off('data', onData);
       sock.pause();
-      const peerId = head.subarray(4, 4 + n).toString();
-      const ch = this.byPeerId.get(peerId);
-      if (ch) this.attachBulkOut(ch, sock);
-      else this.waitingBulk.set(peerId, sock);
+      const channelId = head.subarray(4, 4 + n).toString();
+      const ch = this.byChannelId.get(channelId);
+      if (ch && ch.peerId) this.attachBulkOut(ch, sock);
+      else this.waitingBulk.set(channelId, sock);
     };
     sock.on('data', onData);
     sock.on('error', () => sock.destroy());
@@ -322,7 +329,7 @@ export class Endpoint {
     if (this.closedFlag) return;
     this.closedFlag = true;
     const err = new Error('endpoint closed');
-    for (const ch of [...this.channels.values(), ...this.byPeerId.values()]) this.closeChannel(ch, err);
+    for (const ch of [...this.channels.values(), ...this.byPeerId.values(), ...this.byChannelId.values()]) this.closeChannel(ch, err);
     for (const s of this.bulkSockets) s.destroy();
     for (const c of this.clients) c.close();
     this.server.forceShutdown();
