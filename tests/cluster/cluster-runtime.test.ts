@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ActorDiedError } from '@cohort/runtime';
-import { actorEventSubject, connect, logSubject, startClusterHead, startClusterNode, readClusterStatus, type ClusterNode } from '@cohort/cluster';
+import { ClusterAuthError, actorEventSubject, connect, logSubject, startClusterHead, startClusterNode, readClusterStatus, type ClusterNode } from '@cohort/cluster';
 import { ProbeActor } from './fixtures/actors.js';
 import { withNats, until, client } from './helpers/nats.js';
 
@@ -35,6 +35,8 @@ test('connect() gives the local API over a head and two node agents: spread plac
   }
   t.true(await until(() => svc.controlPlane.nodeIds().length === 2));
 
+  // a driver without the cluster token is refused before it can do anything
+  await t.throwsAsync(connect(url, { token: 'not-the-token', runtime: { logLevel: 'silent' } }), { instanceOf: ClusterAuthError, message: /refused by the cluster/ });
   const rt = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
   t.teardown(() => rt.shutdown());
   t.is(rt.clusterInfo.cluster, 'crt');
