@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Runtime, controlPlaneClient, createLogger, resolveRuntimeConfig, type ControlPlane, type Endpoint, type RuntimeConfig } from '@cohort/runtime';
+import { Runtime, controlPlaneClient, createLogger, resolveRuntimeConfig, type ActorEvent, type ControlPlane, type Endpoint, type RuntimeConfig } from '@cohort/runtime';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { discoverCluster, type ClusterInfo } from './head.js';
 import { DRIVER_HELLO } from './head-service.js';
+import { actorEventSubject } from './log-fanout.js';
 import { connectCluster, type NatsAuth } from './nats-connect.js';
 
 /** Options for {@link connect}. */
@@ -46,6 +47,20 @@ export async function connect(address: string = process.env.COHORT_ADDRESS ?? ''
     ownerId,
     controlPlane: (ep) => headControlPlane(ep, nc, info.grpcAddress!, logger, ownerId),
     onShutdown: () => nc.close(),
+    // `rt.onActorEvent(fn)`: lifecycle events of the whole cluster, from the head over NATS
+    subscribe: (fn) => {
+      const sub = nc.subscribe(actorEventSubject(info.cluster), {
+        callback: (err, msg) => {
+          if (err) return;
+          try {
+            fn(msg.json<ActorEvent>());
+          } catch (e) {
+            logger.warn({ err: e }, 'actor event listener threw or the event was not JSON');
+          }
+        },
+      });
+      return () => sub.unsubscribe();
+    },
   });
   await rt.endpoint.request(info.grpcAddress, DRIVER_HELLO, { owner: ownerId });
   return Object.assign(rt, { clusterInfo: info }) as ClusterRuntime;

@@ -40,6 +40,8 @@ test('connect() gives the local API over a head and two node agents: spread plac
   const rt = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
   t.teardown(() => rt.shutdown());
   t.is(rt.clusterInfo.cluster, 'crt');
+  const seen: string[] = [];
+  rt.onActorEvent((e) => seen.push(`${e.type}:${e.name}`));
   const a = await rt.spawn(ProbeActor, ['a'], { name: 'a', resources: { GPU: 1 }, spread: true, maxRestarts: 1 });
   const b = await rt.spawn(ProbeActor, ['b'], { name: 'b', resources: { GPU: 1 }, spread: true, maxRestarts: 0 });
   const wa = await a.where();
@@ -88,6 +90,8 @@ test('connect() gives the local API over a head and two node agents: spread plac
   const err = await t.throwsAsync(b.where(), { instanceOf: ActorDiedError });
   t.regex(err!.message, new RegExp(`node ${wb.node} was lost|worker process`));
   t.true(await until(async () => (await readClusterStatus(svc.head.store, 'crt')).nodes.find((n) => n.id === wb.node)?.alive === false));
+  t.true(await until(() => seen.includes('died:b')), 'the driver observes the death through onActorEvent');
+  t.true(seen.includes('alive:a'));
   // `a` still answers (it lives on the surviving node)
   t.is(await a.add(1), 3);
 });
