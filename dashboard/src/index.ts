@@ -4,6 +4,7 @@
 export type { ClusterSnapshot, DashboardDataSource, NodeView, GpuView, ActorView, PlacementGroupView, PendingView, LogLine, Resources } from './data-source.js';
 export { startDashboard, DashboardOptionsSchema, DashboardConfigError, type DashboardOptions, type DashboardServer } from './server.js';
 export { clusterDataSource, startClusterDashboard, type ClusterDashboardOptions, type ClusterDashboard } from './cluster-source.js';
+export { startHeadDashboard, parseDashboardPort, DEFAULT_DASHBOARD_PORT, type HeadDashboardOptions } from './head-dashboard.js';
 export { dashboardSubjects, requestDashboardInfo, requestActorLogs, DashboardInfoSchema, type DashboardInfo } from './dashboard-subjects.js';
 export { LogStore, FileTail, parseActorLogLine } from './log-store.js';
 export {

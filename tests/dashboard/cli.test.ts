@@ -105,12 +105,14 @@ test('cohort logs ACTOR prints past lines from the head dashboard, --follow stre
   const first = JSON.parse(f.out.split('\n')[0]) as { actor: string; msg: string; node: string };
   t.like(first, { actor: 'talker', msg: 'live line', node: 'ln1' });
 
-  const nobody = await cohort(['logs', 'nobody', '--address', c.url], env);
+  const [nobody, typo, unreachable] = await Promise.all([
+    cohort(['logs', 'nobody', '--address', c.url], env),
+    cohort(['logs', 'talker', '--folow', '--address', c.url], env),
+    cohort(['logs', 'talker', '--address', 'nats://127.0.0.1:1'], env),
+  ]);
   t.is(nobody.code, 4);
   t.regex(nobody.err, /no actor named "nobody"/);
-  const typo = await cohort(['logs', 'talker', '--folow', '--address', c.url], env);
   t.is(typo.code, 2);
   t.regex(typo.err, /Unknown option '--folow'; did you mean --follow\?/);
-  const unreachable = await cohort(['logs', 'talker', '--address', 'nats://127.0.0.1:1'], env);
   t.is(unreachable.code, 3, unreachable.err);
 });

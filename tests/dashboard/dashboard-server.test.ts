@@ -1,8 +1,10 @@
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import test from 'ava';
 import { connect } from '@cohort/cluster';
-import { publishTrainingStep, startClusterDashboard, startDashboard, type ClusterSnapshot, type LogLine } from '@cohort/dashboard';
+import { parseDashboardPort, publishTrainingStep, requestActorLogs, requestDashboardInfo, startClusterDashboard, startDashboard, startHeadDashboard, type ClusterSnapshot, type LogLine } from '@cohort/dashboard';
 import { ChattyActor } from './fixtures/actors.js';
-import { localCluster, until } from './helpers.js';
+import { localCluster, tempDir, until } from './helpers.js';
 
 function step(n: number, over: Record<string, unknown> = {}) {
   return {
@@ -114,6 +116,26 @@ test('the head dashboard over a real cluster: nodes with GPU holders, actors, lo
   t.regex(prom2, /^cohort_train_step_seconds\{run="run-a",phase="generate"\} 1\.5$/m);
   t.regex(prom2, /^cohort_train_simulator_batch_max\{run="run-a"\} 6$/m);
   t.throws(() => publishTrainingStep(c.nc, c.cluster, 'run-a', { reward: 1 }), { message: /step: .*expected/ });
+
+  // the CLI's way in, over NATS: where the dashboard is, and an actor's past lines
+  t.deepEqual(await requestDashboardInfo(c.nc, c.cluster), { url: dash.url, metricsUrl: `${dash.url}/metrics` });
+  t.true((await requestActorLogs(c.nc, c.cluster, 'chatty', 5))!.some((l) => l.msg === 'hello from the actor'));
+  t.is(await requestDashboardInfo(c.nc, 'no-such-cluster', 300), undefined);
+
+  // what the head runs: follows runs/<run>/metrics.jsonl as a trainer appends to it
+  const runs = tempDir(t);
+  mkdirSync(path.join(runs, 'local-run'));
+  const mfile = path.join(runs, 'local-run', 'metrics.jsonl');
+  writeFileSync(mfile, JSON.stringify(step(0)) + '\n' + JSON.stringify(step(1)) + '\n');
+  const head = await startHeadDashboard({ nc: c.nc, store: c.store, cluster: c.cluster }, { port: 0, runsDir: runs });
+  t.teardown(() => head?.close());
+  t.true(await until(() => head!.training.steps('local-run').length === 2));
+  appendFileSync(mfile, JSON.stringify(step(2)) + '\n' + JSON.stringify(step(3)).slice(0, 20));
+  t.true(await until(() => head!.training.steps('local-run').length === 3), 'a half-written line waits for its end');
+  t.is(await startHeadDashboard({ nc: c.nc, store: c.store, cluster: c.cluster }, { port: 'off' }), undefined);
+  await t.throwsAsync(startHeadDashboard({ nc: c.nc, store: c.store, cluster: c.cluster }, { port: head!.port }), { message: /in use; pick another/ });
+  t.is(parseDashboardPort('off'), 'off');
+  t.throws(() => parseDashboardPort('80x'), { message: /--dashboard-port: expected a port number 0–65535.*or "off", found "80x"/ });
 });
 
 test('POSTed step metrics are validated with a message naming the field; options are checked', async (t) => {
