@@ -108,8 +108,6 @@ const HeadSchema = strict({
     /** Port of the managed NATS server (0 = any free port). Default 0 with the local provider, 4222 with ssh. */
     port: port.optional(),
   }).default({}),
-  /** gRPC port of the head's control API (0 = any free port). */
-  grpcPort: port.default(0),
   /** The head also runs a node agent of this type. */
   nodeType: z.string().optional(),
 });
@@ -125,7 +123,7 @@ export const ClusterConfigSchema = strict({
   provider: ProviderSchema,
   /** Interface that every cluster process listens on. Default loopback; set `0.0.0.0` to accept other hosts. */
   bind: z.string().default('127.0.0.1'),
-  head: HeadSchema.default({ nats: {}, grpcPort: 0 }),
+  head: HeadSchema.default({ nats: {} }),
   nodeTypes: z.record(name, NodeTypeSchema).refine((r) => Object.keys(r).length > 0, 'expected at least one node type'),
   /** Commands run on every host before anything starts (ssh provider). */
   setupCommands: z.array(z.string()).default([]),
