@@ -131,10 +131,18 @@ export class ActorCaller implements CallSite {
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
-    void this.drive().finally(() => {
-      this.pumping = false;
-      if (this.state === 'ready' && this.queue.length) this.pump();
-    });
+    void this.drive()
+      .catch((err: unknown) => {
+        // Unexpected (e.g. the runtime closed under us): fail what waits rather than hang.
+        const e = err instanceof Error ? err : new Error(String(err));
+        for (const c of this.queue.splice(0)) c.fail(e);
+        for (const w of this.readyWaiters.splice(0)) w.reject(e);
+        this.state = 'idle';
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (this.state === 'ready' && this.queue.length) this.pump();
+      });
   }
 
   private async drive(): Promise<void> {
