@@ -9,6 +9,7 @@ export * from './simulator/simulator-actor.js';
 export * from './simulator/simulator-pool.js';
 export * from './rollout/policy-rollout.js';
 export * from './rollout/rollout-actor.js';
+export * from './rollout/rollout-recovery.js';
 export * from './learner/engine-batch.js';
 export * from './learner/gradient-average.js';
 export * from './learner/learner-actor.js';

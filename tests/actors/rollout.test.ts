@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CausalLM, Tokenizer, parseModelConfig } from '@cohort/engine';
 import { init } from '@cohort/runtime';
 import { makeDataset, CORRECTIVE_MESSAGE } from '@cohort/zerosearch';
-import { RolloutActorClass, SimulatorActorClass, checkGroups, collate, decodeTrajectories } from '../../actors/src/index.js';
+import { RolloutActorClass, SimulatorActorClass, checkGroups, collate, decodeTrajectories, rolloutWithRecovery } from '../../actors/src/index.js';
 
 test('rollout actor in a worker: trajectories with masks, versions and unique groups; new weights reach it by version', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cohort-rollout-'));
@@ -25,7 +25,7 @@ test('rollout actor in a worker: trajectories with masks, versions and unique gr
   const rt = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 2 } });
   t.teardown(() => rt.shutdown());
   const sim = await rt.spawn(SimulatorActorClass, [{ index: 0, backend: { kind: 'template', world: { size: 'tiny', seed: 5 } }, batching: { maxBatch: 8, maxWaitMs: 5 } }], { resources: { CPU: 0.5, GPU: 1 } });
-  const rollout = await rt.spawn(RolloutActorClass, [{ index: 0, modelDir, tokenizer: tokPath, simulators: [sim] }], { resources: { CPU: 0.5, GPU: 0.3 } });
+  const rollout = await rt.spawn(RolloutActorClass, [{ index: 0, modelDir, tokenizer: tokPath, simulators: [sim] }], { resources: { CPU: 0.5, GPU: 0.3 }, maxRestarts: 2 });
   const prompts = ds.train.slice(0, 2).map((q, i) => ({ promptIndex: i, question: q.question, answers: [...q.goldenAnswers], dataSource: `hops-${q.steps.length}` }));
   const opts = { step: 4, samplesPerPrompt: 2, maxTurns: 1, maxNewTokensPerTurn: 6, observationTokenCap: 64, contextWindow: 512, temperature: 1, topP: 0.95, noiseP: 0.5, seed: 9 };
   const first = await rollout.rollout(prompts, opts);
@@ -57,4 +57,17 @@ test('rollout actor in a worker: trajectories with masks, versions and unique gr
   const second = decodeTrajectories((await rollout.rollout(prompts.slice(0, 1), { ...opts, step: 5, samplesPerPrompt: 1 })).trajectories);
   t.true(second.every((x) => Array.from(x.policyVersions).every((v, i) => (x.lossMask[i] ? v === 3 : v === -1))));
   await t.throwsAsync(rollout.setWeights(2, fresh.params), { message: /older than the loaded 3/ });
+
+  // A rollout worker killed mid-call is restarted; its prompts are redone with the current weights,
+  // and no trajectory is lost or counted twice.
+  const retries: string[] = [];
+  const call = rolloutWithRecovery(rollout, prompts, { ...opts, step: 6, maxNewTokensPerTurn: 32 }, { version: 3, weights: async () => fresh.params, onRetry: (r) => retries.push(r) });
+  await new Promise((r) => setTimeout(r, 150));
+  await rollout.$kill({ noRestart: false });
+  const redone = decodeTrajectories((await call).trajectories);
+  t.deepEqual(redone.map((x) => x.id).sort(), ['6:0#0', '6:0#1', '6:1#0', '6:1#1']);
+  t.notThrows(() => checkGroups(redone));
+  t.true(redone.every((x) => Array.from(x.policyVersions).every((v, i) => (x.lossMask[i] ? v === 3 : v === -1))));
+  t.true((await rollout.$info())!.restarts >= 1, 'the worker was restarted');
+  t.true(retries.length >= 1, 'the rollout was redone');
 });

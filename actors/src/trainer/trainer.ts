@@ -14,6 +14,7 @@ import { ReferenceActorClass, type ReferenceActor } from '../learner/reference-a
 import { MetricsWriter, summarizeTrajectories, type StepMetrics } from '../metrics/metrics-writer.js';
 import { buildReport, writeReport, type EvalSplitResult, type RunReport } from '../metrics/report.js';
 import { RolloutActorClass, type RolloutActor, type RolloutBatch } from '../rollout/rollout-actor.js';
+import { rolloutWithRecovery } from '../rollout/rollout-recovery.js';
 import type { RolloutPrompt } from '../rollout/policy-rollout.js';
 import { SimulatorActorClass, type SimulatorActor } from '../simulator/simulator-actor.js';
 import { applyStaleness } from '../staleness/staleness.js';
@@ -70,6 +71,9 @@ export class Trainer {
   private readonly log: Logger;
   private readonly cwd: string;
   private readonly stages: Record<string, number> = {};
+  /** Policy version the rollouts must generate with (sync) or hold (async). */
+  private version = 0;
+  private latestWeights: Map<string, Float32Array> | null = null;
 
   constructor(private readonly opts: TrainerOptions) {
     this.config = opts.config;
@@ -256,7 +260,7 @@ export class Trainer {
     const batches = await Promise.all(
       actors.rollouts.map((ro, r) =>
         parts[r].length
-          ? ro.rollout(parts[r], {
+          ? rolloutWithRecovery(ro, parts[r], {
               step,
               samplesPerPrompt: c.batch.samplesPerPrompt,
               maxTurns: c.rollout.maxTurns,
@@ -267,6 +271,10 @@ export class Trainer {
               topP: c.rollout.topP,
               noiseP,
               seed: c.run.seed * 131 + r,
+            }, {
+              version: this.version,
+              weights: async () => this.latestWeights ?? (await actors.learners[0].weights()),
+              onRetry: (reason) => this.log.warn({ rollout: r, step, reason }, 'rollout redone'),
             })
           : Promise.resolve<RolloutBatch | null>(null),
       ),
@@ -382,7 +390,9 @@ export class Trainer {
       // Weight sync: learner 0's weights to every rollout, by version.
       const tw = performance.now();
       lastWeights = await actors.learners[0].weights();
+      this.latestWeights = lastWeights;
       await Promise.all(actors.rollouts.map((ro) => ro.setWeights(version, lastWeights)));
+      this.version = version;
       const syncS = (performance.now() - tw) / 1000;
 
       const summary = summarizeTrajectories(trajectories);
