@@ -39,12 +39,19 @@ export class LogStore {
   private readonly listeners = new Set<(l: LogLine) => void>();
   private readonly stops: Array<() => void> = [];
 
-  constructor(readonly perActor = 500) {}
+  /** Keeps `perActor` lines for each of the `maxActors` actors that logged last (older actors are forgotten). */
+  constructor(
+    readonly perActor = 500,
+    readonly maxActors = 2000,
+  ) {}
 
   /** Adds one line (and tells the listeners). */
   add(l: LogLine): void {
     let ring = this.lines.get(l.actor);
-    if (!ring) this.lines.set(l.actor, (ring = []));
+    if (ring) this.lines.delete(l.actor); // re-inserted below: the map stays in least-recently-logged order
+    else ring = [];
+    this.lines.set(l.actor, ring);
+    if (this.lines.size > this.maxActors) this.lines.delete(this.lines.keys().next().value!);
     ring.push(l);
     if (ring.length > this.perActor) ring.splice(0, ring.length - this.perActor);
     for (const fn of this.listeners) fn(l);
