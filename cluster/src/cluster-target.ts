@@ -10,7 +10,7 @@ import { connectCluster, type NatsAuth } from './nats-connect.js';
 export interface ClusterTargetInput {
   /** `--address nats://HOST:PORT`; else `COHORT_ADDRESS`; else from `--config`. */
   address?: string;
-  /** `--token` (discouraged: visible in `ps`); else `--token-file`; else `COHORT_TOKEN`; else the config's. */
+  /** The token itself (programmatic use); else `--token-file`; else `COHORT_TOKEN`; else the config's. */
   token?: string;
   tokenFile?: string;
   /** `--config FILE`: a cluster config; with the local provider, `cohort up`'s state dir gives the address and token. */

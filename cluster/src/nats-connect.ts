@@ -66,7 +66,7 @@ export async function connectCluster(o: ClusterConnectOptions): Promise<NatsConn
     const text = `${e.name} ${e.message} ${e.code ?? ''}`;
     if (/authoriz|authenticat|permission/i.test(text)) {
       const given = o.token ? 'the token given was not accepted' : o.user ? `user "${o.user}" was not accepted` : o.credsFile ? `creds file ${o.credsFile} was not accepted` : 'no credentials were given';
-      throw new ClusterAuthError(`refused by the cluster at ${o.url}: ${given}; supply the cluster token (--token, --token-file or COHORT_TOKEN) or NATS credentials`);
+      throw new ClusterAuthError(`refused by the cluster at ${o.url}: ${given}; supply the cluster token (COHORT_TOKEN or --token-file; the token option of connect()) or NATS credentials`);
     }
     if (/ECONNREFUSED|connection refused|timeout|CONNECTION_REFUSED/i.test(text)) {
       throw new ClusterUnreachableError(`no cluster answers at ${o.url} (${e.message}); is the head running? start one with \`cohort start --head\` or \`cohort up CONFIG\``);

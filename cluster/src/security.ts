@@ -28,7 +28,7 @@ function sameToken(a: string, b: string): boolean {
  */
 export function checkTokenMetadata(metadata: grpc.Metadata, token: string): string | undefined {
   const got = metadata.get(TOKEN_METADATA_KEY);
-  if (got.length === 0) return `cluster token missing: this server requires the cluster token in gRPC metadata "${TOKEN_METADATA_KEY}" (give the process --token, --token-file or COHORT_TOKEN)`;
+  if (got.length === 0) return `cluster token missing: this server requires the cluster token in gRPC metadata "${TOKEN_METADATA_KEY}" (give the process COHORT_TOKEN or --token-file)`;
   const value = typeof got[0] === 'string' ? got[0] : got[0].toString('utf8');
   if (!sameToken(value, token)) return 'cluster token rejected: the token sent does not match this cluster\'s token';
   return undefined;
