@@ -61,7 +61,9 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
   const parsed = DashboardOptionsSchema.safeParse(options);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    throw new DashboardConfigError(`dashboard option ${i.path.join('.') || '(top)'}: ${i.message} (known options: ${Object.keys(DashboardOptionsSchema.shape).join(', ')})`);
+    const known = Object.keys(DashboardOptionsSchema.shape).join(', ');
+    if (i.code === 'unrecognized_keys') throw new DashboardConfigError(`unknown dashboard option${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}; known options: ${known}`);
+    throw new DashboardConfigError(`dashboard option ${i.path.join('.')}: ${i.message} (known options: ${known})`);
   }
   const o = parsed.data;
   const log = (deps.logger ?? pino({ level: 'silent' })).child({ component: 'dashboard' });
