@@ -124,6 +124,16 @@ test('an actor with restarts left moves to a surviving node when its node dies',
   const w2 = await p.where();
   t.is(w2.incarnation, 1, 'the constructor re-ran once');
   t.is(w2.cuda, '0');
+
+  // a detached actor outlives the driver that spawned it; an owned one does not
+  const keeper = await rt.spawn(ProbeActor, ['k'], { name: 'keeper', lifetime: 'detached', resources: { CPU: 0.1 } });
+  t.is(await keeper.add(7), 7);
+  await rt.shutdown();
+  t.true(await until(async () => (await svc.head.store.actors.get(p.$id))?.value.state === 'DEAD'), 'the owned actor ended with its driver');
+  const rt2 = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt2.shutdown());
+  const again = await rt2.getActor<import('./fixtures/actors.js').Probe>('keeper');
+  t.is(await again.add(1), 8);
 });
 
 test('a nats-server restart: head, agents and driver reconnect; actors keep running; no node is declared dead; new spawns work', async (t) => {
