@@ -30,7 +30,8 @@ export function clusterDataSource(store: ClusterStateStore, cluster: string, log
         const live = a.state === 'ALIVE' || a.state === 'RESTARTING';
         if (live && a.nodeId) for (const g of a.gpuIds) hold(a.nodeId, g, name);
         if (live && a.placementGroupId !== undefined) usedBundles.add(`${a.placementGroupId}#${a.bundleIndex ?? 0}`);
-        views.push({ id: a.id, name, className: a.className, state: a.state, node: a.nodeId ?? null, restarts: a.restarts, gpuIds: live ? a.gpuIds : [], pid: live ? a.pid : undefined, placementGroup: a.placementGroupId, reason: a.reason });
+        const lastLog = logs.tail(name, 1, name === a.id ? [] : [a.id])[0]?.msg;
+        views.push({ id: a.id, name, className: a.className, state: a.state, node: a.nodeId ?? null, restarts: a.restarts, gpuIds: live ? a.gpuIds : [], pid: live ? a.pid : undefined, placementGroup: a.placementGroupId, reason: a.reason, lastLog });
       }
       for (const { value: g } of groups.values()) {
         if (g.state !== 'created' || !g.bundleNodes) continue;

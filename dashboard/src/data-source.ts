@@ -34,6 +34,8 @@ export interface ActorView {
   pid?: number;
   placementGroup?: string;
   reason?: string;
+  /** The newest log line, when the source keeps logs. */
+  lastLog?: string;
 }
 
 /** One placement group. */

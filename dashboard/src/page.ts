@@ -18,7 +18,7 @@ export function pageHtml(title: string): string {
 <main>
 <section id="cluster-view"><h2>Cluster <small id="node-summary"></small></h2><div id="nodes" class="cards"></div></section>
 <section id="actors-view"><h2>Actors <small id="actor-summary"></small></h2>
-<table id="actors"><thead><tr><th>name</th><th>class</th><th>state</th><th>node</th><th>GPUs</th><th>restarts</th><th>reason</th></tr></thead><tbody></tbody></table>
+<table id="actors"><thead><tr><th>name</th><th>class</th><th>state</th><th>node</th><th>GPUs</th><th>restarts</th><th>reason</th><th>last log line</th></tr></thead><tbody></tbody></table>
 <div id="logs" hidden><h3>Log of <span id="log-actor"></span> <button id="log-close" type="button">close</button></h3><pre id="log-lines"></pre></div>
 </section>
 <section id="pgs-view"><h2>Placement groups</h2>
@@ -63,6 +63,7 @@ pre#log-lines { background:#10131a; color:#d6dbe6; padding:8px; max-height:320px
 .charts { display:grid; grid-template-columns:repeat(auto-fill, minmax(480px, 1fr)); gap:12px; }
 .chart { background:var(--card); border:1px solid var(--line); border-radius:6px; padding:6px; }
 .chart h3 { margin:0 0 4px; font-size:13px; }
+td.last-log { font-family:ui-monospace, monospace; font-size:12px; color:var(--muted); max-width:420px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
 `;
 
 /** Browser script served at `/static/app.js`: SSE → DOM and uPlot charts. */
@@ -99,7 +100,7 @@ export const PAGE_JS = String.raw`
     s.actors.forEach(function (a) { by[a.state] = (by[a.state] || 0) + 1; });
     $('actor-summary').textContent = Object.keys(by).map(function (k) { return by[k] + ' ' + k; }).join(', ');
     $('actors').tBodies[0].innerHTML = s.actors.map(function (a) {
-      return '<tr data-actor="' + esc(a.id) + '" data-name="' + esc(a.name) + '"><td>' + esc(a.name) + '</td><td>' + esc(a.className) + '</td><td class="' + esc(a.state) + '">' + esc(a.state) + '</td><td>' + esc(a.node || '-') + '</td><td>' + esc(a.gpuIds.join(',')) + '</td><td>' + a.restarts + '</td><td>' + esc(a.state !== 'ALIVE' ? (a.reason || '') : '') + '</td></tr>';
+      return '<tr data-actor="' + esc(a.id) + '" data-name="' + esc(a.name) + '"><td>' + esc(a.name) + '</td><td>' + esc(a.className) + '</td><td class="' + esc(a.state) + '">' + esc(a.state) + '</td><td>' + esc(a.node || '-') + '</td><td>' + esc(a.gpuIds.join(',')) + '</td><td>' + a.restarts + '</td><td>' + esc(a.state !== 'ALIVE' ? (a.reason || '') : '') + '</td><td class="last-log">' + esc(a.lastLog || '') + '</td></tr>';
     }).join('');
     $('pgs').tBodies[0].innerHTML = s.placementGroups.map(function (g) {
       return '<tr data-pg="' + esc(g.id) + '"><td>' + esc(g.name || g.id) + '</td><td>' + esc(g.strategy) + '</td><td class="' + esc(g.state) + '">' + esc(g.state) + '</td><td>' + esc(g.bundles.map(function (b) { return Object.keys(b).map(function (k) { return k + ':' + fmt(k, b[k]); }).join(' '); }).join(' | ')) + '</td><td>' + esc((g.bundleNodes || []).join(', ')) + '</td></tr>';

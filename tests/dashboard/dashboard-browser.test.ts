@@ -53,6 +53,7 @@ test('headless chromium: the page shows the nodes and GPU holders of a running l
   await page.waitForSelector('.gpu.busy', { timeout: 15_000 });
   t.regex((await page.textContent('.gpu.busy')) ?? '', /rollout-0/);
   await page.waitForSelector('#actors tr[data-name="rollout-0"] td.ALIVE', { timeout: 15_000 });
+  await page.waitForFunction('/rollout worker up/.test(document.querySelector(\'#actors tr[data-name="rollout-0"] td.last-log\').textContent)', undefined, { timeout: 15_000 });
   // log tail on click
   await page.click('#actors tr[data-name="rollout-0"]');
   await page.waitForFunction('/rollout worker up/.test(document.getElementById("log-lines").textContent)', undefined, { timeout: 15_000 });
