@@ -140,8 +140,8 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   t.true(await until(async () => (await status()).actors.every((a) => a.state === 'DEAD'), 15_000, 200), 'until owned actors end');
   head2.kill('SIGTERM');
 
-  const down = await cohort(['down', cfg, '--state-dir', stateDir]);
-  t.regex(down.stdout, /stopped \(4 processes\)/);
+  const down = JSON.parse((await cohort(['down', cfg, '--state-dir', stateDir, '--json'])).stdout) as { stopped: Array<{ role: string }> };
+  t.deepEqual(down.stopped.map((p) => p.role).sort(), ['agent', 'agent', 'head', 'nats']);
   t.true(await until(() => state.processes.every((p) => !alive(p.pid))), 'until #4');
   t.is(readLocalState(stateDir), undefined);
 });
