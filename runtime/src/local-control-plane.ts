@@ -49,7 +49,7 @@ export class LocalControlPlane implements ControlPlane {
   private closed = false;
 
   constructor(private readonly o: LocalControlPlaneOptions) {
-    this.scheduler = new Scheduler({ logger: o.logger.child({ component: 'scheduler' }) });
+    this.scheduler = new Scheduler({ logger: o.logger });
     this.scheduler.addNode({ id: o.agent.nodeId, resources: o.nodeResources, labels: o.nodeLabels });
   }
 
