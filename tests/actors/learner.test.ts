@@ -90,4 +90,15 @@ test('data-parallel learners in worker processes stay identical after all-reduce
   const files = await learners[1].checkpointFiles();
   t.is(files.version, 2);
   t.true(files.policy.byteLength > 1000 && files.optimizer.byteLength > files.policy.byteLength);
+
+  // Resume: a fresh learner restored from the checkpoint makes the same next update as an uninterrupted one.
+  const resumed = new (await import('../../actors/src/learner/learner-actor.js')).LearnerActor(spec(0));
+  t.is(resumed.restore(files.policy, files.optimizer), 2);
+  t.is(resumed.paramChecksum(), sums[0]);
+  const shard = selectRows(b, shardRows(b.batchSize, 0, 1));
+  const pbatch = toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs });
+  const g = (await learners[0].gradients(pbatch)).grads;
+  await learners[0].applyGradients(g);
+  resumed.applyGradients((await resumed.gradients(pbatch)).grads);
+  t.is(resumed.paramChecksum(), await learners[0].paramChecksum());
 });

@@ -1,4 +1,4 @@
-import { CausalLM, PolicyTrainer, clipGradNorm, encodeSafetensors, lrSchedule, type PolicyBatch } from '@cohort/engine';
+import { CausalLM, PolicyTrainer, clipGradNorm, decodeSafetensors, encodeSafetensors, lrSchedule, type PolicyBatch } from '@cohort/engine';
 import { actorClass, actorContext, inActor } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
@@ -117,6 +117,26 @@ export class LearnerActor {
       optimizer: encodeSafetensors(opt, { optimizer: 'adamw', step: String(st.step), version: String(this.updates) }),
       version: this.updates,
     };
+  }
+
+  /**
+   * Restores policy and optimizer state written by `checkpointFiles` (the
+   * bytes of a checkpoint's policy and optimizer files); returns the version.
+   */
+  restore(policy: Uint8Array, optimizer: Uint8Array): number {
+    const restored = CausalLM.fromSafetensors(this.model.config, decodeSafetensors(policy));
+    this.model.loadParams(restored.params);
+    const f = decodeSafetensors(optimizer);
+    if (f.metadata.optimizer !== 'adamw') throw new Error(`restore: the optimizer file is not an AdamW state (metadata.optimizer=${f.metadata.optimizer})`);
+    const m = new Map<string, Float32Array>();
+    const v = new Map<string, Float32Array>();
+    for (const [k, t] of f.tensors) {
+      if (k.startsWith('m.')) m.set(k.slice(2), t.data as Float32Array);
+      else if (k.startsWith('v.')) v.set(k.slice(2), t.data as Float32Array);
+    }
+    this.trainer.optimizer.importState({ step: Number(f.metadata.step), m, v });
+    this.updates = Number(f.metadata.version ?? f.metadata.step);
+    return this.updates;
   }
 }
 
