@@ -129,6 +129,8 @@ export const RuntimeConfigSchema = z
     restartBackoffMs: z.number().int().min(0).optional(),
     /** Host to bind the data plane to; default 127.0.0.1. */
     host: z.string().min(1).optional(),
+    /** gRPC port of this process's data plane; default 0 (a free port). A cluster head binds a fixed one. */
+    port: z.number().int().min(0).max(65535).optional(),
   })
   .strict();
 export type RuntimeConfig = z.input<typeof RuntimeConfigSchema>;
@@ -141,6 +143,7 @@ export interface ResolvedRuntimeConfig {
   bulkThresholdBytes: number;
   restartBackoffMs: number;
   host: string;
+  port: number;
 }
 
 function envNumber(name: string): number | undefined {
@@ -165,6 +168,7 @@ export function resolveRuntimeConfig(input: unknown): ResolvedRuntimeConfig {
     bulkThresholdBytes: c.bulkThresholdBytes ?? 64 * 1024,
     restartBackoffMs: c.restartBackoffMs ?? 100,
     host: c.host ?? '127.0.0.1',
+    port: c.port ?? 0,
   };
 }
 

@@ -91,6 +91,7 @@ export class Runtime {
     const endpoint = await Endpoint.start({
       logger: parts.logger,
       host: parts.config.host,
+      port: parts.config.port,
       codec: {
         encode: (v, what) => rt!.encode(v, what),
         decode: (p, s, b) => decodeValue(p, s, b, rt!.hooks),

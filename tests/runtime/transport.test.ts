@@ -60,3 +60,19 @@ test('two processes dialing each other at once get two working channels, bulk in
     await Promise.all([a.close(), b.close()]);
   }
 });
+
+test('an endpoint can bind a fixed gRPC port (a cluster head does)', async (t) => {
+  const net = await import('node:net');
+  const free = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as import('node:net').AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const ep = await Endpoint.start({ logger, codec, port: free });
+  try {
+    t.is(ep.address, `127.0.0.1:${free}`);
+  } finally {
+    await ep.close();
+  }
+});

@@ -36,6 +36,8 @@ export interface EndpointOptions {
   logger: Logger;
   codec: ValueCodec;
   host?: string;
+  /** gRPC port to bind (default 0: a free one). The bulk port is always picked freely and advertised in the hello. */
+  port?: number;
 }
 
 /**
@@ -85,7 +87,7 @@ export class Endpoint {
       { connect: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => ep.acceptStream(call) },
     );
     const port = await new Promise<number>((resolve, reject) =>
-      ep.server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      ep.server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     ep.address = `${host}:${port}`;
     await new Promise<void>((resolve) => ep.bulkServer.listen(0, host, resolve));
