@@ -18,7 +18,7 @@ import { rolloutWithRecovery } from '../rollout/rollout-recovery.js';
 import type { RolloutPrompt } from '../rollout/policy-rollout.js';
 import { SimulatorActorClass, type SimulatorActor } from '../simulator/simulator-actor.js';
 import { applyStaleness } from '../staleness/staleness.js';
-import { writeCheckpoint } from '../state/checkpoint.js';
+import { findLatestCheckpoint, readCheckpoint, writeCheckpoint } from '../state/checkpoint.js';
 import { DataLoader } from '../state/data-loader.js';
 import { Prng } from '../state/prng.js';
 import { collate, selectRows, shardRows, toAdvantageBatch, type CollatedBatch } from '../trajectory/collate.js';
@@ -43,6 +43,12 @@ export interface TrainerOptions {
   cwd?: string;
   logger?: Logger;
   onProgress?: (p: TrainerProgress) => void;
+  /**
+   * Continue from the newest checkpoint under the run's checkpoint directory:
+   * policy and optimizer state, version, trainer RNG, data-loader position and
+   * curriculum step are restored (the config must be the same file).
+   */
+  resume?: boolean;
 }
 
 interface Actors {
@@ -291,11 +297,29 @@ export class Trainer {
         ? { kind: 'curriculum', start: c.curriculum.ps, end: c.curriculum.pe, base: c.curriculum.base, totalSteps: c.run.totalSteps }
         : { kind: 'random', p: c.curriculum.p },
     );
-    const loader = new DataLoader(ds.train.length, c.run.seed);
-    const rng = Prng.fromSeed(c.run.seed, 'trainer');
+    let loader = new DataLoader(ds.train.length, c.run.seed);
+    let rng = Prng.fromSeed(c.run.seed, 'trainer');
     const metrics = new MetricsWriter(this.runDir);
     const W = actors.learners.length;
     let version = 0;
+    let startStep = 0;
+    const latest = this.opts.resume ? findLatestCheckpoint(path.resolve(this.runDir, c.checkpoint.dir)) : null;
+    if (latest) {
+      const ck = readCheckpoint(latest, { configSha256: this.opts.configSha256 });
+      const m = ck.manifest;
+      const policy = ck.readFile('policy');
+      const optimizer = ck.readFile('optimizer');
+      const versions = await Promise.all(actors.learners.map((le) => le.restore(policy, optimizer)));
+      version = versions[0];
+      rng = Prng.fromState(m.rng.trainer);
+      loader = new DataLoader(ds.train.length, c.run.seed, m.dataLoader);
+      startStep = m.curriculumStep;
+      const w = await actors.learners[0].weights();
+      this.latestWeights = w;
+      await Promise.all(actors.rollouts.map((ro) => ro.setWeights(version, w)));
+      this.version = version;
+      this.log.info({ checkpoint: latest, step: startStep, version }, 'resumed');
+    }
     const promptsFor = (step: number): RolloutPrompt[] =>
       loader.next(c.batch.promptsPerStep).indices.map((idx, k) => {
         const q: QAItem = ds.train[idx];
@@ -304,7 +328,7 @@ export class Trainer {
     const asyncMode = c.mode.kind === 'async';
     let prefetch: Promise<{ trajectories: Trajectory[]; batches: RolloutBatch[] }> | null = null;
     let lastWeights: Map<string, Float32Array> = new Map();
-    for (let step = 0; step < c.run.totalSteps; step++) {
+    for (let step = startStep; step < c.run.totalSteps; step++) {
       const stepT0 = performance.now();
       const noiseP = schedule.p(step);
       const tGen0 = performance.now();

@@ -33,15 +33,16 @@ function progressRenderer(): (p: TrainerProgress) => void {
 commands.push({
   path: ['train'],
   summary: 'run ZeroSearch RL training from a config (world, warm start, RL on the actors, eval before/after)',
-  usage: `Usage: cohort train CONFIG.yaml [--json] [--log-level LEVEL]
+  usage: `Usage: cohort train CONFIG.yaml [--resume] [--json] [--log-level LEVEL]
 
 Runs the whole job described by CONFIG (e.g. configs/zerosearch/local.yaml):
 makes the world, warm-starts the policy (cached by content hash), evaluates it
 with the corpus search engine, runs RL against the simulator with the
 curriculum, evaluates again, and writes runs/<name>/ (metrics.jsonl,
-report.json, checkpoints). Prints the results table (or report.json with --json).`,
+report.json, checkpoints). Prints the results table (or report.json with --json).
+--resume continues from the newest checkpoint of the run (same config file).`,
   async run(argv) {
-    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, 'log-level': { type: 'string' } });
+    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, resume: { type: 'boolean' }, 'log-level': { type: 'string' } });
     if (positionals.length !== 1) throw new UsageError('give exactly one config file, e.g. cohort train configs/zerosearch/local.yaml');
     let loaded;
     try {
@@ -52,7 +53,7 @@ report.json, checkpoints). Prints the results table (or report.json with --json)
     }
     const level = values['log-level'] ?? 'warn';
     const logger = pino({ level }, pino.destination(2));
-    const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer() });
+    const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), resume: values.resume ?? false });
     const { report, runDir } = await trainer.run();
     if (values.json) process.stdout.write(JSON.stringify(report) + '\n'); // lint-allow-console
     else process.stdout.write(formatResultsTable(report) + `outputs: ${runDir}\n`); // lint-allow-console
