@@ -1,12 +1,13 @@
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { curriculumNoiseP } from '@cohort/zerosearch';
 import { Trainer, findLatestCheckpoint, loadTrainConfig, readCheckpoint } from '../../actors/src/index.js';
 
-test('a tiny end-to-end run across worker processes: metrics per step, curriculum p, versions, checkpoint, report', async (t) => {
+test('a tiny end-to-end run across worker processes: metrics per step, curriculum p, versions, checkpoint, report, exact resume', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cohort-trainer-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'tiny.yaml');
@@ -55,4 +56,13 @@ eval:
   for (const k of ['em_before', 'em_after', 'em_twohop_before', 'em_twohop_after', 'wall_s']) t.is(typeof onDisk[k], 'number', k);
   t.is(report.seed, 3);
   t.true(['warm-start', 'eval-before', 'rl', 'eval-after'].every((s) => stages.has(s)));
+
+  // Resume from the step-2 checkpoint: the re-run step 3 gives bit-identical policy and optimizer state.
+  const ckDir = path.join(runDir, 'checkpoints');
+  const sha = (f: string) => createHash('sha256').update(readFileSync(path.join(ckDir, 'step-000003', f))).digest('hex');
+  const uninterrupted = [sha('policy.safetensors'), sha('optimizer.safetensors')];
+  rmSync(path.join(ckDir, 'step-000003'), { recursive: true });
+  writeFileSync(path.join(ckDir, 'latest'), 'step-000002\n');
+  await new Trainer({ config, configSha256: sha256, logger: pino({ level: 'silent' }), resume: true }).run();
+  t.deepEqual([sha('policy.safetensors'), sha('optimizer.safetensors')], uninterrupted);
 });
