@@ -31,7 +31,7 @@ export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, Worker
 export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
 export { LocalNodeAgent, gpuEnv, hugePageTunables, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
-export { Endpoint, type ValueCodec, type CallHandler } from './transport/endpoint.js';
+export { Endpoint, type ValueCodec, type CallHandler, type EndpointOptions, type EndpointExtras } from './transport/endpoint.js';
 export { Channel } from './transport/channel.js';
 export { encodeValue, decodeValue, type Encoded } from './codec.js';
 export { createLogger } from './logging.js';

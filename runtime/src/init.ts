@@ -6,14 +6,15 @@ import { resolveRuntimeConfig, type RuntimeConfig } from './options.js';
 import { Runtime } from './runtime.js';
 import { workerEnvFor } from './worker-config.js';
 import type { Logger } from 'pino';
+import type { EndpointExtras } from './transport/endpoint.js';
 
 /**
  * Starts Cohort on this machine: the driver's data plane, the local control
  * plane (scheduler + actor directory) and a node agent for worker processes.
  * Call `shutdown()` when done; no worker outlives it (or the driver).
  */
-export async function init(config: RuntimeConfig & { logger?: Logger } = {}): Promise<Runtime> {
-  const { logger: given, ...rest } = config;
+export async function init(config: RuntimeConfig & { logger?: Logger; endpoint?: EndpointExtras } = {}): Promise<Runtime> {
+  const { logger: given, endpoint: extras, ...rest } = config;
   const cfg = resolveRuntimeConfig(rest);
   const logger = given ?? createLogger({ level: cfg.logLevel, base: { node: 'local', role: 'driver' } });
   let cp: LocalControlPlane | undefined;
@@ -22,6 +23,7 @@ export async function init(config: RuntimeConfig & { logger?: Logger } = {}): Pr
     config: cfg,
     logger,
     ownerId: 'driver',
+    endpoint: extras,
     controlPlane: (endpoint) => {
       cp = new LocalControlPlane({
         logger,

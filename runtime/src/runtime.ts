@@ -11,7 +11,7 @@ import { ActorNotFoundError, CohortError, GetTimeoutError, InvalidOptionsError, 
 import { ObjectRef } from './object-ref.js';
 import { resolveActorOptions, type ActorOptions, type ResolvedRuntimeConfig } from './options.js';
 import type { PendingEntry, PlacementGroupState, PlacementStrategy, ResourceMap } from './scheduler/index.js';
-import { Endpoint } from './transport/endpoint.js';
+import { Endpoint, type EndpointExtras } from './transport/endpoint.js';
 
 /** A placement group: a gang reservation of resource bundles. */
 export class PlacementGroup {
@@ -45,6 +45,8 @@ export interface RuntimeParts {
   onShutdown?: () => Promise<void>;
   /** Lifecycle event source (the driver's local control plane). */
   subscribe?: (fn: (e: ActorEvent) => void) => () => void;
+  /** Security and addressing hooks for the data plane (interceptors, credentials, bulk token, advertised host). */
+  endpoint?: EndpointExtras;
 }
 
 interface StoredObject {
@@ -89,6 +91,7 @@ export class Runtime {
   static async start(parts: RuntimeParts): Promise<Runtime> {
     let rt: Runtime | undefined;
     const endpoint = await Endpoint.start({
+      ...parts.endpoint,
       logger: parts.logger,
       host: parts.config.host,
       port: parts.config.port,

@@ -11,6 +11,7 @@ import { errorToWire, ModuleLoadError } from './errors.js';
 import { createLogger } from './logging.js';
 import { Runtime } from './runtime.js';
 import { workerConfigFromEnv } from './worker-config.js';
+import type { EndpointExtras } from './transport/endpoint.js';
 
 const env = process.env;
 const actorId = env.COHORT_ACTOR_ID ?? '';
@@ -41,10 +42,21 @@ async function main(): Promise<void> {
     logger.fatal('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a node agent');
     process.exit(2);
   }
+  // COHORT_ENDPOINT_SETUP: a module URL exporting `endpointOptions()` that returns
+  // data-plane extras (e.g. the cluster's token interceptors); COHORT_ADVERTISE_HOST:
+  // the host put in this worker's advertised address.
+  let extras: EndpointExtras = {};
+  if (env.COHORT_ENDPOINT_SETUP) {
+    const m = (await import(env.COHORT_ENDPOINT_SETUP)) as { endpointOptions?: () => EndpointExtras | Promise<EndpointExtras> };
+    if (typeof m.endpointOptions !== 'function') throw new Error(`COHORT_ENDPOINT_SETUP module ${env.COHORT_ENDPOINT_SETUP} must export endpointOptions()`);
+    extras = await m.endpointOptions();
+  }
+  if (env.COHORT_ADVERTISE_HOST) extras = { ...extras, advertiseHost: env.COHORT_ADVERTISE_HOST };
   const rt = await Runtime.start({
     config: workerConfigFromEnv(env),
     logger,
     ownerId: actorId,
+    endpoint: extras,
     controlPlane: (ep) => controlPlaneClient(ep, controlAddress),
   });
   const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);

@@ -76,3 +76,22 @@ test('an endpoint can bind a fixed gRPC port (a cluster head does)', async (t) =
     await ep.close();
   }
 });
+
+test('bulk sockets present a token when one is configured; a peer without it is refused', async (t) => {
+  const [a, b, stranger] = await Promise.all([
+    Endpoint.start({ logger, codec, bulkToken: 's3cret' }),
+    Endpoint.start({ logger, codec, bulkToken: 's3cret', advertiseHost: 'localhost' }),
+    Endpoint.start({ logger, codec }),
+  ]);
+  try {
+    t.regex(b.address, /^localhost:\d+$/, 'the advertised host is used in the address');
+    b.handle('size', (body) => (body as Float32Array).length);
+    b.handle('make', (n) => new Float32Array(n as number));
+    t.is(await a.request(b.address, 'size', new Float32Array(100_000)), 100_000);
+    t.is(((await a.request(b.address, 'make', 100_000)) as Float32Array).length, 100_000);
+    // b never sends bulk bytes to a process that did not present the token.
+    await t.throwsAsync(stranger.request(b.address, 'make', 100_000), { message: /bulk connection/ });
+  } finally {
+    await Promise.all([a.close(), b.close(), stranger.close()]);
+  }
+});

@@ -38,7 +38,19 @@ export interface EndpointOptions {
   host?: string;
   /** gRPC port to bind (default 0: a free one). The bulk port is always picked freely and advertised in the hello. */
   port?: number;
+  /** Host put in the advertised address when binding a wildcard (e.g. bind `0.0.0.0`, advertise `10.0.0.5`). */
+  advertiseHost?: string;
+  /** Security hooks (the cluster's token interceptors / mutual TLS). */
+  serverInterceptors?: grpc.ServerInterceptor[];
+  serverCredentials?: grpc.ServerCredentials;
+  channelCredentials?: grpc.ChannelCredentials;
+  callInterceptors?: grpc.Interceptor[];
+  /** When set, bulk sockets must present this token in their handshake (and dialed ones send it). */
+  bulkToken?: string;
 }
+
+/** Endpoint options that a deployment layer adds (security, addressing); see `EndpointOptions`. */
+export type EndpointExtras = Omit<EndpointOptions, 'logger' | 'codec' | 'host' | 'port'>;
 
 /**
  * The data plane of one process: a gRPC server that peers dial (one
@@ -50,7 +62,7 @@ export class Endpoint {
   address = '';
   bulkPort = 0;
   callHandler: CallHandler | undefined;
-  private readonly server = new grpc.Server(GRPC_OPTIONS);
+  private readonly server: grpc.Server;
   private readonly bulkServer: net.Server;
   private readonly channels = new Map<string, Channel>();
   private readonly byPeerId = new Map<string, Channel>();
@@ -65,6 +77,7 @@ export class Endpoint {
   private readonly bulkSockets = new Set<net.Socket>();
 
   private constructor(readonly opts: EndpointOptions) {
+    this.server = new grpc.Server({ ...GRPC_OPTIONS, ...(opts.serverInterceptors ? { interceptors: opts.serverInterceptors } : {}) });
     this.bulkServer = net.createServer((sock) => this.acceptBulk(sock));
   }
 
@@ -87,9 +100,9 @@ export class Endpoint {
       { connect: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => ep.acceptStream(call) },
     );
     const port = await new Promise<number>((resolve, reject) =>
-      ep.server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      ep.server.bindAsync(`${host}:${opts.port ?? 0}`, opts.serverCredentials ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
-    ep.address = `${host}:${port}`;
+    ep.address = `${opts.advertiseHost ?? host}:${port}`;
     await new Promise<void>((resolve) => ep.bulkServer.listen(0, host, resolve));
     ep.bulkPort = (ep.bulkServer.address() as net.AddressInfo).port;
     return ep;
@@ -119,7 +132,10 @@ export class Endpoint {
     const existing = this.channels.get(address);
     if (existing && !existing.closed) return existing;
     if (this.closedFlag) throw new Error('endpoint is closed');
-    const client = new grpc.Client(address, grpc.credentials.createInsecure(), GRPC_OPTIONS);
+    const client = new grpc.Client(address, this.opts.channelCredentials ?? grpc.credentials.createInsecure(), {
+      ...GRPC_OPTIONS,
+      ...(this.opts.callInterceptors ? { interceptors: this.opts.callInterceptors } : {}),
+    });
     this.clients.add(client);
     const call = client.makeBidiStreamRequest(PATH, identity, identity);
     const ch = new Channel(
@@ -198,7 +214,7 @@ export class Endpoint {
     const sock = net.connect({ host, port: h.bulkPort, onread: reader.onread() });
     sock.setNoDelay(true);
     sock.on('connect', () => {
-      const id = Buffer.from(ch.channelId);
+      const id = Buffer.from(`${ch.channelId}\n${this.opts.bulkToken ?? ''}`);
       const len = Buffer.alloc(4);
       len.writeUInt32LE(id.length);
       sock.write(Buffer.concat([len, id]));
@@ -226,7 +242,12 @@ export class Endpoint {
       if (head.length < 4 + n) return;
       sock.off('data', onData);
       sock.pause();
-      const channelId = head.subarray(4, 4 + n).toString();
+      const [channelId, token = ''] = head.subarray(4, 4 + n).toString().split('\n');
+      if (this.opts.bulkToken !== undefined && token !== this.opts.bulkToken) {
+        this.opts.logger.warn({ remote: sock.remoteAddress }, 'bulk connection refused: wrong or missing token');
+        sock.destroy();
+        return;
+      }
       const ch = this.byChannelId.get(channelId);
       if (ch && ch.peerId) this.attachBulkOut(ch, sock);
       else this.waitingBulk.set(channelId, sock);
