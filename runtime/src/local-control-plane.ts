@@ -147,6 +147,7 @@ export class LocalControlPlane implements ControlPlane {
         controlAddress: this.o.controlAddress,
         logLevel: this.o.logLevel,
         env: { ...this.o.workerEnv, ...rec.spec.options.env },
+        nodeId: rec.info.nodeId,
       },
       (exit) => this.onExit(rec, inc, exit),
     );

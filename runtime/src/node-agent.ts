@@ -14,6 +14,8 @@ export interface WorkerLaunch {
   controlAddress: string;
   logLevel: string;
   env: Record<string, string>;
+  /** Node the scheduler placed the actor on (defaults to the agent's own id). */
+  nodeId?: string;
 }
 
 export interface WorkerExit {
@@ -84,7 +86,7 @@ export class LocalNodeAgent implements NodeAgent {
       COHORT_INCARNATION: String(launch.incarnation),
       COHORT_CONTROL_ADDRESS: launch.controlAddress,
       COHORT_LOG_LEVEL: launch.logLevel,
-      COHORT_NODE_ID: this.nodeId,
+      COHORT_NODE_ID: launch.nodeId ?? this.nodeId,
       COHORT_PARENT_PID: String(process.pid),
       GLIBC_TUNABLES: hugePageTunables(process.env.GLIBC_TUNABLES),
     };
