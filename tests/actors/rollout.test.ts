@@ -24,7 +24,7 @@ test('rollout actor in a worker: trajectories with masks, versions and unique gr
 
   const rt = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 2 } });
   t.teardown(() => rt.shutdown());
-  const sim = await rt.spawn(SimulatorActorClass, [{ index: 0, backend: { kind: 'template', world: { size: 'tiny', seed: 5 } }, batching: { maxBatch: 8, maxWaitMs: 5 } }], { resources: { CPU: 0.5, GPU: 1 } });
+  const sim = await rt.spawn(SimulatorActorClass, [{ index: 0, backend: { kind: 'template', world: { size: 'tiny', seed: 5 } }, batching: { maxBatch: 8, maxWaitMs: 5 } }], { resources: { CPU: 0.5, GPU: 1 }, maxConcurrency: 64 });
   const rollout = await rt.spawn(RolloutActorClass, [{ index: 0, modelDir, tokenizer: tokPath, simulators: [sim] }], { resources: { CPU: 0.5, GPU: 0.3 }, maxRestarts: 2 });
   const prompts = ds.train.slice(0, 2).map((q, i) => ({ promptIndex: i, question: q.question, answers: [...q.goldenAnswers], dataSource: `hops-${q.steps.length}` }));
   const opts = { step: 4, samplesPerPrompt: 2, maxTurns: 1, maxNewTokensPerTurn: 6, observationTokenCap: 64, contextWindow: 512, temperature: 1, topP: 0.95, noiseP: 0.5, seed: 9 };

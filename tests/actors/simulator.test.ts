@@ -1,7 +1,7 @@
 import test from 'ava';
 import { init, type Runtime } from '@cohort/runtime';
 import { makeDataset, type SearchRequest } from '@cohort/zerosearch';
-import { DynamicBatcher, SimulatorActorClass, SimulatorPool } from '../../actors/src/index.js';
+import { DynamicBatcher, SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, SimulatorPool } from '../../actors/src/index.js';
 
 test('dynamic batcher: concurrent requests share batches up to maxBatch, each gets its own result', async (t) => {
   const seen: number[][] = [];
@@ -45,7 +45,7 @@ test('simulator actors in worker processes: batched, load-balanced, each answer 
     seed: 3,
     batching: { maxBatch: 8, maxWaitMs: 20 },
   });
-  const actors = await Promise.all([0, 1].map((i) => rt.spawn(SimulatorActorClass, [spec(i)], { resources: { CPU: 0.5, GPU: 1 } })));
+  const actors = await Promise.all([0, 1].map((i) => rt.spawn(SimulatorActorClass, [spec(i)], { resources: { CPU: 0.5, GPU: 1 }, maxConcurrency: SIMULATOR_MAX_CONCURRENCY })));
   const pool = new SimulatorPool(actors);
   // Single-hop questions with distinct answers; alternate useful and noisy.
   const items = ds.train.filter((q) => q.steps.length === 1).slice(0, 12);
@@ -73,5 +73,9 @@ test('simulator actors in worker processes: batched, load-balanced, each answer 
   const stats = await Promise.all(actors.map((a) => a.stats()));
   t.is(stats.reduce((s, x) => s + x.requests, 0), requests.length);
   t.true(stats.some((s) => s.maxBatch > 1), 'concurrent requests were batched');
+  // Many callers sending one request each: the actor merges concurrent calls into batches.
+  await Promise.all(actors.map((a) => a.resetStats()));
+  await Promise.all(requests.map((r) => actors[0].search([r])));
+  t.true((await actors[0].stats()).maxBatch > 1, 'single-request calls from concurrent callers were batched');
   await t.throwsAsync(actors[0].search([{ query: 'x' }]), { message: /mode is missing/ });
 });

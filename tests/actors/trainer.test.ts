@@ -54,7 +54,7 @@ eval:
   t.true(ck.readFile('policy').byteLength > 0);
   const onDisk = JSON.parse(readFileSync(path.join(runDir, 'report.json'), 'utf8'));
   for (const k of ['em_before', 'em_after', 'em_twohop_before', 'em_twohop_after', 'wall_s']) t.is(typeof onDisk[k], 'number', k);
-  t.is(report.seed, 3);
+  t.is(report!.seed, 3);
   t.true(['warm-start', 'eval-before', 'rl', 'eval-after'].every((s) => stages.has(s)));
 
   // Resume from the step-2 checkpoint: the re-run step 3 gives bit-identical policy and optimizer state.

@@ -143,5 +143,12 @@ export class SimulatorActor {
   }
 }
 
+/**
+ * Spawn SimulatorActors with at least this `maxConcurrency`: `search` is async
+ * and many callers' requests must be in the actor at once for dynamic
+ * batching to merge them (with the default of 1 they would run one by one).
+ */
+export const SIMULATOR_MAX_CONCURRENCY = 1024;
+
 /** Spawnable reference to SimulatorActor. */
 export const SimulatorActorClass = actorClass<typeof SimulatorActor>(import.meta.url, 'SimulatorActor');

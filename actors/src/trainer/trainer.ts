@@ -16,7 +16,7 @@ import { buildReport, writeReport, type EvalSplitResult, type RunReport } from '
 import { RolloutActorClass, type RolloutActor, type RolloutBatch } from '../rollout/rollout-actor.js';
 import { rolloutWithRecovery } from '../rollout/rollout-recovery.js';
 import type { RolloutPrompt } from '../rollout/policy-rollout.js';
-import { SimulatorActorClass, type SimulatorActor } from '../simulator/simulator-actor.js';
+import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, type SimulatorActor } from '../simulator/simulator-actor.js';
 import { applyStaleness } from '../staleness/staleness.js';
 import { findLatestCheckpoint, readCheckpoint, writeCheckpoint } from '../state/checkpoint.js';
 import { DataLoader } from '../state/data-loader.js';
@@ -60,7 +60,8 @@ interface Actors {
 
 /** What the whole job returns. */
 export interface TrainResult {
-  report: RunReport;
+  /** null when both evaluations are disabled (eval.before and eval.after false). */
+  report: RunReport | null;
   runDir: string;
 }
 
@@ -128,6 +129,10 @@ export class Trainer {
       if (c.eval.after) after = await this.timed('eval-after', () => this.evaluate(finalModel, tokenizer, corpusEngine, ds, 'after'));
     } finally {
       await rt.shutdown();
+    }
+    if (before.length === 0 && after.length === 0) {
+      this.log.info({ wallS: (performance.now() - t0) / 1000 }, 'no evaluation configured; report.json not written');
+      return { report: null, runDir: this.runDir };
     }
     const report = buildReport({
       run: c.run.name,
@@ -217,6 +222,8 @@ export class Trainer {
         rt.spawn(SimulatorActorClass, [{ index: i, backend, style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: c.run.seed, batching: sim.batching }], {
           name: `simulator-${i}`,
           resources: { CPU: l.simulator.cpusPerBundle, GPU: l.simulator.gpusPerBundle },
+          // Concurrent calls from every rollout must overlap so the batcher can merge them.
+          maxConcurrency: SIMULATOR_MAX_CONCURRENCY,
         }),
       ),
     );

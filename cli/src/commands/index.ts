@@ -17,3 +17,4 @@ import './data-inspect.js';
 import './bench-cluster.js';
 import './train.js';
 import './logs.js';
+import './bench-pipeline.js';

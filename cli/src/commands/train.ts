@@ -56,7 +56,7 @@ report.json, checkpoints). Prints the results table (or report.json with --json)
     const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), resume: values.resume ?? false });
     const { report, runDir } = await trainer.run();
     if (values.json) process.stdout.write(JSON.stringify(report) + '\n'); // lint-allow-console
-    else process.stdout.write(formatResultsTable(report) + `outputs: ${runDir}\n`); // lint-allow-console
+    else process.stdout.write((report ? formatResultsTable(report) : 'no evaluation configured (eval.before and eval.after are false)\n') + `outputs: ${runDir}\n`); // lint-allow-console
     return 0;
   },
 });

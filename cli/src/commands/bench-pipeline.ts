@@ -1,0 +1,133 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, SimulatorPool, Trainer, loadTrainConfig } from '@cohort/actors';
+import { init } from '@cohort/runtime';
+import { makeDataset } from '@cohort/zerosearch';
+import { pino } from 'pino';
+import { parseFlags } from '../args.js';
+import { UsageError } from '../command.js';
+import { commands } from '../registry.js';
+
+function tinyConfig(dir: string, name: string, steps: number, mode: string): string {
+  const file = path.join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `run: { name: ${name}, seed: 5, outDir: ${JSON.stringify(path.join(dir, 'runs'))}, totalSteps: ${steps} }
+world: { kind: synthetic, size: tiny }
+policy:
+  model: { config: { vocab_size: 400, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 512 } }
+simulator: { backend: template, batching: { maxBatch: 16, maxWaitMs: 5 } }
+layout:
+  gpus: { kind: logical, count: 3 }
+  simulator: { bundles: 1, cpusPerBundle: 0.5 }
+  rl: { bundles: 2, cpusPerBundle: 0.5 }
+algorithm: { name: grpo }
+optimizer: { lr: 1.0e-3, warmupRatio: 0 }
+batch: { promptsPerStep: 4, samplesPerPrompt: 2, miniBatch: 8, microBatch: 8 }
+rollout: { maxTurns: 1, topk: 3, maxNewTokensPerTurn: 16, observationTokenCap: 64, contextWindow: 400 }
+warmStart: { sftSteps: 20, lr: 1.0e-3, batchSize: 4, cacheDir: ${JSON.stringify(path.join(dir, 'cache'))} }
+checkpoint: { every: 0 }
+mode: ${mode}
+eval: { before: false, after: false, splits: [{ name: single-hop, kind: single-hop, maxQuestions: 1 }] }
+`,
+  );
+  return file;
+}
+
+interface Line {
+  trajectories: number;
+  idleRatio: number;
+  timings: Record<string, number>;
+  simulatorBatch: { mean: number; max: number };
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
+
+async function runPipeline(dir: string, name: string, steps: number, mode: string): Promise<Line[]> {
+  const { config, sha256 } = await loadTrainConfig(tinyConfig(dir, name, steps, mode));
+  const { runDir } = await new Trainer({ config, configSha256: sha256, logger: pino({ level: 'silent' }) }).run();
+  return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+}
+
+/** Searches/s through one template SimulatorActor with batching on vs maxBatch 1 (same run). */
+async function simulatorBatching(requests: number): Promise<{ batchedPerS: number; unbatchedPerS: number; speedup: number; meanBatch: number }> {
+  const rt = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 2 } });
+  try {
+    const ds = makeDataset({ size: 'tiny', seed: 5 });
+    const reqs = Array.from({ length: requests }, (_, i) => {
+      const q = ds.train[i % ds.train.length];
+      return { query: q.steps[0].query, question: q.question, goldenAnswers: [...q.goldenAnswers], mode: (i % 2 ? 'noisy' : 'useful') as 'noisy' | 'useful' };
+    });
+    const rate = async (maxBatch: number) => {
+      const a = await rt.spawn(SimulatorActorClass, [{ index: maxBatch, backend: { kind: 'template', world: { size: 'tiny', seed: 5 } }, batching: { maxBatch, maxWaitMs: 5 } }], { resources: { CPU: 0.5, GPU: 1 }, maxConcurrency: SIMULATOR_MAX_CONCURRENCY });
+      const pool = new SimulatorPool([a]);
+      await pool.search(reqs.slice(0, 2)); // warm up
+      const t0 = performance.now();
+      await Promise.all(reqs.map((r) => pool.search([r])));
+      const s = (performance.now() - t0) / 1000;
+      const st = await a.stats();
+      await a.$kill();
+      return { perS: requests / s, meanBatch: st.meanBatch };
+    };
+    const one = await rate(1);
+    const many = await rate(32);
+    return { batchedPerS: many.perS, unbatchedPerS: one.perS, speedup: many.perS / one.perS, meanBatch: many.meanBatch };
+  } finally {
+    await rt.shutdown();
+  }
+}
+
+commands.push({
+  path: ['bench', 'pipeline'],
+  summary: 'benchmark the ZeroSearch training pipeline (tiny world): throughput, step split, batching, async/sync',
+  usage: `Usage: cohort bench pipeline [--steps N] [--json]
+
+Runs a tiny ZeroSearch pipeline (1 simulator + 2 RL bundles, logical GPUs) in
+sync and async mode for N steps each (default 4; the first step, which pays
+worker start-up, is left out of the means) and reports trajectories/s, the
+step-time split, simulator batch sizes, learner idle ratio, the async/sync
+step-time ratio, and the simulator batching speed-up against batch size 1.`,
+  async run(argv) {
+    const { values } = parseFlags(argv, { steps: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const steps = values.steps === undefined ? 4 : Number(values.steps);
+    if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`--steps must be an integer >= 2, found "${values.steps}"`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cohort-bench-pipeline-'));
+    try {
+      const sync = (await runPipeline(dir, 'bench-sync', steps, '{ kind: sync }')).slice(1);
+      const asyn = (await runPipeline(dir, 'bench-async', steps, '{ kind: async, maxStaleness: 1, correction: importance }')).slice(1);
+      const sim = await simulatorBatching(64);
+      const split = (ls: Line[]) => Object.fromEntries(Object.keys(ls[0].timings).map((k) => [k, mean(ls.map((l) => l.timings[k]))]));
+      const syncStep = mean(sync.map((l) => l.timings.total));
+      const asyncStep = mean(asyn.map((l) => l.timings.total));
+      const out = {
+        steps_measured: sync.length,
+        trajectories_per_s_sync: mean(sync.map((l) => l.trajectories)) / syncStep,
+        trajectories_per_s_async: mean(asyn.map((l) => l.trajectories)) / asyncStep,
+        step_split_sync_s: split(sync),
+        simulator_batch_mean: mean(sync.map((l) => l.simulatorBatch.mean)),
+        simulator_batch_max: Math.max(...sync.map((l) => l.simulatorBatch.max)),
+        learner_idle_ratio_sync: mean(sync.map((l) => l.idleRatio)),
+        learner_idle_ratio_async: mean(asyn.map((l) => l.idleRatio)),
+        async_sync_step_time_ratio: asyncStep / syncStep,
+        simulator_batching: sim,
+        allreduce_note: 'gradients are averaged in the driver (no runtime collectives yet); see timings.allreduce',
+      };
+      if (values.json) process.stdout.write(JSON.stringify(out) + '\n'); // lint-allow-console
+      else {
+        const lines = [
+          `trajectories/s          sync ${out.trajectories_per_s_sync.toFixed(2)}   async ${out.trajectories_per_s_async.toFixed(2)}`,
+          `step time (s, sync)     ${Object.entries(out.step_split_sync_s).map(([k, v]) => `${k} ${v.toFixed(2)}`).join('  ')}`,
+          `simulator batch         mean ${out.simulator_batch_mean.toFixed(1)}  max ${out.simulator_batch_max}`,
+          `learner idle ratio      sync ${out.learner_idle_ratio_sync.toFixed(2)}   async ${out.learner_idle_ratio_async.toFixed(2)}`,
+          `async/sync step time    ${out.async_sync_step_time_ratio.toFixed(2)}`,
+          `simulator batching      ${sim.batchedPerS.toFixed(0)} vs ${sim.unbatchedPerS.toFixed(0)} searches/s (batch 1): ${sim.speedup.toFixed(2)}x, mean batch ${sim.meanBatch.toFixed(1)}`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n'); // lint-allow-console
+      }
+      return 0;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+});
