@@ -152,6 +152,10 @@ test.serial('spawn validates options and resources at once', async (t) => {
   const e2 = await t.throwsAsync(rt.spawn(CounterActor, [], { colour: 'red' } as never), { instanceOf: InvalidOptionsError });
   t.regex(e2!.message, /colour/);
   await t.throwsAsync(rt.spawn(CounterActor, [], { resources: { GPU: 8 } }), { instanceOf: InfeasibleError });
+  await t.throwsAsync(rt.spawn(CounterActor, [], { resources: { custom: { tpu: 1 } } }), { instanceOf: InfeasibleError, message: /tpu/ });
+  await t.throwsAsync(rt.spawn(CounterActor, [], { nodeAffinity: { nodeId: 'elsewhere' } }), { instanceOf: InfeasibleError, message: /soft: true/ });
+  const e4 = await t.throwsAsync(rt.spawn(CounterActor, [], { spread: true, nodeAffinity: { nodeId: 'local' } }), { instanceOf: InvalidOptionsError });
+  t.regex(e4!.message, /choose one of placementGroup, nodeAffinity, spread/);
   const e3 = await t.throwsAsync(rt.spawn(CounterActor, [], { name: 'counter' }), { instanceOf: InvalidOptionsError });
   t.regex(e3!.message, /already exists/);
   const same = await rt.spawn(CounterActor, [], { name: 'counter', getIfExists: true });
