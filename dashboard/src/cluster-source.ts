@@ -108,6 +108,7 @@ export async function startClusterDashboard(nc: NatsConnection, store: ClusterSt
   }
   // `cohort status` and `cohort logs` ask here (no HTTP needed from the CLI's machine)
   const subjects = dashboardSubjects(cluster);
+  const inflight = new Set<Promise<unknown>>();
   const subs = [
     nc.subscribe(subjects.info, {
       callback: (err, msg) => {
@@ -125,10 +126,12 @@ export async function startClusterDashboard(nc: NatsConnection, store: ClusterSt
         }
         const actor = typeof q.actor === 'string' ? q.actor : '';
         const n = Number.isInteger(q.lines) ? Math.min(100_000, Math.max(0, q.lines as number)) : 100;
-        source.actorLogs(actor, n).then(
+        const p = source.actorLogs(actor, n).then(
           (lines) => msg.respond(JSON.stringify({ actor, lines })),
           () => msg.respond(JSON.stringify({ actor, lines: [] })),
         );
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
       },
     }),
   ];
@@ -143,6 +146,7 @@ export async function startClusterDashboard(nc: NatsConnection, store: ClusterSt
       logs.close();
       training.close();
       await server.close();
+      await Promise.allSettled([...inflight]);
     },
   };
 }

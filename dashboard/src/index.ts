@@ -13,6 +13,8 @@ export {
   trainingStepSchema,
   parseTrainingStep,
   publishTrainingStep,
+  openTrainingPublisher,
+  type TrainingPublisher,
   trainingSubject,
   RUN_NAME,
   type TrainingStep,

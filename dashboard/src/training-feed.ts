@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { z } from 'zod';
+import { connectCluster, discoverCluster } from '@cohort/cluster';
 import { FileTail } from './log-store.js';
 
 const num = z.number().finite();
@@ -179,4 +180,36 @@ export class TrainingFeed {
     for (const s of this.stops.splice(0)) s();
     this.listeners.clear();
   }
+}
+
+/** A trainer's line to a cluster's dashboard (see {@link openTrainingPublisher}). */
+export interface TrainingPublisher {
+  readonly cluster: string;
+  /** Publishes one step of `run` (validated; fire and forget). */
+  publish(run: string, step: unknown): void;
+  /** Flushes and closes the connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a NATS connection to a cluster (its address and token, as for
+ * `connect()`) for publishing training steps to the head's dashboard from
+ * any machine: `const p = await openTrainingPublisher(addr); p.publish(run, metrics)`.
+ */
+export async function openTrainingPublisher(address: string = process.env.COHORT_ADDRESS ?? '', o: { token?: string; cluster?: string } = {}): Promise<TrainingPublisher> {
+  const nc = await connectCluster({ url: address, token: o.token ?? (process.env.COHORT_TOKEN || undefined), name: `training publisher ${process.pid}` });
+  let cluster: string;
+  try {
+    cluster = o.cluster ?? (await discoverCluster(nc, 10_000)).cluster;
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+  return {
+    cluster,
+    publish: (run, step) => publishTrainingStep(nc, cluster, run, step),
+    close: async () => {
+      await nc.drain().catch(() => undefined);
+    },
+  };
 }

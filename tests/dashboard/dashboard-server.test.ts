@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { connect } from '@cohort/cluster';
-import { parseDashboardPort, publishTrainingStep, requestActorLogs, requestDashboardInfo, startClusterDashboard, startDashboard, startHeadDashboard, type ClusterSnapshot, type LogLine } from '@cohort/dashboard';
+import { openTrainingPublisher, parseDashboardPort, publishTrainingStep, requestActorLogs, requestDashboardInfo, startClusterDashboard, startDashboard, startHeadDashboard, type ClusterSnapshot, type LogLine } from '@cohort/dashboard';
 import { ChattyActor } from './fixtures/actors.js';
 import { localCluster, tempDir, until } from './helpers.js';
 
@@ -105,7 +105,11 @@ test('the head dashboard over a real cluster: nodes with GPU holders, actors, lo
   // live training: an SSE client sees steps a trainer publishes on NATS
   const events = sse(`${dash.url}/api/events`, (ev) => ev.filter((e) => e.event === 'step').length >= 3 && ev.some((e) => e.event === 'cluster'));
   t.true(await until(() => dash.clients() === 1));
-  for (let i = 0; i < 3; i++) publishTrainingStep(c.nc, c.cluster, 'run-a', step(i));
+  // a trainer elsewhere opens its own connection with the cluster's address and token
+  const publisher = await openTrainingPublisher(c.url, { token: c.token });
+  t.teardown(() => publisher.close());
+  t.is(publisher.cluster, 'dash1');
+  for (let i = 0; i < 3; i++) publisher.publish('run-a', step(i));
   const got = await events;
   t.is(got[0].event, 'training');
   t.truthy(got.find((e) => e.event === 'cluster'));

@@ -42,17 +42,25 @@ export async function localCluster(t: ExecutionContext, cluster: string, nodes: 
   const token = `tok-${cluster}`;
   const server = await startNatsServer({ dir: tempDir(t, 'cohort-dash-nats-'), token });
   t.teardown(() => server.stop(2000));
-  const head = await startClusterHead({ cluster, natsUrl: server.url, auth: { token }, heartbeatMs: 200, timeoutMs: 2000, logLevel: 'info' });
-  t.teardown(() => head.stop({ killActors: true }));
+  // Teardown order matters: the head stops before its nodes leave (a leave makes the head
+  // read KV, which must not be in flight when its connection closes), then the nodes.
+  const stops: Array<() => Promise<unknown>> = [];
+  let head: ClusterHeadService | undefined;
+  t.teardown(async () => {
+    await head?.stop({ killActors: true }).catch(() => undefined);
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  });
+  head = await startClusterHead({ cluster, natsUrl: server.url, auth: { token }, heartbeatMs: 200, timeoutMs: 2000, logLevel: 'info' });
   const nc = await connectCluster({ url: server.url, token, name: 'dashboard-test' });
-  t.teardown(() => nc.close().catch(() => undefined));
+  stops.push(() => nc.close());
   const out: ClusterNode[] = [];
   for (const n of nodes) {
     const node = await startClusterNode({ address: server.url, auth: { token }, nodeId: n.id, resources: n.resources, heartbeatMs: 200 });
-    t.teardown(() => node.stop());
+    stops.push(() => node.stop());
     out.push(node);
   }
-  await until(() => head.controlPlane.nodeIds().length === nodes.length);
+  const h = head;
+  await until(() => h.controlPlane.nodeIds().length === nodes.length);
   const store = await ClusterStateStore.open(nc, { cluster });
   return { url: server.url, token, cluster, head, nodes: out, store, nc };
 }
