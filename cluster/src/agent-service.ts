@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, type WorkerLaunch, type WorkerProcess } from '@cohort/runtime';
 import { AGENT_OPS, HEAD_WORKER_EXIT, type WorkerExitReport } from './cluster-control-plane.js';
+import { dataPlaneExtras, workerDataPlaneEnv, type DataPlaneOptions } from './data-plane.js';
 import { discoverCluster } from './head.js';
 import { childLogger } from './log.js';
 import { NatsLogSink, fanoutLogger } from './log-fanout.js';
@@ -8,8 +9,14 @@ import { NodeAgent, type NodeAgentOptions } from './node-agent.js';
 
 /** Options for {@link startClusterNode}. */
 export interface ClusterNodeOptions extends Omit<NodeAgentOptions, 'grpcAddress'> {
-  /** Interface the agent's data plane binds to (the head dials it). Default 127.0.0.1. */
+  /** Interface the agent's data plane (and its workers') binds to (the head dials it). Default 127.0.0.1. */
   host?: string;
+  /** Host put in the advertised addresses of the agent and its workers (default `host`, or the hostname when `host` is a wildcard). */
+  advertiseHost?: string;
+  /** Token every data-plane peer must present; default `auth.token`. Without one (NATS creds only), use `tls`. */
+  dataPlaneToken?: string;
+  /** Mutual TLS on the data plane (config `security.tls`); workers get the same. */
+  tls?: DataPlaneOptions['tls'];
 }
 
 /** A running node agent that runs actor workers for the head. */
@@ -34,8 +41,12 @@ export interface ClusterNode {
 export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNode> {
   const nodeId = o.nodeId ?? `node-${process.pid}`;
   const logger: Logger = childLogger({ role: 'agent', node: nodeId }, o.logger);
+  const dp: DataPlaneOptions = { token: o.dataPlaneToken ?? o.auth?.token, tls: o.tls, bind: o.host ?? '127.0.0.1', advertiseHost: o.advertiseHost };
+  // Workers get the same data-plane rules (token, TLS, bind, advertised host) through the runtime's COHORT_ENDPOINT_SETUP hook.
+  const workerEnv = workerDataPlaneEnv(dp);
   const rt = await Runtime.start({
-    config: resolveRuntimeConfig({ host: o.host ?? '127.0.0.1' }),
+    config: resolveRuntimeConfig({ host: dp.bind }),
+    endpoint: dataPlaneExtras(dp),
     logger,
     ownerId: `agent-${nodeId}`,
     controlPlane: (ep) => controlPlaneClient(ep, ep.address),
@@ -52,7 +63,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     if (!launch || typeof launch.actorId !== 'string' || typeof launch.controlAddress !== 'string' || !Array.isArray(launch.gpuIds)) {
       throw new Error('agent.start: expected a WorkerLaunch {actorId, incarnation, gpuIds, controlAddress, logLevel, env}');
     }
-    const w = local.start(launch, (exit) => {
+    const w = local.start({ ...launch, env: { ...launch.env, ...workerEnv } }, (exit) => {
       workers.delete(w.pid);
       if (stopping) return;
       const report: WorkerExitReport = { actorId: launch.actorId, incarnation: launch.incarnation, code: exit.code, signal: exit.signal };

@@ -3,10 +3,12 @@ import { hostname } from 'node:os';
 import { Runtime, controlPlaneClient, createLogger, resolveRuntimeConfig, type ActorEvent, type ControlPlane, type Endpoint, type RuntimeConfig } from '@cohort/runtime';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { dataPlaneExtras } from './data-plane.js';
 import { discoverCluster, type ClusterInfo } from './head.js';
 import { DRIVER_HELLO } from './head-service.js';
 import { actorEventSubject } from './log-fanout.js';
-import { connectCluster, type NatsAuth } from './nats-connect.js';
+import { ClusterAuthError, connectCluster, type NatsAuth } from './nats-connect.js';
+import type { TlsPaths } from './security.js';
 
 /** Options for {@link connect}. */
 export interface ConnectOptions extends NatsAuth {
@@ -15,6 +17,12 @@ export interface ConnectOptions extends NatsAuth {
   logger?: Logger;
   /** How long to wait for the head. Default 10 s. */
   timeoutMs?: number;
+  /** Token sent on (and required of) data-plane connections; default `token`. Only differs when NATS uses other credentials. */
+  dataPlaneToken?: string;
+  /** Mutual TLS on the data plane, when the cluster's config has `security.tls`. */
+  tls?: TlsPaths;
+  /** Host put in this driver's data-plane address (actors dial it to fetch its objects); default `runtime.host`. */
+  advertiseHost?: string;
 }
 
 /** A driver attached to a cluster: the runtime API of local mode, plus the cluster it joined. */
@@ -43,6 +51,8 @@ export async function connect(address: string = process.env.COHORT_ADDRESS ?? ''
   const ownerId = `driver-${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const rt = await Runtime.start({
     config: cfg,
+    // The cluster's data plane requires its token (and TLS when configured) from every process; send ours and require it of peers.
+    endpoint: dataPlaneExtras({ token: options.dataPlaneToken ?? token, tls: options.tls, bind: cfg.host, advertiseHost: options.advertiseHost }),
     logger,
     ownerId,
     controlPlane: (ep) => headControlPlane(ep, nc, info.grpcAddress!, logger, ownerId),
@@ -62,7 +72,14 @@ export async function connect(address: string = process.env.COHORT_ADDRESS ?? ''
       return () => sub.unsubscribe();
     },
   });
-  await rt.endpoint.request(info.grpcAddress, DRIVER_HELLO, { owner: ownerId });
+  try {
+    await rt.endpoint.request(info.grpcAddress, DRIVER_HELLO, { owner: ownerId });
+  } catch (err) {
+    await rt.shutdown().catch(() => undefined);
+    const msg = (err as Error)?.message ?? String(err);
+    if (/UNAUTHENTICATED|cluster token/.test(msg)) throw new ClusterAuthError(`refused by the data plane of cluster ${info.cluster} at ${info.grpcAddress}: ${msg.replace(/^.*?UNAUTHENTICATED: /, '')}`);
+    throw err;
+  }
   return Object.assign(rt, { clusterInfo: info }) as ClusterRuntime;
 }
 

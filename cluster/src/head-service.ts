@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { Runtime, controlPlaneClient, resolveRuntimeConfig, serveControlPlane, type ActorSpec, type Channel } from '@cohort/runtime';
 import { ClusterControlPlane } from './cluster-control-plane.js';
+import { dataPlaneExtras } from './data-plane.js';
+import type { TlsPaths } from './security.js';
 import { ClusterHead, type HeadOptions } from './head.js';
 import { childLogger } from './log.js';
 import { actorEventSubject } from './log-fanout.js';
@@ -12,6 +14,14 @@ export const DRIVER_HELLO = 'cluster.driverHello';
 export interface ClusterHeadServiceOptions extends HeadOptions {
   /** Interface the head's data plane (control API for drivers and workers) binds to. Default 127.0.0.1. */
   host?: string;
+  /** Host put in the head's published gRPC address (default `host`, or the hostname when `host` is a wildcard). */
+  advertiseHost?: string;
+  /** Fixed gRPC port of the head's data plane (config `head.grpcPort`); default 0 (any free port). */
+  grpcPort?: number;
+  /** Token every data-plane peer must present; default `auth.token`. Without one (NATS creds only), use `tls`. */
+  dataPlaneToken?: string;
+  /** Mutual TLS on the data plane (config `security.tls`). */
+  tls?: TlsPaths;
   /** Log level handed to workers. */
   logLevel?: string;
   restartBackoffMs?: number;
@@ -38,7 +48,8 @@ export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<Cl
   let cp: ClusterControlPlane | undefined;
   let head: ClusterHead | undefined;
   const rt = await Runtime.start({
-    config: resolveRuntimeConfig({ host: o.host ?? '127.0.0.1' }),
+    config: resolveRuntimeConfig({ host: o.host ?? '127.0.0.1', port: o.grpcPort ?? 0 }),
+    endpoint: dataPlaneExtras({ token: o.dataPlaneToken ?? o.auth?.token, tls: o.tls, bind: o.host, advertiseHost: o.advertiseHost }),
     logger,
     ownerId: 'head',
     // the head's own runtime never calls a control plane; workers and drivers call the one served below

@@ -48,12 +48,14 @@ export {
 export {
   TOKEN_METADATA_KEY,
   checkTokenMetadata,
+  HOW_TO_PASS,
   tokenServerInterceptor,
   tokenClientInterceptor,
   serverCredentials,
   channelCredentials,
   type TlsPaths,
 } from './security.js';
+export { dataPlaneExtras, workerDataPlaneEnv, endpointOptionsFromEnv, advertisedHost, isWildcardHost, WORKER_ENDPOINT_SETUP, WORKER_ENV, type DataPlaneOptions } from './data-plane.js';
 export { clusterLogger, childLogger } from './log.js';
 export { ClusterHead, discoverCluster, DISCOVER_SUBJECT, ClusterInfoSchema, type ClusterInfo, type HeadOptions } from './head.js';
 export { NodeAgent, detectResources, detectGpus, type NodeAgentOptions } from './node-agent.js';

@@ -15,6 +15,9 @@ export interface TlsPaths {
   ca: string;
 }
 
+/** How a process supplies the cluster token (quoted in every refusal). */
+export const HOW_TO_PASS = 'pass the cluster token: COHORT_TOKEN or --token-file for cohort commands, the `token` option of connect(), or security.token/tokenEnv/tokenFile in the cluster config';
+
 function sameToken(a: string, b: string): boolean {
   // Hash first so the comparison takes the same time whatever the lengths.
   const ha = createHash('sha256').update(a).digest();
@@ -28,9 +31,9 @@ function sameToken(a: string, b: string): boolean {
  */
 export function checkTokenMetadata(metadata: grpc.Metadata, token: string): string | undefined {
   const got = metadata.get(TOKEN_METADATA_KEY);
-  if (got.length === 0) return `cluster token missing: this server requires the cluster token in gRPC metadata "${TOKEN_METADATA_KEY}" (give the process COHORT_TOKEN or --token-file)`;
+  if (got.length === 0) return `cluster token missing: this cluster's data plane requires the cluster token (gRPC metadata "${TOKEN_METADATA_KEY}"); ${HOW_TO_PASS}`;
   const value = typeof got[0] === 'string' ? got[0] : got[0].toString('utf8');
-  if (!sameToken(value, token)) return 'cluster token rejected: the token sent does not match this cluster\'s token';
+  if (!sameToken(value, token)) return `cluster token rejected: the token sent does not match this cluster's token; ${HOW_TO_PASS}`;
   return undefined;
 }
 

@@ -1,0 +1,71 @@
+import test from 'ava';
+import net from 'node:net';
+import { init } from '@cohort/runtime';
+import { ClusterAuthError, connect, dataPlaneExtras, startClusterHead, startClusterNode } from '@cohort/cluster';
+import { ProbeActor } from './fixtures/actors.js';
+import { withNats, until } from './helpers/nats.js';
+
+const TOKEN = 'data-plane-token-1';
+
+test('actor calls over the gRPC data plane need the cluster token: workers, head and drivers refuse a process without it or with a wrong one', async (t) => {
+  const { server } = await withNats(t, { token: TOKEN });
+  const url = server().url;
+  const svc = await startClusterHead({ cluster: 'dps', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 2000 });
+  t.teardown(() => svc.stop({ killActors: true }));
+  const node = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: 'dp1', resources: { CPU: 2 }, heartbeatMs: 200 });
+  t.teardown(() => node.stop());
+  t.true(await until(() => svc.controlPlane.nodeIds().length === 1));
+
+  // the right token: a driver spawns an actor (the worker registers with the head using the token it got from its agent) and calls it
+  const rt = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt.shutdown());
+  const a = await rt.spawn(ProbeActor, ['a'], { name: 'dp-a' });
+  t.is(await a.add(2), 2);
+  t.deepEqual(await a.echo(new Float32Array(40_000)), new Float32Array(40_000), 'a payload above the bulk threshold takes the token-checked bulk socket');
+  const info = await a.$info();
+  t.truthy(info?.address);
+
+  // processes without the token, or with a wrong one, calling the actor's worker or the head directly
+  const bare = await init({ resources: { CPU: 1 }, logLevel: 'silent' });
+  t.teardown(() => bare.shutdown());
+  const missing = await t.throwsAsync(bare.endpoint.request(info!.address!, 'obj.get', 'x'));
+  t.regex(missing!.message, /UNAUTHENTICATED: cluster token missing/);
+  t.regex(missing!.message, /COHORT_TOKEN or --token-file/);
+  const wrong = await init({ resources: { CPU: 1 }, logLevel: 'silent', endpoint: dataPlaneExtras({ token: 'not-the-token' }) });
+  t.teardown(() => wrong.shutdown());
+  t.regex((await t.throwsAsync(wrong.endpoint.request(info!.address!, 'obj.get', 'x')))!.message, /cluster token rejected/);
+  t.regex((await t.throwsAsync(wrong.endpoint.request(svc.grpcAddress, 'cp.listActors', [])))!.message, /cluster token rejected/);
+  t.regex((await t.throwsAsync(bare.endpoint.request(node.grpcAddress, 'agent.kill', { pid: 1 })))!.message, /cluster token missing/);
+
+  // a driver that passes NATS but sends a wrong data-plane token is refused with a typed error
+  await t.throwsAsync(connect(url, { token: TOKEN, dataPlaneToken: 'not-the-token', runtime: { logLevel: 'silent' } }), { instanceOf: ClusterAuthError, message: /refused by the data plane .*cluster token rejected/ });
+  // the actor was untouched by all of this
+  t.is(await a.add(1), 3);
+});
+
+test('the bulk socket refuses a connection whose handshake lacks the cluster token and keeps one that has it', async (t) => {
+  const rt = await init({ resources: { CPU: 1 }, logLevel: 'silent', endpoint: dataPlaneExtras({ token: TOKEN }) });
+  t.teardown(() => rt.shutdown());
+  const port = rt.endpoint.bulkPort;
+  const attempt = (token: string) =>
+    new Promise<'closed' | 'open'>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        const id = Buffer.from(`no-such-channel\n${token}`);
+        const len = Buffer.alloc(4);
+        len.writeUInt32LE(id.length);
+        s.write(Buffer.concat([len, id]));
+      });
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve('open');
+      }, 1500);
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve('closed');
+      });
+      s.on('error', () => undefined);
+    });
+  t.is(await attempt('wrong'), 'closed');
+  t.is(await attempt(''), 'closed');
+  t.is(await attempt(TOKEN), 'open');
+});
