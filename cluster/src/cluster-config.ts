@@ -108,6 +108,8 @@ const HeadSchema = strict({
     /** Port of the managed NATS server (0 = any free port). Default 0 with the local provider, 4222 with ssh. */
     port: port.optional(),
   }).default({}),
+  /** Fixed port of the head's gRPC data plane (the control API drivers and workers dial); 0 = any free port (default). */
+  grpcPort: port.optional(),
   /** The head also runs a node agent of this type. */
   nodeType: z.string().optional(),
 });
@@ -121,7 +123,10 @@ const MembershipSchema = strict({
 export const ClusterConfigSchema = strict({
   clusterName: name,
   provider: ProviderSchema,
-  /** Interface that every cluster process listens on. Default loopback; set `0.0.0.0` to accept other hosts. */
+  /**
+   * Interface that every cluster process listens on (NATS, gRPC data plane, bulk sockets). Default loopback;
+   * set `0.0.0.0` to accept other hosts (each process then advertises its host's name: `--advertise HOST`).
+   */
   bind: z.string().default('127.0.0.1'),
   head: HeadSchema.default({ nats: {} }),
   nodeTypes: z.record(name, NodeTypeSchema).refine((r) => Object.keys(r).length > 0, 'expected at least one node type'),
@@ -138,12 +143,18 @@ export const ClusterConfigSchema = strict({
     ctx.addIssue({ code: 'custom', path: ['head', 'nodeType'], message: `expected one of the node types (${Object.keys(c.nodeTypes).join(', ')}), found "${c.head.nodeType}"` });
   }
   const tokenSources = ['token', 'tokenEnv', 'tokenFile'].filter((k) => c.security[k as 'token'] !== undefined);
+  if (c.head.grpcPort && c.head.nats.port && c.head.grpcPort === c.head.nats.port) {
+    ctx.addIssue({ code: 'custom', path: ['head', 'grpcPort'], message: `expected a port other than head.nats.port (${c.head.nats.port}), found ${c.head.grpcPort}` });
+  }
   if (tokenSources.length > 1) ctx.addIssue({ code: 'custom', path: ['security'], message: `expected one token source, found ${tokenSources.join(' and ')}` });
   const loopback = c.bind === '127.0.0.1' || c.bind === 'localhost' || c.bind === '::1';
   if (c.provider.type === 'ssh') {
     if (loopback) ctx.addIssue({ code: 'custom', path: ['bind'], message: `expected a non-loopback bind address (e.g. "0.0.0.0") with the ssh provider, found "${c.bind}": agents on other hosts could not reach the head` });
     if (tokenSources.length === 0 && c.security.natsCreds === undefined) {
       ctx.addIssue({ code: 'custom', path: ['security'], message: 'expected tokenEnv, tokenFile, token or natsCreds with the ssh provider: a cluster reachable from other hosts needs credentials' });
+    }
+    else if (tokenSources.length === 0 && c.security.tls === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['security'], message: 'expected a token source (tokenEnv, tokenFile, token) or tls beside natsCreds with the ssh provider: natsCreds protect NATS only, and the gRPC data plane (actor calls) would accept any peer' });
     }
     const hosts = new Set(c.provider.hosts);
     if (c.head.host !== undefined && !hosts.has(c.head.host)) ctx.addIssue({ code: 'custom', path: ['head', 'host'], message: `expected one of provider.hosts (${[...hosts].join(', ')}), found "${c.head.host}"` });

@@ -8,8 +8,8 @@ import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
 
 const usage = `Usage:
-  cohort start --head [--address NATS_URL] [--config FILE] [--cluster NAME] [--nats-dir DIR] [--nats-port N] [--bind HOST] [--token-file F]
-  cohort start --address NATS_URL [--config FILE --node-type TYPE] [--node-id ID] [--resources JSON] [--labels k=v,...] [--token-file F]
+  cohort start --head [--address NATS_URL] [--config FILE] [--cluster NAME] [--nats-dir DIR] [--nats-port N] [--grpc-port N] [--bind HOST] [--advertise HOST] [--token-file F]
+  cohort start --address NATS_URL [--config FILE --node-type TYPE] [--node-id ID] [--resources JSON] [--labels k=v,...] [--bind HOST] [--advertise HOST] [--token-file F]
 
 --head       run the control plane. Without --address it starts a managed nats-server
              (JetStream store in --nats-dir, default ~/.cohort/head-<cluster>/nats) on
@@ -17,8 +17,13 @@ const usage = `Usage:
 --address    join the cluster whose NATS server is at NATS_URL as a node agent. Resources come
              from the node type in --config, else --resources '{"CPU":4,"GPU":1}', else detection
              (CPU cores, memory, nvidia-smi GPUs).
-Credentials: COHORT_TOKEN, --token-file, or the config's security section. A managed head with no
-token generates one and writes it beside the NATS store (mode 0600).
+--bind       interface to listen on (NATS, gRPC data plane, bulk sockets; default the config's
+             bind, else 127.0.0.1); --advertise HOST (or COHORT_ADVERTISE_HOST) is the address
+             peers dial when binding 0.0.0.0 (default: the hostname).
+--grpc-port  fixed port of the head's gRPC data plane (default the config's head.grpcPort, else any).
+Credentials: COHORT_TOKEN, --token-file, or the config's security section. The token guards NATS
+and every gRPC data-plane connection (actor calls); security.tls adds mutual TLS to the latter.
+A managed head with no token generates one and writes it beside the NATS store (mode 0600).
 Runs in the foreground until SIGINT/SIGTERM; prints one "ready" line on stdout.`;
 
 function readTokenFile(f: string): string {
@@ -84,6 +89,8 @@ commands.push({
         'nats-dir': { type: 'string' },
         'nats-port': { type: 'string' },
         bind: { type: 'string' },
+        advertise: { type: 'string' },
+        'grpc-port': { type: 'string' },
         'token-file': { type: 'string' },
         'node-type': { type: 'string' },
         'node-id': { type: 'string' },
@@ -96,6 +103,9 @@ commands.push({
     let token = v['token-file'] ? readTokenFile(v['token-file']) : process.env.COHORT_TOKEN || undefined;
     token ??= config ? resolveToken(config.security) : undefined;
     const credsFile = config?.security.natsCreds;
+    const bind = v.bind ?? config?.bind ?? '127.0.0.1';
+    const advertiseHost = v.advertise ?? (process.env.COHORT_ADVERTISE_HOST || undefined);
+    const tls = config?.security.tls;
 
     if (v.head) {
       for (const f of ['node-type', 'node-id', 'resources', 'labels'] as const) if (v[f] !== undefined) throw new UsageError(`--${f} is for node agents, not with --head`);
@@ -116,21 +126,29 @@ commands.push({
         natsPort = Number(v['nats-port']);
         if (!Number.isInteger(natsPort) || natsPort < 0 || natsPort > 65535) throw new UsageError(`--nats-port: expected a port number, found ${v['nats-port']}`);
       } else if (config) natsPort = headNatsPort(config);
+      let grpcPort = config?.head.grpcPort;
+      if (v['grpc-port'] !== undefined) {
+        grpcPort = Number(v['grpc-port']);
+        if (!Number.isInteger(grpcPort) || grpcPort < 0 || grpcPort > 65535) throw new UsageError(`--grpc-port: expected a port number, found ${v['grpc-port']}`);
+      }
       const svc = await startClusterHead({
         cluster,
         natsUrl: v.address ?? config?.head.nats.url,
-        managedNats: { dir: natsDir, host: v.bind ?? config?.bind ?? '127.0.0.1', port: natsPort },
+        managedNats: { dir: natsDir, host: bind, port: natsPort },
         auth: { token, credsFile },
         heartbeatMs: config?.membership.heartbeatMs,
         timeoutMs: config?.membership.timeoutMs,
-        host: v.bind ?? config?.bind ?? '127.0.0.1',
+        host: bind,
+        advertiseHost,
+        grpcPort,
+        tls,
       });
       process.stdout.write(`cohort head ready: cluster ${cluster} at ${svc.natsUrl} (epoch ${svc.head.epoch}, control plane ${svc.grpcAddress})\n`);
       return untilSignal(() => svc.stop());
     }
 
     if (!v.address && !process.env.COHORT_ADDRESS) throw new UsageError('give --head to run the control plane, or --address nats://HOST:PORT to join one as a node agent');
-    if (v['nats-dir'] || v['nats-port']) throw new UsageError('--nats-dir and --nats-port are for the head (--head)');
+    if (v['nats-dir'] || v['nats-port'] || v['grpc-port']) throw new UsageError('--nats-dir, --nats-port and --grpc-port are for the head (--head)');
     let resources: Record<string, number> | undefined;
     let labels: Record<string, string> = {};
     let env: Record<string, string> = {};
@@ -154,7 +172,9 @@ commands.push({
       labels,
       nodeType: v['node-type'],
       heartbeatMs: config?.membership.heartbeatMs,
-      host: v.bind ?? config?.bind ?? '127.0.0.1',
+      host: bind,
+      advertiseHost,
+      tls,
     });
     process.stdout.write(`cohort node agent ready: node ${node.nodeId} in cluster ${node.agent.info.cluster} ${JSON.stringify(node.agent.resources)} at ${node.grpcAddress}\n`);
     return untilSignal(() => node.stop());

@@ -65,14 +65,14 @@ export function sshUpPlan(config: ClusterConfig, configPath: string): SshStep[] 
   const natsUrl = config.head.nats.url ?? `nats://${headHost}:${headNatsPort(config)}`;
   const daemon = (name: string, args: string) =>
     `mkdir -p ${run} && ${cd} && ${readToken}{ nohup ${p.cohortCommand} ${args} > ${run}/${name}.log 2>&1 < /dev/null & echo $! > ${run}/${name}.pid; }`;
-  // Each process binds (and advertises) its host's own address, so peers on other hosts can dial it.
-  const headArgs = ['start', '--head', '--config', shQuote(configPath), '--bind', shQuote(headHost), '--nats-dir', `${run}/nats`, ...(config.head.nats.url ? ['--address', natsUrl] : [])].join(' ');
+  // Each process binds the config's `bind` (e.g. 0.0.0.0) and advertises its host's address, so peers on other hosts can dial it.
+  const headArgs = ['start', '--head', '--config', shQuote(configPath), '--bind', shQuote(config.bind), '--advertise', shQuote(headHost), '--nats-dir', `${run}/nats`, ...(config.head.nats.url ? ['--address', natsUrl] : [])].join(' ');
   const headRemote = daemon('head', headArgs);
   steps.push({ label: 'head', host: headHost, remote: headRemote, argv: sshArgv(config, headHost, headRemote), tokenOnStdin: token });
   const nodes = sshNodes(config);
   if (config.head.nodeType) nodes.unshift({ nodeId: `${config.clusterName}-head`, nodeType: config.head.nodeType, host: headHost });
   for (const n of nodes) {
-    const remote = daemon(`agent-${n.nodeId}`, ['start', '--address', natsUrl, '--config', shQuote(configPath), '--bind', shQuote(n.host), '--node-type', n.nodeType, '--node-id', n.nodeId].join(' '));
+    const remote = daemon(`agent-${n.nodeId}`, ['start', '--address', natsUrl, '--config', shQuote(configPath), '--bind', shQuote(config.bind), '--advertise', shQuote(n.host), '--node-type', n.nodeType, '--node-id', n.nodeId].join(' '));
     steps.push({ label: `agent ${n.nodeId}`, host: n.host, remote, argv: sshArgv(config, n.host, remote), tokenOnStdin: token });
   }
   return steps;
