@@ -1,9 +1,11 @@
 import test from 'ava';
 import net from 'node:net';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { init } from '@cohort/runtime';
 import { ClusterAuthError, connect, dataPlaneExtras, startClusterHead, startClusterNode } from '@cohort/cluster';
 import { ProbeActor } from './fixtures/actors.js';
-import { withNats, until } from './helpers/nats.js';
+import { withNats, until, tempDir } from './helpers/nats.js';
 
 const TOKEN = 'data-plane-token-1';
 
@@ -68,4 +70,32 @@ test('the bulk socket refuses a connection whose handshake lacks the cluster tok
   t.is(await attempt('wrong'), 'closed');
   t.is(await attempt(''), 'closed');
   t.is(await attempt(TOKEN), 'open');
+});
+
+test('with security.tls the data plane is mutual TLS end to end (head, agent, its workers, driver); a peer with the token but no certificate is refused', async (t) => {
+  const dir = tempDir(t);
+  const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { cwd: dir, stdio: 'ignore' });
+  sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=cohort-test-ca');
+  sh("openssl req -newkey rsa:2048 -nodes -keyout node.key -out node.csr -subj /CN=localhost && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext.cnf && openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out node.pem -days 1 -extfile ext.cnf");
+  const tls = { cert: path.join(dir, 'node.pem'), key: path.join(dir, 'node.key'), ca: path.join(dir, 'ca.pem') };
+  const { server } = await withNats(t, { token: TOKEN });
+  const url = server().url;
+  const svc = await startClusterHead({ cluster: 'tls', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 2000, tls });
+  t.teardown(() => svc.stop({ killActors: true }));
+  const node = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: 'tls1', resources: { CPU: 2 }, heartbeatMs: 200, tls });
+  t.teardown(() => node.stop());
+  t.true(await until(() => svc.controlPlane.nodeIds().length === 1));
+  // a driver without the cluster's TLS settings cannot reach the head's control API
+  await t.throwsAsync(connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } }));
+  const rt = await connect(url, { token: TOKEN, tls, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt.shutdown());
+  const a = await rt.spawn(ProbeActor, ['a'], { name: 'tls-a' });
+  t.is(await a.add(5), 5);
+  t.deepEqual(await a.echo(new Uint8Array(100_000).fill(7)), new Uint8Array(100_000).fill(7));
+  const info = await a.$info();
+  // the right token over plain TCP: the worker's TLS server refuses the connection
+  const plain = await init({ resources: { CPU: 1 }, logLevel: 'silent', endpoint: dataPlaneExtras({ token: TOKEN }) });
+  t.teardown(() => plain.shutdown());
+  t.regex((await t.throwsAsync(plain.endpoint.request(info!.address!, 'obj.get', 'x')))!.message, /connection to .* failed/);
+  t.is(await a.add(1), 6);
 });
