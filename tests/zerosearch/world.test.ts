@@ -62,6 +62,23 @@ test('two-hop questions compose two facts and demonstrations follow the template
   t.true(ds.demos.filter((x) => x.grounded).length / ds.demos.length > 0.9);
 });
 
+test('extra demonstrations come from demo-only worlds: fresh names, topk documents, no main-world entity named', (t) => {
+  const ex = makeDataset({ size: 'small', seed: 11, extraDemos: 300, demoTopk: 3 });
+  t.deepEqual(ex.test, ds.test);
+  t.deepEqual(ex.corpus, ds.corpus);
+  const extra = ex.demos.filter((d) => d.id.startsWith('demo-'));
+  t.is(extra.length, 300);
+  t.is(ex.demos.length, ex.train.length + 300);
+  t.is(new Set(extra.map((d) => d.question)).size > 250, true);
+  const names = ex.world.entities.map((e) => e.name);
+  for (const d of extra) {
+    for (const n of names) t.false((d.prompt + d.response).includes(n), `${n} named in ${d.id}`);
+    // Every observation holds at most topk documents.
+    for (const s of d.segments.filter((x) => x.lossMask === 0)) t.false(s.text.includes('Doc 4:'));
+  }
+  t.true(extra.filter((x) => x.grounded).length / extra.length > 0.9);
+});
+
 test('documents are short and the Search-R1 row shape is complete', (t) => {
   for (const d of ds.corpus) {
     const words = d.text.split(/\s+/).length;

@@ -6,7 +6,7 @@ import { makeCorpus, type Doc } from './corpus.js';
 import { writeQAParquet, type QARow } from './parquet.js';
 import { FACT_SENTENCES, fill } from './phrasing.js';
 import { Rng } from './prng.js';
-import { makeSplits, type QAItem } from './questions.js';
+import { allQuestions, makeSplits, type QAItem } from './questions.js';
 import { RolloutState, type Segment } from './rollout-state.js';
 import { simulatorPrompt } from './simulator-prompt.js';
 import { policyInstruction } from './template.js';
@@ -33,6 +33,15 @@ export const DatasetConfigSchema = z
     docsPerEntity: z.number().int().min(1).max(10).default(3),
     /** Share of simulator pairs (by question) kept for the fidelity check. */
     simEvalFraction: z.number().min(0).max(0.9).default(0.15),
+    /** Documents shown per search in demonstrations (match the rollout's topk). */
+    demoTopk: z.number().int().min(1).max(10).default(5),
+    /**
+     * Extra demonstrations about demo-only worlds: fresh entities with fresh
+     * names whose facts appear nowhere else, so the policy must copy names
+     * from the question and answers from the <information> block instead of
+     * memorising. Demos naming any main-world entity are dropped.
+     */
+    extraDemos: z.number().int().nonnegative().max(200000).default(0),
   })
   .strict()
   .refine((c) => c.size in DATASET_SIZES, { message: `size must be one of ${Object.keys(DATASET_SIZES).join(', ')}` });
@@ -92,7 +101,7 @@ export function toQARow(q: QAItem, index: number): QARow {
   };
 }
 
-function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World): Demonstration {
+function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World, topk: number): Demonstration {
   const state = new RolloutState({ id: q.id, question: q.question, goldenAnswers: q.goldenAnswers }, { maxTurns: 5 });
   let grounded = true;
   let prev = '';
@@ -100,7 +109,7 @@ function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World): Dem
     const need = i === 0 ? '' : `${prev} Now I need to look up ${s.query}. `;
     const a = state.step(`<think>${need || `I need to look up ${s.query}. `}</think>\n<search>${s.query}</search>`);
     if (a.kind !== 'search') throw new Error(`demonstration for ${q.id} did not parse as a search`);
-    const docs = engine.retrieve(s.query);
+    const docs = engine.retrieve(s.query, topk);
     if (!docs.some((d) => d.facts.includes(s.fact))) grounded = false;
     state.observe({ query: s.query, docs: docs.map((d) => d.text), text: docs.map((d, k) => `Doc ${k + 1}: ${d.text}`).join('\n'), engine: 'corpus' });
     const f = world.facts.find((x) => x.id === s.fact)!;
@@ -122,7 +131,8 @@ export function makeDataset(config: DatasetConfig = {}): Dataset {
   const { train, test } = makeSplits(world, { trainSize: cfg.trainSize ?? preset.trainSize, testSize: cfg.testSize ?? preset.testSize, seed: cfg.seed });
   const warmCorpus = corpus.filter((d) => !d.heldout);
   const warmEngine = new CorpusSearchEngine(warmCorpus);
-  const demos = train.map((q) => demonstration(q, warmEngine, world));
+  const demos = train.map((q) => demonstration(q, warmEngine, world, cfg.demoTopk));
+  demos.push(...extraDemonstrations(world, cfg));
 
   // Simulator tuning pairs over train and test questions alike (the simulator plays the whole web).
   const rng = new Rng(cfg.seed).fork('sim-pairs');
@@ -149,6 +159,31 @@ export function makeDataset(config: DatasetConfig = {}): Dataset {
   for (const q of train) q.steps.forEach((s) => warmFactIds.add(s.fact));
   const warmFacts = world.facts.filter((f) => warmFactIds.has(f.id));
   return { config: cfg, world, corpus, train, test, simPairs, demos, warmCorpus, warmFacts };
+}
+
+/**
+ * Demonstrations over demo-only worlds (seeds forked from the dataset seed),
+ * none naming an entity of `world`, with ids `demo-N`.
+ */
+function extraDemonstrations(world: World, cfg: z.output<typeof DatasetConfigSchema>): Demonstration[] {
+  const out: Demonstration[] = [];
+  if (cfg.extraDemos === 0) return out;
+  const names = world.entities.flatMap((e) => [e.name, ...e.aliases.filter((a) => a.length > 3)]);
+  const sizes = WORLD_SIZES[cfg.size] ?? {};
+  const seeds = new Rng(cfg.seed).fork('demo-worlds');
+  for (let round = 0; out.length < cfg.extraDemos && round < 1000; round++) {
+    const w = makeWorld({ ...sizes, heldoutFraction: 0.05, seed: seeds.int(2 ** 30) });
+    const engine = new CorpusSearchEngine(makeCorpus(w, { docsPerEntity: cfg.docsPerEntity, seed: cfg.seed + round + 1 }));
+    const qs = new Rng(cfg.seed + round).fork('demo-questions').shuffle(allQuestions(w));
+    for (const q of qs) {
+      if (out.length >= cfg.extraDemos) break;
+      const d = demonstration({ ...q, id: `demo-${out.length}` }, engine, w, cfg.demoTopk);
+      const text = d.prompt + d.response;
+      if (names.some((n) => text.includes(n))) continue;
+      out.push(d);
+    }
+  }
+  return out;
 }
 
 const jsonl = (rows: readonly unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
