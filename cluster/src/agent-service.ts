@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, type WorkerLaunch, type WorkerProcess } from '@cohort/runtime';
 import { AGENT_OPS, HEAD_WORKER_EXIT, type WorkerExitReport } from './cluster-control-plane.js';
-import { dataPlaneExtras, workerDataPlaneEnv, type DataPlaneOptions } from './data-plane.js';
+import { AGENT_HEAD_ADDRESS, dataPlaneExtras, workerDataPlaneEnv, type DataPlaneOptions } from './data-plane.js';
 import { discoverCluster } from './head.js';
 import { childLogger } from './log.js';
 import { NatsLogSink, fanoutLogger } from './log-fanout.js';
@@ -63,7 +63,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     if (!launch || typeof launch.actorId !== 'string' || typeof launch.controlAddress !== 'string' || !Array.isArray(launch.gpuIds)) {
       throw new Error('agent.start: expected a WorkerLaunch {actorId, incarnation, gpuIds, controlAddress, logLevel, env}');
     }
-    const w = local.start({ ...launch, env: { ...launch.env, ...workerEnv } }, (exit) => {
+    const w = local.start({ ...launch, env: { ...launch.env, ...workerEnv, COHORT_AGENT_ADDRESS: rt.address } }, (exit) => {
       workers.delete(w.pid);
       if (stopping) return;
       const report: WorkerExitReport = { actorId: launch.actorId, incarnation: launch.incarnation, code: exit.code, signal: exit.signal };
@@ -79,6 +79,11 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     });
     workers.set(w.pid, w);
     return { pid: w.pid };
+  });
+  // Workers ask where the head is after their connection to it broke (a head restarted on another address).
+  rt.endpoint.handle(AGENT_HEAD_ADDRESS, async () => {
+    const info = await discoverCluster(agent.nc, 15_000);
+    return { grpcAddress: info.grpcAddress };
   });
   rt.endpoint.handle(AGENT_OPS.kill, (body) => {
     const pid = (body as { pid?: number })?.pid;

@@ -26,6 +26,9 @@ export const WORKER_ENV = {
   tlsCa: 'COHORT_TLS_CA',
 } as const;
 
+/** Data-plane request a worker sends its node agent to learn the head's current gRPC address. */
+export const AGENT_HEAD_ADDRESS = 'agent.headAddress';
+
 /** Module URL workers import through the runtime's `COHORT_ENDPOINT_SETUP` hook. */
 export const WORKER_ENDPOINT_SETUP = new URL('./worker-endpoint-setup.ts', import.meta.url).href;
 

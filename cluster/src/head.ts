@@ -49,6 +49,8 @@ export class ClusterHead {
   private readonly subs: Subscription[] = [];
   private readonly deadHooks = new Set<(nodeId: string, reason: string) => void | Promise<void>>();
   private stopped = false;
+  /** Node-table writes in progress; {@link stop} lets them finish before closing the connection. */
+  private readonly inflight = new Set<Promise<void>>();
 
   private constructor(
     readonly cluster: string,
@@ -117,10 +119,15 @@ export class ClusterHead {
         },
       }),
     );
-    this.monitor.onJoin((n) => void this.recordJoin(n));
-    this.monitor.onLeave((id, reason) => void this.recordGone(id, 'left', reason));
-    this.monitor.onDead((id, reason) => void this.recordGone(id, 'dead', reason));
+    this.monitor.onJoin((n) => this.track(this.recordJoin(n)));
+    this.monitor.onLeave((id, reason) => this.track(this.recordGone(id, 'left', reason)));
+    this.monitor.onDead((id, reason) => this.track(this.recordGone(id, 'dead', reason)));
     this.monitor.start();
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
   }
 
   private async recordJoin(n: NodeAnnouncement): Promise<void> {
@@ -159,6 +166,9 @@ export class ClusterHead {
     this.stopped = true;
     this.monitor.stop();
     for (const s of this.subs.splice(0)) s.unsubscribe();
+    // A KV listing cut off by the connection closing leaves a consumer whose heartbeat
+    // monitor later throws on the closed connection: let node-table writes finish first (bounded).
+    if (this.inflight.size) await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 5000).unref())]);
     await this.nc.drain().catch(() => undefined);
     await this.managed?.stop();
   }

@@ -37,6 +37,7 @@ test('by default nothing listens beyond loopback; the head serves on a fixed grp
   const a = await rt.spawn(ProbeActor, ['a'], { name: 'addr-a', lifetime: 'detached' });
   const b = await rt.spawn(ProbeActor, ['b'], { name: 'addr-b', lifetime: 'detached' });
   t.is(await a.add(1), 1);
+  const bPid = (await b.where()).pid; // both alive before the head restarts
   const info = await a.$info();
   t.regex(info!.address!, /^localhost:\d+$/, 'the worker advertises its agent\'s advertiseHost');
   const workerPid = (await a.where()).pid;
@@ -54,7 +55,7 @@ test('by default nothing listens beyond loopback; the head serves on a fixed grp
   svc = await startClusterHead(headOpts);
   t.is(svc.grpcAddress, `127.0.0.1:${grpcPort}`);
   t.is(svc.head.epoch, 2);
-  t.deepEqual(await a.whereIs('addr-b'), { node: 'adv', pid: (await b.where()).pid });
+  t.deepEqual(await a.whereIs('addr-b'), { node: 'adv', pid: bPid });
   t.is(await a.add(1), 2, 'the actor kept its state through the head restart');
 });
 
@@ -69,4 +70,31 @@ test('a wildcard bind advertises the hostname unless told; config head.grpcPort 
   t.regex(e1!.message, /head\.grpcPort: .*65535/);
   const e2 = t.throws(() => validateClusterConfig({ ...base, head: { grpcPort: 4222, nats: { port: 4222 } } }));
   t.regex(e2!.message, /head\.grpcPort: expected a port other than head\.nats\.port/);
+});
+
+test('a head restarted on another address is re-found by workers (through their agent, which follows NATS discovery) and by drivers', async (t) => {
+  const { server } = await withNats(t, { token: TOKEN });
+  const url = server().url;
+  const headOpts = { cluster: 'moved', natsUrl: url, auth: { token: TOKEN }, heartbeatMs: 200, timeoutMs: 3000 };
+  let svc = await startClusterHead(headOpts);
+  t.teardown(() => svc.stop({ killActors: true }));
+  const node = await startClusterNode({ address: url, auth: { token: TOKEN }, nodeId: 'mv', resources: { CPU: 2 }, heartbeatMs: 200 });
+  t.teardown(() => node.stop());
+  t.true(await until(() => svc.controlPlane.nodeIds().length === 1));
+  const rt = await connect(url, { token: TOKEN, runtime: { logLevel: 'silent' } });
+  t.teardown(() => rt.shutdown());
+  const a = await rt.spawn(ProbeActor, ['a'], { name: 'mv-a', lifetime: 'detached' });
+  const b = await rt.spawn(ProbeActor, ['b'], { name: 'mv-b', lifetime: 'detached' });
+  const bPid = (await b.where()).pid;
+  t.is((await a.whereIs('mv-b')).pid, bPid);
+  const first = svc.grpcAddress;
+  await svc.stop({ killActors: false });
+  // occupy the old port (closing every connection at once) so the new head cannot come back on it
+  const blocker = net.createServer((s) => s.destroy()).listen(Number(first.split(':')[1]), '127.0.0.1');
+  t.teardown(() => new Promise<void>((r) => blocker.close(() => r())));
+  svc = await startClusterHead(headOpts);
+  t.not(svc.grpcAddress, first);
+  t.deepEqual(await a.whereIs('mv-b'), { node: 'mv', pid: bPid }, 'the worker found the new head');
+  t.is((await rt.getActor('mv-b')).$id, b.$id, 'the driver found it too');
+  t.is(await a.add(3), 3);
 });
