@@ -59,7 +59,7 @@ test('by default nothing listens beyond loopback; the head serves on a fixed grp
   t.is(await a.add(1), 2, 'the actor kept its state through the head restart');
 });
 
-test('a wildcard bind advertises the hostname unless told; config head.grpcPort is validated', (t) => {
+test('a wildcard bind advertises the hostname unless told; config head.grpcPort is validated; ssh with NATS creds alone is refused (open data plane)', (t) => {
   t.is(advertisedHost('127.0.0.1'), '127.0.0.1');
   t.is(advertisedHost('0.0.0.0', '10.0.0.5'), '10.0.0.5');
   t.not(advertisedHost('0.0.0.0'), '0.0.0.0');
@@ -70,6 +70,11 @@ test('a wildcard bind advertises the hostname unless told; config head.grpcPort 
   t.regex(e1!.message, /head\.grpcPort: .*65535/);
   const e2 = t.throws(() => validateClusterConfig({ ...base, head: { grpcPort: 4222, nats: { port: 4222 } } }));
   t.regex(e2!.message, /head\.grpcPort: expected a port other than head\.nats\.port/);
+  // over ssh, NATS credentials alone would leave the gRPC data plane open: a token or TLS is required beside them
+  const ssh = { clusterName: 'c', provider: { type: 'ssh', hosts: ['10.0.0.1'], user: 'u' }, bind: '0.0.0.0', nodeTypes: { n: {} } };
+  const e3 = t.throws(() => validateClusterConfig({ ...ssh, security: { natsCreds: '/etc/cohort/c.creds' } }));
+  t.regex(e3!.message, /security: expected a token source .* or tls beside natsCreds/);
+  t.notThrows(() => validateClusterConfig({ ...ssh, security: { natsCreds: '/etc/cohort/c.creds', tls: { cert: 'c.pem', key: 'k.pem', ca: 'ca.pem' } } }));
 });
 
 test('a head restarted on another address is re-found by workers (through their agent, which follows NATS discovery) and by drivers', async (t) => {
