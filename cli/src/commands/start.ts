@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { startClusterHead, startClusterNode, headNatsPort, loadClusterConfig, nodeTypeResources, resolveToken, type ClusterConfig } from '@cohort/cluster';
+import { parseDashboardPort, startHeadDashboard } from '@cohort/dashboard';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
@@ -24,7 +25,11 @@ const usage = `Usage:
 Credentials: COHORT_TOKEN, --token-file, or the config's security section. The token guards NATS
 and every gRPC data-plane connection (actor calls); security.tls adds mutual TLS to the latter.
 A managed head with no token generates one and writes it beside the NATS store (mode 0600).
-Runs in the foreground until SIGINT/SIGTERM; prints one "ready" line on stdout.`;
+--dashboard-port N|0|off  (head) serve the dashboard and Prometheus /metrics on port N (default
+             COHORT_DASHBOARD_PORT, else 8265, or a free port when 8265 is taken; 0 any free port)
+--dashboard-host HOST     (head) interface of the dashboard (default 127.0.0.1: loopback only)
+Runs in the foreground until SIGINT/SIGTERM; prints one "ready" line on stdout (the head a
+second one, "cohort dashboard: URL").`;
 
 function readTokenFile(f: string): string {
   try {
@@ -96,6 +101,8 @@ commands.push({
         'node-id': { type: 'string' },
         resources: { type: 'string' },
         labels: { type: 'string' },
+        'dashboard-port': { type: 'string' },
+        'dashboard-host': { type: 'string' },
       },
       false,
     );
@@ -109,6 +116,12 @@ commands.push({
 
     if (v.head) {
       for (const f of ['node-type', 'node-id', 'resources', 'labels'] as const) if (v[f] !== undefined) throw new UsageError(`--${f} is for node agents, not with --head`);
+      let dashboardPort: number | 'off' | undefined;
+      try {
+        dashboardPort = v['dashboard-port'] === undefined ? undefined : parseDashboardPort(v['dashboard-port']);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
       const cluster = v.cluster ?? config?.clusterName ?? 'default';
       const natsDir = v['nats-dir'] ? path.resolve(v['nats-dir'].replace(/^~(?=\/|$)/, homedir())) : path.join(homedir(), '.cohort', `head-${cluster}`, 'nats');
       if (!v.address && !token && !credsFile) {
@@ -144,11 +157,25 @@ commands.push({
         tls,
       });
       process.stdout.write(`cohort head ready: cluster ${cluster} at ${svc.natsUrl} (epoch ${svc.head.epoch}, control plane ${svc.grpcAddress})\n`);
-      return untilSignal(() => svc.stop());
+      // the dashboard (and /metrics); a port asked for explicitly must work, the default is best effort
+      const dash = await startHeadDashboard(svc.head, { port: dashboardPort, host: v['dashboard-host'] }).catch(async (err: Error) => {
+        if (dashboardPort !== undefined || v['dashboard-host'] !== undefined) {
+          await svc.stop();
+          throw err;
+        }
+        process.stderr.write(`cohort start: no dashboard: ${err.message}\n`);
+        return undefined;
+      });
+      if (dash) process.stdout.write(`cohort dashboard: ${dash.url} (Prometheus ${dash.url}/metrics)\n`);
+      return untilSignal(async () => {
+        await dash?.close();
+        await svc.stop();
+      });
     }
 
     if (!v.address && !process.env.COHORT_ADDRESS) throw new UsageError('give --head to run the control plane, or --address nats://HOST:PORT to join one as a node agent');
     if (v['nats-dir'] || v['nats-port'] || v['grpc-port']) throw new UsageError('--nats-dir, --nats-port and --grpc-port are for the head (--head)');
+    if (v['dashboard-port'] || v['dashboard-host']) throw new UsageError('--dashboard-port and --dashboard-host are for the head (--head)');
     let resources: Record<string, number> | undefined;
     let labels: Record<string, string> = {};
     let env: Record<string, string> = {};

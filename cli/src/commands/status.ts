@@ -1,4 +1,5 @@
 import { ClusterStateStore, connectTarget, formatClusterStatus, readClusterStatus, resolveClusterName, resolveClusterTarget } from '@cohort/cluster';
+import { requestDashboardInfo } from '@cohort/dashboard';
 import { parseFlags } from '../args.js';
 import { commands } from '../registry.js';
 
@@ -19,7 +20,8 @@ export async function fetchStatus(v: { address?: string; config?: string; 'state
   try {
     const cluster = await resolveClusterName(nc, target.cluster);
     const store = await ClusterStateStore.open(nc, { cluster });
-    return await readClusterStatus(store, cluster);
+    const [status, dashboard] = await Promise.all([readClusterStatus(store, cluster), requestDashboardInfo(nc, cluster)]);
+    return { ...status, dashboard_url: dashboard?.url ?? null };
   } finally {
     await nc.close();
   }
@@ -33,11 +35,12 @@ commands.push({
 The address comes from --address, COHORT_ADDRESS, or --config (a cluster started with
 \`cohort up\`); the token from --token-file, COHORT_TOKEN or the config.
 --json prints {cluster, head, nodes: [{id, alive, resources: {total, used, free}}],
-actors: [{name, state, node}], placementGroups, pending: [{kind, id, reason}]}.`,
+actors: [{name, state, node}], placementGroups, pending: [{kind, id, reason}],
+dashboard_url} (dashboard_url: the head's dashboard, null when it serves none).`,
   async run(argv) {
     const { values: v } = parseFlags(argv, targetFlags, false);
     const s = await fetchStatus(v);
-    process.stdout.write(v.json ? JSON.stringify(s) + '\n' : formatClusterStatus(s) + '\n');
+    process.stdout.write(v.json ? JSON.stringify(s) + '\n' : formatClusterStatus(s) + (s.dashboard_url ? `\n\nDashboard: ${s.dashboard_url} (Prometheus ${s.dashboard_url}/metrics)` : '') + '\n');
     return 0;
   },
 });
