@@ -7,7 +7,7 @@ import type { TrainConfig } from '../config/schema.js';
 import { supervisedTrain, type SftExample } from './supervised.js';
 
 /** The synthetic world and its data for a config (parquet worlds are not wired yet). */
-export function prepareWorld(config: TrainConfig): Dataset {
+export function prepareWorld(config: TrainConfig, extraDemos = 0): Dataset {
   const w = config.world;
   if (w.kind !== 'synthetic') {
     throw new Error('world.kind "parquet" is not wired into the Trainer yet; use world.kind: synthetic (or load the parquet files with @cohort/zerosearch readQAParquet)');
@@ -20,6 +20,9 @@ export function prepareWorld(config: TrainConfig): Dataset {
     testSize: w.testSize,
     simPairs: w.simPairs,
     docsPerEntity: w.docsPerEntity,
+    // Demonstrations show as many documents per search as the rollouts do.
+    demoTopk: config.rollout.topk,
+    extraDemos,
   });
 }
 
@@ -49,10 +52,24 @@ export function contentHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-/** Warm-start examples: template demonstrations and world-corpus LM documents, mixed by `demoShare`. */
+/**
+ * Demonstrations the warm start asks `makeDataset` for beyond the train
+ * questions' own (demo-only entities that force copying): about one per
+ * SFT sample drawn, at most 20000.
+ */
+export function extraDemosFor(ws: { enabled: boolean; sftSteps: number; batchSize: number; demoShare: number }): number {
+  return ws.enabled ? Math.min(20000, Math.round(ws.sftSteps * ws.batchSize * ws.demoShare)) : 0;
+}
+
+/**
+ * Warm-start examples: template demonstrations and world-corpus LM documents,
+ * mixed by `demoShare` (`count` examples, more when there are more
+ * demonstrations than `count * demoShare`, so every demonstration is in).
+ */
 export function warmStartExamples(ds: Dataset, demoShare: number, count: number): SftExample[] {
   const demos: SftExample[] = ds.demos.map((d) => ({ prompt: d.prompt, segments: d.segments.map((s) => ({ text: s.text, lossMask: s.lossMask })) }));
   const docs: SftExample[] = ds.warmCorpus.map((d) => ({ prompt: '', segments: [{ text: `${d.title}. ${d.text}`, lossMask: 1 as const }] }));
+  if (demoShare > 0 && demos.length > count * demoShare) count = Math.round(demos.length / demoShare);
   const nDemo = Math.round(count * demoShare);
   const out: SftExample[] = [];
   for (let i = 0; i < nDemo && demos.length; i++) out.push(demos[i % demos.length]);

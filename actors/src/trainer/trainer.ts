@@ -25,7 +25,7 @@ import { collate, selectRows, shardRows, toAdvantageBatch, type CollatedBatch } 
 import { decodeTrajectories } from '../trajectory/codec.js';
 import type { Trajectory } from '../trajectory/trajectory.js';
 import { evaluateSplit } from './evaluate.js';
-import { cachedSupervised, contentHash, evalItems, makeWorldTokenizer, modelConfigFor, prepareWorld, warmStartExamples } from './setup.js';
+import { cachedSupervised, contentHash, evalItems, extraDemosFor, makeWorldTokenizer, modelConfigFor, prepareWorld, warmStartExamples } from './setup.js';
 
 /** Progress of a long stage (for progress bars). */
 export interface TrainerProgress {
@@ -110,7 +110,7 @@ export class Trainer {
       throw new Error(`algorithm "${c.algorithm.name}" needs a CriticActor, which the Trainer does not run yet; use reinforce, reinforce++, grpo or a critic-free plug-in`);
     }
     mkdirSync(this.runDir, { recursive: true });
-    const ds = await this.timed('world', async () => prepareWorld(c));
+    const ds = await this.timed('world', async () => prepareWorld(c, extraDemosFor(c.warmStart)));
     this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');
     const workDir = path.join(this.runDir, 'work');
     mkdirSync(workDir, { recursive: true });
@@ -173,7 +173,7 @@ export class Trainer {
     if (!mc) throw new Error('policy.model.path is not wired into the Trainer yet; give policy.model.config');
     const ws = c.warmStart;
     const steps = ws.enabled ? ws.sftSteps : 0;
-    const key = { kind: 'warm-start', mc, tokenizer: contentHash(tokenizer.toJSON()), ws: { ...ws, cacheDir: undefined }, world: c.world, seed: c.run.seed };
+    const key = { kind: 'warm-start', mc, tokenizer: contentHash(tokenizer.toJSON()), ws: { ...ws, cacheDir: undefined }, world: c.world, demos: { topk: c.rollout.topk, extra: extraDemosFor(ws), n: ds.demos.length }, seed: c.run.seed };
     const cacheDir = path.resolve(this.cwd, ws.cacheDir);
     const r = await cachedSupervised(
       cacheDir,
