@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pidAlive } from './pid.js';
 
 /** Where the Debian package puts the server; overridable with `COHORT_NATS_SERVER`. */
 export const DEFAULT_NATS_SERVER_BIN = '/usr/sbin/nats-server';
@@ -81,15 +82,6 @@ function readPortsFile(dir: string, pid: number): number | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Sends SIGTERM to `pid`, waits up to `graceMs`, then SIGKILL. Resolves once the process is gone. */
 export async function stopPid(pid: number, graceMs = 5000, child?: ChildProcess): Promise<void> {
   if (child && (child.exitCode !== null || child.signalCode !== null)) return;
@@ -103,10 +95,10 @@ export async function stopPid(pid: number, graceMs = 5000, child?: ChildProcess)
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (child ? child.exitCode !== null || child.signalCode !== null : !isAlive(pid)) break;
+    if (child ? child.exitCode !== null || child.signalCode !== null : !pidAlive(pid)) break;
     await sleep(25);
   }
-  if (child ? child.exitCode === null && child.signalCode === null : isAlive(pid)) {
+  if (child ? child.exitCode === null && child.signalCode === null : pidAlive(pid)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -114,7 +106,7 @@ export async function stopPid(pid: number, graceMs = 5000, child?: ChildProcess)
     }
   }
   if (exited) await exited;
-  else while (isAlive(pid)) await sleep(25);
+  else while (pidAlive(pid)) await sleep(25);
 }
 
 /**

@@ -1,19 +1,10 @@
 import test from 'ava';
 import { ActorDiedError } from '@cohort/runtime';
-import { ClusterAuthError, actorEventSubject, connect, logSubject, startClusterHead, startClusterNode, readClusterStatus, type ClusterNode } from '@cohort/cluster';
+import { ClusterAuthError, actorEventSubject, connect, logSubject, pidAlive, startClusterHead, startClusterNode, readClusterStatus, type ClusterNode } from '@cohort/cluster';
 import { ProbeActor } from './fixtures/actors.js';
 import { withNats, until, client } from './helpers/nats.js';
 
 const TOKEN = 'cluster-runtime-token';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('connect() gives the local API over a head and two node agents: spread placement, GPU ids, calls, status, node loss → restart elsewhere or ActorDiedError', async (t) => {
   const { server } = await withNats(t, { token: TOKEN });
@@ -86,7 +77,7 @@ test('connect() gives the local API over a head and two node agents: spread plac
   // simulate a crash of the agent: stop heartbeating without a leave, and its workers die with it
   await victimNode.agent.nc.close();
   await victimNode.stop();
-  t.true(await until(() => pids.every((p) => !alive(p))));
+  t.true(await until(() => pids.every((p) => !pidAlive(p))));
   const err = await t.throwsAsync(b.where(), { instanceOf: ActorDiedError });
   t.regex(err!.message, new RegExp(`node ${wb.node} was lost|worker process`));
   t.true(await until(async () => (await readClusterStatus(svc.head.store, 'crt')).nodes.find((n) => n.id === wb.node)?.alive === false));

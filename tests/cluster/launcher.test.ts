@@ -4,22 +4,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ActorDiedError } from '@cohort/runtime';
-import { ClusterStateStore, connect, connectCluster, readClusterStatus, readLocalState, type ClusterStatus } from '@cohort/cluster';
+import { ClusterStateStore, connect, connectCluster, pidAlive, readClusterStatus, readLocalState, type ClusterStatus } from '@cohort/cluster';
 import { ProbeActor } from './fixtures/actors.js';
 import { tempDir, until } from './helpers/nats.js';
 
 const run = promisify(execFile);
 const bin = new URL('../../cli/bin/cohort.mjs', import.meta.url).pathname;
 const cohort = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [bin, ...args], { env: { ...process.env, COHORT_TOKEN: '', COHORT_ADDRESS: '', COHORT_LOG_LEVEL: 'warn', ...env }, timeout: 90_000 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const localConfig = `clusterName: lt
 provider: { type: local }
@@ -57,7 +48,7 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
   const up = await cohort(['up', cfg, '--state-dir', stateDir, '--json']);
   const state = readLocalState(stateDir)!;
   t.deepEqual(JSON.parse(up.stdout).processes.map((p: { role: string }) => p.role), ['nats', 'head', 'agent', 'agent']);
-  t.true(state.processes.every((p) => alive(p.pid)));
+  t.true(state.processes.every((p) => pidAlive(p.pid)));
   t.regex(state.natsUrl, /^nats:\/\/127\.0\.0\.1:\d+$/);
   t.is(readFileSync(path.join(stateDir, 'token'), 'utf8').trim().length, 48);
 
@@ -142,7 +133,7 @@ test('cohort up (local) starts nats, a head and one process per agent; kill -9 o
 
   const down = JSON.parse((await cohort(['down', cfg, '--state-dir', stateDir, '--json'])).stdout) as { stopped: Array<{ role: string }> };
   t.deepEqual(down.stopped.map((p) => p.role).sort(), ['agent', 'agent', 'head', 'nats']);
-  t.true(await until(() => state.processes.every((p) => !alive(p.pid))), 'until #4');
+  t.true(await until(() => state.processes.every((p) => !pidAlive(p.pid))), 'until #4');
   t.is(readLocalState(stateDir), undefined);
 });
 

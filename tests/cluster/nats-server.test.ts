@@ -1,17 +1,8 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { startNatsServer, connectCluster, ClusterAuthError, ClusterUnreachableError } from '@cohort/cluster';
+import { startNatsServer, connectCluster, ClusterAuthError, ClusterUnreachableError, pidAlive } from '@cohort/cluster';
 import { withNats, tempDir, client, until } from './helpers/nats.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('starts a real nats-server on a random loopback port with JetStream on disk, and stops it', async (t) => {
   const dir = tempDir(t);
@@ -26,7 +17,7 @@ test('starts a real nats-server on a random loopback port with JetStream on disk
   t.true(existsSync(path.join(dir, 'jetstream')));
   await nc.close();
   await s.stop();
-  t.false(alive(s.pid));
+  t.false(pidAlive(s.pid));
 });
 
 test('a token-protected server refuses a client without the token, and one with a wrong token, with a clear error', async (t) => {

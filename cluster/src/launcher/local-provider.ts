@@ -9,6 +9,7 @@ import { headNatsPort, nodeTypeResources, resolveToken, type ClusterConfig } fro
 import { connectCluster } from '../nats-connect.js';
 import { startNatsServer, stopPid } from '../nats-server.js';
 import { ClusterStateStore } from '../state-store.js';
+import { pidAlive } from '../pid.js';
 
 /** The `cohort` binary of this checkout. */
 export const COHORT_BIN = fileURLToPath(new URL('../../../cli/bin/cohort.mjs', import.meta.url));
@@ -58,15 +59,6 @@ export function localToken(config: ClusterConfig, stateDir: string): string | un
   return existsSync(f) ? readFileSync(f, 'utf8').trim() : undefined;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The agents a config asks for: `<cluster>-<type>-<i>`. */
 export function plannedNodes(config: ClusterConfig): Array<{ nodeId: string; nodeType: string }> {
   const out: Array<{ nodeId: string; nodeType: string }> = [];
@@ -103,7 +95,7 @@ export async function localUp(o: LocalUpOptions): Promise<LocalClusterState> {
   const say = o.progress ?? (() => undefined);
   const stateDir = localStateDir(config, o.stateDir);
   const existing = readLocalState(stateDir);
-  if (existing && existing.processes.some((p) => alive(p.pid))) {
+  if (existing && existing.processes.some((p) => pidAlive(p.pid))) {
     throw new Error(`cluster "${config.clusterName}" is already up (state in ${stateDir}); run \`cohort down ${o.configPath}\` first`);
   }
   mkdirSync(stateDir, { recursive: true });
@@ -163,7 +155,7 @@ async function waitForNodes(url: string, token: string | undefined, cluster: str
       const nodes = await store.nodes.list();
       missing = ids.filter((id) => nodes.get(id)?.value.state !== 'alive');
       if (missing.length === 0) return;
-      const dead = procs.find((p) => !alive(p.pid));
+      const dead = procs.find((p) => !pidAlive(p.pid));
       if (dead) throw new Error(`${dead.role} ${dead.id} (pid ${dead.pid}) exited during start-up; see ${dead.log}:\n${tail(dead.log)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
