@@ -6,35 +6,12 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { curriculumNoiseP } from '@cohort/zerosearch';
 import { Trainer, findLatestCheckpoint, loadTrainConfig, readCheckpoint } from '../../actors/src/index.js';
+import { writeTinyTrainConfig } from '../helpers/tiny-train-config.js';
 
 test('a tiny end-to-end run across worker processes: metrics per step, curriculum p, versions, checkpoint, report, exact resume', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cohort-trainer-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'tiny.yaml');
-  writeFileSync(
-    file,
-    `run: { name: tiny, seed: 3, outDir: ${JSON.stringify(path.join(dir, 'runs'))}, totalSteps: 3 }
-world: { kind: synthetic, size: tiny }
-policy:
-  model: { config: { vocab_size: 320, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 512 } }
-simulator: { backend: template, batching: { maxBatch: 8, maxWaitMs: 5 } }
-layout:
-  gpus: { kind: logical, count: 3 }
-  simulator: { bundles: 1, cpusPerBundle: 0.5 }
-  rl: { bundles: 2, cpusPerBundle: 0.5 }
-algorithm: { name: grpo }
-optimizer: { lr: 1.0e-3, warmupRatio: 0 }
-curriculum: { mode: curriculum, ps: 0.1, pe: 0.5, base: 4 }
-batch: { promptsPerStep: 2, samplesPerPrompt: 2, miniBatch: 2, microBatch: 2 }
-rollout: { maxTurns: 1, topk: 3, maxNewTokensPerTurn: 4, observationTokenCap: 32, contextWindow: 400 }
-warmStart: { sftSteps: 1, lr: 1.0e-3, batchSize: 2, cacheDir: ${JSON.stringify(path.join(dir, 'cache'))} }
-checkpoint: { every: 2, keep: 0 }
-eval:
-  splits:
-    - { name: single-hop, kind: single-hop, maxQuestions: 2 }
-    - { name: two-hop, kind: multi-hop, maxQuestions: 2 }
-`,
-  );
+  const file = writeTinyTrainConfig(dir, { name: 'tiny', seed: 3, totalSteps: 3, algorithm: 'grpo', extra: 'curriculum: { mode: curriculum, ps: 0.1, pe: 0.5, base: 4 }\n' });
   const { config, sha256 } = await loadTrainConfig(file);
   const stages = new Set<string>();
   const { report, runDir } = await new Trainer({ config, configSha256: sha256, onProgress: (p) => stages.add(p.stage), logger: pino({ level: 'silent' }) }).run();

@@ -1,39 +1,16 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { writeTinyTrainConfig } from '../helpers/tiny-train-config.js';
 
 const run = promisify(execFile);
 const bin = new URL('../../cli/bin/cohort.mjs', import.meta.url).pathname;
 
 function tinyConfig(dir: string, extra = ''): string {
-  const file = path.join(dir, 'tiny.yaml');
-  writeFileSync(
-    file,
-    `run: { name: cli-tiny, seed: 5, outDir: ${JSON.stringify(path.join(dir, 'runs'))}, totalSteps: 2 }
-world: { kind: synthetic, size: tiny }
-policy:
-  model: { config: { vocab_size: 320, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 512 } }
-simulator: { backend: template, batching: { maxBatch: 8, maxWaitMs: 5 } }
-layout:
-  gpus: { kind: logical, count: 3 }
-  simulator: { bundles: 1, cpusPerBundle: 0.5 }
-  rl: { bundles: 2, cpusPerBundle: 0.5 }
-algorithm: { name: reinforce }
-optimizer: { lr: 1.0e-3, warmupRatio: 0 }
-batch: { promptsPerStep: 2, samplesPerPrompt: 2, miniBatch: 2, microBatch: 2 }
-rollout: { maxTurns: 1, topk: 3, maxNewTokensPerTurn: 4, observationTokenCap: 32, contextWindow: 400 }
-warmStart: { sftSteps: 1, lr: 1.0e-3, batchSize: 2, cacheDir: ${JSON.stringify(path.join(dir, 'cache'))} }
-checkpoint: { every: 2, keep: 0 }
-eval:
-  splits:
-    - { name: single-hop, kind: single-hop, maxQuestions: 2 }
-    - { name: two-hop, kind: multi-hop, maxQuestions: 2 }
-${extra}`,
-  );
-  return file;
+  return writeTinyTrainConfig(dir, { name: 'cli-tiny', seed: 5, totalSteps: 2, algorithm: 'reinforce', extra });
 }
 
 test('cohort train runs the job as a real process: results table, report, metrics and SVG plots in the run directory', async (t) => {
