@@ -1,5 +1,6 @@
 import { UsageError } from './command.js';
 import { commands, findCommand } from './registry.js';
+import { editDistance } from './edit-distance.js';
 import './commands/index.js';
 
 function overview(): string {
@@ -22,21 +23,6 @@ function overview(): string {
 
 /** Exit codes of `cohort` (also listed by `cohort --help`). */
 export const EXIT = { ok: 0, error: 1, usage: 2, unreachable: 3, notFound: 4, interrupted: 130 } as const;
-
-/** Edit distance, for "did you mean" hints. */
-export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = t;
-    }
-  }
-  return d[b.length];
-}
 
 function suggest(argv: string[]): string {
   const words = argv.filter((a) => !a.startsWith('-'));
