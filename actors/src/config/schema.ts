@@ -426,6 +426,10 @@ export const evalSchema = z.strictObject({
   greedy: z.boolean().default(true),
   before: z.boolean().default(true),
   after: z.boolean().default(true),
+  /** Greedy evaluation during RL every N steps (0: off), its EM written into that step's metrics. */
+  every: nonNegativeInt().default(0),
+  /** Questions per split in each periodic evaluation (the first N of the split, the same every time). */
+  sampleSize: positiveInt().default(8),
 });
 
 export const trainConfigSchema = z
@@ -461,6 +465,14 @@ export const trainConfigSchema = z
         path: ['simulator', 'managed'],
         message: `managed server tp × dp = ${sim.managed.tp * sim.managed.dp} but each simulator bundle has ${c.layout.simulator.gpusPerBundle} GPU(s); make them equal`,
         input: sim.managed,
+      });
+    }
+    if (c.eval.every > c.run.totalSteps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eval', 'every'],
+        message: `eval.every ${c.eval.every} is larger than run.totalSteps ${c.run.totalSteps}; no evaluation would run during training (use 0 for none, or at most ${c.run.totalSteps})`,
+        input: c.eval.every,
       });
     }
     const names = new Set<string>();

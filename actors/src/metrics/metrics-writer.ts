@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Trajectory } from '../trajectory/trajectory.js';
 
 const seconds = () => z.number().nonnegative();
+const percent = () => z.number().min(0).max(100);
 
 /** Wall time of each part of a step, in seconds. */
 export const stepTimingsSchema = z.strictObject({
@@ -14,6 +15,8 @@ export const stepTimingsSchema = z.strictObject({
   update: seconds(),
   allreduce: seconds(),
   weightSync: seconds(),
+  /** Periodic evaluation (only on steps that evaluate; part of `total`). */
+  eval: seconds().optional(),
   total: seconds(),
 });
 export type StepTimings = z.output<typeof stepTimingsSchema>;
@@ -43,6 +46,12 @@ export const stepMetricsSchema = z.strictObject({
   lr: z.number().nonnegative().optional(),
   gradNorm: z.number().nonnegative().optional(),
   staleness: z.strictObject({ maxLag: z.number().int().nonnegative(), meanLag: z.number().nonnegative(), dropped: z.number().int().nonnegative() }).optional(),
+  /** Greedy held-out EM in percent (mean over eval splits), on steps with a periodic evaluation (`eval.every`). */
+  em: percent().optional(),
+  /** The same evaluation by question type: mean EM of the single-hop and of the multi-hop splits. */
+  emByType: z.strictObject({ 'single-hop': percent().optional(), 'multi-hop': percent().optional() }).optional(),
+  /** Questions that evaluation scored (over all splits). */
+  evalQuestions: z.number().int().positive().optional(),
 });
 export type StepMetrics = z.output<typeof stepMetricsSchema>;
 

@@ -57,3 +57,42 @@ export async function evaluateSplit(
   const n = items.length;
   return { split: split.name, kind: split.kind, questions: n, em: (100 * em) / n, coverEm: (100 * cover) / n, turnsPerQuestion: turns / n, searchesPerQuestion: searches / n };
 }
+
+/** What a periodic evaluation adds to a step's metrics (see `eval.every`). */
+export interface PeriodicEval {
+  /** Mean EM over the splits, percent. */
+  em: number;
+  /** Mean EM of the single-hop and of the multi-hop splits (a type without splits is absent). */
+  emByType: { 'single-hop'?: number; 'multi-hop'?: number };
+  evalQuestions: number;
+}
+
+/**
+ * Greedy EM of the policy on the first `sampleSize` questions of every eval
+ * split (the same sample each time, so the curve compares like with like),
+ * averaged the way the report averages (mean over splits, and by type).
+ */
+export async function evaluateSample(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  engine: SearchEngine,
+  splits: ReadonlyArray<{ name: string; kind: 'single-hop' | 'multi-hop'; items: readonly QAItem[] }>,
+  rollout: TrainConfig['rollout'],
+  opts: { sampleSize: number; seed: number },
+): Promise<PeriodicEval> {
+  const results: EvalSplitResult[] = [];
+  for (const s of splits) {
+    results.push(await evaluateSplit(model, tokenizer, engine, s, s.items.slice(0, opts.sampleSize), rollout, { greedy: true, seed: opts.seed }));
+  }
+  const byKind = (k: 'single-hop' | 'multi-hop') => {
+    const xs = results.filter((r) => r.kind === k).map((r) => r.em);
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
+  };
+  const single = byKind('single-hop');
+  const multi = byKind('multi-hop');
+  return {
+    em: results.reduce((a, r) => a + r.em, 0) / results.length,
+    emByType: { ...(single === undefined ? {} : { 'single-hop': single }), ...(multi === undefined ? {} : { 'multi-hop': multi }) },
+    evalQuestions: results.reduce((a, r) => a + r.questions, 0),
+  };
+}

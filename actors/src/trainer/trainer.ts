@@ -24,7 +24,7 @@ import { Prng } from '../state/prng.js';
 import { collate, selectRows, shardRows, toAdvantageBatch, type CollatedBatch } from '../trajectory/collate.js';
 import { decodeTrajectories } from '../trajectory/codec.js';
 import type { Trajectory } from '../trajectory/trajectory.js';
-import { evaluateSplit } from './evaluate.js';
+import { evaluateSample, evaluateSplit, type PeriodicEval } from './evaluate.js';
 import { cachedSupervised, contentHash, evalItems, extraDemosFor, makeWorldTokenizer, modelConfigFor, prepareWorld, warmStartExamples } from './setup.js';
 
 /** Progress of a long stage (for progress bars). */
@@ -49,6 +49,12 @@ export interface TrainerOptions {
    * curriculum step are restored (the config must be the same file).
    */
   resume?: boolean;
+  /**
+   * Called with each RL step's metrics right after its metrics.jsonl line is
+   * written (e.g. to publish them to a cluster's dashboard). Errors it throws
+   * are logged, not raised: a metrics consumer never stops training.
+   */
+  onStep?: (metrics: StepMetrics) => void;
 }
 
 interface Actors {
@@ -81,6 +87,8 @@ export class Trainer {
   /** Policy version the rollouts must generate with (sync) or hold (async). */
   private version = 0;
   private latestWeights: Map<string, Float32Array> | null = null;
+  /** What the periodic evaluation (`eval.every`) needs; set before the RL loop. */
+  private evalCtx: { policyDir: string; tokenizer: Tokenizer; engine: CorpusSearchEngine; ds: Dataset; model?: CausalLM } | null = null;
 
   constructor(private readonly opts: TrainerOptions) {
     this.config = opts.config;
@@ -117,6 +125,7 @@ export class Trainer {
     const { tokenizer, tokenizerPath } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
     const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
     const corpusEngine = new CorpusSearchEngine(ds.corpus, { topk: c.rollout.topk });
+    this.evalCtx = { policyDir, tokenizer, engine: corpusEngine, ds };
     const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir), tokenizer, corpusEngine, ds, 'before')) : [];
 
     const rt = await init({ logLevel: 'warn', resources: { CPU: Math.max(2, this.bundleCpus()), GPU: c.layout.gpus.count } });
@@ -296,6 +305,27 @@ export class Trainer {
     return { trajectories: real.flatMap((b) => decodeTrajectories(b.trajectories)), batches: real };
   }
 
+  /** Greedy EM on a small held-out sample after step `step` when `eval.every` says so (undefined otherwise). */
+  private async periodicEval(step: number, weights: Map<string, Float32Array>): Promise<PeriodicEval | undefined> {
+    const e = this.config.eval;
+    const ctx = this.evalCtx;
+    if (e.every <= 0 || (step + 1) % e.every !== 0 || !ctx || weights.size === 0) return undefined;
+    ctx.model ??= CausalLM.load(ctx.policyDir);
+    ctx.model.loadParams(weights);
+    const splits = e.splits.map((s) => ({ ...s, items: evalItems(ctx.ds, s) }));
+    const r = await evaluateSample(ctx.model, ctx.tokenizer, ctx.engine, splits, this.config.rollout, { sampleSize: e.sampleSize, seed: this.config.run.seed });
+    this.log.info({ step, em: r.em, emByType: r.emByType, questions: r.evalQuestions }, 'periodic evaluation');
+    return r;
+  }
+
+  private emitStep(line: StepMetrics): void {
+    try {
+      this.opts.onStep?.(line);
+    } catch (err) {
+      this.log.warn({ step: line.step, err: (err as Error).message }, 'onStep hook failed; training goes on');
+    }
+  }
+
   private async rlLoop(actors: Actors, ds: Dataset): Promise<Map<string, Float32Array>> {
     const c = this.config;
     const def = getAlgorithm(c.algorithm.name);
@@ -425,6 +455,9 @@ export class Trainer {
       await Promise.all(actors.rollouts.map((ro) => ro.setWeights(version, lastWeights)));
       this.version = version;
       const syncS = (performance.now() - tw) / 1000;
+      const te = performance.now();
+      const periodic = await this.periodicEval(step, lastWeights);
+      const evalS = (performance.now() - te) / 1000;
 
       const summary = summarizeTrajectories(trajectories);
       const generateS = Math.max(0, ...batches.map((b) => b.timings.generate));
@@ -437,7 +470,7 @@ export class Trainer {
         policyVersion: version,
         ...summary,
         noiseP,
-        timings: { generate: generateS, search: searchS, oldLogprob: oldS, ref: refS, update: updateS, allreduce: reduceS, weightSync: syncS, total: totalS },
+        timings: { generate: generateS, search: searchS, oldLogprob: oldS, ref: refS, update: updateS, allreduce: reduceS, weightSync: syncS, ...(periodic ? { eval: evalS } : {}), total: totalS },
         simulatorBatch: {
           mean: simBatches ? simStats.reduce((s, x) => s + x.meanBatch * x.batches, 0) / simBatches : 0,
           max: Math.max(0, ...simStats.map((x) => x.maxBatch)),
@@ -448,8 +481,10 @@ export class Trainer {
         lr,
         gradNorm: Number.isFinite(gradNorm) ? gradNorm : undefined,
         staleness: { maxLag: st.maxLag, meanLag: st.meanLag, dropped: st.dropped.length },
+        ...periodic,
       };
       metrics.write(line);
+      this.emitStep(line);
       this.progress({ stage: 'rl', done: step + 1, total: c.run.totalSteps, detail: `reward ${summary.reward.toFixed(3)}` });
       this.log.info({ step, reward: summary.reward, version, totalS: +totalS.toFixed(2) }, 'rl step');
 
