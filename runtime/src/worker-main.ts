@@ -3,32 +3,42 @@
  * by a node agent. It registers with the control plane, imports the actor's
  * module, runs the constructor and serves calls. It exits when its parent goes
  * away (stdin closes or the parent pid changes).
+ *
+ * Started with `COHORT_ACTOR_ID` set it hosts that actor at once. Started by the
+ * node agent's pool (`COHORT_POOLED=1`) it boots, says `ready` on its IPC channel
+ * and waits: `launch` makes it one actor's worker (its environment, GPU variables
+ * included, is set in `process.env` before the actor's module is imported);
+ * `host` makes it a shared process that hosts lightweight actors side by side
+ * (`process: 'shared'`), `drop` removes one of them.
  */
+import v8 from 'node:v8';
+import { FrameFlags, FrameKind, type Frame } from '@cohort/protos';
 import { ActorHost } from './actor-host.js';
-import { setActorContext } from './actor-context.js';
+import { installCollectives } from './collective/membership.js';
+import { actorContext, inActor, runInActorContext, setActorContext, type ActorContext } from './actor-context.js';
 import { controlPlaneClient, type ControlPlane } from './control-plane.js';
-import { errorToWire, ModuleLoadError } from './errors.js';
+import { ActorDiedError, errorToWire, ModuleLoadError } from './errors.js';
+import type { AgentToWorker } from './node-agent.js';
+import { makeFrame, type Channel } from './transport/channel.js';
 import { createLogger } from './logging.js';
 import { Runtime } from './runtime.js';
 import { workerConfigFromEnv } from './worker-config.js';
-import type { Endpoint, EndpointExtras } from './transport/endpoint.js';
+import type { CallHandler, Endpoint, EndpointExtras } from './transport/endpoint.js';
 
 const env = process.env;
-const actorId = env.COHORT_ACTOR_ID ?? '';
-const incarnation = Number(env.COHORT_INCARNATION ?? 0);
-const controlAddress = env.COHORT_CONTROL_ADDRESS ?? '';
 const parentPid = Number(env.COHORT_PARENT_PID ?? process.ppid);
 
-// Never outlive the parent: stdin is a pipe from it, and the ppid is polled.
+// Never outlive the parent: stdin is a pipe from it, the IPC channel closes with it, and the ppid is polled.
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('close', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 process.stdin.resume();
+process.on('disconnect', () => process.exit(0));
 setInterval(() => {
   if (process.ppid !== parentPid) process.exit(0);
 }, 500).unref();
 
-let logger = createLogger({ base: { actor: actorId, pid: process.pid } });
+let logger = createLogger({ base: { actor: env.COHORT_ACTOR_ID ?? 'pool', pid: process.pid } });
 process.on('uncaughtException', (err) => {
   logger.fatal({ err }, 'uncaught exception; the worker exits');
   process.exit(1);
@@ -69,11 +79,8 @@ function reResolvingControlPlane(ep: Endpoint, first: string, resolve: ControlRe
   return out as unknown as ControlPlane;
 }
 
-async function main(): Promise<void> {
-  if (!actorId || !controlAddress) {
-    logger.fatal('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a node agent');
-    process.exit(2);
-  }
+/** Where this process's control plane is and how its data plane is secured (from the environment). */
+async function startRuntime(ownerId: string, controlAddress: string): Promise<Runtime> {
   // COHORT_ENDPOINT_SETUP: a module URL exporting `endpointOptions()` that returns
   // data-plane extras (e.g. the cluster's token interceptors), and optionally
   // `resolveControlAddress(current, endpoint)` to re-find a control plane that moved;
@@ -90,12 +97,19 @@ async function main(): Promise<void> {
   const rt = await Runtime.start({
     config: workerConfigFromEnv(env),
     logger,
-    ownerId: actorId,
+    ownerId,
     endpoint: extras,
     controlPlane: (ep) => (resolver ? reResolvingControlPlane(ep, controlAddress, resolver) : controlPlaneClient(ep, controlAddress)),
   });
+  installCollectives(rt.endpoint);
+  return rt;
+}
+
+/** Registers `actorId`, imports its module and constructs it; returns the host of its calls (exits the actor on failure). */
+async function construct(rt: Runtime, actorId: string, incarnation: number, scoped: boolean): Promise<{ host: ActorHost; ctx: ActorContext } | undefined> {
   const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);
-  logger = logger.child({ actor: boot.name ?? actorId });
+  const log = logger.child({ actor: boot.name ?? actorId });
+  if (!scoped) logger = log;
   try {
     let mod: Record<string, unknown>;
     try {
@@ -108,18 +122,112 @@ async function main(): Promise<void> {
       const classes = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
       throw new ModuleLoadError(`module ${boot.module} has no exported class "${boot.className}" (exported classes/functions: ${classes.join(', ') || 'none'})`);
     }
-    setActorContext({ actorId, name: boot.name, incarnation, nodeId: boot.nodeId, gpuIds: boot.gpuIds, logger, runtime: rt });
-    const instance = new (cls as new (...a: unknown[]) => object)(...boot.args);
-    rt.endpoint.callHandler = new ActorHost(rt, instance, actorId, boot.className, boot.maxConcurrency, logger);
+    const ctx: ActorContext = { actorId, name: boot.name, incarnation, nodeId: boot.nodeId, gpuIds: boot.gpuIds, logger: log, runtime: rt };
+    const make = () => new (cls as new (...a: unknown[]) => object)(...boot.args);
+    if (!scoped) setActorContext(ctx);
+    const instance = scoped ? runInActorContext(ctx, make) : make();
+    return { host: new ActorHost(rt, instance, actorId, boot.className, boot.maxConcurrency, log), ctx };
   } catch (err) {
-    logger.error({ err }, 'actor failed to start');
+    log.error({ err }, 'actor failed to start');
     await rt.cp.workerFailed(actorId, incarnation, errorToWire(err)).catch(() => {});
-    process.exit(1);
+    return undefined;
   }
+}
+
+/** One actor in this process (the default): its env was set at boot or by the pool's launch. */
+async function dedicated(): Promise<void> {
+  const actorId = env.COHORT_ACTOR_ID ?? '';
+  const incarnation = Number(env.COHORT_INCARNATION ?? 0);
+  const controlAddress = env.COHORT_CONTROL_ADDRESS ?? '';
+  if (!actorId || !controlAddress) {
+    logger.fatal('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a node agent');
+    process.exit(2);
+  }
+  const rt = await startRuntime(actorId, controlAddress);
+  const made = await construct(rt, actorId, incarnation, false);
+  if (!made) process.exit(1);
+  rt.endpoint.callHandler = made.host;
   await rt.cp.workerReady(actorId, incarnation);
 }
 
-main().catch((err) => {
+/**
+ * Routes the calls of a shared worker process to the actor they name; each
+ * actor's calls run with its own actor context.
+ */
+class SharedHost implements CallHandler {
+  readonly actors = new Map<string, { host: ActorHost; ctx: ActorContext }>();
+
+  onCallFrame(ch: Channel, frame: Frame, bulk: Uint8Array[]): void {
+    const a = this.actors.get(frame.target);
+    if (a) {
+      runInActorContext(a.ctx, () => a.host.onCallFrame(ch, frame, bulk));
+      return;
+    }
+    if (frame.kind !== FrameKind.Call || frame.flags & FrameFlags.Oneway || ch.closed) return;
+    const err = new ActorDiedError(frame.target, undefined, `it no longer runs in shared worker ${process.pid} (killed or restarting)`);
+    ch.send(makeFrame(FrameKind.Error, frame.id, '', '', v8.serialize(errorToWire(err))));
+  }
+}
+
+let shared: { rt: Promise<Runtime>; router: SharedHost } | undefined;
+
+/** A shared process hosts one more actor (`process: 'shared'`). */
+async function hostShared(launch: Record<string, string>): Promise<void> {
+  const actorId = launch.COHORT_ACTOR_ID;
+  const incarnation = Number(launch.COHORT_INCARNATION ?? 0);
+  if (!shared) {
+    const router = new SharedHost();
+    const rt = startRuntime(`shared-${process.pid}`, launch.COHORT_CONTROL_ADDRESS);
+    shared = { rt, router };
+    const r = await rt;
+    r.endpoint.callHandler = router;
+    // Actors spawned from inside a shared actor are owned by that actor (not by the process).
+    const procOwner = r.ownerId;
+    Object.defineProperty(r, 'ownerId', { get: () => currentActorId() ?? procOwner });
+  }
+  const rt = await shared.rt;
+  const made = await construct(rt, actorId, incarnation, true);
+  if (!made) {
+    process.send?.({ op: 'ended', actorId });
+    return;
+  }
+  shared.router.actors.set(actorId, made);
+  await rt.cp.workerReady(actorId, incarnation);
+}
+
+function currentActorId(): string | undefined {
+  try {
+    return inActor() ? actorContext().actorId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Messages from the node agent (see `AgentToWorker` in node-agent.ts). */
+function onAgentMessage(m: AgentToWorker): void {
+  if (m.op === 'launch') {
+    // A pooled worker becomes this actor's: its environment (GPU ids included) is set before the actor's module loads.
+    Object.assign(env, m.env);
+    logger = createLogger({ base: { actor: env.COHORT_ACTOR_ID, pid: process.pid } });
+    dedicated().catch(fatal);
+  } else if (m.op === 'host') {
+    if (!shared) {
+      Object.assign(env, m.env);
+      logger = createLogger({ base: { pid: process.pid } });
+    }
+    hostShared(m.env).catch(fatal);
+  } else if (m.op === 'drop') {
+    shared?.router.actors.delete(m.actorId);
+  }
+}
+
+function fatal(err: unknown): void {
   logger.fatal({ err }, 'worker start-up failed');
   process.exit(1);
-});
+}
+
+process.on('message', (m) => onAgentMessage(m as AgentToWorker));
+process.send?.({ op: 'ready' });
+// A pooled worker waits for its launch; a worker started for one actor has its env already.
+if (env.COHORT_ACTOR_ID) dedicated().catch(fatal);
+else if (!process.send) fatal(new Error('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a node agent'));

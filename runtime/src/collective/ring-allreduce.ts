@@ -1,0 +1,56 @@
+import { CollectiveMismatchError } from './errors.js';
+
+/** Reduction of an allreduce. */
+export type ReduceOp = 'sum' | 'mean';
+
+/**
+ * One ring step: sends `chunk` to the next rank and resolves with what the
+ * previous rank sent at the same step.
+ */
+export type RingExchange = (step: number, chunk: Float32Array) => Promise<Float32Array>;
+
+/** Chunk boundaries: chunk i is [b[i], b[i+1]); sizes differ by at most one, any length works. */
+export function chunkBounds(length: number, world: number): number[] {
+  return Array.from({ length: world + 1 }, (_, i) => Math.floor((i * length) / world));
+}
+
+const mod = (a: number, w: number) => ((a % w) + w) % w;
+
+/**
+ * Ring allreduce of `data` in place: reduce-scatter (W-1 steps, each rank
+ * adds the chunk it receives into its copy) then allgather (W-1 steps, each
+ * rank forwards finished chunks). Every rank moves 2(W-1)/W of the data; the
+ * finished chunks are copied bit for bit, so all ranks end with identical
+ * values. `mean` divides the owned chunk before the allgather.
+ */
+export async function ringAllreduce(data: Float32Array, rank: number, world: number, op: ReduceOp, exchange: RingExchange): Promise<Float32Array> {
+  if (world === 1) return data;
+  const b = chunkBounds(data.length, world);
+  const chunk = (i: number) => data.subarray(b[mod(i, world)], b[mod(i, world) + 1]);
+  const expect = (got: Float32Array, i: number, step: number) => {
+    const want = b[mod(i, world) + 1] - b[mod(i, world)];
+    if (got.length !== want) {
+      throw new CollectiveMismatchError(`ring step ${step}: rank ${mod(rank - 1, world)} sent ${got.length} values where ${want} were expected; every member must allreduce the same total length`);
+    }
+  };
+  for (let s = 0; s < world - 1; s++) {
+    const got = await exchange(s, chunk(rank - s));
+    const i = rank - s - 1;
+    expect(got, i, s);
+    const dst = chunk(i);
+    for (let k = 0; k < dst.length; k++) dst[k] += got[k];
+  }
+  // This rank now holds the fully reduced chunk rank+1.
+  if (op === 'mean') {
+    const own = chunk(rank + 1);
+    for (let k = 0; k < own.length; k++) own[k] /= world;
+  }
+  for (let s = 0; s < world - 1; s++) {
+    const step = world - 1 + s;
+    const got = await exchange(step, chunk(rank + 1 - s));
+    const i = rank - s;
+    expect(got, i, step);
+    chunk(i).set(got);
+  }
+  return data;
+}
