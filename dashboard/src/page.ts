@@ -124,10 +124,11 @@ export const PAGE_JS = String.raw`
   $('log-close').addEventListener('click', function () { state.logActor = null; $('logs').hidden = true; });
   setInterval(function () { if (state.logActor) showLogs(state.logActor); }, 2000);
 
-  var PHASES = ['generate', 'search', 'oldLogprob', 'ref', 'update', 'allreduce', 'weightSync', 'total'];
-  var COLORS = ['#4a7bd1', '#d1694a', '#3aa76d', '#b04ad1', '#d1b44a', '#4ac3d1', '#7d8597', '#1d2330'];
+  var PHASES = ['generate', 'search', 'oldLogprob', 'ref', 'update', 'allreduce', 'weightSync', 'eval', 'total'];
+  var COLORS = ['#4a7bd1', '#d1694a', '#3aa76d', '#b04ad1', '#d1b44a', '#4ac3d1', '#7d8597', '#c0392b', '#1d2330'];
+  var emOf = function (kind) { return function (s) { return s.emByType ? s.emByType[kind] : undefined; }; };
   var CHARTS = [
-    { id: 'reward', title: 'Reward and EM', series: [{ label: 'reward', get: function (s) { return s.reward; } }, { label: 'EM %', scale: 'pct', get: function (s) { return s.em; } }], axes2: 'pct' },
+    { id: 'reward', title: 'Reward and EM', series: [{ label: 'reward', get: function (s) { return s.reward; } }, { label: 'EM %', scale: 'pct', get: function (s) { return s.em; } }, { label: 'EM single-hop %', scale: 'pct', get: emOf('single-hop') }, { label: 'EM multi-hop %', scale: 'pct', get: emOf('multi-hop') }], axes2: 'pct' },
     { id: 'length', title: 'Response length (tokens)', series: [{ label: 'response length', get: function (s) { return s.responseLength; } }] },
     { id: 'turns', title: 'Turns and searches per trajectory', series: [{ label: 'turns', get: function (s) { return s.turns; } }, { label: 'searches', get: function (s) { return s.searches; } }] },
     { id: 'noise', title: 'Noise probability p', series: [{ label: 'p', get: function (s) { return s.noiseP; } }, { label: 'noisy share', get: function (s) { return s.noisyShare; } }] },
@@ -170,7 +171,9 @@ export const PAGE_JS = String.raw`
       c.box.setAttribute('data-points', String(steps.length));
     });
     var last = steps[steps.length - 1];
-    $('train-summary').textContent = last ? ('run ' + state.run + ' · step ' + last.step + (typeof last.reward === 'number' ? ' · reward ' + last.reward.toFixed(3) : '') + (typeof last.noiseP === 'number' ? ' · p ' + last.noiseP.toFixed(2) : '')) : 'no training metrics yet';
+    var lastEm = null;
+    for (var i = steps.length - 1; i >= 0 && lastEm === null; i--) if (typeof steps[i].em === 'number') lastEm = steps[i];
+    $('train-summary').textContent = last ? ('run ' + state.run + ' · step ' + last.step + (typeof last.reward === 'number' ? ' · reward ' + last.reward.toFixed(3) : '') + (lastEm ? ' · EM ' + lastEm.em.toFixed(1) + '% (step ' + lastEm.step + ')' : '') + (typeof last.noiseP === 'number' ? ' · p ' + last.noiseP.toFixed(2) : '')) : 'no training metrics yet';
   }
 
   function renderRuns() {

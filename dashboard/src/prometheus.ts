@@ -68,7 +68,13 @@ export function trainingMetrics(w: PromWriter, feed: TrainingFeed): void {
     w.gauge('train_step', 'Newest training step of the run.', s.step, l);
     if (s.reward !== undefined) w.gauge('train_reward', 'Mean trajectory reward at the newest step.', s.reward, l);
     if (s.rewardStd !== undefined) w.gauge('train_reward_std', 'Standard deviation of trajectory rewards at the newest step.', s.rewardStd, l);
-    if (s.em !== undefined) w.gauge('train_em_percent', 'Exact match (percent) of the newest evaluation during training.', s.em, l);
+    // EM comes only on evaluating steps: report the newest evaluation, not just the newest step
+    const evaluated = s.em !== undefined ? s : [...feed.steps(run)].reverse().find((x) => x.em !== undefined);
+    if (evaluated) {
+      w.gauge('train_em_percent', 'Exact match (percent) of the newest evaluation during training.', evaluated.em!, l);
+      w.gauge('train_em_step', 'Step of the newest evaluation during training.', evaluated.step, l);
+      for (const [type, em] of Object.entries(evaluated.emByType ?? {})) w.gauge('train_em_by_type_percent', 'Exact match (percent) of the newest evaluation during training, by question type.', em, { run, type });
+    }
     if (s.responseLength !== undefined) w.gauge('train_response_length_tokens', 'Mean response length in tokens.', s.responseLength, l);
     if (s.turns !== undefined) w.gauge('train_turns', 'Mean turns per trajectory.', s.turns, l);
     if (s.searches !== undefined) w.gauge('train_searches', 'Mean searches per trajectory.', s.searches, l);

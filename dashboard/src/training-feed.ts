@@ -21,6 +21,8 @@ export const trainingStepSchema = z.looseObject({
   reward: num.optional(),
   rewardStd: nonneg.optional(),
   em: num.optional(),
+  /** EM of the same evaluation by question type (`single-hop`, `multi-hop`), percent. */
+  emByType: z.record(z.string(), num).optional(),
   responseLength: nonneg.optional(),
   turns: nonneg.optional(),
   searches: nonneg.optional(),
@@ -196,8 +198,9 @@ export interface TrainingPublisher {
  * `connect()`) for publishing training steps to the head's dashboard from
  * any machine: `const p = await openTrainingPublisher(addr); p.publish(run, metrics)`.
  */
-export async function openTrainingPublisher(address: string = process.env.COHORT_ADDRESS ?? '', o: { token?: string; cluster?: string } = {}): Promise<TrainingPublisher> {
-  const nc = await connectCluster({ url: address, token: o.token ?? (process.env.COHORT_TOKEN || undefined), name: `training publisher ${process.pid}` });
+export async function openTrainingPublisher(address: string = process.env.COHORT_ADDRESS ?? '', o: { token?: string; credsFile?: string; cluster?: string } = {}): Promise<TrainingPublisher> {
+  if (!address) throw new Error('no cluster address to publish training steps to: pass one (nats://HOST:PORT) or set COHORT_ADDRESS');
+  const nc = await connectCluster({ url: address, token: o.token ?? (process.env.COHORT_TOKEN || undefined), credsFile: o.credsFile, name: `training publisher ${process.pid}` });
   let cluster: string;
   try {
     cluster = o.cluster ?? (await discoverCluster(nc, 10_000)).cluster;

@@ -37,7 +37,8 @@ function pathYs(svg: string, series: string): number[] {
 test('writeRunPlots draws reward, EM and EM-by-type SVGs from the trainer metrics.jsonl and report.json', (t) => {
   const dir = tempDir(t);
   const w = new MetricsWriter(dir);
-  for (let s = 0; s < 10; s++) w.write(stepMetrics(s));
+  // a periodic evaluation (eval.every 5) after steps 4 and 9: EM rising between before and after
+  for (let s = 0; s < 10; s++) w.write(s % 5 === 4 ? { ...stepMetrics(s), em: 10 + s, emByType: { 'single-hop': 15 + s, 'multi-hop': 5 + s }, evalQuestions: 16 } : stepMetrics(s));
   writeReport(
     dir,
     buildReport({
@@ -66,7 +67,12 @@ test('writeRunPlots draws reward, EM and EM-by-type SVGs from the trainer metric
   t.regex(reward, /Reward · plot-run/);
 
   const em = readFileSync(out.em!, 'utf8');
-  t.is(pathYs(em, 'EM \\(all splits\\)').length, 2);
+  // before (7), after step 4 (14), after step 9 (19), after (21): each point higher on the page
+  const emYs = pathYs(em, 'EM \\(all splits\\)');
+  t.is(emYs.length, 4);
+  for (let i = 1; i < emYs.length; i++) t.true(emYs[i] < emYs[i - 1], `EM point ${i}`);
+  t.is(pathYs(em, 'single-hop').length, 4);
+  t.is(pathYs(em, 'multi-hop').length, 4);
   const byType = readFileSync(out.emByType!, 'utf8');
   const bars = [...byType.matchAll(/data-group="([^"]+)" data-name="(before|after)" data-value="([\d.]+)"/g)].map((m) => [m[1], m[2], Number(m[3])]);
   t.deepEqual(bars, [

@@ -66,8 +66,10 @@ export function rewardPlot(steps: readonly TrainingStep[], run = ''): string {
  * report's before (step 0) and after (last step) figures, per question type.
  */
 export function emPlot(steps: readonly TrainingStep[], report: PlotReport | undefined, run = ''): string {
-  const last = report?.steps ?? steps.at(-1)?.step ?? 1;
-  const during = steps.filter((s) => s.em !== undefined).map((s) => [s.step, s.em!] as [number, number]);
+  const last = report?.steps ?? (steps.at(-1)?.step ?? 0) + 1;
+  // x is updates done: a step's evaluation runs after its update (step index + 1); before RL is 0, after is the run's step count
+  const during = steps.filter((s) => s.em !== undefined).map((s) => [s.step + 1, s.em!] as [number, number]);
+  const duringOf = (type: string) => steps.filter((s) => s.emByType?.[type] !== undefined).map((s) => [s.step + 1, s.emByType![type]] as [number, number]);
   const series: LineSeries[] = [];
   if (report || during.length) {
     const avg: Array<[number, number]> = [];
@@ -76,8 +78,15 @@ export function emPlot(steps: readonly TrainingStep[], report: PlotReport | unde
     if (report) avg.push([last, report.em_after]);
     series.push({ name: 'EM (all splits)', points: avg, markers: true });
   }
-  if (report?.em_singlehop_before !== undefined && report.em_singlehop_after !== undefined) series.push({ name: 'single-hop', points: [[0, report.em_singlehop_before], [last, report.em_singlehop_after]], markers: true });
-  if (report?.em_twohop_before !== undefined && report.em_twohop_after !== undefined) series.push({ name: 'multi-hop', points: [[0, report.em_twohop_before], [last, report.em_twohop_after]], markers: true });
+  const byType = (name: string, type: string, before?: number, after?: number) => {
+    const points: Array<[number, number]> = [];
+    if (before !== undefined) points.push([0, before]);
+    points.push(...duringOf(type));
+    if (after !== undefined) points.push([last, after]);
+    if (points.length) series.push({ name, points, markers: true });
+  };
+  byType('single-hop', 'single-hop', report?.em_singlehop_before, report?.em_singlehop_after);
+  byType('multi-hop', 'multi-hop', report?.em_twohop_before, report?.em_twohop_after);
   return lineChartSvg({ title: `Exact match${run ? ` · ${run}` : ''}`, xLabel: 'step', yLabel: 'EM (%)', series });
 }
 
