@@ -1,7 +1,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { FileTail, LogStore, PromWriter, TrainingFeed, parseActorLogLine } from '@cohort/dashboard';
+import { FileTail, LogStore, PromWriter, TrainingFeed, parseActorLogLine, trainingMetrics } from '@cohort/dashboard';
 import { tempDir } from './helpers.js';
 
 const line = (actor: string, msg: string, time = 0) => ({ time, level: 'info', actor, msg });
@@ -54,4 +54,26 @@ test('PromWriter: one HELP/TYPE per metric, cohort_ prefix, escaped label values
   w.gauge('y-z', 'other', Number.NaN);
   w.gauge('y', 'other', 3);
   t.is(w.toString(), ['# HELP cohort_x help', '# TYPE cohort_x gauge', 'cohort_x{a="q\\"u\\\\o\\nte"} 1', 'cohort_x{a="b"} 2', '# HELP cohort_y other', '# TYPE cohort_y gauge', 'cohort_y 3', ''].join('\n'));
+});
+
+test('training gauges: EM comes from the newest evaluated step even when the newest step did not evaluate', (t) => {
+  const f = new TrainingFeed();
+  f.push('r', { step: 0, reward: 0.1 });
+  f.push('r', { step: 1, reward: 0.2, em: 12.5, emByType: { 'single-hop': 20, 'multi-hop': 5 } });
+  f.push('r', { step: 2, reward: 0.3, timings: { generate: 1, eval: 0.5, total: 2 } });
+  const w = new PromWriter();
+  trainingMetrics(w, f);
+  const text = w.toString();
+  t.regex(text, /^cohort_train_step\{run="r"\} 2$/m);
+  t.regex(text, /^cohort_train_reward\{run="r"\} 0.3$/m);
+  t.regex(text, /^cohort_train_em_percent\{run="r"\} 12.5$/m);
+  t.regex(text, /^cohort_train_em_step\{run="r"\} 1$/m);
+  t.regex(text, /^cohort_train_em_by_type_percent\{run="r",type="single-hop"\} 20$/m);
+  t.regex(text, /^cohort_train_em_by_type_percent\{run="r",type="multi-hop"\} 5$/m);
+  t.regex(text, /^cohort_train_step_seconds\{run="r",phase="eval"\} 0.5$/m);
+  // a run that never evaluated has no EM gauge at all (not a 0)
+  f.push('q', { step: 0, reward: 1 });
+  const w2 = new PromWriter();
+  trainingMetrics(w2, f);
+  t.notRegex(w2.toString(), /cohort_train_em_percent\{run="q"\}/);
 });
