@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, type WorkerLaunch, type WorkerProcess } from '@cohort/runtime';
+import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, resolveWorkerPool, type WorkerLaunch, type WorkerPoolOptions, type WorkerProcess } from '@cohort/runtime';
 import { AGENT_OPS, HEAD_WORKER_EXIT, type WorkerExitReport } from './cluster-control-plane.js';
 import { AGENT_HEAD_ADDRESS, dataPlaneExtras, workerDataPlaneEnv, type DataPlaneOptions } from './data-plane.js';
 import { discoverCluster } from './head.js';
@@ -17,6 +17,8 @@ export interface ClusterNodeOptions extends Omit<NodeAgentOptions, 'grpcAddress'
   dataPlaneToken?: string;
   /** Mutual TLS on the data plane (config `security.tls`); workers get the same. */
   tls?: DataPlaneOptions['tls'];
+  /** Idle workers kept booted and the shared-process size (runtime `workerPool`; default prestart 2). */
+  workerPool?: WorkerPoolOptions;
 }
 
 /** A running node agent that runs actor workers for the head. */
@@ -53,8 +55,10 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   });
   // Worker output goes to this process's stderr and, once joined, to the cluster's log subject on NATS.
   const sink = new NatsLogSink(nodeId);
-  const local = new LocalNodeAgent(nodeId, fanoutLogger(sink, { role: 'agent', node: nodeId }));
-  const workers = new Map<number, WorkerProcess>();
+  const agentEnv = { ...workerEnv, COHORT_AGENT_ADDRESS: rt.address };
+  const local = new LocalNodeAgent(nodeId, fanoutLogger(sink, { role: 'agent', node: nodeId }), { workerPool: resolveWorkerPool(o.workerPool), env: agentEnv });
+  /** Actor id → its worker (several actors share one process with `process: 'shared'`). */
+  const workers = new Map<string, WorkerProcess>();
   // Workers killed because this node is going away are not reported one by one:
   // the head learns of the node's loss (leave or heartbeat timeout) and reschedules them elsewhere.
   let stopping = false;
@@ -63,8 +67,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     if (!launch || typeof launch.actorId !== 'string' || typeof launch.controlAddress !== 'string' || !Array.isArray(launch.gpuIds)) {
       throw new Error('agent.start: expected a WorkerLaunch {actorId, incarnation, gpuIds, controlAddress, logLevel, env}');
     }
-    const w = local.start({ ...launch, env: { ...launch.env, ...workerEnv, COHORT_AGENT_ADDRESS: rt.address } }, (exit) => {
-      workers.delete(w.pid);
+    const w = local.start({ ...launch, env: { ...launch.env, ...agentEnv } }, (exit) => {
+      if (workers.get(launch.actorId) === w) workers.delete(launch.actorId);
       if (stopping) return;
       const report: WorkerExitReport = { actorId: launch.actorId, incarnation: launch.incarnation, code: exit.code, signal: exit.signal };
       // The head that launched it may have been replaced by a restarted one: ask NATS for the current head on failure.
@@ -77,7 +81,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
         })
         .catch((err) => logger.warn({ err, actor: launch.actorId }, 'could not report a worker exit to the head'));
     });
-    workers.set(w.pid, w);
+    workers.get(launch.actorId)?.kill(); // a stale incarnation still running
+    workers.set(launch.actorId, w);
     return { pid: w.pid };
   });
   // Workers ask where the head is after their connection to it broke (a head restarted on another address).
@@ -86,8 +91,9 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     return { grpcAddress: info.grpcAddress };
   });
   rt.endpoint.handle(AGENT_OPS.kill, (body) => {
-    const pid = (body as { pid?: number })?.pid;
-    workers.get(Number(pid))?.kill();
+    const { pid, actorId } = (body ?? {}) as { pid?: number; actorId?: string };
+    const w = actorId !== undefined ? workers.get(actorId) : [...workers.values()].find((x) => x.pid === Number(pid));
+    if (w && (pid === undefined || w.pid === Number(pid))) w.kill();
     return null;
   });
   let agent: NodeAgent;

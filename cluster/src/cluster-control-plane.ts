@@ -412,6 +412,7 @@ export class ClusterControlPlane implements ControlPlane {
       controlAddress: this.o.endpoint.address,
       logLevel: this.o.logLevel,
       env: { ...(this.o.workerEnv ?? {}), ...rec.spec.options.env },
+      shared: rec.spec.options.process === 'shared',
     };
     this.o.endpoint.request(node.address, AGENT_OPS.start, launch).then(
       (r) => {
@@ -466,7 +467,7 @@ export class ClusterControlPlane implements ControlPlane {
     rec.info.address = undefined;
     if (rec.restartTimer) clearTimeout(rec.restartTimer);
     const node = rec.assignment ? this.nodes.get(rec.assignment.nodeId) : undefined;
-    if (node && rec.info.pid !== undefined) this.o.endpoint.request(node.address, AGENT_OPS.kill, { pid: rec.info.pid }).catch(() => undefined);
+    if (node && rec.info.pid !== undefined) this.o.endpoint.request(node.address, AGENT_OPS.kill, { pid: rec.info.pid, actorId: rec.info.id }).catch(() => undefined);
     if (rec.info.name && this.names.get(rec.info.name) === rec.info.id) this.names.delete(rec.info.name);
     const err = new ActorDiedError(rec.info.id, rec.info.name, cause);
     for (const w of rec.waiters.splice(0)) w.reject(err);
@@ -521,7 +522,7 @@ export class ClusterControlPlane implements ControlPlane {
     if (noRestart) this.markDead(rec, 'killed by kill()');
     else {
       const node = rec.assignment ? this.nodes.get(rec.assignment.nodeId) : undefined;
-      if (node && rec.info.pid !== undefined) await this.o.endpoint.request(node.address, AGENT_OPS.kill, { pid: rec.info.pid });
+      if (node && rec.info.pid !== undefined) await this.o.endpoint.request(node.address, AGENT_OPS.kill, { pid: rec.info.pid, actorId: rec.info.id });
     }
   }
 

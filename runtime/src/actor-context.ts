@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { CohortError } from './errors.js';
 import type { Runtime } from './runtime.js';
@@ -18,19 +19,27 @@ export interface ActorContext {
 }
 
 let current: ActorContext | undefined;
+/** Per-actor context when one worker process hosts several actors (`process: 'shared'`). */
+const scoped = new AsyncLocalStorage<ActorContext>();
 
 /** @internal Set by the worker before the constructor runs. */
 export function setActorContext(ctx: ActorContext): void {
   current = ctx;
 }
 
+/** @internal Runs `fn` (a constructor or a call of a shared-process actor) with `ctx` as its actor context. */
+export function runInActorContext<T>(ctx: ActorContext, fn: () => T): T {
+  return scoped.run(ctx, fn);
+}
+
 /** The context of the actor this code runs in (callable from the constructor on). */
 export function actorContext(): ActorContext {
-  if (!current) throw new CohortError('actorContext() is only available inside an actor; in the driver use the Runtime returned by init()');
-  return current;
+  const c = scoped.getStore() ?? current;
+  if (!c) throw new CohortError('actorContext() is only available inside an actor; in the driver use the Runtime returned by init()');
+  return c;
 }
 
 /** True inside an actor's worker process. */
 export function inActor(): boolean {
-  return current !== undefined;
+  return current !== undefined || scoped.getStore() !== undefined;
 }

@@ -26,11 +26,11 @@ export {
   GetTimeoutError,
   RuntimeClosedError,
 } from './errors.js';
-export { type ActorOptions, type RuntimeConfig, type Resources, resolveActorOptions, resolveRuntimeConfig } from './options.js';
+export { type ActorOptions, type RuntimeConfig, type Resources, type WorkerPoolOptions, resolveActorOptions, resolveRuntimeConfig, resolveWorkerPool } from './options.js';
 export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, WorkerBoot, PlacementGroupRequest } from './control-plane.js';
 export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
-export { LocalNodeAgent, gpuEnv, hugePageTunables, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
+export { LocalNodeAgent, type LocalNodeAgentOptions, gpuEnv, hugePageTunables, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
 export { Endpoint, type ValueCodec, type CallHandler, type EndpointOptions, type EndpointExtras } from './transport/endpoint.js';
 export { Channel } from './transport/channel.js';
 export { encodeValue, decodeValue, type Encoded } from './codec.js';

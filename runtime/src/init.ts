@@ -18,7 +18,7 @@ export async function init(config: RuntimeConfig & { logger?: Logger; endpoint?:
   const cfg = resolveRuntimeConfig(rest);
   const logger = given ?? createLogger({ level: cfg.logLevel, base: { node: 'local', role: 'driver' } });
   let cp: LocalControlPlane | undefined;
-  const agent = new LocalNodeAgent('local', logger);
+  const agent = new LocalNodeAgent('local', logger, { workerPool: cfg.workerPool });
   const rt = await Runtime.start({
     config: cfg,
     logger,

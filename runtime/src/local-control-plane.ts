@@ -148,6 +148,7 @@ export class LocalControlPlane implements ControlPlane {
         logLevel: this.o.logLevel,
         env: { ...this.o.workerEnv, ...rec.spec.options.env },
         nodeId: rec.info.nodeId,
+        shared: rec.spec.options.process === 'shared',
       },
       (exit) => this.onExit(rec, inc, exit),
     );

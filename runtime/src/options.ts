@@ -43,6 +43,12 @@ export const ActorOptionsSchema = z
     getIfExists: z.boolean().optional(),
     /** Extra environment variables for the worker process. */
     env: z.record(z.string(), z.string()).optional(),
+    /**
+     * `dedicated` (default): the actor runs in its own worker process. `shared`: a
+     * lightweight actor hosted beside others in a shared worker process of its node
+     * (fast to start, cheap in memory; no GPU, no own `env`, a crash ends its neighbours too).
+     */
+    process: z.enum(['dedicated', 'shared']).optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -52,6 +58,12 @@ export const ActorOptionsSchema = z
     const placements = [o.placementGroup !== undefined, o.nodeAffinity !== undefined, o.spread === true].filter(Boolean).length;
     if (placements > 1) ctx.addIssue({ code: 'custom', path: ['placementGroup'], message: 'choose one of placementGroup, nodeAffinity, spread' });
     if (o.getIfExists && !o.name) ctx.addIssue({ code: 'custom', path: ['getIfExists'], message: 'getIfExists needs a name' });
+    if (o.process === 'shared' && (o.resources?.GPU ?? 0) > 0) {
+      ctx.addIssue({ code: 'custom', path: ['process'], message: "GPU actors run in their own process (their CUDA_VISIBLE_DEVICES is process-wide): drop process: 'shared' or the GPU demand" });
+    }
+    if (o.process === 'shared' && o.env && Object.keys(o.env).length) {
+      ctx.addIssue({ code: 'custom', path: ['process'], message: "a shared worker process has one environment: drop env or use process: 'dedicated'" });
+    }
     const g = o.resources?.GPU;
     if (g !== undefined && g > 1 && !Number.isInteger(g)) {
       ctx.addIssue({ code: 'custom', path: ['resources', 'GPU'], message: `GPU ${g}: above 1 a GPU demand must be a whole number` });
@@ -73,6 +85,7 @@ export interface ResolvedActorOptions {
   spread: boolean;
   getIfExists: boolean;
   env: Record<string, string>;
+  process: 'dedicated' | 'shared';
 }
 
 /** Formats zod issues as `field: problem` lines. */
@@ -99,6 +112,7 @@ export function resolveActorOptions(input: unknown, what = 'actor options'): Res
     spread: o.spread ?? false,
     getIfExists: o.getIfExists ?? false,
     env: o.env ?? {},
+    process: o.process ?? 'dedicated',
   };
 }
 
@@ -110,6 +124,30 @@ export function toResourceMap(r: Resources): ResourceMap {
   if (r.memory) out.memory = r.memory;
   for (const [k, v] of Object.entries(r.custom ?? {})) if (v) out[k] = v;
   return out;
+}
+
+/** Worker processes a node agent keeps booted ahead of need, and how shared ones fill. */
+export const WorkerPoolSchema = z
+  .object({
+    /** Idle workers booted ahead (handed the next actor at once, refilled in the background); 0 turns the pool off. Default `COHORT_WORKER_POOL` or 2. */
+    prestart: z.number().int().min(0).max(64).optional(),
+    /** Actors one shared worker process hosts at most (`process: 'shared'`). Default 100. */
+    sharedActorsPerProcess: z.number().int().min(1).max(100000).optional(),
+  })
+  .strict();
+export type WorkerPoolOptions = z.input<typeof WorkerPoolSchema>;
+export interface ResolvedWorkerPool {
+  prestart: number;
+  sharedActorsPerProcess: number;
+}
+
+/** Validates worker pool options and fills in defaults. */
+export function resolveWorkerPool(input: unknown): ResolvedWorkerPool {
+  const r = WorkerPoolSchema.safeParse(input ?? {});
+  if (!r.success) throw new InvalidOptionsError(`invalid workerPool: ${describeIssues(r.error)}`);
+  const env = envNumber('COHORT_WORKER_POOL');
+  if (env !== undefined && (!Number.isInteger(env) || env > 64)) throw new InvalidOptionsError(`COHORT_WORKER_POOL="${env}" must be a whole number of idle workers from 0 to 64`);
+  return { prestart: r.data.prestart ?? env ?? 2, sharedActorsPerProcess: r.data.sharedActorsPerProcess ?? 100 };
 }
 
 /** Configuration of `init()`. */
@@ -131,6 +169,7 @@ export const RuntimeConfigSchema = z
     host: z.string().min(1).optional(),
     /** gRPC port of this process's data plane; default 0 (a free port). A cluster head binds a fixed one. */
     port: z.number().int().min(0).max(65535).optional(),
+    workerPool: WorkerPoolSchema.optional(),
   })
   .strict();
 export type RuntimeConfig = z.input<typeof RuntimeConfigSchema>;
@@ -144,6 +183,7 @@ export interface ResolvedRuntimeConfig {
   restartBackoffMs: number;
   host: string;
   port: number;
+  workerPool: ResolvedWorkerPool;
 }
 
 function envNumber(name: string): number | undefined {
@@ -169,6 +209,7 @@ export function resolveRuntimeConfig(input: unknown): ResolvedRuntimeConfig {
     restartBackoffMs: c.restartBackoffMs ?? 100,
     host: c.host ?? '127.0.0.1',
     port: c.port ?? 0,
+    workerPool: resolveWorkerPool(c.workerPool),
   };
 }
 
