@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { WorkerPoolSchema } from '@cohort/runtime/options.js';
 import type { ResourceMap } from '@cohort/runtime/scheduler/types.ts';
 
 /**
@@ -56,6 +57,8 @@ export const NodeTypeSchema = strict({
   hosts: z.array(z.string().min(1)).optional(),
   /** Extra environment for the agents of this type. */
   env: z.record(z.string(), z.string()).default({}),
+  /** Worker processes the agents keep booted (`prestart`, default 2; 0 = off) and actors per shared process (`sharedActorsPerProcess`, default 100). */
+  workerPool: WorkerPoolSchema.optional(),
 });
 
 const LocalProviderSchema = strict({

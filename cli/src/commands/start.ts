@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { startClusterHead, startClusterNode, headNatsPort, loadClusterConfig, nodeTypeResources, resolveToken, type ClusterConfig } from '@cohort/cluster';
 import { parseDashboardPort, startHeadDashboard } from '@cohort/dashboard';
+import type { WorkerPoolOptions } from '@cohort/runtime';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
@@ -179,6 +180,7 @@ commands.push({
     let resources: Record<string, number> | undefined;
     let labels: Record<string, string> = {};
     let env: Record<string, string> = {};
+    let workerPool: WorkerPoolOptions | undefined;
     if (v['node-type']) {
       if (!config) throw new UsageError('--node-type needs --config (the file that defines the node types)');
       const nt = config.nodeTypes[v['node-type']];
@@ -186,6 +188,7 @@ commands.push({
       resources = nodeTypeResources(nt);
       labels = { ...nt.labels };
       env = nt.env;
+      workerPool = nt.workerPool;
     }
     if (v.resources) resources = parseResources(v.resources);
     labels = { ...labels, ...parseLabels(v.labels) };
@@ -202,6 +205,7 @@ commands.push({
       host: bind,
       advertiseHost,
       tls,
+      workerPool,
     });
     process.stdout.write(`cohort node agent ready: node ${node.nodeId} in cluster ${node.agent.info.cluster} ${JSON.stringify(node.agent.resources)} at ${node.grpcAddress}\n`);
     return untilSignal(() => node.stop());

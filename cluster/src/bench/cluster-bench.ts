@@ -20,8 +20,15 @@ export interface ClusterBenchResult {
   cluster_transfer_gb_per_s: number;
   /** 2-bundle SPREAD placement group: create + ready + remove. */
   cluster_placement_groups_per_s: number;
-  /** `actors` small actors spawned at once until all answer a call (real worker processes). */
+  /** `actors` small actors (`process: 'shared'`, spread over the 2 nodes) spawned at once until all answer a call. */
   cluster_actors_started_per_s: number;
+  /** Same run, the old path: `cold_actors` actors in their own fresh worker process each (pool off), at once until all answer. */
+  cluster_cold_process_actors_started_per_s: number;
+  /** Shared-process start rate over the cold-process one. */
+  shared_vs_cold_process_start: number;
+  /** One dedicated actor, spawn until it answers (median of 3): a prestarted pooled worker vs a fresh process. */
+  pooled_actor_start_ms: number;
+  cold_actor_start_ms: number;
   /** Control plane only: 1,000 createActor requests (scheduled into the queue, no worker started). */
   control_plane_actor_requests_per_s: number;
   /** Same run, local mode (`init()`): the floors the cluster path is compared with. */
@@ -29,12 +36,16 @@ export interface ClusterBenchResult {
   local_actor_calls_async_per_s: number;
   cluster_sync_vs_local: number;
   cluster_async_vs_local: number;
-  params: { actors: number; in_flight: number; transfer_bytes: number; requests: number; nodes: number };
+  params: { actors: number; cold_actors: number; shared_actors_per_process: number; in_flight: number; transfer_bytes: number; requests: number; nodes: number };
 }
 
 export interface ClusterBenchOptions {
-  /** Actors for the spawn-throughput figure (each is a worker process). Default 16. */
+  /** Small actors for the start-rate figure (`process: 'shared'`). Default 1000. */
   actors?: number;
+  /** Actors for the same-run cold-process baseline (each a fresh worker process). Default 8. */
+  coldActors?: number;
+  /** Actors per shared worker process. Default 100. */
+  sharedActorsPerProcess?: number;
   /** Bytes moved actor-to-actor across nodes. Default 64 MiB. */
   transferBytes?: number;
   /** Scales iteration counts. */
@@ -68,7 +79,9 @@ export async function runClusterBench(o: ClusterBenchOptions = {}): Promise<Clus
   const say = o.progress ?? (() => undefined);
   const s = o.scale ?? 1;
   const n = (k: number) => Math.max(1, Math.round(k * s));
-  const actors = o.actors ?? 16;
+  const actors = o.actors ?? 1000;
+  const coldActors = o.coldActors ?? 8;
+  const perProcess = o.sharedActorsPerProcess ?? 100;
   const transferBytes = o.transferBytes ?? 64 * 1024 * 1024;
   const inFlight = 1000;
   const requests = 1000;
@@ -87,14 +100,16 @@ export async function runClusterBench(o: ClusterBenchOptions = {}): Promise<Clus
     await local.shutdown();
     local = undefined;
 
-    say('starting nats-server, head and 2 node agents');
+    say('starting nats-server, head and 2 node agents (+ 1 with the worker pool off, for the cold-process baseline)');
     nats = await startNatsServer({ dir: path.join(dir, 'nats'), token });
     head = await startClusterHead({ cluster: 'bench', natsUrl: nats.url, auth: { token }, heartbeatMs: 500, timeoutMs: 5000 });
     for (const id of ['bench-node-1', 'bench-node-2']) {
-      nodes.push(await startClusterNode({ address: nats.url, auth: { token }, nodeId: id, resources: { CPU: 1000, GPU: 0 }, heartbeatMs: 500 }));
+      nodes.push(await startClusterNode({ address: nats.url, auth: { token }, nodeId: id, resources: { CPU: 1000 + actors, GPU: 0 }, heartbeatMs: 500, workerPool: { prestart: 2, sharedActorsPerProcess: perProcess } }));
     }
+    // The cold node offers only `bench_cold` slots, so nothing else lands there.
+    nodes.push(await startClusterNode({ address: nats.url, auth: { token }, nodeId: 'bench-cold', resources: { CPU: 0, GPU: 0, bench_cold: 1000 }, heartbeatMs: 500, workerPool: { prestart: 0 } }));
     const end = Date.now() + 15_000;
-    while (head.controlPlane.nodeIds().length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    while (head.controlPlane.nodeIds().length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     rt = await connect(nats.url, { token, runtime: { logLevel: 'warn' } });
     const r = rt;
     const on = (node: string) => ({ nodeAffinity: { nodeId: node }, resources: { CPU: 1 } });
@@ -131,10 +146,35 @@ export async function runClusterBench(o: ClusterBenchOptions = {}): Promise<Clus
       }
     });
 
-    say(`${actors} actors spawned at once (worker processes) until all answer`);
+    say('one dedicated actor, spawn until it answers: pooled worker vs fresh process (3 each)');
+    const startMs = async (opts: Parameters<Runtime['spawn']>[2]): Promise<number> => {
+      const ms: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        await new Promise((res) => setTimeout(res, 1500)); // the pool refills in the background meanwhile
+        const t0 = performance.now();
+        const h = await r.spawn(ClusterBenchTargetActor, [], opts);
+        await h.noop();
+        ms.push(performance.now() - t0);
+        await h.$kill();
+      }
+      return ms.sort((a, b) => a - b)[1];
+    };
+    const pooledMs = await startMs(on('bench-node-1'));
+    const coldMs = await startMs({ resources: { custom: { bench_cold: 1 } } });
+
+    say(`${coldActors} actors at once, each in a fresh worker process (the old path) until all answer`);
+    const cold: ActorHandle<ClusterBenchTarget>[] = [];
+    const coldRate = await rate(coldActors, async () => {
+      const hs = await Promise.all(Array.from({ length: coldActors }, () => r.spawn(ClusterBenchTargetActor, [], { resources: { custom: { bench_cold: 1 } } })));
+      cold.push(...hs);
+      await Promise.all(hs.map((h) => h.noop()));
+    });
+    await Promise.all(cold.map((h) => h.$kill()));
+
+    say(`${actors} small actors at once (process: 'shared', ${perProcess} per worker process) until all answer`);
     const many: ActorHandle<ClusterBenchTarget>[] = [];
     const started = await rate(actors, async () => {
-      const hs = await Promise.all(Array.from({ length: actors }, () => r.spawn(ClusterBenchTargetActor, [], { resources: { CPU: 1 }, spread: true })));
+      const hs = await Promise.all(Array.from({ length: actors }, () => r.spawn(ClusterBenchTargetActor, [], { resources: { CPU: 1 }, spread: true, process: 'shared' })));
       many.push(...hs);
       await Promise.all(hs.map((h) => h.noop()));
     });
@@ -155,12 +195,16 @@ export async function runClusterBench(o: ClusterBenchOptions = {}): Promise<Clus
       cluster_transfer_gb_per_s: +((transfer * transferBytes) / 1e9).toFixed(3),
       cluster_placement_groups_per_s: Math.round(pg),
       cluster_actors_started_per_s: +started.toFixed(2),
+      cluster_cold_process_actors_started_per_s: +coldRate.toFixed(2),
+      shared_vs_cold_process_start: +(started / coldRate).toFixed(1),
+      pooled_actor_start_ms: Math.round(pooledMs),
+      cold_actor_start_ms: Math.round(coldMs),
       control_plane_actor_requests_per_s: Math.round(cpRate),
       local_actor_calls_sync_per_s: Math.round(localSync),
       local_actor_calls_async_per_s: Math.round(localAsync),
       cluster_sync_vs_local: +(sync / localSync).toFixed(3),
       cluster_async_vs_local: +(async_ / localAsync).toFixed(3),
-      params: { actors, in_flight: inFlight, transfer_bytes: transferBytes, requests, nodes: 2 },
+      params: { actors, cold_actors: coldActors, shared_actors_per_process: perProcess, in_flight: inFlight, transfer_bytes: transferBytes, requests, nodes: 2 },
     };
   } finally {
     await local?.shutdown().catch(() => undefined);
