@@ -136,6 +136,8 @@ export const PAGE_JS = String.raw`
     { id: 'simbatch', title: 'Simulator batch size', series: [{ label: 'mean', get: function (s) { return s.simulatorBatch ? s.simulatorBatch.mean : undefined; } }, { label: 'max', get: function (s) { return s.simulatorBatch ? s.simulatorBatch.max : undefined; } }] }
   ];
 
+  var STEP_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+
   function chartData(spec, steps) {
     var d = [steps.map(function (s) { return s.step; })];
     spec.series.forEach(function (sr) { d.push(steps.map(function (s) { var v = sr.get(s); return typeof v === 'number' ? v : null; })); });
@@ -156,8 +158,9 @@ export const PAGE_JS = String.raw`
       box.innerHTML = '<h3>' + esc(spec.title) + '</h3>';
       root.appendChild(box);
       var series = [{ label: 'step' }].concat(spec.series.map(function (sr, i) { return { label: sr.label, stroke: COLORS[i % COLORS.length], width: 1.5, scale: sr.scale || 'y', spanGaps: true }; }));
-      var axes = [{ label: 'step' }, { scale: 'y' }];
-      if (spec.axes2) axes.push({ scale: spec.axes2, side: 1, grid: { show: false } });
+      // steps are whole numbers; y axes wide enough for labels like 121.75
+      var axes = [{ label: 'step', incrs: STEP_INCRS }, { scale: 'y', size: 64 }];
+      if (spec.axes2) axes.push({ scale: spec.axes2, side: 1, size: 48, grid: { show: false } });
       var opts = { width: width, height: 220, series: series, axes: axes, scales: { x: { time: false } }, legend: { live: true } };
       var plot = new uPlot(opts, chartData(spec, []), box);
       state.charts.push({ spec: spec, plot: plot, box: box });

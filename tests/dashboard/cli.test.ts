@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { connect } from '@cohort/cluster';
 import { startClusterDashboard } from '@cohort/dashboard';
 import { ProgressBar, colorEnabled, paint } from '../../cli/src/progress.js';
+import { writeTinyTrainConfig } from '../helpers/tiny-train-config.js';
 import { ChattyActor } from './fixtures/actors.js';
 import { localCluster, until } from './helpers.js';
 
@@ -115,4 +118,26 @@ test('cohort logs ACTOR prints past lines from the head dashboard, --follow stre
   t.is(typo.code, 2);
   t.regex(typo.err, /Unknown option '--folow'; did you mean --follow\?/);
   t.is(unreachable.code, 3, unreachable.err);
+});
+
+test('cohort train --address: an unreachable cluster fails before training starts (exit 3); a mistyped flag is a usage error (exit 2)', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cohort-dash-train-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = writeTinyTrainConfig(dir, { name: 'no-cluster', seed: 1, totalSteps: 2, algorithm: 'reinforce' });
+  const badEval = writeTinyTrainConfig(dir, { name: 'bad-eval', seed: 1, totalSteps: 2, algorithm: 'reinforce' });
+  writeFileSync(badEval, readFileSync(badEval, 'utf8').replace(/^eval:\n/m, 'eval:\n  every: 3\n  sampleSize: 0\n'));
+  const [unreachable, typo, invalid] = await Promise.all([
+    cohort(['train', cfg, '--address', 'nats://127.0.0.1:1']),
+    cohort(['train', cfg, '--adress', 'nats://127.0.0.1:1']),
+    cohort(['train', badEval]),
+  ]);
+  t.is(unreachable.code, 3, unreachable.err);
+  t.regex(unreachable.err, /no cluster answers at nats:\/\/127\.0\.0\.1:1/);
+  t.false(existsSync(path.join(dir, 'runs', 'no-cluster')), 'nothing was trained');
+  t.is(typo.code, 2);
+  t.regex(typo.err, /Unknown option '--adress'; did you mean --address\?/);
+  // the periodic evaluation's settings are checked with the rest of the config
+  t.is(invalid.code, 2, invalid.err);
+  t.regex(invalid.err, /eval\.sampleSize: expected a value > 0/);
+  t.regex(invalid.err, /eval\.every 3 is larger than run\.totalSteps 2/);
 });

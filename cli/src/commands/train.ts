@@ -1,6 +1,7 @@
-import { ConfigError, Trainer, formatResultsTable, loadTrainConfig, type TrainerProgress } from '@cohort/actors';
-import { pino } from 'pino';
-import { writeRunPlots } from '@cohort/dashboard';
+import { ConfigError, Trainer, formatResultsTable, loadTrainConfig, type StepMetrics, type TrainerProgress } from '@cohort/actors';
+import { resolveClusterTarget } from '@cohort/cluster';
+import { pino, type Logger } from 'pino';
+import { openTrainingPublisher, writeRunPlots, type TrainingPublisher } from '@cohort/dashboard';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { ProgressBar } from '../progress.js';
@@ -25,19 +26,54 @@ function progressRenderer(): (p: TrainerProgress) => void {
   };
 }
 
+/**
+ * With a cluster address (--address or COHORT_ADDRESS), opens the line to
+ * that cluster's dashboard before training starts (so an unreachable cluster
+ * fails fast, exit code 3); undefined for a purely local run.
+ */
+async function clusterPublisher(v: { address?: string; 'token-file'?: string; cluster?: string }): Promise<TrainingPublisher | undefined> {
+  if (!v.address && !process.env.COHORT_ADDRESS) return undefined;
+  const target = resolveClusterTarget({ address: v.address, tokenFile: v['token-file'], cluster: v.cluster });
+  return openTrainingPublisher(target.url, { token: target.auth.token, credsFile: target.auth.credsFile, cluster: target.cluster });
+}
+
+/** The Trainer's onStep hook: each step to the dashboard, a failed publish logged once per run (never fatal). */
+function publishSteps(p: TrainingPublisher, run: string, log: Logger): (m: StepMetrics) => void {
+  let warned = false;
+  return (m) => {
+    try {
+      p.publish(run, m);
+    } catch (err) {
+      if (!warned) log.warn({ err: (err as Error).message, cluster: p.cluster }, 'could not publish a step to the dashboard; metrics.jsonl still has it');
+      warned = true;
+    }
+  };
+}
+
 commands.push({
   path: ['train'],
   summary: 'run ZeroSearch RL training from a config (world, warm start, RL on the actors, eval before/after)',
-  usage: `Usage: cohort train CONFIG.yaml [--resume] [--json] [--log-level LEVEL]
+  usage: `Usage: cohort train CONFIG.yaml [--resume] [--json] [--log-level LEVEL] [--address NATS_URL [--token-file F] [--cluster NAME]]
 
 Runs the whole job described by CONFIG (e.g. configs/zerosearch/local.yaml):
 makes the world, warm-starts the policy (cached by content hash), evaluates it
 with the corpus search engine, runs RL against the simulator with the
 curriculum, evaluates again, and writes runs/<name>/ (metrics.jsonl,
 report.json, reward/EM plots as SVG, checkpoints). Prints the results table (or report.json with --json).
---resume continues from the newest checkpoint of the run (same config file).`,
+--resume continues from the newest checkpoint of the run (same config file).
+--address (or COHORT_ADDRESS) publishes every step's metrics to that cluster's
+dashboard on NATS (cohort.<cluster>.train.steps), shown live in its training view;
+the token comes from --token-file or COHORT_TOKEN. Without it a head started in
+the same directory still shows the run by following ./runs/<name>/metrics.jsonl.`,
   async run(argv) {
-    const { values, positionals } = parseFlags(argv, { json: { type: 'boolean' }, resume: { type: 'boolean' }, 'log-level': { type: 'string' } });
+    const { values, positionals } = parseFlags(argv, {
+      json: { type: 'boolean' },
+      resume: { type: 'boolean' },
+      'log-level': { type: 'string' },
+      address: { type: 'string' },
+      'token-file': { type: 'string' },
+      cluster: { type: 'string' },
+    });
     if (positionals.length !== 1) throw new UsageError('give exactly one config file, e.g. cohort train configs/zerosearch/local.yaml');
     let loaded;
     try {
@@ -48,11 +84,17 @@ report.json, reward/EM plots as SVG, checkpoints). Prints the results table (or 
     }
     const level = values['log-level'] ?? 'warn';
     const logger = pino({ level }, pino.destination(2));
-    const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), resume: values.resume ?? false });
-    const { report, runDir } = await trainer.run();
-    writeRunPlots(runDir);
-    if (values.json) process.stdout.write(JSON.stringify(report) + '\n'); // lint-allow-console
-    else process.stdout.write((report ? formatResultsTable(report) : 'no evaluation configured (eval.before and eval.after are false)\n') + `outputs: ${runDir}\n`); // lint-allow-console
+    const publisher = await clusterPublisher(values);
+    try {
+      const onStep = publisher ? publishSteps(publisher, loaded.config.run.name, logger) : undefined;
+      const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), resume: values.resume ?? false, onStep });
+      const { report, runDir } = await trainer.run();
+      writeRunPlots(runDir);
+      if (values.json) process.stdout.write(JSON.stringify(report) + '\n'); // lint-allow-console
+      else process.stdout.write((report ? formatResultsTable(report) : 'no evaluation configured (eval.before and eval.after are false)\n') + `outputs: ${runDir}\n`); // lint-allow-console
+    } finally {
+      await publisher?.close();
+    }
     return 0;
   },
 });
