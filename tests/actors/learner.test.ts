@@ -3,11 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CausalLM, parseModelConfig } from '@cohort/engine';
-import { init } from '@cohort/runtime';
+import { createCollectiveGroup, init } from '@cohort/runtime';
 import {
   LearnerActorClass,
   algorithmParamsSchema,
-  averageGradients,
   collate,
   getAlgorithm,
   optimizerSchema,
@@ -49,14 +48,7 @@ test('toPolicyBatch: rows of real tokens, loss mask 0 on the prompt and on envir
   t.is(scaled.advantages[0][3], pb.advantages[0][3] * 0.5);
 });
 
-test('averageGradients weights by rows and checks shapes', (t) => {
-  const a = new Map([['w', Float32Array.of(1, 2)]]);
-  const b = new Map([['w', Float32Array.of(3, 6)]]);
-  t.deepEqual([...averageGradients([a, b], [1, 3]).get('w')!], [2.5, 5]);
-  t.throws(() => averageGradients([a, new Map([['w', Float32Array.of(1)]])]), { message: /learner 1 has no gradient "w" of size 2/ });
-});
-
-test('data-parallel learners in worker processes stay identical after all-reduced updates', async (t) => {
+test('data-parallel learners in worker processes all-reduce gradients through the ring (weighted by rows) and stay identical', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cohort-learner-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   CausalLM.random(cfg, { seed: 4 }).save(dir);
@@ -69,21 +61,36 @@ test('data-parallel learners in worker processes stay identical after all-reduce
     totalUpdates: 4, microBatch: 4,
   });
   const learners = await Promise.all([0, 1].map((r) => rt.spawn(LearnerActorClass, [spec(r)], { resources: { CPU: 0.5, GPU: 0.5 } })));
+  await createCollectiveGroup(rt, { name: 'learners', members: learners });
   const b = batch();
   const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: algorithmParamsSchema.parse({}), options: {} }).advantages;
   b.advantages = adv;
   const before = await learners[0].paramChecksum();
+  // The same updates computed in this process: the row-weighted mean of the shard gradients, applied once.
+  const local = new (await import('../../actors/src/learner/learner-actor.js')).LearnerActor(spec(0));
+  // Uneven shards (3 rows and 1 row) so the row weighting matters; then one learner without rows.
+  const shardsOf = [[[0, 1, 2], [3]], [[0, 1, 2, 3], []]];
   for (let step = 0; step < 2; step++) {
-    // Each learner sees a different shard; both apply the same averaged gradient.
-    const parts = await Promise.all(learners.map((le, r) => {
-      const shard = selectRows(b, shardRows(b.batchSize, r, 2));
-      return le.gradients(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs }));
-    }));
-    t.notDeepEqual([...parts[0].grads.values()][0], [...parts[1].grads.values()][0], 'shards give different gradients');
-    const avg = averageGradients(parts.map((p) => p.grads), parts.map((p) => p.rows));
-    const applied = await Promise.all(learners.map((le) => le.applyGradients(avg)));
-    t.deepEqual(applied.map((a) => a.version), [step + 1, step + 1]);
+    const pbs = shardsOf[step].map((rows) => {
+      const shard = selectRows(b, rows);
+      return rows.length ? toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs }) : null;
+    });
+    const res = await Promise.all(learners.map((le, r) => le.trainStep(pbs[r])));
+    t.deepEqual(res.map((x) => x.version), [step + 1, step + 1]);
+    t.is(res[0].rows, 4);
+    t.is(res[0].gradNorm, res[1].gradNorm, 'both learners applied the same all-reduced gradient');
+    t.is(res[0].loss, res[1].loss);
+    t.true(res.every((x) => x.allreduceS >= 0 && x.gradientS > 0));
+    const parts = [];
+    for (const pb of pbs) if (pb) parts.push(await local.gradients(pb)); // one at a time: they share the trainer's accumulator
+    const w = parts.map((p) => p.rows / 4);
+    if (parts.length === 2) t.notDeepEqual([...parts[0].grads.values()][0], [...parts[1].grads.values()][0], 'shards give different gradients');
+    const avg = new Map([...parts[0].grads].map(([k, g0]) => [k, g0.map((_, i) => parts.reduce((s, p, j) => s + w[j] * p.grads.get(k)![i], 0))]));
+    const applied = local.applyGradients(avg);
+    t.true(Math.abs(applied.gradNorm - res[0].gradNorm) < 1e-4 * applied.gradNorm, `step ${step}: grad norm ${applied.gradNorm} vs ${res[0].gradNorm}`);
+    t.true(Math.abs(parts.reduce((s, p, j) => s + w[j] * p.loss, 0) - res[0].loss) < 1e-5, 'the loss is the row-weighted mean');
   }
+  t.true(Math.abs(local.paramChecksum() - (await learners[0].paramChecksum())) < 1e-3, 'the ring gives the same update as the in-process weighted mean');
   const sums = await Promise.all(learners.map((le) => le.paramChecksum()));
   t.is(sums[0], sums[1]);
   t.not(sums[0], before, 'the updates changed the parameters');

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { CausalLM, Tokenizer } from '@cohort/engine';
 import { actorClass, actorContext, inActor, type ActorHandle } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import { SimulatorPool } from '../simulator/simulator-pool.js';
 import type { SimulatorActor } from '../simulator/simulator-actor.js';
+import { paramChecksum } from '../learner/param-checksum.js';
+import { decodeWeights } from '../learner/weight-publisher.js';
 import { encodeTrajectories } from '../trajectory/codec.js';
 import { runPolicyRollouts, type PolicyRolloutOptions, type RolloutPrompt, type RolloutTimings } from './policy-rollout.js';
 
@@ -34,7 +37,9 @@ export interface RolloutBatch {
  * Runs the multi-turn template with the current policy weights on its share
  * of the RL GPU, sends searches to the simulator pool with the curriculum's p,
  * and returns finished trajectories in binary form. Weights arrive by version
- * through `setWeights`; the version is recorded on every generated token.
+ * from learner 0, by version: a shared-memory file (`loadWeightsFile`) on the
+ * same machine, the tensors over the bulk path (`setWeights`) otherwise; the
+ * version is recorded on every generated token.
  */
 export class RolloutActor {
   private readonly model: CausalLM;
@@ -65,6 +70,19 @@ export class RolloutActor {
     this.current = version;
     this.log?.debug({ version }, 'weights loaded');
     return version;
+  }
+
+  /** A checksum of the loaded weights (equal to the learner's `paramChecksum` when they match). */
+  paramChecksum(): number {
+    return paramChecksum(this.model.params);
+  }
+
+  /** Loads version `version` from a weights file the learner wrote to shared memory (same machine). */
+  loadWeightsFile(version: number, file: string): number {
+    if (!Number.isInteger(version) || version < this.current) {
+      throw new Error(`loadWeightsFile: version ${version} is older than the loaded ${this.current}; weights only move forward`);
+    }
+    return this.setWeights(version, decodeWeights(readFileSync(file), version));
   }
 
   /** Rolls out `samplesPerPrompt` trajectories for each prompt with the current weights. */

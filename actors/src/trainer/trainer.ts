@@ -1,13 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM, type Tokenizer } from '@cohort/engine';
-import { init, type ActorHandle, type Runtime } from '@cohort/runtime';
+import { createCollectiveGroup, init, type ActorHandle, type Runtime } from '@cohort/runtime';
 import { CorpusSearchEngine, NoiseSchedule, type Dataset, type QAItem } from '@cohort/zerosearch';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { getAlgorithm, klInReward } from '../algorithms/registry.js';
 import type { TrainConfig } from '../config/schema.js';
-import { averageGradients } from '../learner/gradient-average.js';
 import { rowsToResponse, rowTokens, toPolicyBatch } from '../learner/engine-batch.js';
 import { LearnerActorClass, type LearnerActor } from '../learner/learner-actor.js';
 import { ReferenceActorClass, type ReferenceActor } from '../learner/reference-actor.js';
@@ -86,7 +85,6 @@ export class Trainer {
   private readonly stages: Record<string, number> = {};
   /** Policy version the rollouts must generate with (sync) or hold (async). */
   private version = 0;
-  private latestWeights: Map<string, Float32Array> | null = null;
   /** What the periodic evaluation (`eval.every`) needs; set before the RL loop. */
   private evalCtx: { policyDir: string; tokenizer: Tokenizer; engine: CorpusSearchEngine; ds: Dataset; model?: CausalLM } | null = null;
 
@@ -271,6 +269,8 @@ export class Trainer {
         )
       : [];
     void ds;
+    // Gradients are all-reduced among the learners by the runtime's ring collective.
+    await createCollectiveGroup(rt, { name: 'learners', members: learners });
     return { simulators, rollouts, learners, references };
   }
 
@@ -295,7 +295,8 @@ export class Trainer {
               seed: c.run.seed * 131 + r,
             }, {
               version: this.version,
-              weights: async () => this.latestWeights ?? (await actors.learners[0].weights()),
+              // A restarted rollout gets the published version from learner 0 (not the driver's copy: there is none).
+              weights: async () => actors.learners[0].publishedWeights(this.version),
               onRetry: (reason) => this.log.warn({ rollout: r, step, reason }, 'rollout redone'),
             })
           : Promise.resolve<RolloutBatch | null>(null),
@@ -351,9 +352,7 @@ export class Trainer {
       rng = Prng.fromState(m.rng.trainer);
       loader = new DataLoader(ds.train.length, c.run.seed, m.dataLoader);
       startStep = m.curriculumStep;
-      const w = await actors.learners[0].weights();
-      this.latestWeights = w;
-      await Promise.all(actors.rollouts.map((ro) => ro.setWeights(version, w)));
+      await actors.learners[0].publishWeights(version, actors.rollouts);
       this.version = version;
       this.log.info({ checkpoint: latest, step: startStep, version }, 'resumed');
     }
@@ -364,7 +363,6 @@ export class Trainer {
       });
     const asyncMode = c.mode.kind === 'async';
     let prefetch: Promise<{ trajectories: Trajectory[]; batches: RolloutBatch[] }> | null = null;
-    let lastWeights: Map<string, Float32Array> = new Map();
     for (let step = startStep; step < c.run.totalSteps; step++) {
       const stepT0 = performance.now();
       const noiseP = schedule.p(step);
@@ -417,46 +415,41 @@ export class Trainer {
           const mini = selectRows(batch, order.slice(m, m + c.batch.miniBatch));
           const iw = st.importanceWeights ? pickWeights(batch, st.importanceWeights, order.slice(m, m + c.batch.miniBatch)) : undefined;
           const tu = performance.now();
-          const parts = await Promise.all(
+          // Every learner computes its shard's gradient, all-reduces it with the others (ring) and applies it.
+          const results = await Promise.all(
             actors.learners.map((le, r) => {
               const rowsR = shardRows(mini.batchSize, r, W);
-              if (rowsR.length === 0) return null;
+              if (rowsR.length === 0) return le.trainStep(null);
               const shard = selectRows(mini, rowsR);
-              return le.gradients(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, importanceWeights: iw ? pickWeights(mini, iw, rowsR) : undefined }));
+              return le.trainStep(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, importanceWeights: iw ? pickWeights(mini, iw, rowsR) : undefined }));
             }),
           );
-          const done = parts.filter((p): p is NonNullable<typeof p> => p !== null);
-          updateS += (performance.now() - tu) / 1000;
-          const tr = performance.now();
-          const avg = averageGradients(done.map((d) => d.grads), done.map((d) => d.rows));
-          reduceS += (performance.now() - tr) / 1000;
-          const tu2 = performance.now();
-          const applied = await Promise.all(actors.learners.map((le) => le.applyGradients(avg)));
-          updateS += (performance.now() - tu2) / 1000;
-          version = applied[0].version;
-          gradNorm = applied[0].gradNorm;
-          lr = applied[0].lr;
-          const wsum = done.reduce((s, d) => s + d.rows, 0);
-          const wmean = (f: (d: (typeof done)[number]) => number) => done.reduce((s, d) => s + f(d) * d.rows, 0) / wsum;
+          const reduce = Math.max(...results.map((x) => x.allreduceS));
+          reduceS += reduce;
+          updateS += (performance.now() - tu) / 1000 - reduce;
+          const res = results[0];
+          version = res.version;
+          gradNorm = res.gradNorm;
+          lr = res.lr;
           lossSum = {
-            total: lossSum.total + wmean((d) => d.loss),
-            pg: lossSum.pg + wmean((d) => d.pgLoss),
-            kl: lossSum.kl + wmean((d) => d.klLoss),
-            entropy: lossSum.entropy + wmean((d) => d.entropyLoss),
-            clipFraction: lossSum.clipFraction + wmean((d) => d.clipFrac),
+            total: lossSum.total + res.loss,
+            pg: lossSum.pg + res.pgLoss,
+            kl: lossSum.kl + res.klLoss,
+            entropy: lossSum.entropy + res.entropyLoss,
+            clipFraction: lossSum.clipFraction + res.clipFrac,
           };
           nUpdates++;
         }
       }
-      // Weight sync: learner 0's weights to every rollout, by version.
+      // Weight sync: learner 0 publishes the version to the rollouts itself (shared memory on its
+      // machine, the bulk path to others); the driver only says which version and to whom.
       const tw = performance.now();
-      lastWeights = await actors.learners[0].weights();
-      this.latestWeights = lastWeights;
-      await Promise.all(actors.rollouts.map((ro) => ro.setWeights(version, lastWeights)));
+      await actors.learners[0].publishWeights(version, actors.rollouts);
       this.version = version;
       const syncS = (performance.now() - tw) / 1000;
       const te = performance.now();
-      const periodic = await this.periodicEval(step, lastWeights);
+      const evalDue = c.eval.every > 0 && (step + 1) % c.eval.every === 0;
+      const periodic = await this.periodicEval(step, evalDue ? await actors.learners[0].weights() : new Map());
       const evalS = (performance.now() - te) / 1000;
 
       const summary = summarizeTrajectories(trajectories);
@@ -508,7 +501,9 @@ export class Trainer {
     }
     if (prefetch) await prefetch.catch(() => undefined);
     writeFileSync(path.join(this.runDir, 'work', 'final-version.txt'), String(version));
-    return lastWeights.size ? lastWeights : await actors.learners[0].weights();
+    const final = await actors.learners[0].weights();
+    await actors.learners[0].closePublisher();
+    return final;
   }
 }
 
