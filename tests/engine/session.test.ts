@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as ort from 'onnxruntime-node';
-import { Graph, Session, parseSessionOptions, add, matmul, softmax, reshape } from '../../engine/src/index.js';
+import { Graph, Session, parseSessionOptions, threadsFromEnv, add, matmul, softmax, reshape } from '../../engine/src/index.js';
 
 function model(): Graph {
   const g = new Graph('session');
@@ -97,5 +97,15 @@ test('a run-time failure names the failing node with its static shapes', async (
     t.deepEqual(Array.from(ok.y.data as Float32Array), [2, 3, 4, 5, 6, 7]);
   } finally {
     await s.release();
+  }
+});
+
+test('COHORT_ORT_THREADS sets the default intra-op threads and a bad value says what is expected', (t) => {
+  t.is(threadsFromEnv({}), undefined);
+  t.is(threadsFromEnv({ COHORT_ORT_THREADS: '' }), undefined);
+  t.is(threadsFromEnv({ COHORT_ORT_THREADS: '1' }), 1);
+  t.is(threadsFromEnv({ COHORT_ORT_THREADS: '3' }), 3);
+  for (const bad of ['0', '-2', '1.5', 'two']) {
+    t.throws(() => threadsFromEnv({ COHORT_ORT_THREADS: bad }), { message: new RegExp(`COHORT_ORT_THREADS must be an integer from 1 to 1024.*got "${bad}"`) });
   }
 });

@@ -9,7 +9,11 @@ export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 export interface SessionOptions {
   /** Where kernels run (default 'cpu'). 'cuda' needs onnxruntime-node's CUDA binaries. */
   executionProvider?: ExecutionProvider;
-  /** Intra-op threads (default: ONNX Runtime's choice). */
+  /**
+   * Intra-op threads (default: the `COHORT_ORT_THREADS` environment variable,
+   * else ONNX Runtime's choice, one per core). Processes that share cores (a
+   * worker holding a fraction of a CPU) should use 1.
+   */
   threads?: number;
   /** GPU ordinal for 'cuda' / 'webgpu'. */
   deviceId?: number;
@@ -34,6 +38,15 @@ export const SessionOptionsSchema = z
     ortLogLevel: z.enum(['verbose', 'info', 'warning', 'error', 'fatal']).optional(),
   })
   .strict();
+
+/** Intra-op threads from `COHORT_ORT_THREADS` (undefined when unset); a bad value is an error that says what is expected. */
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.COHORT_ORT_THREADS;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`COHORT_ORT_THREADS must be an integer from 1 to 1024 (ONNX Runtime intra-op threads), got "${raw}"; unset it to let ONNX Runtime use one thread per core`);
+  return n;
+}
 
 /** Validates session options, throwing an error that names each problem. */
 export function parseSessionOptions(opts: unknown): SessionOptions {

@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-node';
 import { pino, type Logger } from 'pino';
 import { Graph } from '../graph/graph.js';
 import { formatShape, type Dim } from '../graph/tensor.js';
-import { parseSessionOptions, type SessionOptions } from './options.js';
+import { parseSessionOptions, threadsFromEnv, type SessionOptions } from './options.js';
 
 const ORT_LEVEL = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
 const OPT_LEVEL = { all: 'all', basic: 'basic', none: 'disabled' } as const;
@@ -40,13 +40,14 @@ export class Session {
     const bytes = model instanceof Graph ? model.toOnnx() : model;
     if (!(bytes instanceof Uint8Array)) throw new Error('Session.create: model must be a Graph or ONNX ModelProto bytes (Uint8Array)');
     const ep = o.executionProvider ?? 'cpu';
+    const threads = o.threads ?? threadsFromEnv();
     const epConfig: ort.InferenceSession.ExecutionProviderConfig =
       ep === 'cpu' ? 'cpu' : ({ name: ep, ...(o.deviceId !== undefined ? { deviceId: o.deviceId } : {}) } as ort.InferenceSession.ExecutionProviderConfig);
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: [epConfig],
       graphOptimizationLevel: OPT_LEVEL[o.graphOptimization ?? 'all'],
       logSeverityLevel: ORT_LEVEL[o.ortLogLevel ?? 'fatal'],
-      ...(o.threads !== undefined ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
+      ...(threads !== undefined ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
     };
     const log = (logger ?? engineLogger()).child({ component: 'session', graph: model instanceof Graph ? model.name : undefined, ep });
     let inner: ort.InferenceSession;
