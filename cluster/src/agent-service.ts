@@ -90,6 +90,8 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
     const info = await discoverCluster(agent.nc, 15_000);
     return { grpcAddress: info.grpcAddress };
   });
+  // Re-registration: a restarted head asks which actors this node's workers serve.
+  rt.endpoint.handle(AGENT_OPS.running, () => ({ nodeId, actors: local.running() }));
   rt.endpoint.handle(AGENT_OPS.kill, (body) => {
     const { pid, actorId } = (body ?? {}) as { pid?: number; actorId?: string };
     const w = actorId !== undefined ? workers.get(actorId) : [...workers.values()].find((x) => x.pid === Number(pid));

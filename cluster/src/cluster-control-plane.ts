@@ -18,6 +18,7 @@ import {
   type PlacementGroupRequest,
   type PlacementGroupState,
   type PlacementRequest,
+  type RunningActor,
   type WorkerBoot,
   type WorkerLaunch,
 } from '@cohort/runtime';
@@ -27,7 +28,7 @@ import type { NodeAnnouncement } from './membership.js';
 import type { ActorRecord as StoredActor, ClusterStateStore } from './state-store.js';
 
 /** Data-plane operations a cluster node agent serves. */
-export const AGENT_OPS = { start: 'agent.start', kill: 'agent.kill' } as const;
+export const AGENT_OPS = { start: 'agent.start', kill: 'agent.kill', running: 'agent.running' } as const;
 /** Data-plane operation the head serves for worker exits reported by agents. */
 export const HEAD_WORKER_EXIT = 'cluster.workerExit';
 
@@ -283,15 +284,21 @@ export class ClusterControlPlane implements ControlPlane {
   }
 
   /**
-   * A restarted head re-adopts the actors and placement groups stored in KV:
-   * running actors on live nodes keep running (their resources are reserved
-   * again on the same node), actors whose node is gone restart elsewhere when
-   * they can, pending ones are queued again. Call after the live nodes were added.
+   * A restarted head re-adopts the actors and placement groups stored in KV.
+   * `running` holds what the agents of live nodes report their workers serve
+   * (re-registration): those actors are adopted as they run (address, pid,
+   * incarnation from the worker), whatever KV says, and reported actors KV lost
+   * are adopted too (they keep serving but cannot be restarted). Without a
+   * report from a node, KV is trusted: actors stored alive there are adopted.
+   * Actors whose node is gone, or whose node reported it does not run them,
+   * restart elsewhere when they can; pending ones are queued again. Call after
+   * the live nodes were added.
    */
-  recover(stored: StoredActor[], groups: PlacementGroupState[]): { adopted: number; restarted: number; failed: number } {
+  recover(stored: StoredActor[], groups: PlacementGroupState[], running: Map<string, RunningActor[]> = new Map()): { adopted: number; restarted: number; failed: number; reregistered: number } {
     let adopted = 0;
     let restarted = 0;
     let failed = 0;
+    let reregistered = 0;
     for (const g of groups) {
       if (g.state === 'removed' || this.groups.has(g.id)) continue;
       try {
@@ -301,8 +308,24 @@ export class ClusterControlPlane implements ControlPlane {
         this.o.logger.warn({ err, group: g.id }, 'could not recover a placement group');
       }
     }
-    for (const a of stored) {
-      if (a.state === 'DEAD' || this.actors.has(a.id)) continue;
+    const reported = new Map<string, { nodeId: string; r: RunningActor }>();
+    for (const [nodeId, list] of running) if (this.nodes.has(nodeId)) for (const r of list) reported.set(r.actorId, { nodeId, r });
+    const byId = new Map(stored.map((a) => [a.id, a]));
+    // Actors a worker serves that KV lost (e.g. the head died before the write): adopted from the report.
+    for (const [id, { nodeId, r }] of reported) {
+      if (byId.has(id) || this.actors.has(id)) continue;
+      byId.set(id, { id, name: r.name, className: r.className, module: r.module, state: 'ALIVE', nodeId, address: r.address, pid: r.pid, resources: {}, gpuIds: [], restarts: r.incarnation, maxRestarts: 0, incarnation: r.incarnation, owner: 'driver', lifetime: 'detached', updatedAt: Date.now() });
+      this.o.logger.warn({ actor: r.name ?? id, node: nodeId }, 'a worker serves an actor the stored directory lost; adopted without its spec (it cannot restart)');
+    }
+    for (const a of byId.values()) {
+      const rep = reported.get(a.id);
+      if (this.actors.has(a.id)) continue;
+      if (a.state === 'DEAD') {
+        // Declared dead before the head went down: a worker still serving it is stale.
+        const node = rep ? this.nodes.get(rep.nodeId) : undefined;
+        if (node && rep) this.o.endpoint.request(node.address, AGENT_OPS.kill, { pid: rep.r.pid, actorId: a.id }).catch(() => undefined);
+        continue;
+      }
       let spec: { args: unknown[]; options: ActorSpec['options'] } | undefined;
       try {
         spec = a.spec ? (JSON.parse(a.spec) as typeof spec) : undefined;
@@ -337,29 +360,36 @@ export class ClusterControlPlane implements ControlPlane {
           pid: a.pid,
         },
       };
+      if (rep) {
+        // The worker's own report wins over KV (which may lag behind the last changes before the head died).
+        Object.assign(rec.info, { nodeId: rep.nodeId, address: rep.r.address, pid: rep.r.pid, incarnation: rep.r.incarnation, restarts: Math.max(rec.info.restarts, rep.r.incarnation) });
+      }
       this.actors.set(a.id, rec);
       if (a.name) this.names.set(a.name, a.id);
-      const onLiveNode = a.nodeId !== undefined && this.nodes.has(a.nodeId) && (a.state === 'ALIVE' || a.state === 'RESTARTING');
-      if (onLiveNode && a.address) {
+      const nodeLive = rec.info.nodeId !== undefined && this.nodes.has(rec.info.nodeId);
+      const nodeReported = nodeLive && running.has(rec.info.nodeId!);
+      const runs = rep !== undefined || (!nodeReported && nodeLive && (a.state === 'ALIVE' || a.state === 'RESTARTING') && !!a.address);
+      if (runs) {
         // Re-reserve its resources on the node it runs on; the worker keeps running.
-        const r = this.scheduler.submit({ ...rec.demand, placement: placement.kind === 'group' ? placement : { kind: 'node', nodeId: a.nodeId! } });
+        const r = this.scheduler.submit({ ...rec.demand, placement: placement.kind === 'group' ? placement : { kind: 'node', nodeId: rec.info.nodeId! } });
         if (r.status === 'scheduled') {
           rec.assignment = { ...r.assignment, gpuIds: a.gpuIds };
-          rec.info.state = a.state === 'ALIVE' ? 'alive' : 'restarting';
+          rec.info.state = rep || a.state === 'ALIVE' ? 'alive' : 'restarting';
           adopted++;
+          if (rep) reregistered++;
           this.persist(rec);
           continue;
         }
         this.scheduler.cancel(a.id);
       }
       if (rec.unrestartable) {
-        this.markDead(rec, `recovered by a restarted head without its constructor arguments (${onLiveNode ? 'its resources are taken' : `its node ${a.nodeId ?? '?'} is gone`}); spawn it again`, false);
+        this.markDead(rec, `recovered by a restarted head without its constructor arguments (${runs ? 'its resources are taken' : `its node ${a.nodeId ?? '?'} is gone or no longer runs it`}); spawn it again`, false);
         failed++;
         continue;
       }
       if (a.state !== 'PENDING') {
         if (!(rec.info.maxRestarts === -1 || rec.info.restarts < rec.info.maxRestarts)) {
-          this.markDead(rec, `its node ${a.nodeId ?? '?'} was lost while the head was down; no restarts left (maxRestarts=${rec.info.maxRestarts})`, false);
+          this.markDead(rec, `its worker on node ${a.nodeId ?? '?'} was lost while the head was down; no restarts left (maxRestarts=${rec.info.maxRestarts})`, false);
           failed++;
           continue;
         }
@@ -371,7 +401,7 @@ export class ClusterControlPlane implements ControlPlane {
       this.submit(rec);
     }
     this.drain();
-    return { adopted, restarted, failed };
+    return { adopted, restarted, failed, reregistered };
   }
 
   /** Puts a demand to the scheduler; launches at once or waits (pending, with the reason). */

@@ -1,11 +1,16 @@
 import type { Logger } from 'pino';
-import { Runtime, controlPlaneClient, resolveRuntimeConfig, serveControlPlane, type ActorSpec, type Channel } from '@cohort/runtime';
-import { ClusterControlPlane } from './cluster-control-plane.js';
+import { Runtime, controlPlaneClient, resolveRuntimeConfig, serveControlPlane, type ActorSpec, type Channel, type RunningActor } from '@cohort/runtime';
+import { AGENT_OPS, ClusterControlPlane } from './cluster-control-plane.js';
 import { dataPlaneExtras } from './data-plane.js';
 import type { TlsPaths } from './security.js';
 import { ClusterHead, type HeadOptions } from './head.js';
 import { childLogger } from './log.js';
 import { actorEventSubject } from './log-fanout.js';
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
 
 /** Data-plane request a driver sends the head to register as an actor owner. */
 export const DRIVER_HELLO = 'cluster.driverHello';
@@ -91,7 +96,20 @@ export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<Cl
     if (head.epoch > 1) {
       const actors = [...(await head.store.actors.list()).values()].map((v) => v.value);
       const groups = [...(await head.store.placementGroups.list()).values()].map(({ value: g }) => ({ ...g }));
-      const r = control.recover(actors, groups);
+      // Re-registration: each live node's agent reports the actors its workers serve now.
+      const running = new Map<string, RunningActor[]>();
+      await Promise.all(
+        head.monitor.alive().map(async (n) => {
+          if (!n.address) return;
+          try {
+            const r = (await withTimeout(rt.endpoint.request(n.address, AGENT_OPS.running, null), 5000)) as { actors?: RunningActor[] } | null;
+            if (Array.isArray(r?.actors)) running.set(n.nodeId, r.actors);
+          } catch (err) {
+            logger.warn({ err, node: n.nodeId }, 'a node did not report its running actors; trusting the stored directory for it');
+          }
+        }),
+      );
+      const r = control.recover(actors, groups, running);
       logger.info(r, 'actor directory recovered from KV');
     }
     head.monitor.onJoin((n) => control.addNode(n));

@@ -30,7 +30,7 @@ export { type ActorOptions, type RuntimeConfig, type Resources, type WorkerPoolO
 export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, WorkerBoot, PlacementGroupRequest } from './control-plane.js';
 export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
-export { LocalNodeAgent, type LocalNodeAgentOptions, gpuEnv, hugePageTunables, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
+export { LocalNodeAgent, type LocalNodeAgentOptions, type RunningActor, gpuEnv, hugePageTunables, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
 export { Endpoint, type ValueCodec, type CallHandler, type EndpointOptions, type EndpointExtras } from './transport/endpoint.js';
 export { Channel } from './transport/channel.js';
 export { encodeValue, decodeValue, type Encoded } from './codec.js';
@@ -43,4 +43,5 @@ export { CollectiveGroup, type CollectivePeer, type CollectiveOpOptions, type Co
 export type { ReduceOp } from './collective/ring-allreduce.js';
 export type { ReduceInput } from './collective/flatten.js';
 export { CollectiveError, CollectiveTimeoutError, CollectivePeerError, CollectiveMismatchError } from './collective/errors.js';
+export { runAllreduceBench, type AllreduceBenchResult, type AllreduceBenchOptions } from './collective/allreduce-bench.js';
 export { runRuntimeBench, type RuntimeBenchResult, type RuntimeBenchOptions } from './bench/runtime-bench.js';

@@ -75,8 +75,19 @@ const STARTUP_ENV = /^(NODE_|LD_|UV_|MALLOC_|GLIBC_TUNABLES$|COHORT_WORKER_NODE_
 
 /** Messages from the agent to a worker over its IPC channel (see worker-main.ts). */
 export type AgentToWorker = { op: 'launch'; env: Record<string, string> } | { op: 'host'; env: Record<string, string> } | { op: 'drop'; actorId: string };
+/** An actor a worker of this node serves (reported once it is alive). */
+export interface RunningActor {
+  actorId: string;
+  incarnation: number;
+  /** Data-plane address of its worker. */
+  address: string;
+  pid: number;
+  name?: string;
+  className: string;
+  module: string;
+}
 /** Messages from a worker to its agent. */
-export type WorkerToAgent = { op: 'ready' } | { op: 'ended'; actorId: string };
+export type WorkerToAgent = { op: 'ready' } | { op: 'ended'; actorId: string } | { op: 'serving'; actor: RunningActor };
 
 interface Child {
   child: ChildProcess;
@@ -91,6 +102,8 @@ interface Child {
   hosted: Map<string, (exit: WorkerExit) => void>;
   /** Shared processes: the environment they were given (actors with the same one share). */
   envKey?: string;
+  /** The actors it serves, as the worker reported them. */
+  serving: Map<string, RunningActor>;
 }
 
 /** Options of {@link LocalNodeAgent}. */
@@ -160,7 +173,7 @@ export class LocalNodeAgent implements NodeAgent {
     const extra = (env.COHORT_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
     const child = spawn(process.execPath, [...extra, '--import', TSX, WORKER_ENTRY], { env, stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
     const pid = child.pid ?? -1;
-    const c: Child = { child, pid, exited: undefined as unknown as Promise<WorkerExit>, ready: false, outbox: [], kind, log: this.logger.child({ actor: label }), hosted: new Map() };
+    const c: Child = { child, pid, exited: undefined as unknown as Promise<WorkerExit>, ready: false, outbox: [], kind, log: this.logger.child({ actor: label }), hosted: new Map(), serving: new Map() };
     child.stdin!.on('error', () => {});
     this.forward(child.stdout!, c, 'stdout');
     this.forward(child.stderr!, c, 'stderr');
@@ -170,6 +183,7 @@ export class LocalNodeAgent implements NodeAgent {
         this.bootFailures = 0;
         for (const out of c.outbox.splice(0)) this.sendTo(c, out);
       } else if (m?.op === 'ended') this.endHosted(c, m.actorId, { code: 1, signal: null });
+      else if (m?.op === 'serving' && m.actor && typeof m.actor.actorId === 'string') c.serving.set(m.actor.actorId, m.actor);
     });
     child.on('error', () => {}); // IPC send errors after the worker died: its exit is reported below
     c.exited = new Promise<WorkerExit>((resolve) => {
@@ -274,6 +288,7 @@ export class LocalNodeAgent implements NodeAgent {
     const done = c.hosted.get(actorId);
     if (!done) return;
     c.hosted.delete(actorId);
+    c.serving.delete(actorId);
     done(exit);
     if (c.hosted.size === 0 && c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
   }
@@ -302,6 +317,13 @@ export class LocalNodeAgent implements NodeAgent {
   /** Pids of the worker processes that host actors (idle pooled workers are not counted). */
   pids(): number[] {
     return [...this.children.values()].filter((c) => c.kind !== 'idle').map((c) => c.pid);
+  }
+
+  /** The actors this node's workers serve now (what a restarted control plane re-adopts). */
+  running(): RunningActor[] {
+    const out: RunningActor[] = [];
+    for (const c of this.children.values()) if (c.child.exitCode === null && c.child.signalCode === null) out.push(...c.serving.values());
+    return out;
   }
 
   /** Pids of the idle pooled workers. */

@@ -16,9 +16,9 @@ import { FrameFlags, FrameKind, type Frame } from '@cohort/protos';
 import { ActorHost } from './actor-host.js';
 import { installCollectives } from './collective/membership.js';
 import { actorContext, inActor, runInActorContext, setActorContext, type ActorContext } from './actor-context.js';
-import { controlPlaneClient, type ControlPlane } from './control-plane.js';
+import { controlPlaneClient, type ControlPlane, type WorkerBoot } from './control-plane.js';
 import { ActorDiedError, errorToWire, ModuleLoadError } from './errors.js';
-import type { AgentToWorker } from './node-agent.js';
+import type { AgentToWorker, WorkerToAgent } from './node-agent.js';
 import { makeFrame, type Channel } from './transport/channel.js';
 import { createLogger } from './logging.js';
 import { Runtime } from './runtime.js';
@@ -106,7 +106,7 @@ async function startRuntime(ownerId: string, controlAddress: string): Promise<Ru
 }
 
 /** Registers `actorId`, imports its module and constructs it; returns the host of its calls (exits the actor on failure). */
-async function construct(rt: Runtime, actorId: string, incarnation: number, scoped: boolean): Promise<{ host: ActorHost; ctx: ActorContext } | undefined> {
+async function construct(rt: Runtime, actorId: string, incarnation: number, scoped: boolean): Promise<{ host: ActorHost; ctx: ActorContext; boot: WorkerBoot } | undefined> {
   const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);
   const log = logger.child({ actor: boot.name ?? actorId });
   if (!scoped) logger = log;
@@ -126,7 +126,7 @@ async function construct(rt: Runtime, actorId: string, incarnation: number, scop
     const make = () => new (cls as new (...a: unknown[]) => object)(...boot.args);
     if (!scoped) setActorContext(ctx);
     const instance = scoped ? runInActorContext(ctx, make) : make();
-    return { host: new ActorHost(rt, instance, actorId, boot.className, boot.maxConcurrency, log), ctx };
+    return { host: new ActorHost(rt, instance, actorId, boot.className, boot.maxConcurrency, log), ctx, boot };
   } catch (err) {
     log.error({ err }, 'actor failed to start');
     await rt.cp.workerFailed(actorId, incarnation, errorToWire(err)).catch(() => {});
@@ -148,6 +148,16 @@ async function dedicated(): Promise<void> {
   if (!made) process.exit(1);
   rt.endpoint.callHandler = made.host;
   await rt.cp.workerReady(actorId, incarnation);
+  serving(rt, actorId, incarnation, made.boot);
+}
+
+/**
+ * Tells the node agent that this actor serves (over IPC, when started by one):
+ * the agent keeps the list, and re-registers it with a restarted head.
+ */
+function serving(rt: Runtime, actorId: string, incarnation: number, boot: WorkerBoot): void {
+  const m: WorkerToAgent = { op: 'serving', actor: { actorId, incarnation, address: rt.address, pid: process.pid, name: boot.name, className: boot.className, module: boot.module } };
+  process.send?.(m);
 }
 
 /**
@@ -193,6 +203,7 @@ async function hostShared(launch: Record<string, string>): Promise<void> {
   }
   shared.router.actors.set(actorId, made);
   await rt.cp.workerReady(actorId, incarnation);
+  serving(rt, actorId, incarnation, made.boot);
 }
 
 function currentActorId(): string | undefined {
