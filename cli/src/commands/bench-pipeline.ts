@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, SimulatorPool, Trainer, loadTrainConfig } from '@cohort/actors';
-import { init } from '@cohort/runtime';
+import { init, runAllreduceBench } from '@cohort/runtime';
 import { makeDataset } from '@cohort/zerosearch';
 import { pino } from 'pino';
 import { parseFlags } from '../args.js';
@@ -87,7 +87,9 @@ Runs a tiny ZeroSearch pipeline (1 simulator + 2 RL bundles, logical GPUs) in
 sync and async mode for N steps each (default 4; the first step, which pays
 worker start-up, is left out of the means) and reports trajectories/s, the
 step-time split, simulator batch sizes, learner idle ratio, the async/sync
-step-time ratio, and the simulator batching speed-up against batch size 1.`,
+step-time ratio, the simulator batching speed-up against batch size 1, and
+the ring all-reduce bandwidth among 2 and 4 learner-like actor processes
+(16 MiB of float32) against one raw TCP stream measured in the same run.`,
   async run(argv) {
     const { values } = parseFlags(argv, { steps: { type: 'string' }, json: { type: 'boolean' } }, false);
     const steps = values.steps === undefined ? 4 : Number(values.steps);
@@ -97,6 +99,8 @@ step-time ratio, and the simulator batching speed-up against batch size 1.`,
       const sync = (await runPipeline(dir, 'bench-sync', steps, '{ kind: sync }')).slice(1);
       const asyn = (await runPipeline(dir, 'bench-async', steps, '{ kind: async, maxStaleness: 1, correction: importance }')).slice(1);
       const sim = await simulatorBatching(64);
+      const allreduce = [];
+      for (const world of [2, 4]) allreduce.push(await runAllreduceBench({ world, bytes: 16 * 1024 * 1024, rounds: 5 }));
       const split = (ls: Line[]) => Object.fromEntries(Object.keys(ls[0].timings).map((k) => [k, mean(ls.map((l) => l.timings[k]))]));
       const syncStep = mean(sync.map((l) => l.timings.total));
       const asyncStep = mean(asyn.map((l) => l.timings.total));
@@ -111,7 +115,7 @@ step-time ratio, and the simulator batching speed-up against batch size 1.`,
         learner_idle_ratio_async: mean(asyn.map((l) => l.idleRatio)),
         async_sync_step_time_ratio: asyncStep / syncStep,
         simulator_batching: sim,
-        allreduce_note: 'gradients are averaged in the driver (no runtime collectives yet); see timings.allreduce',
+        allreduce,
       };
       if (values.json) process.stdout.write(JSON.stringify(out) + '\n'); // lint-allow-console
       else {
@@ -122,6 +126,10 @@ step-time ratio, and the simulator batching speed-up against batch size 1.`,
           `learner idle ratio      sync ${out.learner_idle_ratio_sync.toFixed(2)}   async ${out.learner_idle_ratio_async.toFixed(2)}`,
           `async/sync step time    ${out.async_sync_step_time_ratio.toFixed(2)}`,
           `simulator batching      ${sim.batchedPerS.toFixed(0)} vs ${sim.unbatchedPerS.toFixed(0)} searches/s (batch 1): ${sim.speedup.toFixed(2)}x, mean batch ${sim.meanBatch.toFixed(1)}`,
+          ...allreduce.map(
+            (a) =>
+              `all-reduce W=${a.world}          ${(a.bytes / 2 ** 20).toFixed(0)} MiB in ${a.ms.toFixed(1)} ms: algbw ${a.algbw_gb_per_s.toFixed(2)} GB/s, busbw ${a.busbw_gb_per_s.toFixed(2)} GB/s vs raw TCP ${a.raw_tcp_gb_per_s.toFixed(2)} GB/s (${a.busbw_vs_tcp.toFixed(2)}x)`,
+          ),
         ];
         process.stdout.write(lines.join('\n') + '\n'); // lint-allow-console
       }
