@@ -15,6 +15,7 @@ import {
   toAdvantageBatch,
   toPolicyBatch,
 } from '../../actors/src/index.js';
+import type { GradientResult } from '../../actors/src/learner/learner-actor.js';
 import { makeTrajectory } from './helpers.js';
 
 const cfg = parseModelConfig({
@@ -81,7 +82,7 @@ test('data-parallel learners in worker processes all-reduce gradients through th
     t.is(res[0].gradNorm, res[1].gradNorm, 'both learners applied the same all-reduced gradient');
     t.is(res[0].loss, res[1].loss);
     t.true(res.every((x) => x.allreduceS >= 0 && x.gradientS > 0));
-    const parts = [];
+    const parts: GradientResult[] = [];
     for (const pb of pbs) if (pb) parts.push(await local.gradients(pb)); // one at a time: they share the trainer's accumulator
     const w = parts.map((p) => p.rows / 4);
     if (parts.length === 2) t.notDeepEqual([...parts[0].grads.values()][0], [...parts[1].grads.values()][0], 'shards give different gradients');

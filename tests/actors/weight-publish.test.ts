@@ -23,7 +23,7 @@ test('learner 0 publishes versioned weights: rollouts on its node read a shared-
   CausalLM.random(cfg, { seed: 3 }).save(modelDir);
   const rt = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 2 } });
   t.teardown(() => rt.shutdown());
-  const sim = await rt.spawn(SimulatorActorClass, [{ index: 0, backend: { kind: 'template', world: { size: 'tiny', seed: 5 } } }], { resources: { CPU: 0.2 } });
+  const sim = await rt.spawn(SimulatorActorClass, [{ index: 0, backend: { kind: 'template', world: { size: 'tiny', seed: 5 } }, batching: { maxBatch: 8, maxWaitMs: 5 } }], { resources: { CPU: 0.2 } });
   const learner = await rt.spawn(LearnerActorClass, [{
     rank: 0, worldSize: 1, modelDir,
     algorithm: { name: 'grpo', params: algorithmParamsSchema.parse({ kl: { coef: 0 } }) },
