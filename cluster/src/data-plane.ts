@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { EndpointExtras } from '@cohort/runtime';
-import { channelCredentials, serverCredentials, tokenClientInterceptor, tokenServerInterceptor, type TlsPaths } from './security.js';
+import { bulkTls, channelCredentials, serverCredentials, tokenClientInterceptor, tokenServerInterceptor, type TlsPaths } from './security.js';
 
 /**
  * How one cluster process runs its gRPC data plane (actor calls, control API,
@@ -54,6 +54,8 @@ export function dataPlaneExtras(o: DataPlaneOptions): EndpointExtras {
   if (o.tls) {
     extras.serverCredentials = serverCredentials(o.tls);
     extras.channelCredentials = channelCredentials(o.tls);
+    // the bulk sockets (payloads ≥ the bulk threshold) get the same mutual TLS
+    extras.bulkTls = bulkTls(o.tls);
   }
   const bind = o.bind ?? '127.0.0.1';
   const adv = advertisedHost(bind, o.advertiseHost);

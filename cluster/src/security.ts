@@ -81,6 +81,11 @@ export function channelCredentials(tls?: TlsPaths): grpc.ChannelCredentials {
   return grpc.credentials.createSsl(readPem(tls.ca, 'tls.ca'), readPem(tls.key, 'tls.key'), readPem(tls.cert, 'tls.cert'));
 }
 
+/** Mutual TLS for the runtime's bulk sockets, from the same PEM files as the gRPC credentials. */
+export function bulkTls(tls: TlsPaths): { cert: Buffer; key: Buffer; ca: Buffer } {
+  return { cert: readPem(tls.cert, 'tls.cert'), key: readPem(tls.key, 'tls.key'), ca: readPem(tls.ca, 'tls.ca') };
+}
+
 function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);

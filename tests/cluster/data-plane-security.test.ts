@@ -1,13 +1,36 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { init } from '@cohort/runtime';
 import { ClusterAuthError, connect, dataPlaneExtras, startClusterHead, startClusterNode } from '@cohort/cluster';
 import { ProbeActor } from './fixtures/actors.js';
 import { withNats, until, tempDir } from './helpers/nats.js';
+import { listeningAddresses } from './helpers/sockets.js';
 
 const TOKEN = 'data-plane-token-1';
+
+/** Dials a bulk port over plain TCP with a handshake naming `token`: was the socket kept open or closed? */
+const bulkAttempt = (port: number, token: string) =>
+  new Promise<'closed' | 'open'>((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      const id = Buffer.from(`no-such-channel\n${token}`);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(id.length);
+      s.write(Buffer.concat([len, id]));
+    });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve('open');
+    }, 1500);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+    s.on('error', () => undefined);
+  });
 
 test('actor calls over the gRPC data plane need the cluster token: workers, head and drivers refuse a process without it or with a wrong one', async (t) => {
   const { server } = await withNats(t, { token: TOKEN });
@@ -49,24 +72,7 @@ test('the bulk socket refuses a connection whose handshake lacks the cluster tok
   const rt = await init({ resources: { CPU: 1 }, logLevel: 'silent', endpoint: dataPlaneExtras({ token: TOKEN }) });
   t.teardown(() => rt.shutdown());
   const port = rt.endpoint.bulkPort;
-  const attempt = (token: string) =>
-    new Promise<'closed' | 'open'>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        const id = Buffer.from(`no-such-channel\n${token}`);
-        const len = Buffer.alloc(4);
-        len.writeUInt32LE(id.length);
-        s.write(Buffer.concat([len, id]));
-      });
-      const timer = setTimeout(() => {
-        s.destroy();
-        resolve('open');
-      }, 1500);
-      s.on('close', () => {
-        clearTimeout(timer);
-        resolve('closed');
-      });
-      s.on('error', () => undefined);
-    });
+  const attempt = (token: string) => bulkAttempt(port, token);
   t.is(await attempt('wrong'), 'closed');
   t.is(await attempt(''), 'closed');
   t.is(await attempt(TOKEN), 'open');
@@ -92,7 +98,35 @@ test('with security.tls the data plane is mutual TLS end to end (head, agent, it
   const a = await rt.spawn(ProbeActor, ['a'], { name: 'tls-a' });
   t.is(await a.add(5), 5);
   t.deepEqual(await a.echo(new Uint8Array(100_000).fill(7)), new Uint8Array(100_000).fill(7));
+  const big = Float32Array.from({ length: 1 << 18 }, (_, i) => i * 0.5); // 1 MiB: the bulk path, under TLS
+  t.deepEqual(await a.echo(big), big);
   const info = await a.$info();
+  // the worker's bulk socket is TLS too: plain TCP with the right token is cut off, a client with the cluster certificate gets through
+  const { pid } = await a.where();
+  const grpcPort = info!.address!.slice(info!.address!.lastIndexOf(':') + 1);
+  const bulkAddr = listeningAddresses(pid).find((x) => !x.endsWith(`:${grpcPort}`))!;
+  const bulkPort = Number(bulkAddr.slice(bulkAddr.lastIndexOf(':') + 1));
+  t.is(await bulkAttempt(bulkPort, TOKEN), 'closed', 'plain TCP to the bulk port is refused');
+  const pem = { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: readFileSync(tls.ca) };
+  t.is(await new Promise((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: bulkPort, ...pem }, () => {
+      resolve(s.authorized ? 'tls' : 'unauthorized');
+      s.destroy();
+    });
+    s.on('error', (err) => resolve(`error: ${err.message}`));
+  }), 'tls');
+  t.is(await new Promise((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: bulkPort, ca: pem.ca }, () => s.write('x'));
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve('open');
+    }, 3000);
+    s.on('error', () => undefined);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve('refused');
+    });
+  }), 'refused', 'a TLS client without a certificate is refused');
   // the right token over plain TCP: the worker's TLS server refuses the connection
   const plain = await init({ resources: { CPU: 1 }, logLevel: 'silent', endpoint: dataPlaneExtras({ token: TOKEN }) });
   t.teardown(() => plain.shutdown());

@@ -1,11 +1,42 @@
 import net from 'node:net';
+import tls from 'node:tls';
 
 /**
  * The bulk path: one plain TCP socket per direction per pair of processes
  * carrying raw byte attachments, each as an 8-byte little-endian length then
  * the bytes. The receiving side dials (so it can use `onread` and have the
  * kernel copy straight into the destination array: no intermediate chunks).
+ * With {@link BulkTls} the sockets are mutual TLS instead (same certificates as
+ * the gRPC data plane); the reader then takes decrypted chunks.
  */
+
+/** Mutual TLS for bulk sockets: PEM contents; peers must present a certificate signed by `ca`. */
+export interface BulkTls {
+  cert: Buffer | string;
+  key: Buffer | string;
+  ca: Buffer | string;
+}
+
+/** The bulk server: plain TCP, or TLS requiring a client certificate. `onSocket` gets each accepted (for TLS: authenticated) socket. */
+export function createBulkServer(onSocket: (sock: net.Socket) => void, tlsOpts?: BulkTls): net.Server {
+  if (!tlsOpts) return net.createServer(onSocket);
+  const server = tls.createServer({ ...tlsOpts, requestCert: true, rejectUnauthorized: true }, onSocket);
+  server.on('tlsClientError', () => undefined); // a peer without a valid certificate: its socket is destroyed
+  return server;
+}
+
+/** Dials a peer's bulk server; `onConnected` runs once the socket (for TLS: the handshake) is up. Attachments go to `reader`. */
+export function dialBulk(host: string, port: number, reader: BulkReader, tlsOpts: BulkTls | undefined, onConnected: () => void): net.Socket {
+  if (!tlsOpts) {
+    const sock = net.connect({ host, port, onread: reader.onread() });
+    sock.on('connect', onConnected);
+    return sock;
+  }
+  const sock = tls.connect({ host, port, ...tlsOpts, servername: net.isIP(host) ? undefined : host });
+  sock.on('secureConnect', onConnected);
+  sock.on('data', (chunk: Buffer) => reader.feed(chunk));
+  return sock;
+}
 
 /** Reads length-prefixed attachments from a dialed socket into fresh buffers, zero extra copies. */
 export class BulkReader {
@@ -32,19 +63,24 @@ export class BulkReader {
     };
   }
 
-  private parse(n: number): void {
+  /** Takes a chunk read by other means (a TLS socket's `data` events). */
+  feed(chunk: Buffer): void {
+    this.parse(chunk.byteLength, chunk);
+  }
+
+  private parse(n: number, src: Buffer = this.scratch): void {
     let pos = 0;
     while (pos < n) {
       if (this.dest) {
         const take = Math.min(n - pos, this.dest.byteLength - this.fill);
-        this.dest.set(this.scratch.subarray(pos, pos + take), this.fill);
+        this.dest.set(src.subarray(pos, pos + take), this.fill);
         this.fill += take;
         pos += take;
         this.maybeDone();
         continue;
       }
       const take = Math.min(n - pos, 8 - this.headerFill);
-      this.scratch.copy(this.header, this.headerFill, pos, pos + take);
+      src.copy(this.header, this.headerFill, pos, pos + take);
       this.headerFill += take;
       pos += take;
       if (this.headerFill === 8) {

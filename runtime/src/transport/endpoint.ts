@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import v8 from 'node:v8';
 import { decodeBatch, FrameFlags, FrameKind, type Frame } from '@cohort/protos';
 import type { Logger } from 'pino';
-import { BulkReader } from './bulk.js';
+import { BulkReader, createBulkServer, dialBulk, type BulkTls } from './bulk.js';
 import { Channel, makeFrame, type ReplySink } from './channel.js';
 import { errorFromWire, errorToWire, type WireError } from '../errors.js';
 import type { Encoded } from '../codec.js';
@@ -47,6 +47,8 @@ export interface EndpointOptions {
   callInterceptors?: grpc.Interceptor[];
   /** When set, bulk sockets must present this token in their handshake (and dialed ones send it). */
   bulkToken?: string;
+  /** Mutual TLS on the bulk sockets (set with TLS gRPC credentials, so bulk bytes are encrypted too). */
+  bulkTls?: BulkTls;
 }
 
 /** Endpoint options that a deployment layer adds (security, addressing); see `EndpointOptions`. */
@@ -78,7 +80,7 @@ export class Endpoint {
 
   private constructor(readonly opts: EndpointOptions) {
     this.server = new grpc.Server({ ...GRPC_OPTIONS, ...(opts.serverInterceptors ? { interceptors: opts.serverInterceptors } : {}) });
-    this.bulkServer = net.createServer((sock) => this.acceptBulk(sock));
+    this.bulkServer = createBulkServer((sock) => this.acceptBulk(sock), opts.bulkTls);
   }
 
   /** Starts the servers on random ports of `host` (default 127.0.0.1). */
@@ -211,14 +213,13 @@ export class Endpoint {
     }
     // The receiving side dials the bulk socket.
     const reader = new BulkReader((bytes) => ch.bulkArrived(bytes));
-    const sock = net.connect({ host, port: h.bulkPort, onread: reader.onread() });
-    sock.setNoDelay(true);
-    sock.on('connect', () => {
+    const sock = dialBulk(host, h.bulkPort, reader, this.opts.bulkTls, () => {
       const id = Buffer.from(`${ch.channelId}\n${this.opts.bulkToken ?? ''}`);
       const len = Buffer.alloc(4);
       len.writeUInt32LE(id.length);
       sock.write(Buffer.concat([len, id]));
     });
+    sock.setNoDelay(true);
     sock.on('error', (err) => this.closeChannel(ch, new Error(`bulk connection to ${h.address} failed: ${err.message}`)));
     sock.on('close', () => this.closeChannel(ch, new Error(`bulk connection to ${h.address} closed`)));
     ch.bulkIn = sock;
