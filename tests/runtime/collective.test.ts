@@ -117,6 +117,12 @@ test.serial('allreduce sum with W=3 and W=2 on odd lengths, W=1 returns its inpu
   const two = await Promise.all([members[3].allreduce('two', a, 'mean'), members[1].allreduce('two', b, 'mean')]);
   t.true(maxDiff(two[0], mean([a, b])) < 1e-6);
   t.deepEqual(await members[2].allreduce('one', a, 'sum'), a);
+  // In place: the member's own array holds the result.
+  const c = rand(9, 3);
+  const inPlace = await Promise.all([members[3].allreduceInPlace('two', a), members[1].allreduceInPlace('two', c)]);
+  t.true(inPlace.every((x) => x.same));
+  t.deepEqual(inPlace[0].out, inPlace[1].out);
+  t.true(maxDiff(inPlace[0].out, mean([a, c])) < 1e-6);
 });
 
 test.serial('broadcast, allgather and barrier', async (t) => {

@@ -424,7 +424,9 @@ export class Trainer {
               return le.trainStep(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, importanceWeights: iw ? pickWeights(mini, iw, rowsR) : undefined }));
             }),
           );
-          const reduce = Math.max(...results.map((x) => x.allreduceS));
+          // The collective's own time: the last learner to arrive waits for no one, so the minimum
+          // is the communication; what the others waited beyond it is compute imbalance (update).
+          const reduce = Math.min(...results.map((x) => x.allreduceS));
           reduceS += reduce;
           updateS += (performance.now() - tu) / 1000 - reduce;
           const res = results[0];

@@ -34,6 +34,16 @@ export interface CollectiveOpOptions {
   timeoutMs?: number;
 }
 
+/** Options of an allreduce. */
+export interface AllreduceOptions extends CollectiveOpOptions {
+  /**
+   * Reduce into the given Float32Array itself and return it (no copy, no new
+   * buffer: worth it for large arrays reduced again and again). Only for a
+   * single Float32Array input.
+   */
+  inPlace?: boolean;
+}
+
 /** What the last operation of a member moved. */
 export interface CollectiveOpStats {
   op: string;
@@ -136,15 +146,16 @@ export class CollectiveGroup {
    * Sum or mean of every member's arrays, elementwise (a ring: reduce-scatter
    * then allgather). Takes one Float32Array or named Float32Arrays (a Map or an
    * object; every member must pass the same names and sizes) and returns new
-   * arrays of the same shape; the inputs are not changed. Every member gets
-   * bit-identical results.
+   * arrays of the same shape; the inputs are not changed (unless `inPlace`).
+   * Every member gets bit-identical results.
    */
-  allreduce(input: Float32Array, op?: ReduceOp, opts?: CollectiveOpOptions): Promise<Float32Array>;
+  allreduce(input: Float32Array, op?: ReduceOp, opts?: AllreduceOptions): Promise<Float32Array>;
   allreduce(input: Map<string, Float32Array>, op?: ReduceOp, opts?: CollectiveOpOptions): Promise<Map<string, Float32Array>>;
   allreduce(input: Record<string, Float32Array>, op?: ReduceOp, opts?: CollectiveOpOptions): Promise<Record<string, Float32Array>>;
-  allreduce(input: ReduceInput, op: ReduceOp = 'sum', opts: CollectiveOpOptions = {}): Promise<ReduceInput> {
+  allreduce(input: ReduceInput, op: ReduceOp = 'sum', opts: AllreduceOptions = {}): Promise<ReduceInput> {
     if (op !== 'sum' && op !== 'mean') return Promise.reject(new CollectiveError(`allreduce: op must be "sum" or "mean", got ${JSON.stringify(op)}`));
-    const f = flatten(input);
+    if (opts.inPlace && !(input instanceof Float32Array)) return Promise.reject(new CollectiveError('allreduce: inPlace needs a single Float32Array input'));
+    const f = opts.inPlace ? { flat: input as Float32Array, signature: `flat:${(input as Float32Array).length}`, unflatten: (x: Float32Array) => x } : flatten(input);
     const sig = `${signatureDigest(f.signature)}/${op}`;
     const timeout = opts.timeoutMs ?? this.timeoutMs;
     return this.run('allreduce', f.flat.byteLength, async (seq) => {
