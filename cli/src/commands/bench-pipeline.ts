@@ -81,7 +81,7 @@ async function simulatorBatching(requests: number): Promise<{ batchedPerS: numbe
 commands.push({
   path: ['bench', 'pipeline'],
   summary: 'benchmark the ZeroSearch training pipeline (tiny world): throughput, step split, batching, async/sync',
-  usage: `Usage: cohort bench pipeline [--steps N] [--json]
+  usage: `Usage: cohort bench pipeline [--steps N] [--allreduce-mib M] [--json]
 
 Runs a tiny ZeroSearch pipeline (1 simulator + 2 RL bundles, logical GPUs) in
 sync and async mode for N steps each (default 4; the first step, which pays
@@ -89,18 +89,21 @@ worker start-up, is left out of the means) and reports trajectories/s, the
 step-time split, simulator batch sizes, learner idle ratio, the async/sync
 step-time ratio, the simulator batching speed-up against batch size 1, and
 the ring all-reduce bandwidth among 2 and 4 learner-like actor processes
-(16 MiB of float32) against one raw TCP stream measured in the same run.`,
+(M MiB of float32, default 16) against one raw TCP stream measured in the
+same run.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { steps: { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parseFlags(argv, { steps: { type: 'string' }, 'allreduce-mib': { type: 'string' }, json: { type: 'boolean' } }, false);
     const steps = values.steps === undefined ? 4 : Number(values.steps);
     if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`--steps must be an integer >= 2, found "${values.steps}"`);
+    const mib = values['allreduce-mib'] === undefined ? 16 : Number(values['allreduce-mib']);
+    if (!Number.isInteger(mib) || mib < 1 || mib > 1024) throw new UsageError(`--allreduce-mib must be an integer from 1 to 1024, found "${values['allreduce-mib']}"`);
     const dir = mkdtempSync(path.join(tmpdir(), 'cohort-bench-pipeline-'));
     try {
       const sync = (await runPipeline(dir, 'bench-sync', steps, '{ kind: sync }')).slice(1);
       const asyn = (await runPipeline(dir, 'bench-async', steps, '{ kind: async, maxStaleness: 1, correction: importance }')).slice(1);
       const sim = await simulatorBatching(64);
       const allreduce = [];
-      for (const world of [2, 4]) allreduce.push(await runAllreduceBench({ world, bytes: 16 * 1024 * 1024, rounds: 5 }));
+      for (const world of [2, 4]) allreduce.push(await runAllreduceBench({ world, bytes: mib * 1024 * 1024, rounds: 5 }));
       const split = (ls: Line[]) => Object.fromEntries(Object.keys(ls[0].timings).map((k) => [k, mean(ls.map((l) => l.timings[k]))]));
       const syncStep = mean(sync.map((l) => l.timings.total));
       const asyncStep = mean(asyn.map((l) => l.timings.total));
