@@ -57,7 +57,7 @@ export const NodeTypeSchema = strict({
   hosts: z.array(z.string().min(1)).optional(),
   /** Extra environment for the agents of this type. */
   env: z.record(z.string(), z.string()).default({}),
-  /** Worker processes the agents keep booted (`prestart`, default 2; 0 = off) and actors per shared process (`sharedActorsPerProcess`, default 100). */
+  /** Worker processes the agents keep booted (`prestart`, default 2; 0 = off) and actors per shared process (`sharedActorsPerProcess`, default 250). */
   workerPool: WorkerPoolSchema.optional(),
 });
 

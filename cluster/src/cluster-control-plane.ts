@@ -20,7 +20,10 @@ export interface WorkerExitReport {
 interface Rec extends ActorRecord {
   /** JSON of {args, options} for KV (undefined when not JSON-safe). */
   specJson?: string;
+  /** The KV write in progress (changes during it are written once it ends, latest state only). */
   persist: Promise<void>;
+  writing?: boolean;
+  dirty?: boolean;
 }
 
 export interface ClusterControlPlaneOptions {
@@ -134,7 +137,27 @@ export class ClusterControlPlane extends ActorLifecycle<Rec> {
     this.persistGroup(g);
   }
 
+  /** Mirrors the record to KV; changes made while a write is in flight are folded into one write of the latest state. */
   private persist(rec: Rec): void {
+    if (rec.writing) {
+      rec.dirty = true;
+      return;
+    }
+    rec.writing = true;
+    rec.persist = (async () => {
+      do {
+        rec.dirty = false;
+        try {
+          await this.o.store.actors.put(rec.info.id, this.stored(rec));
+        } catch (err) {
+          this.o.logger.warn({ err, actor: rec.info.id }, 'could not write the actor directory entry');
+        }
+      } while (rec.dirty);
+      rec.writing = false;
+    })();
+  }
+
+  private stored(rec: Rec): StoredActor {
     const i = rec.info;
     const value: StoredActor = {
       id: i.id,
@@ -160,10 +183,7 @@ export class ClusterControlPlane extends ActorLifecycle<Rec> {
       reason: i.state === 'dead' ? i.deathCause : (i.pendingReason ?? i.lastExit),
       updatedAt: Date.now(),
     };
-    rec.persist = rec.persist.then(() => this.o.store.actors.put(i.id, value)).then(
-      () => undefined,
-      (err) => this.o.logger.warn({ err, actor: i.id }, 'could not write the actor directory entry'),
-    );
+    return value;
   }
 
   private persistGroup(g: PlacementGroupState): void {

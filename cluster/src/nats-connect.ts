@@ -60,6 +60,8 @@ export async function connectCluster(o: ClusterConnectOptions): Promise<NatsConn
       reconnectTimeWait: 250,
       pingInterval: 2000,
       maxPingOut: 3,
+      // No Error object (with its stack) per request: measured ~20% of the head's CPU when 1,000 actors start.
+      noAsyncTraces: true,
     });
   } catch (err) {
     const e = err as Error & { code?: string };

@@ -131,7 +131,7 @@ export const WorkerPoolSchema = z
   .object({
     /** Idle workers booted ahead (handed the next actor at once, refilled in the background); 0 turns the pool off. Default `COHORT_WORKER_POOL` or 2. */
     prestart: z.number().int().min(0).max(64).optional(),
-    /** Actors one shared worker process hosts at most (`process: 'shared'`). Default 100. */
+    /** Actors one shared worker process hosts at most (`process: 'shared'`). Default 250. */
     sharedActorsPerProcess: z.number().int().min(1).max(100000).optional(),
   })
   .strict();
@@ -147,7 +147,7 @@ export function resolveWorkerPool(input: unknown): ResolvedWorkerPool {
   if (!r.success) throw new InvalidOptionsError(`invalid workerPool: ${describeIssues(r.error)}`);
   const env = envNumber('COHORT_WORKER_POOL');
   if (env !== undefined && (!Number.isInteger(env) || env > 64)) throw new InvalidOptionsError(`COHORT_WORKER_POOL="${env}" must be a whole number of idle workers from 0 to 64`);
-  return { prestart: r.data.prestart ?? env ?? 2, sharedActorsPerProcess: r.data.sharedActorsPerProcess ?? 100 };
+  return { prestart: r.data.prestart ?? env ?? 2, sharedActorsPerProcess: r.data.sharedActorsPerProcess ?? 250 };
 }
 
 /** Configuration of `init()`. */

@@ -13,7 +13,7 @@ with connect(), and measures (same run, local-mode figures beside them):
   1:1 sync/async calls, 1:n calls over 2 nodes, actor→actor transfer across nodes,
   placement group create+ready+remove, N small actors spawned at once until all answer
   (--actors, default 1000; process: 'shared', P per worker process, --per-process,
-  default 100) beside K actors each in a fresh worker process (--cold-actors, default 8;
+  default 250) beside K actors each in a fresh worker process (--cold-actors, default 8;
   the same-run baseline), one actor's start time from a pooled worker vs a fresh
   process, and 1,000 createActor requests through the control plane.`,
   async run(argv) {

@@ -44,7 +44,7 @@ export interface ClusterBenchOptions {
   actors?: number;
   /** Actors for the same-run cold-process baseline (each a fresh worker process). Default 8. */
   coldActors?: number;
-  /** Actors per shared worker process. Default 100. */
+  /** Actors per shared worker process. Default 250. */
   sharedActorsPerProcess?: number;
   /** Bytes moved actor-to-actor across nodes. Default 64 MiB. */
   transferBytes?: number;
@@ -81,7 +81,7 @@ export async function runClusterBench(o: ClusterBenchOptions = {}): Promise<Clus
   const n = (k: number) => Math.max(1, Math.round(k * s));
   const actors = o.actors ?? 1000;
   const coldActors = o.coldActors ?? 8;
-  const perProcess = o.sharedActorsPerProcess ?? 100;
+  const perProcess = o.sharedActorsPerProcess ?? 250;
   const transferBytes = o.transferBytes ?? 64 * 1024 * 1024;
   const inFlight = 1000;
   const requests = 1000;
