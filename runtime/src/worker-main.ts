@@ -196,14 +196,22 @@ async function hostShared(launch: Record<string, string>): Promise<void> {
     Object.defineProperty(r, 'ownerId', { get: () => currentActorId() ?? procOwner });
   }
   const rt = await shared.rt;
-  const made = await construct(rt, actorId, incarnation, true);
-  if (!made) {
-    process.send?.({ op: 'ended', actorId });
-    return;
+  const router = shared.router;
+  // One actor's failure (a stale launch, a throwing constructor) ends that actor, not its neighbours.
+  try {
+    const made = await construct(rt, actorId, incarnation, true); // logs and reports its own failures
+    if (made) {
+      router.actors.set(actorId, made);
+      await rt.cp.workerReady(actorId, incarnation);
+      serving(rt, actorId, incarnation, made.boot);
+      return;
+    }
+  } catch (err) {
+    logger.warn({ err, actor: actorId }, 'a shared actor ended while starting');
   }
-  shared.router.actors.set(actorId, made);
-  await rt.cp.workerReady(actorId, incarnation);
-  serving(rt, actorId, incarnation, made.boot);
+  router.actors.delete(actorId);
+  const m: WorkerToAgent = { op: 'ended', actorId };
+  process.send?.(m);
 }
 
 function currentActorId(): string | undefined {

@@ -57,6 +57,11 @@ test("shared processes: lightweight actors share workers (sharedActorsPerProcess
   // an actor spawned from a shared actor is owned by that actor
   t.is(await hs[0].childOwner(), hs[0].$id);
 
+  // a constructor that throws ends that actor only; its neighbours keep serving
+  const broken = await rt.spawn(ProbeActor, [true], { process: 'shared' });
+  await t.throwsAsync(broken.add(1), { instanceOf: ActorDiedError, message: /constructor failed: .*probe asked to fail/ });
+  t.deepEqual(await Promise.all(hs.map((h) => h.add(0))), hs.map((_, i) => i + 1));
+
   // kill one: its neighbours in the same process keep serving
   const victim = hs[1];
   const neighbour = hs.find((h, i) => i !== 1 && infos[i].pid === infos[1].pid)!;
