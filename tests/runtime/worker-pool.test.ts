@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { init, ActorDiedError, InvalidOptionsError } from '@cohort/runtime';
 import { ProbeActor } from './fixtures/pool-actors.js';
 
-const quiet = () => pino({ level: 'warn' });
+const quiet = () => pino({ level: 'silent' });
 
 test('pooled workers: actors go to workers booted before the spawn, which take the GPU ids and env before the actor module loads; NODE_OPTIONS gets a fresh process', async (t) => {
   const rt = await init({ logger: quiet(), resources: { CPU: 8, GPU: 2 }, workerPool: { prestart: 2 } });
