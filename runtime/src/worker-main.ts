@@ -105,6 +105,19 @@ async function startRuntime(ownerId: string, controlAddress: string): Promise<Ru
   return rt;
 }
 
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+/** The actor's module, imported once per process (a shared process hosts many actors of one module; each import() asks the loader hooks). */
+function importActorModule(url: string): Promise<Record<string, unknown>> {
+  let m = modules.get(url);
+  if (!m) {
+    m = import(url) as Promise<Record<string, unknown>>;
+    modules.set(url, m);
+    m.catch(() => modules.delete(url));
+  }
+  return m;
+}
+
 /** Registers `actorId`, imports its module and constructs it; returns the host of its calls (exits the actor on failure). */
 async function construct(rt: Runtime, actorId: string, incarnation: number, scoped: boolean): Promise<{ host: ActorHost; ctx: ActorContext; boot: WorkerBoot } | undefined> {
   const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);
@@ -113,7 +126,7 @@ async function construct(rt: Runtime, actorId: string, incarnation: number, scop
   try {
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(boot.module)) as Record<string, unknown>;
+      mod = await importActorModule(boot.module);
     } catch (err) {
       throw new ModuleLoadError(`cannot import actor module ${boot.module}: ${(err as Error).message}`);
     }
