@@ -58,7 +58,7 @@ export const NodeTypeSchema = strict({
   /** Extra environment for the agents of this type. */
   env: z.record(z.string(), z.string()).default({}),
   /** Worker processes the agents keep booted (`prestart`, default 2; 0 = off) and actors per shared process (`sharedActorsPerProcess`, default 250). */
-  workerPool: WorkerPoolSchema.optional(),
+  workerPool: strict(WorkerPoolSchema.shape).optional(),
 });
 
 const LocalProviderSchema = strict({

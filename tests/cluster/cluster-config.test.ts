@@ -88,3 +88,12 @@ test('byte amounts and token sources', (t) => {
   t.throws(() => resolveToken({ tokenEnv: 'MY_TOK' }, {}), { message: /MY_TOK is not set/ });
   t.is(resolveToken({}), undefined);
 });
+
+test('node types take a worker pool (idle workers, actors per shared process); bad values name the path', (t) => {
+  const c = parseClusterConfig(`clusterName: t\nprovider: { type: local }\nnodeTypes:\n  cpu: { resources: { CPU: 2 }, workerPool: { prestart: 0, sharedActorsPerProcess: 50 } }\n`);
+  t.deepEqual(c.nodeTypes.cpu.workerPool, { prestart: 0, sharedActorsPerProcess: 50 });
+  t.is(parseClusterConfig(minimal).nodeTypes.cpu.workerPool, undefined, 'absent: the runtime defaults apply (2 idle workers, 250 per shared process)');
+  const p = problems(`clusterName: t\nprovider: { type: local }\nnodeTypes:\n  cpu: { workerPool: { prestart: -1, spare: 3 } }\n`);
+  t.true(p.some((x) => /nodeTypes\.cpu\.workerPool\.prestart/.test(x)), p.join('\n'));
+  t.true(p.some((x) => /unknown key "spare"; known keys: prestart, sharedActorsPerProcess/.test(x)), p.join('\n'));
+});
