@@ -81,3 +81,17 @@ test("shared processes: lightweight actors share workers (sharedActorsPerProcess
   await t.throwsAsync(rt.spawn(ProbeActor, [], { process: 'shared', resources: { GPU: 1 } }), { instanceOf: InvalidOptionsError, message: /GPU actors run in their own process/ });
   await t.throwsAsync(rt.spawn(ProbeActor, [], { process: 'shared', env: { A: '1' } }), { instanceOf: InvalidOptionsError, message: /one environment/ });
 });
+
+test('ONNX Runtime threads follow the CPUs an actor holds (at least 1), unless the actor or the driver sets COHORT_ORT_THREADS', async (t) => {
+  const rt = await init({ logger: quiet(), resources: { CPU: 8 }, workerPool: { prestart: 1 } });
+  t.teardown(() => rt.shutdown());
+  const [half, three, own] = await Promise.all([
+    rt.spawn(ProbeActor, [], { resources: { CPU: 0.5 } }),
+    rt.spawn(ProbeActor, [], { resources: { CPU: 3 } }),
+    rt.spawn(ProbeActor, [], { resources: { CPU: 3 }, env: { COHORT_ORT_THREADS: '5' } }),
+  ]);
+  const fromDriver = process.env.COHORT_ORT_THREADS;
+  t.is((await half.info()).ortThreadsAtConstruct, fromDriver ?? '1');
+  t.is((await three.info()).ortThreadsAtConstruct, fromDriver ?? '3');
+  t.is((await own.info()).ortThreadsAtConstruct, '5');
+});

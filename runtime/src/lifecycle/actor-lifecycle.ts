@@ -189,7 +189,7 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
       gpuIds: rec.info.gpuIds,
       controlAddress: o.controlAddress,
       logLevel: o.logLevel,
-      env: { ...(o.workerEnv ?? {}), ...rec.spec.options.env },
+      env: { ...ortThreadsEnv(rec.spec.options), ...(o.workerEnv ?? {}), ...rec.spec.options.env },
       nodeId: rec.info.nodeId,
       shared: rec.spec.options.process === 'shared',
     };
@@ -377,4 +377,16 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
     const prefix = e instanceof ModuleLoadError ? '' : 'constructor failed: ';
     this.markDead(rec, `${prefix}${e.message}`);
   }
+}
+
+/**
+ * ONNX Runtime intra-op threads for a dedicated worker, from the CPUs the actor
+ * holds (at least 1), as Ray sets OMP_NUM_THREADS from num_cpus: a worker
+ * holding half a core must not start one spinning thread per core of the
+ * machine. A COHORT_ORT_THREADS in the driver's environment or the actor's
+ * `env` wins; shared worker processes keep one environment and get none.
+ */
+export function ortThreadsEnv(o: { resources?: { CPU?: number }; process?: string }, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  if (o.process === 'shared' || env.COHORT_ORT_THREADS) return {};
+  return { COHORT_ORT_THREADS: String(Math.max(1, Math.floor(o.resources?.CPU ?? 1))) };
 }
