@@ -1,5 +1,6 @@
 import test from 'ava';
 import { makeDataset, makeWorld, toQARow } from '@cohort/zerosearch';
+import { Tokenizer } from '@cohort/engine';
 
 const ds = makeDataset({ size: 'small', seed: 11 });
 
@@ -57,7 +58,7 @@ test('two-hop questions compose two facts and demonstrations follow the template
   const d = ds.demos.find((x) => x.id === two[0].id)!;
   t.is((d.response.match(/<search>/g) ?? []).length, 2);
   t.is((d.response.match(/<information>/g) ?? []).length, 2);
-  t.true(d.response.endsWith(`<answer>${two[0].goldenAnswers[0]}</answer>`));
+  t.true(d.response.endsWith(`<answer> ${two[0].goldenAnswers[0]} </answer>`));
   t.deepEqual(d.segments.map((s) => s.lossMask), [1, 0, 1, 0, 1]);
   t.true(ds.demos.filter((x) => x.grounded).length / ds.demos.length > 0.9);
 });
@@ -95,4 +96,23 @@ test('bad world configs get errors naming the problem', (t) => {
   t.throws(() => makeWorld({ persons: 5, companies: 9 }), { message: /companies must be <= persons/ });
   t.throws(() => makeWorld({ seed: -1 }), { message: /seed/ });
   t.throws(() => makeDataset({ size: 'huge' }), { message: /size must be one of/ });
+});
+
+test('a demonstration copies names token for token: the query and answer tokenize as they do in the question and documents', (t) => {
+  const ds = makeDataset({ seed: 3, size: 'tiny', demoTopk: 2 });
+  const tok = Tokenizer.train([...ds.corpus.map((d) => d.text), ...ds.demos.flatMap((d) => [d.prompt, d.response])], { vocabSize: 1024 });
+  const has = (hay: number[], needle: number[]) => hay.some((_, i) => needle.every((x, k) => hay[i + k] === x));
+  let checked = 0;
+  for (const d of ds.demos.slice(0, 20)) {
+    const q = ds.train.find((x) => x.id === d.id)!;
+    const entity = q.steps[0].query.split(' ').slice(0, 2).join(' ');
+    if (!d.question.includes(` ${entity}`)) continue;
+    const name = tok.encode(` ${entity}`);
+    t.true(has(tok.encode(d.question), name), `question of ${d.id}`);
+    t.true(has(tok.encode(d.segments[0].text), name), `query of ${d.id} has the question's tokens for "${entity}"`);
+    const answer = tok.encode(` ${q.goldenAnswers[0]}`);
+    t.true(has(tok.encode(d.segments.at(-1)!.text), answer), `answer of ${d.id}`);
+    checked++;
+  }
+  t.true(checked >= 5, `checked ${checked} demonstrations`);
 });

@@ -101,13 +101,18 @@ export function toQARow(q: QAItem, index: number): QARow {
   };
 }
 
+// Queries and answers are written with a space inside the tags ("<search> Liko Roli birthplace
+// </search>", as the instruction's "<answer> Paris </answer>"): a byte-level BPE tokenizes " Liko"
+// and "Liko" differently, so without the space the copied name would be a different token
+// sequence from the one in the question or the documents, and a small policy must learn that
+// mapping per name instead of copying.
 function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World, topk: number): Demonstration {
   const state = new RolloutState({ id: q.id, question: q.question, goldenAnswers: q.goldenAnswers }, { maxTurns: 5 });
   let grounded = true;
   let prev = '';
   for (const [i, s] of q.steps.entries()) {
     const need = i === 0 ? '' : `${prev} Now I need to look up ${s.query}. `;
-    const a = state.step(`<think>${need || `I need to look up ${s.query}. `}</think>\n<search>${s.query}</search>`);
+    const a = state.step(`<think>${need || `I need to look up ${s.query}. `}</think>\n<search> ${s.query} </search>`);
     if (a.kind !== 'search') throw new Error(`demonstration for ${q.id} did not parse as a search`);
     const docs = engine.retrieve(s.query, topk);
     if (!docs.some((d) => d.facts.includes(s.fact))) grounded = false;
@@ -115,7 +120,7 @@ function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World, topk
     const f = world.facts.find((x) => x.id === s.fact)!;
     prev = fill(FACT_SENTENCES[f.relation][0], { s: world.entity(f.subject).name, o: s.answer });
   }
-  const a = state.step(`<think>${prev}</think>\n<answer>${q.goldenAnswers[0]}</answer>`);
+  const a = state.step(`<think>${prev}</think>\n<answer> ${q.goldenAnswers[0]} </answer>`);
   if (a.kind !== 'answer') throw new Error(`demonstration for ${q.id} did not end with an answer`);
   return { id: q.id, question: q.question, goldenAnswers: q.goldenAnswers, prompt: state.prompt, response: state.responseText(), segments: state.segments, grounded };
 }
