@@ -15,6 +15,7 @@ export * from './learner/learner-actor.js';
 export * from './learner/weight-publisher.js';
 export * from './learner/param-checksum.js';
 export * from './learner/reference-actor.js';
+export * from './learner/critic-actor.js';
 export * from './trainer/supervised.js';
 export * from './trainer/setup.js';
 export * from './trainer/evaluate.js';
