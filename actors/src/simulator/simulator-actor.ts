@@ -11,9 +11,12 @@ import {
   type SearchResult,
   type TextGenerator,
 } from '@cohort/zerosearch';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DynamicBatcher, batchSizeSummary } from './dynamic-batcher.js';
 import { EngineTextGenerator } from './engine-text-generator.js';
+import { ManagedGenerator } from './managed-generator.js';
+import { ManagedServer, fillPlaceholders, pickPort } from './managed-server.js';
 
 /** Where a SimulatorActor's documents come from. */
 export const simulatorBackendSchema = z.discriminatedUnion('kind', [
@@ -32,6 +35,27 @@ export const simulatorBackendSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('openai'), addresses: z.array(z.url()).min(1), model: z.string().min(1) }),
   /** A local (tuned) model directory: `config.json` + `model.safetensors`, and a `tokenizer.json`. */
   z.strictObject({ kind: z.literal('local'), modelDir: z.string().min(1), tokenizer: z.string().min(1) }),
+  /**
+   * An OpenAI-compatible server the actor launches itself (sglang, vLLM, `cohort sim serve`) on
+   * its own GPUs, health-checks, restarts when it dies and kills on shutdown.
+   */
+  z.strictObject({
+    kind: z.literal('managed'),
+    /** argv with placeholders {model} {tp} {dp} {port} {gpus}. */
+    command: z.array(z.string().min(1)).min(1),
+    /** Model name: fills {model} and is sent with each request. */
+    model: z.string().min(1),
+    tp: z.number().int().positive().default(1),
+    dp: z.number().int().positive().default(1),
+    /** Port to listen on when free on this machine (else a free one is picked); 0 picks a free one. */
+    port: z.number().int().min(0).max(65535),
+    healthPath: z.string().startsWith('/').default('/health'),
+    startupTimeoutS: z.number().positive().default(600),
+    /** Restarts after the server dies before requests fail for good. */
+    maxRestarts: z.number().int().nonnegative().default(2),
+    /** Working directory of the server (relative paths in the command). */
+    cwd: z.string().min(1).optional(),
+  }),
 ]);
 
 /** Constructor argument of a SimulatorActor. */
@@ -59,9 +83,29 @@ export interface SimulatorStats {
   fallbacks: number;
   /** Seconds spent inside backend calls. */
   busyS: number;
+  /** A managed server's port, process group and restarts (absent for other backends). */
+  server?: { url: string; port: number; pgid: number | undefined; restarts: number };
 }
 
-function makeGenerator(spec: z.output<typeof simulatorActorSpecSchema>): TextGenerator {
+type ParsedSpec = z.output<typeof simulatorActorSpecSchema>;
+
+/** GPU ids this process was granted (the actor's), for {gpus}. */
+function ownGpuIds(): string {
+  if (inActor()) return actorContext().gpuIds.join(',');
+  return process.env.COHORT_GPU_IDS ?? process.env.CUDA_VISIBLE_DEVICES ?? '';
+}
+
+async function makeManaged(spec: ParsedSpec, b: Extract<ParsedSpec['backend'], { kind: 'managed' }>, logger: Logger | undefined): Promise<{ server: ManagedServer; generator: TextGenerator }> {
+  const port = await pickPort(b.port);
+  if (b.port && port !== b.port) logger?.warn({ wanted: b.port, port }, 'simulator server port in use; using a free one');
+  const argv = fillPlaceholders(b.command, { model: b.model, tp: b.tp, dp: b.dp, port, gpus: ownGpuIds() });
+  // The server inherits this process's environment, CUDA_VISIBLE_DEVICES (the actor's GPUs) included.
+  const server = new ManagedServer({ argv, port, healthPath: b.healthPath, startupTimeoutS: b.startupTimeoutS, maxRestarts: b.maxRestarts, cwd: b.cwd, logger });
+  await server.start();
+  return { server, generator: new ManagedGenerator(server, b.model, logger) };
+}
+
+function makeGenerator(spec: ParsedSpec): TextGenerator {
   const b = spec.backend;
   switch (b.kind) {
     case 'template': {
@@ -72,6 +116,8 @@ function makeGenerator(spec: z.output<typeof simulatorActorSpecSchema>): TextGen
       return new OpenAIClient({ addresses: b.addresses, model: b.model });
     case 'local':
       return new EngineTextGenerator(CausalLM.load(b.modelDir), Tokenizer.fromFile(b.tokenizer), { name: `simulator-${spec.index}`, seed: spec.seed + spec.index });
+    case 'managed':
+      throw new Error('a managed backend is made by makeManaged');
   }
 }
 
@@ -82,10 +128,13 @@ function makeGenerator(spec: z.output<typeof simulatorActorSpecSchema>): TextGen
  * useful/noisy mode the rollout drew from the curriculum's p.
  */
 export class SimulatorActor {
-  private readonly spec: z.output<typeof simulatorActorSpecSchema>;
-  private readonly engine: SimulatorSearchEngine;
+  private readonly spec: ParsedSpec;
+  private engine: SimulatorSearchEngine | undefined;
   private readonly batcher: DynamicBatcher<SearchRequest, SearchResult>;
+  private readonly started: Promise<void>;
+  private server: ManagedServer | undefined;
   private busyMs = 0;
+  private readonly logger: Logger | undefined;
 
   constructor(spec: SimulatorActorSpec) {
     const r = simulatorActorSpecSchema.safeParse(spec);
@@ -93,22 +142,43 @@ export class SimulatorActor {
       throw new Error(`SimulatorActor spec: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
     }
     this.spec = r.data;
-    this.engine = new SimulatorSearchEngine({
-      generator: makeGenerator(this.spec),
-      style: this.spec.style,
-      seed: this.spec.seed + this.spec.index,
-      maxTokens: this.spec.maxTokens,
-      temperature: this.spec.temperature,
-      logger: inActor() ? actorContext().logger : undefined,
-    });
+    this.logger = inActor() ? actorContext().logger : undefined;
+    const b = this.spec.backend;
+    const engineFor = (generator: TextGenerator) =>
+      new SimulatorSearchEngine({
+        generator,
+        style: this.spec.style,
+        seed: this.spec.seed + this.spec.index,
+        maxTokens: this.spec.maxTokens,
+        temperature: this.spec.temperature,
+        logger: this.logger,
+      });
+    if (b.kind === 'managed') {
+      this.started = makeManaged(this.spec, b, this.logger).then(({ server, generator }) => {
+        this.server = server;
+        this.engine = engineFor(generator);
+      });
+      // Surfaced by ready() and search(); never an unhandled rejection.
+      this.started.catch(() => undefined);
+    } else {
+      this.engine = engineFor(makeGenerator(this.spec));
+      this.started = Promise.resolve();
+    }
     this.batcher = new DynamicBatcher(async (batch) => {
       const t0 = performance.now();
       try {
-        return await this.engine.search(batch);
+        await this.started;
+        return await this.engine!.search(batch);
       } finally {
         this.busyMs += performance.now() - t0;
       }
     }, this.spec.batching);
+  }
+
+  /** Resolves once the backend can serve (a managed server is up and healthy); rejects with why it cannot. */
+  async ready(): Promise<{ url?: string }> {
+    await this.started;
+    return this.server ? { url: this.server.url } : {};
   }
 
   /** Answers search requests (batched with concurrent ones from other callers), in order. */
@@ -116,13 +186,14 @@ export class SimulatorActor {
     for (const [i, q] of requests.entries()) {
       if (q.mode === undefined) throw new Error(`search request ${i}: mode is missing; the rollout draws "useful" or "noisy" from the curriculum's p and sends it`);
     }
+    await this.started;
     return this.batcher.submitAll(requests);
   }
 
   /** Batching and mode counters since start (or the last reset). */
   stats(): SimulatorStats {
     const s = batchSizeSummary(this.batcher.stats.sizes);
-    const m = this.engine.metrics;
+    const m = this.engine?.metrics ?? { useful: 0, noisy: 0, fallbacks: 0 };
     return {
       index: this.spec.index,
       requests: this.batcher.stats.requests,
@@ -133,6 +204,7 @@ export class SimulatorActor {
       noisy: m.noisy,
       fallbacks: m.fallbacks,
       busyS: this.busyMs / 1000,
+      ...(this.server ? { server: { url: this.server.url, port: this.server.port, pgid: this.server.pgid, restarts: this.server.restarts } } : {}),
     };
   }
 
@@ -140,6 +212,16 @@ export class SimulatorActor {
   resetStats(): void {
     this.batcher.stats.sizes.length = 0;
     this.busyMs = 0;
+  }
+
+  /**
+   * Stops taking requests and releases the backend: a managed server's whole
+   * process group is stopped (it is also killed when this process dies).
+   */
+  async close(): Promise<void> {
+    this.batcher.close();
+    await this.started.catch(() => undefined);
+    await this.engine?.close();
   }
 }
 
