@@ -17,6 +17,8 @@ export const stepTimingsSchema = z.strictObject({
   weightSync: seconds(),
   /** Periodic evaluation (only on steps that evaluate; part of `total`). */
   eval: seconds().optional(),
+  /** Critic values and updates (PPO only; the critic updates overlap the learners'). */
+  critic: seconds().optional(),
   total: seconds(),
 });
 export type StepTimings = z.output<typeof stepTimingsSchema>;
@@ -45,6 +47,21 @@ export const stepMetricsSchema = z.strictObject({
   loss: z.strictObject({ total: z.number(), pg: z.number(), kl: z.number(), entropy: z.number(), clipFraction: z.number().min(0).max(1) }).optional(),
   lr: z.number().nonnegative().optional(),
   gradNorm: z.number().nonnegative().optional(),
+  /**
+   * PPO's critic: mean clipped value loss over the step's updates, mean value and
+   * return on policy tokens (values before the updates), explained variance
+   * 1 − Var(R − V)/Var(R), and the last update's gradient norm and lr.
+   */
+  critic: z
+    .strictObject({
+      valueLoss: z.number().nonnegative(),
+      valueMean: z.number(),
+      returnMean: z.number(),
+      explainedVariance: z.number(),
+      gradNorm: z.number().nonnegative().optional(),
+      lr: z.number().nonnegative(),
+    })
+    .optional(),
   staleness: z.strictObject({ maxLag: z.number().int().nonnegative(), meanLag: z.number().nonnegative(), dropped: z.number().int().nonnegative() }).optional(),
   /** Greedy held-out EM in percent (mean over eval splits), on steps with a periodic evaluation (`eval.every`). */
   em: percent().optional(),

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { getAlgorithm, klInReward } from '../algorithms/registry.js';
 import type { TrainConfig } from '../config/schema.js';
 import { rowsToResponse, rowTokens, toPolicyBatch } from '../learner/engine-batch.js';
+import { CriticActorClass, toValueBatch, type CriticActor, type CriticStepResult } from '../learner/critic-actor.js';
 import { LearnerActorClass, type LearnerActor } from '../learner/learner-actor.js';
 import { ReferenceActorClass, type ReferenceActor } from '../learner/reference-actor.js';
 import { MetricsWriter, summarizeTrajectories, type StepMetrics } from '../metrics/metrics-writer.js';
@@ -61,6 +62,8 @@ interface Actors {
   rollouts: ActorHandle<RolloutActor>[];
   learners: ActorHandle<LearnerActor>[];
   references: ActorHandle<ReferenceActor>[];
+  /** PPO's value models, one per RL bundle (empty for critic-free algorithms). */
+  critics: ActorHandle<CriticActor>[];
 }
 
 /** What the whole job returns. */
@@ -112,8 +115,8 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const c = this.config;
     const t0 = performance.now();
-    if (getAlgorithm(c.algorithm.name).needsCritic) {
-      throw new Error(`algorithm "${c.algorithm.name}" needs a CriticActor, which the Trainer does not run yet; use reinforce, reinforce++, grpo or a critic-free plug-in`);
+    if (getAlgorithm(c.algorithm.name).needsCritic && !(c.layout.rl.shares.critic > 0)) {
+      throw new Error(`algorithm "${c.algorithm.name}" needs a CriticActor on every RL bundle; give layout.rl.shares.critic a GPU share > 0 (e.g. 0.2) and lower the others so they fit`);
     }
     mkdirSync(this.runDir, { recursive: true });
     const ds = await this.timed('world', async () => prepareWorld(c, extraDemosFor(c.warmStart)));
@@ -237,8 +240,9 @@ export class Trainer {
     const pg = await rt.createPlacementGroup({ bundles: Array.from({ length: l.rl.bundles }, () => ({ CPU: l.rl.cpusPerBundle, GPU: l.rl.gpusPerBundle })), strategy: l.strategy, name: 'rl' });
     await pg.ready();
     const share = l.rl.shares;
-    // Three colocated actors per bundle; round down to the scheduler's 1/10,000 units so they always fit.
-    const cpu = Math.floor((l.rl.cpusPerBundle / 3) * 10_000) / 10_000;
+    const needCritic = getAlgorithm(c.algorithm.name).needsCritic;
+    // Three colocated actors per bundle (four with a critic); round down to the scheduler's 1/10,000 units so they always fit.
+    const cpu = Math.floor((l.rl.cpusPerBundle / (needCritic ? 4 : 3)) * 10_000) / 10_000;
     const updatesPerStep = Math.ceil((c.batch.promptsPerStep * c.batch.samplesPerPrompt) / c.batch.miniBatch) * c.algorithm.params.epochs;
     const learners = await Promise.all(
       Array.from({ length: l.rl.bundles }, (_, i) =>
@@ -268,10 +272,23 @@ export class Trainer {
           ),
         )
       : [];
+    // PPO: one critic per RL bundle, initialised from the warm-start policy (same value-head seed everywhere).
+    const critics = needCritic
+      ? await Promise.all(
+          Array.from({ length: l.rl.bundles }, (_, i) =>
+            rt.spawn(
+              CriticActorClass,
+              [{ rank: i, worldSize: l.rl.bundles, modelDir: policyDir, params: c.algorithm.params, optimizer: c.optimizer, microBatch: c.batch.microBatch, seed: c.run.seed, group: 'critics' }],
+              { name: `critic-${i}`, resources: { CPU: cpu, GPU: share.critic }, placementGroup: pg, bundleIndex: i },
+            ),
+          ),
+        )
+      : [];
     void ds;
-    // Gradients are all-reduced among the learners by the runtime's ring collective.
+    // Gradients are all-reduced among the learners (and among the critics) by the runtime's ring collective.
     await createCollectiveGroup(rt, { name: 'learners', members: learners });
-    return { simulators, rollouts, learners, references };
+    if (critics.length) await createCollectiveGroup(rt, { name: 'critics', members: critics });
+    return { simulators, rollouts, learners, references, critics };
   }
 
   /** Splits prompts over rollouts and runs them concurrently. */
@@ -327,6 +344,30 @@ export class Trainer {
     }
   }
 
+  /** Per-token critic values of a batch, response-aligned; rows sharded over the critics. */
+  private async criticValues(critics: ActorHandle<CriticActor>[], batch: CollatedBatch): Promise<Float32Array> {
+    const rows = rowTokens(batch);
+    const shards = critics.map((_, r) => shardRows(batch.batchSize, r, critics.length));
+    const parts = await Promise.all(critics.map((cr, r) => (shards[r].length ? cr.values(shards[r].map((i) => rows[i])) : Promise.resolve([]))));
+    const out: Float32Array[] = new Array(batch.batchSize);
+    shards.forEach((s, r) => s.forEach((i, k) => (out[i] = parts[r][k])));
+    return rowsToResponse(batch, out);
+  }
+
+  /** One data-parallel critic update on a mini-batch (every critic takes its shard; all-reduced in the critics). */
+  private async criticUpdate(critics: ActorHandle<CriticActor>[], mini: CollatedBatch): Promise<{ result: CriticStepResult; seconds: number }> {
+    const t0 = performance.now();
+    const results = await Promise.all(
+      critics.map((cr, r) => {
+        const rowsR = shardRows(mini.batchSize, r, critics.length);
+        if (rowsR.length === 0) return cr.trainStep(null);
+        const shard = selectRows(mini, rowsR);
+        return cr.trainStep(toValueBatch(shard, shard.returns!, shard.values!));
+      }),
+    );
+    return { result: results[0], seconds: (performance.now() - t0) / 1000 };
+  }
+
   private async rlLoop(actors: Actors, ds: Dataset): Promise<Map<string, Float32Array>> {
     const c = this.config;
     const def = getAlgorithm(c.algorithm.name);
@@ -349,6 +390,12 @@ export class Trainer {
       const optimizer = ck.readFile('optimizer');
       const versions = await Promise.all(actors.learners.map((le) => le.restore(policy, optimizer)));
       version = versions[0];
+      if (actors.critics.length) {
+        if (!m.files.critic || !m.files.criticOptimizer) throw new Error(`${latest} has no critic files (written by a run without a critic); resume it with its own algorithm or start a new run name`);
+        const critic = ck.readFile('critic');
+        const criticOptimizer = ck.readFile('criticOptimizer');
+        await Promise.all(actors.critics.map((cr) => cr.restore(critic, criticOptimizer)));
+      }
       rng = Prng.fromState(m.rng.trainer);
       loader = new DataLoader(ds.train.length, c.run.seed, m.dataLoader);
       startStep = m.curriculumStep;
@@ -398,8 +445,19 @@ export class Trainer {
         batch.refLogprobs = refLogprobs;
       }
       const refS = (performance.now() - t2) / 1000;
+      // PPO: the critics' per-token values (sharded like the references) go into GAE.
+      let criticS = 0;
+      if (actors.critics.length) {
+        const tc = performance.now();
+        batch.values = await this.criticValues(actors.critics, batch);
+        criticS += (performance.now() - tc) / 1000;
+      }
       const adv = def.computeAdvantages(toAdvantageBatch(batch), { params: c.algorithm.params, options: c.algorithm.options });
       batch.advantages = adv.advantages;
+      if (actors.critics.length) {
+        if (!adv.returns) throw new Error(`algorithm "${def.name}" needs a critic but returned no returns (value targets) from computeAdvantages`);
+        batch.returns = adv.returns;
+      }
       void klInReward;
 
       // PPO-style updates: epochs × mini-batches, each sharded over the learners and all-reduced.
@@ -409,12 +467,16 @@ export class Trainer {
       let nUpdates = 0;
       let gradNorm = 0;
       let lr = 0;
+      let criticLoss = 0;
+      let criticLast: CriticStepResult | undefined;
       for (let epoch = 0; epoch < c.algorithm.params.epochs; epoch++) {
         const order = rng.shuffle(Array.from({ length: batch.batchSize }, (_, i) => i));
         for (let m = 0; m < order.length; m += c.batch.miniBatch) {
           const mini = selectRows(batch, order.slice(m, m + c.batch.miniBatch));
           const iw = st.importanceWeights ? pickWeights(batch, st.importanceWeights, order.slice(m, m + c.batch.miniBatch)) : undefined;
           const tu = performance.now();
+          // The critics update on the same mini-batch alongside the learners (clip anchor: this step's values).
+          const criticRun = actors.critics.length ? this.criticUpdate(actors.critics, mini) : null;
           // Every learner computes its shard's gradient, all-reduces it with the others (ring) and applies it.
           const results = await Promise.all(
             actors.learners.map((le, r) => {
@@ -429,6 +491,12 @@ export class Trainer {
           const reduce = Math.min(...results.map((x) => x.allreduceS));
           reduceS += reduce;
           updateS += (performance.now() - tu) / 1000 - reduce;
+          if (criticRun) {
+            const cr = await criticRun;
+            criticS += cr.seconds;
+            criticLoss += cr.result.valueLoss;
+            criticLast = cr.result;
+          }
           const res = results[0];
           version = res.version;
           gradNorm = res.gradNorm;
@@ -465,7 +533,7 @@ export class Trainer {
         policyVersion: version,
         ...summary,
         noiseP,
-        timings: { generate: generateS, search: searchS, oldLogprob: oldS, ref: refS, update: updateS, allreduce: reduceS, weightSync: syncS, ...(periodic ? { eval: evalS } : {}), total: totalS },
+        timings: { generate: generateS, search: searchS, oldLogprob: oldS, ref: refS, update: updateS, allreduce: reduceS, weightSync: syncS, ...(periodic ? { eval: evalS } : {}), ...(actors.critics.length ? { critic: criticS } : {}), total: totalS },
         simulatorBatch: {
           mean: simBatches ? simStats.reduce((s, x) => s + x.meanBatch * x.batches, 0) / simBatches : 0,
           max: Math.max(0, ...simStats.map((x) => x.maxBatch)),
@@ -475,6 +543,7 @@ export class Trainer {
         loss: nUpdates ? { total: lossSum.total / nUpdates, pg: lossSum.pg / nUpdates, kl: lossSum.kl / nUpdates, entropy: lossSum.entropy / nUpdates, clipFraction: Math.min(1, Math.max(0, lossSum.clipFraction / nUpdates)) } : undefined,
         lr,
         gradNorm: Number.isFinite(gradNorm) ? gradNorm : undefined,
+        ...(criticLast && batch.values && batch.returns ? { critic: { ...valueStats(batch.values, batch.returns, batch.lossMask), valueLoss: criticLoss / nUpdates, lr: criticLast.lr, gradNorm: Number.isFinite(criticLast.gradNorm) ? criticLast.gradNorm : undefined } } : {}),
         staleness: { maxLag: st.maxLag, meanLag: st.meanLag, dropped: st.dropped.length },
         ...periodic,
       };
@@ -485,6 +554,7 @@ export class Trainer {
 
       if ((c.checkpoint.every > 0 && (step + 1) % c.checkpoint.every === 0) || step + 1 === c.run.totalSteps) {
         const files = await actors.learners[0].checkpointFiles();
+        const criticFiles = actors.critics.length ? await actors.critics[0].checkpointFiles() : null;
         writeCheckpoint(
           path.resolve(this.runDir, c.checkpoint.dir),
           {
@@ -495,7 +565,7 @@ export class Trainer {
             algorithm: c.algorithm.name,
             rng: { trainer: rng.state() },
             dataLoader: loader.state(),
-            files: { policy: files.policy, optimizer: files.optimizer },
+            files: { policy: files.policy, optimizer: files.optimizer, ...(criticFiles ? { critic: criticFiles.critic, criticOptimizer: criticFiles.criticOptimizer } : {}) },
           },
           { keep: c.checkpoint.keep },
         );
@@ -525,4 +595,28 @@ function pickWeights(batch: CollatedBatch, w: Float32Array, rows: readonly numbe
   const out = new Float32Array(rows.length * R);
   rows.forEach((r, i) => out.set(w.subarray(r * R, (r + 1) * R), i * R));
   return out;
+}
+
+/** Mean value and return on policy tokens and the explained variance 1 − Var(R − V)/Var(R) (0 when the returns are constant). */
+function valueStats(values: Float32Array, returns: Float32Array, mask: Float32Array): { valueMean: number; returnMean: number; explainedVariance: number } {
+  let n = 0;
+  let sv = 0;
+  let sr = 0;
+  let sd = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    n++;
+    sv += values[i];
+    sr += returns[i];
+    sd += returns[i] - values[i];
+  }
+  if (n === 0) return { valueMean: 0, returnMean: 0, explainedVariance: 0 };
+  let varR = 0;
+  let varD = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    varR += (returns[i] - sr / n) ** 2;
+    varD += (returns[i] - values[i] - sd / n) ** 2;
+  }
+  return { valueMean: sv / n, returnMean: sr / n, explainedVariance: varR > 0 ? 1 - varD / varR : 0 };
 }
