@@ -15,6 +15,7 @@ export { makeDataset, writeDataset, toQARow, readJsonl, loadCorpus, loadWorld, D
 export type { Dataset, DatasetConfig, SimPair, Demonstration } from './dataset.js';
 export { writeQAParquet, readQAParquet } from './parquet.js';
 export type { QARow } from './parquet.js';
+export { qaItemFromRow, readQAItems, readCorpusFile } from './parquet-world.js';
 export { policyInstruction, cutAtAction, parseAction, formatDocs, formatObservation, extractAnswer, ACTION_STOPS, CORRECTIVE_MESSAGE, NO_INFORMATION } from './template.js';
 export type { ParsedAction } from './template.js';
 export { RolloutState } from './rollout-state.js';

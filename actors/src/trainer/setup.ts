@@ -1,17 +1,67 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { CausalLM, Tokenizer, parseModelConfig, type ModelConfig } from '@cohort/engine';
-import { makeDataset, type Dataset, type QAItem } from '@cohort/zerosearch';
+import { CausalLM, Tokenizer, loadModelConfig, parseModelConfig, type ModelConfig } from '@cohort/engine';
+import {
+  DatasetConfigSchema,
+  World,
+  WorldConfigSchema,
+  makeDataset,
+  readCorpusFile,
+  readQAItems,
+  readTuneReport,
+  tuneSimulator,
+  type Dataset,
+  type QAItem,
+  type TuneReport,
+} from '@cohort/zerosearch';
 import type { TrainConfig } from '../config/schema.js';
+import type { SimulatorActorSpec } from '../simulator/simulator-actor.js';
 import { supervisedTrain, type SftExample } from './supervised.js';
 
-/** The synthetic world and its data for a config (parquet worlds are not wired yet). */
-export function prepareWorld(config: TrainConfig, extraDemos = 0): Dataset {
+/** A training world: a dataset, plus per-split evaluation questions when they come from files. */
+export type TrainWorld = Dataset & {
+  /** Evaluation questions by split name (`world.eval` of a parquet world). */
+  readonly evalSplits?: ReadonlyMap<string, readonly QAItem[]>;
+};
+
+/**
+ * A Search-R1 parquet world: training questions from `world.train`, each
+ * evaluation split from its `world.eval` file, and the corpus the real search
+ * engine evaluates with (also the LM part of a warm start). It has no
+ * simulator tuning pairs and no demonstrations. Paths are relative to `cwd`.
+ */
+async function parquetWorld(config: TrainConfig, cwd: string): Promise<TrainWorld> {
   const w = config.world;
-  if (w.kind !== 'synthetic') {
-    throw new Error('world.kind "parquet" is not wired into the Trainer yet; use world.kind: synthetic (or load the parquet files with @cohort/zerosearch readQAParquet)');
+  if (w.kind !== 'parquet') throw new Error('parquetWorld needs world.kind: parquet');
+  const abs = (p: string) => path.resolve(cwd, p);
+  const missing = config.eval.splits.filter((s) => !(s.name in w.eval)).map((s) => s.name);
+  if (missing.length) {
+    throw new Error(`eval split(s) ${missing.map((m) => `"${m}"`).join(', ')} have no file in world.eval (it names: ${Object.keys(w.eval).join(', ') || 'none'}); add "<name>: path/to/file.parquet" under world.eval`);
   }
+  const train = await readQAItems(w.train.map(abs), 'train');
+  if (train.length === 0) throw new Error(`world.train files hold no questions: ${w.train.join(', ')}`);
+  const evalSplits = new Map<string, QAItem[]>();
+  for (const s of config.eval.splits) evalSplits.set(s.name, await readQAItems([abs(w.eval[s.name])], 'test'));
+  const corpus = await readCorpusFile(abs(w.corpus));
+  return {
+    config: DatasetConfigSchema.parse({ seed: config.run.seed, demoTopk: Math.min(10, config.rollout.topk) }),
+    world: new World(WorldConfigSchema.parse({ seed: config.run.seed }), [], []),
+    corpus,
+    train,
+    test: [...evalSplits.values()].flat(),
+    simPairs: [],
+    demos: [],
+    warmCorpus: corpus,
+    warmFacts: [],
+    evalSplits,
+  };
+}
+
+/** The world and its data for a config: a synthetic world made from its seed, or parquet files (paths relative to `cwd`). */
+export async function prepareWorld(config: TrainConfig, extraDemos = 0, cwd = process.cwd()): Promise<TrainWorld> {
+  const w = config.world;
+  if (w.kind === 'parquet') return parquetWorld(config, cwd);
   return makeDataset({
     seed: w.seed ?? config.run.seed,
     size: w.size,
@@ -103,9 +153,162 @@ export async function cachedSupervised(
   return { model, dir, cached: false, losses };
 }
 
-/** Held-out items of an eval split: `single-hop`/`two-hop` style names pick by hops; other names match `shape`. */
-export function evalItems(ds: Dataset, split: { name: string; kind: 'single-hop' | 'multi-hop'; maxQuestions?: number }): QAItem[] {
+/**
+ * Held-out items of an eval split: the split's own file for a parquet world
+ * (`world.eval[name]`); otherwise the synthetic world's test questions with
+ * the split kind's hop count.
+ */
+export function evalItems(ds: TrainWorld, split: { name: string; kind: 'single-hop' | 'multi-hop'; maxQuestions?: number }): QAItem[] {
   const hops = split.kind === 'single-hop' ? 1 : 2;
-  const items = ds.test.filter((q) => q.hops === hops);
+  const named = ds.evalSplits?.get(split.name);
+  const items = named ? [...named] : ds.test.filter((q) => q.hops === hops);
   return split.maxQuestions ? items.slice(0, split.maxQuestions) : items;
+}
+
+/** A cheap fingerprint of a (possibly huge) file: size, plus a hash of its first MiB (a safetensors header and its first tensors). */
+export function fileFingerprint(file: string): string {
+  const size = statSync(file).size;
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(size, 1 << 20));
+    readSync(fd, head, 0, head.length, 0);
+    return `${size}:${createHash('sha256').update(head).digest('hex').slice(0, 16)}`;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The policy's starting point: a model config to initialise, or a Hugging Face-layout directory to load. */
+export interface PolicyInit {
+  config: ModelConfig;
+  init: () => CausalLM;
+  /** Identifies the starting weights in cache keys. */
+  key: unknown;
+  /** The directory when the policy comes from `policy.model.path` (absolute). */
+  dir?: string;
+}
+
+/** Where the policy starts from (`policy.model.config`: random init with the run seed; `policy.model.path`: that checkpoint). */
+export function policyInit(config: TrainConfig, vocabSize: number, cwd = process.cwd()): PolicyInit {
+  const src = config.policy.model;
+  if ('path' in src) {
+    const dir = path.resolve(cwd, src.path);
+    for (const f of ['config.json', 'model.safetensors']) {
+      if (!existsSync(path.join(dir, f))) throw new Error(`policy.model.path ${dir} lacks ${f}; a policy directory holds a Hugging Face config.json and a single model.safetensors`);
+    }
+    const mc = loadModelConfig(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    if (mc.vocab_size < vocabSize) throw new Error(`policy model vocab_size ${mc.vocab_size} is smaller than the tokenizer's ${vocabSize} tokens; use the tokenizer that came with the model`);
+    return { config: mc, init: () => CausalLM.load(dir), key: { path: dir, config: mc, weights: fileFingerprint(path.join(dir, 'model.safetensors')) }, dir };
+  }
+  const mc = modelConfigFor(src, vocabSize)!;
+  return { config: mc, init: () => CausalLM.random(mc, { seed: config.run.seed }), key: { mc } };
+}
+
+/**
+ * The policy tokenizer: a Hugging Face `tokenizer.json` (policy.tokenizer.kind
+ * huggingface, path relative to `cwd`) or a byte-level BPE trained on the
+ * world (saved to `workDir/tokenizer.json`). Returns the file rollouts load.
+ */
+export function preparePolicyTokenizer(config: TrainConfig, ds: Dataset, workDir: string, cwd = process.cwd()): { tokenizer: Tokenizer; tokenizerPath: string } {
+  const t = config.policy.tokenizer;
+  if (t.kind === 'huggingface') {
+    const p = path.resolve(cwd, t.path);
+    const file = existsSync(p) && statSync(p).isDirectory() ? path.join(p, 'tokenizer.json') : p;
+    return { tokenizer: Tokenizer.fromFile(file), tokenizerPath: file };
+  }
+  if (ds.warmCorpus.length === 0 && ds.demos.length === 0) throw new Error('policy.tokenizer.kind world needs world text to train on; give policy.tokenizer { kind: huggingface, path }');
+  const src = config.policy.model;
+  const vocab = 'config' in src && src.config.vocab_size ? src.config.vocab_size : 1024;
+  const tokenizerPath = path.join(workDir, 'tokenizer.json');
+  const tokenizer = makeWorldTokenizer(ds, vocab);
+  tokenizer.save(tokenizerPath);
+  return { tokenizer, tokenizerPath };
+}
+
+/** A tuned local simulator model directory (config.json, model.safetensors, tokenizer.json). */
+export interface LocalSimulator {
+  dir: string;
+  cached: boolean;
+  report: TuneReport | null;
+}
+
+/**
+ * The model behind `simulator.backend: local`: `simulator.model.path` served
+ * as is (a directory from `cohort sim tune`), or a model of
+ * `simulator.model.config`'s size tuned on the world's simulator pairs
+ * (`simulator.tune`), cached under `cacheDir` by a content hash of the pairs,
+ * the architecture and the tuning settings, so reruns skip it. The tuner's
+ * shape rules apply: vocab_size, hidden_size, num_hidden_layers and
+ * num_attention_heads are taken; the MLP is 3× hidden, KV heads half the heads.
+ */
+export async function prepareLocalSimulator(
+  config: TrainConfig,
+  ds: Dataset,
+  cacheDir: string,
+  cwd = process.cwd(),
+  onStep?: (step: number, loss: number) => void,
+): Promise<LocalSimulator> {
+  const sim = config.simulator;
+  if (sim.backend !== 'local') throw new Error('prepareLocalSimulator needs simulator.backend: local');
+  if ('path' in sim.model) {
+    const dir = path.resolve(cwd, sim.model.path);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
+      if (!existsSync(path.join(dir, f))) throw new Error(`simulator.model.path ${dir} lacks ${f}; a simulator directory comes from \`cohort sim tune --out DIR\``);
+    }
+    return { dir, cached: true, report: readTuneReport(dir) };
+  }
+  if (sim.tune.steps === 0) throw new Error('simulator.tune.steps is 0 with simulator.model.config: the simulator would be untrained; give tune.steps > 0 or a tuned simulator.model.path');
+  if (!ds.simPairs.some((p) => p.split === 'train')) {
+    throw new Error('this world has no simulator tuning pairs (a parquet world has none); give simulator.model.path of a tuned simulator, or backend: openai');
+  }
+  const a = sim.model.config;
+  const options = {
+    steps: sim.tune.steps,
+    lr: sim.tune.lr,
+    batchSize: sim.tune.batchSize,
+    seed: config.run.seed,
+    vocabSize: Math.max(300, a.vocab_size ?? 1024),
+    hiddenSize: a.hidden_size,
+    layers: a.num_hidden_layers,
+    heads: a.num_attention_heads,
+    evalPairs: 8,
+    evalMaxTokens: Math.min(sim.maxTokens, 128),
+  };
+  const dir = path.join(cacheDir, contentHash({ kind: 'simulator', options, pairs: contentHash(ds.simPairs) }));
+  if (readTuneReport(dir) && existsSync(path.join(dir, 'model.safetensors'))) return { dir, cached: true, report: readTuneReport(dir) };
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const report = await tuneSimulator(ds.simPairs, { ...options, outDir: tmp }, { onStep });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return { dir, cached: false, report: { ...report, outDir: dir } };
+}
+
+/**
+ * The backend each SimulatorActor gets (one per simulator bundle): the
+ * world's template simulator, external OpenAI-compatible servers, a managed
+ * server per bundle on `basePort + index` (run from `cwd`), or the tuned local model.
+ */
+export function simulatorBackends(config: TrainConfig, cwd: string, local?: LocalSimulator): SimulatorActorSpec['backend'][] {
+  const sim = config.simulator;
+  const n = config.layout.simulator.bundles;
+  return Array.from({ length: n }, (_, i): SimulatorActorSpec['backend'] => {
+    switch (sim.backend) {
+      case 'template': {
+        const w = config.world;
+        if (w.kind !== 'synthetic') throw new Error('simulator.backend template writes documents from a synthetic world\'s facts; with world.kind parquet use backend openai (addresses or managed) or local with a tuned model.path');
+        return { kind: 'template', world: { size: w.size, seed: w.seed ?? config.run.seed, world: w.world, docsPerEntity: w.docsPerEntity } };
+      }
+      case 'openai': {
+        if (sim.addresses) return { kind: 'openai', addresses: sim.addresses, model: sim.model };
+        const m = sim.managed!;
+        return { kind: 'managed', command: m.command, model: sim.model, tp: m.tp, dp: m.dp, port: m.basePort + i, healthPath: m.healthPath, startupTimeoutS: m.startupTimeoutS, cwd };
+      }
+      case 'local': {
+        if (!local) throw new Error('simulator.backend local needs its tuned model (prepareLocalSimulator) first');
+        return { kind: 'local', modelDir: local.dir, tokenizer: path.join(local.dir, 'tokenizer.json') };
+      }
+    }
+  });
 }

@@ -25,7 +25,19 @@ import { collate, selectRows, shardRows, toAdvantageBatch, type CollatedBatch } 
 import { decodeTrajectories } from '../trajectory/codec.js';
 import type { Trajectory } from '../trajectory/trajectory.js';
 import { evaluateSample, evaluateSplit, type PeriodicEval } from './evaluate.js';
-import { cachedSupervised, contentHash, evalItems, extraDemosFor, makeWorldTokenizer, modelConfigFor, prepareWorld, warmStartExamples } from './setup.js';
+import {
+  cachedSupervised,
+  contentHash,
+  evalItems,
+  extraDemosFor,
+  policyInit,
+  prepareLocalSimulator,
+  preparePolicyTokenizer,
+  prepareWorld,
+  simulatorBackends,
+  warmStartExamples,
+  type LocalSimulator,
+} from './setup.js';
 
 /** Progress of a long stage (for progress bars). */
 export interface TrainerProgress {
@@ -119,11 +131,12 @@ export class Trainer {
       throw new Error(`algorithm "${c.algorithm.name}" needs a CriticActor on every RL bundle; give layout.rl.shares.critic a GPU share > 0 (e.g. 0.2) and lower the others so they fit`);
     }
     mkdirSync(this.runDir, { recursive: true });
-    const ds = await this.timed('world', async () => prepareWorld(c, extraDemosFor(c.warmStart)));
+    const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
     this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');
     const workDir = path.join(this.runDir, 'work');
     mkdirSync(workDir, { recursive: true });
     const { tokenizer, tokenizerPath } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
+    const localSim = c.simulator.backend === 'local' ? await this.timed('simulator', () => this.prepareSimulator(ds)) : undefined;
     const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
     const corpusEngine = new CorpusSearchEngine(ds.corpus, { topk: c.rollout.topk });
     this.evalCtx = { policyDir, tokenizer, engine: corpusEngine, ds };
@@ -131,13 +144,16 @@ export class Trainer {
 
     const rt = await init({ logLevel: 'warn', resources: { CPU: Math.max(2, this.bundleCpus()), GPU: c.layout.gpus.count } });
     let after: EvalSplitResult[] = [];
+    let actors: Actors | undefined;
     try {
-      const actors = await this.timed('spawn', () => this.spawnActors(rt, ds, policyDir, tokenizerPath));
-      const finalWeights = await this.timed('rl', () => this.rlLoop(actors, ds));
+      actors = await this.timed('spawn', () => this.spawnActors(rt, ds, policyDir, tokenizerPath, localSim));
+      const finalWeights = await this.timed('rl', () => this.rlLoop(actors!, ds));
       const finalModel = CausalLM.load(policyDir);
       finalModel.loadParams(finalWeights);
       if (c.eval.after) after = await this.timed('eval-after', () => this.evaluate(finalModel, tokenizer, corpusEngine, ds, 'after'));
     } finally {
+      // Managed simulator servers get a SIGTERM to their process group (a SIGKILLed worker's guard does the same).
+      await Promise.all((actors?.simulators ?? []).map((s) => s.close().catch(() => undefined)));
       await rt.shutdown();
     }
     if (before.length === 0 && after.length === 0) {
@@ -165,30 +181,33 @@ export class Trainer {
   }
 
   private prepareTokenizer(ds: Dataset, workDir: string): { tokenizer: Tokenizer; tokenizerPath: string } {
+    return preparePolicyTokenizer(this.config, ds, workDir, this.cwd);
+  }
+
+  /** Tunes the local simulator on the world's pairs (cached by content hash), or takes simulator.model.path. */
+  private async prepareSimulator(ds: Dataset): Promise<LocalSimulator> {
     const c = this.config;
-    const tokenizerPath = path.join(workDir, 'tokenizer.json');
-    if (c.policy.tokenizer.kind === 'huggingface') {
-      throw new Error('policy.tokenizer.kind "huggingface" is not wired into the Trainer yet; use { kind: world }');
-    }
-    const src = c.policy.model;
-    const vocab = 'config' in src && src.config.vocab_size ? src.config.vocab_size : 1024;
-    const tokenizer = makeWorldTokenizer(ds, vocab);
-    tokenizer.save(tokenizerPath);
-    return { tokenizer, tokenizerPath };
+    const steps = c.simulator.backend === 'local' ? c.simulator.tune.steps : 0;
+    const cacheDir = path.resolve(this.cwd, path.dirname(c.warmStart.cacheDir), 'simulator');
+    const r = await prepareLocalSimulator(c, ds, cacheDir, this.cwd, (i, loss) => this.progress({ stage: 'simulator-tune', done: i, total: steps, detail: `loss ${loss.toFixed(3)}` }));
+    this.log.info({ cached: r.cached, dir: r.dir, lastLoss: r.report?.lastLoss, fidelity: r.report?.fidelity ?? undefined }, 'local simulator ready');
+    return r;
   }
 
   private async warmStart(ds: Dataset, tokenizer: Tokenizer): Promise<string> {
     const c = this.config;
-    const mc = modelConfigFor(c.policy.model, tokenizer.vocabSize);
-    if (!mc) throw new Error('policy.model.path is not wired into the Trainer yet; give policy.model.config');
+    const start = policyInit(c, tokenizer.vocabSize, this.cwd);
+    const mc = start.config;
     const ws = c.warmStart;
     const steps = ws.enabled ? ws.sftSteps : 0;
-    const key = { kind: 'warm-start', mc, tokenizer: contentHash(tokenizer.toJSON()), ws: { ...ws, cacheDir: undefined }, world: c.world, demos: { topk: c.rollout.topk, extra: extraDemosFor(ws), n: ds.demos.length }, seed: c.run.seed };
+    // A checkpoint with no warm start is the policy as is: no copy.
+    if (steps === 0 && start.dir) return start.dir;
+    const key = { kind: 'warm-start', mc, ...(start.dir ? { init: start.key } : {}), tokenizer: contentHash(tokenizer.toJSON()), ws: { ...ws, cacheDir: undefined }, world: c.world, demos: { topk: c.rollout.topk, extra: extraDemosFor(ws), n: ds.demos.length }, seed: c.run.seed };
     const cacheDir = path.resolve(this.cwd, ws.cacheDir);
     const r = await cachedSupervised(
       cacheDir,
       key,
-      () => CausalLM.random(mc, { seed: c.run.seed }),
+      start.init,
       tokenizer,
       () => warmStartExamples(ds, ws.demoShare, 4000),
       {
@@ -216,20 +235,14 @@ export class Trainer {
     return out;
   }
 
-  private async spawnActors(rt: Runtime, ds: Dataset, policyDir: string, tokenizerPath: string): Promise<Actors> {
+  private async spawnActors(rt: Runtime, ds: Dataset, policyDir: string, tokenizerPath: string, localSim?: LocalSimulator): Promise<Actors> {
     const c = this.config;
     const l = c.layout;
     const sim = c.simulator;
-    if (sim.backend === 'local') throw new Error('simulator.backend "local" (a tuned ONNX simulator) is not wired into the Trainer yet; use backend: template or openai');
-    if (sim.backend === 'openai' && !sim.addresses) throw new Error('simulator.managed servers are not launched by the Trainer yet; give simulator.addresses of running servers');
-    const w = c.world.kind === 'synthetic' ? c.world : undefined;
-    const backend =
-      sim.backend === 'template'
-        ? { kind: 'template' as const, world: { size: w!.size, seed: w!.seed ?? c.run.seed, world: w!.world, docsPerEntity: w!.docsPerEntity } }
-        : { kind: 'openai' as const, addresses: sim.addresses!, model: sim.model };
+    const backends = simulatorBackends(c, this.cwd, localSim);
     const simulators = await Promise.all(
       Array.from({ length: l.simulator.bundles }, (_, i) =>
-        rt.spawn(SimulatorActorClass, [{ index: i, backend, style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: c.run.seed, batching: sim.batching }], {
+        rt.spawn(SimulatorActorClass, [{ index: i, backend: backends[i], style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: c.run.seed, batching: sim.batching }], {
           name: `simulator-${i}`,
           resources: { CPU: l.simulator.cpusPerBundle, GPU: l.simulator.gpusPerBundle },
           // Concurrent calls from every rollout must overlap so the batcher can merge them.
@@ -237,6 +250,9 @@ export class Trainer {
         }),
       ),
     );
+    // Managed servers start in the background: fail here, with the server's own words, not at the first search.
+    const urls = await Promise.all(simulators.map((s) => s.ready()));
+    if (sim.backend === 'openai' && sim.managed) this.log.info({ urls: urls.map((u) => u.url) }, 'managed simulator servers healthy');
     const pg = await rt.createPlacementGroup({ bundles: Array.from({ length: l.rl.bundles }, () => ({ CPU: l.rl.cpusPerBundle, GPU: l.rl.gpusPerBundle })), strategy: l.strategy, name: 'rl' });
     await pg.ready();
     const share = l.rl.shares;
