@@ -22,3 +22,4 @@ export * from './trainer/supervised.js';
 export * from './trainer/setup.js';
 export * from './trainer/evaluate.js';
 export * from './trainer/trainer.js';
+export * from './trainer/plan.js';

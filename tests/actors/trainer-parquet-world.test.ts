@@ -106,3 +106,31 @@ eval:
   const bad = { ...config, eval: { ...config.eval, splits: [...config.eval.splits, { name: 'triviaqa', kind: 'single-hop' as const }] } };
   await t.throwsAsync(prepareWorld(bad, 0, dir), { message: /eval split\(s\) "triviaqa" have no file in world.eval/ });
 });
+
+test('cohort train configs/zerosearch/8gpu.yaml --dry-run: the 8-GPU plan (managed sglang per simulator bundle, colocated RL actors), missing inputs listed, nothing started', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<{ code: number; stdout: string }>((resolve) =>
+    execFile(process.execPath, [path.join(ROOT, 'cli/bin/cohort.mjs'), 'train', 'configs/zerosearch/8gpu.yaml', '--dry-run', '--json'], { cwd: ROOT }, (err, stdout) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+    ),
+  );
+  t.is(out.code, 0);
+  const plan = JSON.parse(out.stdout) as import('../../actors/src/index.js').TrainPlan;
+  t.deepEqual(plan.gpus, { kind: 'physical', count: 8, used: 8 });
+  const sims = plan.actors.filter((a) => a.role === 'simulator');
+  t.is(sims.length, 4);
+  sims.forEach((a, i) => {
+    t.is(a.gpu, 1);
+    t.true(a.backend!.includes(`--port ${6001 + i}`) && a.backend!.includes('--model-path models/SearchSimulation_14B'), a.backend);
+  });
+  // Each RL GPU: learner + rollout + reference, shares summing to the bundle's one GPU.
+  for (let b = 0; b < 4; b++) {
+    const on = plan.actors.filter((a) => a.role !== 'simulator' && a.bundle === b);
+    t.deepEqual(on.map((a) => a.role).sort(), ['learner', 'reference', 'rollout']);
+    t.true(Math.abs(on.reduce((s, a) => s + a.gpu, 0) - 1) < 1e-9);
+    t.true(on.reduce((s, a) => s + a.cpu, 0) <= 4);
+  }
+  t.is(plan.trajectoriesPerStep, 320);
+  t.true(plan.missing.some((m) => m.startsWith('world.train:')));
+  t.true(plan.missing.some((m) => m.startsWith('policy weights:')));
+});

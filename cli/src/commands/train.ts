@@ -1,4 +1,4 @@
-import { ConfigError, Trainer, formatResultsTable, loadTrainConfig, type StepMetrics, type TrainerProgress } from '@cohort/actors';
+import { ConfigError, Trainer, formatResultsTable, formatTrainPlan, loadTrainConfig, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
 import { resolveClusterTarget } from '@cohort/cluster';
 import { pino, type Logger } from 'pino';
 import { openTrainingPublisher, writeRunPlots, type TrainingPublisher } from '@cohort/dashboard';
@@ -53,13 +53,16 @@ function publishSteps(p: TrainingPublisher, run: string, log: Logger): (m: StepM
 commands.push({
   path: ['train'],
   summary: 'run ZeroSearch RL training from a config (world, warm start, RL on the actors, eval before/after)',
-  usage: `Usage: cohort train CONFIG.yaml [--resume] [--json] [--log-level LEVEL] [--address NATS_URL [--token-file F] [--cluster NAME]]
+  usage: `Usage: cohort train CONFIG.yaml [--dry-run] [--resume] [--json] [--log-level LEVEL] [--address NATS_URL [--token-file F] [--cluster NAME]]
 
 Runs the whole job described by CONFIG (e.g. configs/zerosearch/local.yaml):
 makes the world, warm-starts the policy (cached by content hash), evaluates it
 with the corpus search engine, runs RL against the simulator with the
 curriculum, evaluates again, and writes runs/<name>/ (metrics.jsonl,
 report.json, reward/EM plots as SVG, checkpoints). Prints the results table (or report.json with --json).
+--dry-run validates the config and prints the plan (bundles, actors with their CPU/GPU
+shares, simulator backends with filled-in commands, input files present or missing) without
+starting anything (--json: the plan as JSON).
 --resume continues from the newest checkpoint of the run (same config file).
 --address (or COHORT_ADDRESS) publishes every step's metrics to that cluster's
 dashboard on NATS (cohort.<cluster>.train.steps), shown live in its training view;
@@ -68,6 +71,7 @@ the same directory still shows the run by following ./runs/<name>/metrics.jsonl.
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       json: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       resume: { type: 'boolean' },
       'log-level': { type: 'string' },
       address: { type: 'string' },
@@ -81,6 +85,11 @@ the same directory still shows the run by following ./runs/<name>/metrics.jsonl.
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.message);
       throw err;
+    }
+    if (values['dry-run']) {
+      const plan = trainPlan(loaded.config);
+      process.stdout.write(values.json ? JSON.stringify(plan) + '\n' : formatTrainPlan(plan)); // lint-allow-console
+      return 0;
     }
     const level = values['log-level'] ?? 'warn';
     const logger = pino({ level }, pino.destination(2));

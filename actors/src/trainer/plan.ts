@@ -1,0 +1,139 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { getAlgorithm } from '../algorithms/registry.js';
+import type { TrainConfig } from '../config/schema.js';
+import { fillPlaceholders } from '../simulator/managed-server.js';
+
+/** One actor the Trainer would spawn. */
+export interface PlannedActor {
+  name: string;
+  role: 'simulator' | 'learner' | 'rollout' | 'reference' | 'critic';
+  /** Simulator bundle or RL placement-group bundle index. */
+  bundle: number;
+  cpu: number;
+  gpu: number;
+  /** What backs a simulator (its launch command for a managed server). */
+  backend?: string;
+}
+
+/** A file the run reads, and whether it is there. */
+export interface PlannedFile {
+  role: string;
+  path: string;
+  exists: boolean;
+}
+
+/** What `cohort train --dry-run` prints: the validated config's resources, placement and actors, and the files it needs. */
+export interface TrainPlan {
+  run: string;
+  gpus: { kind: 'physical' | 'logical'; count: number; used: number };
+  cpus: number;
+  strategy: string;
+  simulatorBundles: { count: number; gpus: number; cpus: number };
+  rlBundles: { count: number; gpus: number; cpus: number; shares: Record<string, number> };
+  actors: PlannedActor[];
+  algorithm: string;
+  steps: number;
+  trajectoriesPerStep: number;
+  updatesPerStep: number;
+  mode: string;
+  files: PlannedFile[];
+  /** Files a real run needs that are missing here. */
+  missing: string[];
+}
+
+/**
+ * The plan of a training run without starting anything: the bundles and
+ * actors with their CPU/GPU demands (the same arithmetic the Trainer spawns
+ * with), each simulator's backend (a managed server's command with its
+ * placeholders filled; `{gpus}` is known only once the scheduler grants the
+ * bundle), and the input files with whether they exist (relative to `cwd`).
+ */
+export function trainPlan(config: TrainConfig, cwd = process.cwd()): TrainPlan {
+  const c = config;
+  const l = c.layout;
+  const sim = c.simulator;
+  const def = getAlgorithm(c.algorithm.name);
+  const needCritic = def.needsCritic;
+  const needRef = c.algorithm.params.kl.coef > 0;
+  const perBundle = needCritic ? 4 : 3;
+  const cpu = Math.floor((l.rl.cpusPerBundle / perBundle) * 10_000) / 10_000;
+  const actors: PlannedActor[] = [];
+  for (let i = 0; i < l.simulator.bundles; i++) {
+    let backend: string;
+    if (sim.backend === 'openai' && sim.managed) {
+      const m = sim.managed;
+      const argv = fillPlaceholders(m.command, { model: sim.model, tp: m.tp, dp: m.dp, port: m.basePort + i, gpus: '<granted GPU ids>' });
+      backend = `managed server on 127.0.0.1:${m.basePort + i} (or a free port), health ${m.healthPath}, startup ≤ ${m.startupTimeoutS} s: ${argv.join(' ')}`;
+    } else if (sim.backend === 'openai') backend = `external OpenAI-compatible servers ${sim.addresses!.join(', ')} (model ${sim.model})`;
+    else if (sim.backend === 'local') backend = 'path' in sim.model ? `local ONNX model ${sim.model.path}` : `local ONNX model tuned on the world's simulator pairs (${sim.tune.steps} steps)`;
+    else backend = 'template simulator over the synthetic world';
+    actors.push({ name: `simulator-${i}`, role: 'simulator', bundle: i, cpu: l.simulator.cpusPerBundle, gpu: l.simulator.gpusPerBundle, backend });
+  }
+  const s = l.rl.shares;
+  for (let i = 0; i < l.rl.bundles; i++) {
+    actors.push({ name: `learner-${i}`, role: 'learner', bundle: i, cpu, gpu: s.learner });
+    actors.push({ name: `rollout-${i}`, role: 'rollout', bundle: i, cpu, gpu: s.rollout });
+    if (needRef) actors.push({ name: `reference-${i}`, role: 'reference', bundle: i, cpu, gpu: s.reference });
+    if (needCritic) actors.push({ name: `critic-${i}`, role: 'critic', bundle: i, cpu, gpu: s.critic });
+  }
+  const files: PlannedFile[] = [];
+  const file = (role: string, p: string) => {
+    const abs = path.resolve(cwd, p);
+    files.push({ role, path: p, exists: existsSync(abs) });
+  };
+  if (c.world.kind === 'parquet') {
+    c.world.train.forEach((f) => file('world.train', f));
+    for (const split of c.eval.splits) {
+      const f = c.world.eval[split.name];
+      if (f) file(`world.eval.${split.name}`, f);
+      else files.push({ role: `world.eval.${split.name}`, path: '(no file named in world.eval)', exists: false });
+    }
+    file('world.corpus', c.world.corpus);
+  }
+  if ('path' in c.policy.model) {
+    file('policy config', path.join(c.policy.model.path, 'config.json'));
+    file('policy weights', path.join(c.policy.model.path, 'model.safetensors'));
+  }
+  if (c.policy.tokenizer.kind === 'huggingface') file('policy tokenizer', c.policy.tokenizer.path);
+  if (sim.backend === 'local' && 'path' in sim.model) {
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) file(`simulator ${f}`, path.join(sim.model.path, f));
+  }
+  const trajectories = c.batch.promptsPerStep * c.batch.samplesPerPrompt;
+  return {
+    run: c.run.name,
+    gpus: { kind: l.gpus.kind, count: l.gpus.count, used: l.simulator.bundles * l.simulator.gpusPerBundle + l.rl.bundles * l.rl.gpusPerBundle },
+    cpus: l.simulator.bundles * l.simulator.cpusPerBundle + l.rl.bundles * l.rl.cpusPerBundle,
+    strategy: l.strategy,
+    simulatorBundles: { count: l.simulator.bundles, gpus: l.simulator.gpusPerBundle, cpus: l.simulator.cpusPerBundle },
+    rlBundles: { count: l.rl.bundles, gpus: l.rl.gpusPerBundle, cpus: l.rl.cpusPerBundle, shares: { ...s } },
+    actors,
+    algorithm: c.algorithm.name,
+    steps: c.run.totalSteps,
+    trajectoriesPerStep: trajectories,
+    updatesPerStep: Math.ceil(trajectories / c.batch.miniBatch) * c.algorithm.params.epochs,
+    mode: c.mode.kind === 'async' ? `async (max staleness ${c.mode.maxStaleness}, ${c.mode.correction})` : 'sync',
+    files,
+    missing: files.filter((f) => !f.exists).map((f) => `${f.role}: ${f.path}`),
+  };
+}
+
+/** The plan as text for a terminal. */
+export function formatTrainPlan(p: TrainPlan): string {
+  const lines = [
+    `run ${p.run}: ${p.algorithm}, ${p.steps} steps, ${p.trajectoriesPerStep} trajectories and ${p.updatesPerStep} update(s) a step, ${p.mode}`,
+    `resources: ${p.gpus.used} of ${p.gpus.count} ${p.gpus.kind} GPU(s), ${p.cpus} CPU(s); placement ${p.strategy}`,
+    `simulator bundles: ${p.simulatorBundles.count} × { GPU ${p.simulatorBundles.gpus}, CPU ${p.simulatorBundles.cpus} }`,
+    `RL bundles (placement group "rl"): ${p.rlBundles.count} × { GPU ${p.rlBundles.gpus}, CPU ${p.rlBundles.cpus} }, shares ${Object.entries(p.rlBundles.shares)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+    'actors:',
+    ...p.actors.map((a) => `  ${a.name.padEnd(13)} bundle ${a.bundle}  GPU ${String(a.gpu).padEnd(4)} CPU ${a.cpu}${a.backend ? `  ${a.backend}` : ''}`),
+  ];
+  if (p.files.length) {
+    lines.push('files:');
+    for (const f of p.files) lines.push(`  ${f.exists ? 'ok     ' : 'MISSING'} ${f.role}: ${f.path}`);
+  }
+  lines.push(p.missing.length ? `dry run: config valid; a real run here would stop at ${p.missing.length} missing file(s)` : 'dry run: config valid, every input file present; nothing was started');
+  return lines.join('\n') + '\n';
+}
