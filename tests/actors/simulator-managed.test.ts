@@ -9,7 +9,7 @@ import { ManagedServer, SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, Simulato
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const COHORT = path.join(ROOT, 'cli/bin/cohort.mjs');
 /** Our own OpenAI-compatible server as the managed command (sglang's role on a GPU machine). */
-const SERVE = [process.execPath, COHORT, 'sim', 'serve', '--backend', 'world', '--size', 'tiny', '--seed', '11', '--port', '{port}', '--name', '{model}'];
+const SERVE = [process.execPath, COHORT, 'sim', 'serve', '--backend', 'world', '--size', 'tiny', '--seed', '11', '--port', '{port}', '--name', '{model}@gpu{gpus}'];
 
 const alive = (pid: number) => {
   try {
@@ -54,7 +54,7 @@ test('a managed server that fails to start: the error has its exit code and last
 });
 
 test('managed simulator servers: launched by two actors, batched and round-robined, restarted after a crash, no orphan after shutdown', async (t) => {
-  const rt: Runtime = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 2 } });
+  const rt: Runtime = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 3 } });
   let shut = false;
   t.teardown(async () => {
     if (!shut) await rt.shutdown();
@@ -72,9 +72,26 @@ test('managed simulator servers: launched by two actors, batched and round-robin
   );
   const urls = await Promise.all(actors.map((a) => a.ready()));
   t.deepEqual(urls.map((u) => u.url), ports.map((p) => `http://127.0.0.1:${p}/v1`));
-  // The server answers at the port it was given, under the model name from {model}.
-  const models = (await (await fetch(`http://127.0.0.1:${ports[1]}/v1/models`)).json()) as { data: { id: string }[] };
-  t.is(models.data[0].id, 'sim-1');
+  // Each server answers at its port, named from {model} and {gpus}: the GPU the scheduler granted its actor.
+  const ids = await Promise.all(ports.map(async (p) => ((await (await fetch(`http://127.0.0.1:${p}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id));
+  const gpus = ids.map((id, i) => id.match(new RegExp(`^sim-${i}@gpu(\\d+)$`))?.[1]);
+  t.true(gpus.every((g) => g !== undefined), ids.join(' '));
+  t.not(gpus[0], gpus[1]);
+
+  // A server that cannot start: ready() rejects with its own words; it ran with the actor's CUDA_VISIBLE_DEVICES.
+  const broken = await rt.spawn(
+    SimulatorActorClass,
+    [{ index: 2, backend: { kind: 'managed' as const, command: [process.execPath, '-e', 'console.error("visible=" + process.env.CUDA_VISIBLE_DEVICES + " gpus={gpus}"); process.exit(7)'], model: 'm', port: 0, startupTimeoutS: 30 }, batching: { maxBatch: 1, maxWaitMs: 0 } }],
+    { resources: { CPU: 0.5, GPU: 1 }, maxConcurrency: SIMULATOR_MAX_CONCURRENCY },
+  );
+  const err = await t.throwsAsync(broken.ready());
+  t.regex(err!.message, /exit code 7/);
+  const seen = err!.message.match(/visible=(\d+) gpus=(\d+)/);
+  t.truthy(seen, err!.message);
+  t.is(seen![1], seen![2]);
+  t.false(gpus.includes(seen![1]), 'the third actor got the third GPU');
+  await t.throwsAsync(broken.search([{ query: 'q', mode: 'useful' }]), { message: /exit code 7/ });
+  await broken.$kill();
 
   const items = ds.train.filter((q) => q.steps.length === 1).slice(0, 12);
   const requests: SearchRequest[] = items.map((q, i) => ({ query: q.steps[0].query, question: q.question, goldenAnswers: q.goldenAnswers, trajectoryId: `0:${i}#0`, mode: i % 2 === 0 ? 'useful' : 'noisy' }));
