@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { init, type Runtime } from '@cohort/runtime';
 import { makeDataset, type SearchRequest } from '@cohort/zerosearch';
-import { ManagedServer, SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, SimulatorPool, fillPlaceholders, pickPort } from '../../actors/src/index.js';
+import { ManagedServer, SIMULATOR_MAX_CONCURRENCY, SimulatorActor, SimulatorActorClass, SimulatorPool, fillPlaceholders, pickPort } from '../../actors/src/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const COHORT = path.join(ROOT, 'cli/bin/cohort.mjs');
@@ -51,6 +51,19 @@ test('a managed server that fails to start: the error has its exit code and last
   t.regex(h!.message, /still loading/);
   const pgid = (hung as unknown as { child: { pid: number } }).child.pid;
   t.true(await gone(pgid), 'a server that timed out is killed');
+});
+
+test('a managed server that dies after its restarts are spent fails the searches with the reason (no silent "No information")', async (t) => {
+  const sim = new SimulatorActor({ index: 0, backend: { kind: 'managed', command: SERVE, model: 'sim', port: 0, startupTimeoutS: 60, maxRestarts: 0, cwd: ROOT }, batching: { maxBatch: 4, maxWaitMs: 5 } });
+  t.teardown(() => sim.close());
+  await sim.ready();
+  const ok = await sim.search([{ query: 'capital of somewhere', mode: 'noisy' }]);
+  t.is(ok[0].error, undefined);
+  const pgid = sim.stats().server!.pgid!;
+  process.kill(-pgid, 'SIGKILL');
+  t.true(await gone(pgid));
+  await new Promise((r) => setTimeout(r, 100));
+  await t.throwsAsync(sim.search([{ query: 'capital of somewhere', mode: 'useful' }]), { message: /died \(signal SIGKILL\) after 0 restart\(s\) \(maxRestarts 0\)/ });
 });
 
 test('managed simulator servers: launched by two actors, batched and round-robined, restarted after a crash, no orphan after shutdown', async (t) => {

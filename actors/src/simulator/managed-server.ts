@@ -107,6 +107,11 @@ export class ManagedServer {
     return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
   }
 
+  /** Why the server is down for good (it died after maxRestarts restarts, or a restart failed); undefined while it serves. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   /** The last lines the server wrote (stdout and stderr). */
   lastLines(): string[] {
     return [...this.tail];

@@ -168,7 +168,11 @@ export class SimulatorActor {
       const t0 = performance.now();
       try {
         await this.started;
-        return await this.engine!.search(batch);
+        // A server that is down for good fails the searches (the engine would answer "No information" for each).
+        if (this.server?.failed) throw this.server.failed;
+        const out = await this.engine!.search(batch);
+        if (this.server?.failed) throw this.server.failed;
+        return out;
       } finally {
         this.busyMs += performance.now() - t0;
       }
