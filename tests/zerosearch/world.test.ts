@@ -116,3 +116,24 @@ test('a demonstration copies names token for token: the query and answer tokeniz
   }
   t.true(checked >= 5, `checked ${checked} demonstrations`);
 });
+
+test('demoSimulatorShare: that share of the extra demonstrations reads the world simulator\'s useful documents, grounded in the hop\'s answer', (t) => {
+  const base = { seed: 5, size: 'tiny', demoTopk: 2, extraDemos: 60 } as const;
+  const engines = (share: number) =>
+    makeDataset({ ...base, demoSimulatorShare: share })
+      .demos.filter((d) => d.id.startsWith('demo-'))
+      .map((d) => d.segments.filter((s) => s.source === 'env'));
+  const none = engines(0);
+  const all = engines(1);
+  t.is(all.length, 60);
+  t.deepEqual(none.map((obs) => obs.length), all.map((obs) => obs.length), 'the same questions and hops');
+  // Different documents (simulator phrasing) but every observation still carries the hop's answer.
+  t.true(all.some((obs, i) => obs[0].text !== none[i][0].text));
+  const ds = makeDataset({ ...base, demoSimulatorShare: 1 });
+  const extra = ds.demos.filter((d) => d.id.startsWith('demo-'));
+  t.true(extra.filter((d) => d.grounded).length / extra.length > 0.9, 'simulator observations hold the hop answer');
+  const half = makeDataset({ ...base, demoSimulatorShare: 0.5 }).demos.filter((d) => d.id.startsWith('demo-'));
+  const fromSim = half.filter((d, i) => d.segments[1].text === all[i][0].text).length;
+  t.true(fromSim > 10 && fromSim < 50, `${fromSim} of 60 from the simulator at share 0.5`);
+  t.throws(() => makeDataset({ ...base, demoSimulatorShare: 1.5 }), { message: /demoSimulatorShare/ });
+});

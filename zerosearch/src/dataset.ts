@@ -8,7 +8,7 @@ import { FACT_SENTENCES, fill } from './phrasing.js';
 import { Rng } from './prng.js';
 import { allQuestions, makeSplits, type QAItem } from './questions.js';
 import { RolloutState, type Segment } from './rollout-state.js';
-import { simulatorPrompt } from './simulator-prompt.js';
+import { processSimulatorOutput, simulatorPrompt } from './simulator-prompt.js';
 import { policyInstruction } from './template.js';
 import { WorldSimulator } from './world-simulator.js';
 import { WORLD_SIZES, World, WorldConfigFields, makeWorld, type Fact } from './world.js';
@@ -42,6 +42,13 @@ export const DatasetConfigSchema = z
      * memorising. Demos naming any main-world entity are dropped.
      */
     extraDemos: z.number().int().nonnegative().max(200000).default(0),
+    /**
+     * Share of the extra demonstrations whose <information> blocks are the
+     * world simulator's useful documents instead of the corpus engine's: a
+     * policy warm-started on both reads the simulator's phrasing during RL
+     * as well as the corpus's during evaluation.
+     */
+    demoSimulatorShare: z.number().min(0).max(1).default(0),
   })
   .strict()
   .refine((c) => c.size in DATASET_SIZES, { message: `size must be one of ${Object.keys(DATASET_SIZES).join(', ')}` });
@@ -106,7 +113,7 @@ export function toQARow(q: QAItem, index: number): QARow {
 // and "Liko" differently, so without the space the copied name would be a different token
 // sequence from the one in the question or the documents, and a small policy must learn that
 // mapping per name instead of copying.
-function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World, topk: number): Demonstration {
+function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World, topk: number, simulator?: WorldSimulator): Demonstration {
   const state = new RolloutState({ id: q.id, question: q.question, goldenAnswers: q.goldenAnswers }, { maxTurns: 5 });
   let grounded = true;
   let prev = '';
@@ -114,9 +121,18 @@ function demonstration(q: QAItem, engine: CorpusSearchEngine, world: World, topk
     const need = i === 0 ? '' : `${prev} Now I need to look up ${s.query}. `;
     const a = state.step(`<think>${need || `I need to look up ${s.query}. `}</think>\n<search> ${s.query} </search>`);
     if (a.kind !== 'search') throw new Error(`demonstration for ${q.id} did not parse as a search`);
-    const docs = engine.retrieve(s.query, topk);
-    if (!docs.some((d) => d.facts.includes(s.fact))) grounded = false;
-    state.observe({ query: s.query, docs: docs.map((d) => d.text), text: docs.map((d, k) => `Doc ${k + 1}: ${d.text}`).join('\n'), engine: 'corpus' });
+    let docs: string[];
+    if (simulator) {
+      // The hop's own answer is what a useful document must carry (as in the simulator tuning pairs).
+      const golds = i === q.steps.length - 1 ? q.goldenAnswers : [s.answer];
+      docs = processSimulatorOutput(simulator.respond(simulatorPrompt({ query: s.query, mode: 'useful', question: q.question, goldenAnswers: golds }))).docs.slice(0, topk);
+      if (!docs.some((d) => d.includes(s.answer))) grounded = false;
+    } else {
+      const hits = engine.retrieve(s.query, topk);
+      if (!hits.some((d) => d.facts.includes(s.fact))) grounded = false;
+      docs = hits.map((d) => d.text);
+    }
+    state.observe({ query: s.query, docs, text: docs.map((d, k) => `Doc ${k + 1}: ${d}`).join('\n'), engine: simulator ? 'simulator' : 'corpus' });
     const f = world.facts.find((x) => x.id === s.fact)!;
     prev = fill(FACT_SENTENCES[f.relation][0], { s: world.entity(f.subject).name, o: s.answer });
   }
@@ -176,13 +192,17 @@ function extraDemonstrations(world: World, cfg: z.output<typeof DatasetConfigSch
   const names = world.entities.flatMap((e) => [e.name, ...e.aliases.filter((a) => a.length > 3)]);
   const sizes = WORLD_SIZES[cfg.size] ?? {};
   const seeds = new Rng(cfg.seed).fork('demo-worlds');
+  const pickSim = new Rng(cfg.seed).fork('demo-simulator');
   for (let round = 0; out.length < cfg.extraDemos && round < 1000; round++) {
     const w = makeWorld({ ...sizes, heldoutFraction: 0.05, seed: seeds.int(2 ** 30) });
-    const engine = new CorpusSearchEngine(makeCorpus(w, { docsPerEntity: cfg.docsPerEntity, seed: cfg.seed + round + 1 }));
+    const docs = makeCorpus(w, { docsPerEntity: cfg.docsPerEntity, seed: cfg.seed + round + 1 });
+    const engine = new CorpusSearchEngine(docs);
+    const simulator = cfg.demoSimulatorShare > 0 ? new WorldSimulator(w, { seed: cfg.seed + round }, docs) : undefined;
     const qs = new Rng(cfg.seed + round).fork('demo-questions').shuffle(allQuestions(w));
     for (const q of qs) {
       if (out.length >= cfg.extraDemos) break;
-      const d = demonstration({ ...q, id: `demo-${out.length}` }, engine, w, cfg.demoTopk);
+      const fromSimulator = simulator && pickSim.next() < cfg.demoSimulatorShare ? simulator : undefined;
+      const d = demonstration({ ...q, id: `demo-${out.length}` }, engine, w, cfg.demoTopk, fromSimulator);
       const text = d.prompt + d.response;
       if (names.some((n) => text.includes(n))) continue;
       out.push(d);

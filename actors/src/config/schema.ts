@@ -400,6 +400,12 @@ export const warmStartSchema = z.strictObject({
   batchSize: positiveInt().default(8),
   /** Share of template demonstrations in each SFT batch (the rest is corpus LM). */
   demoShare: probability().default(0.5),
+  /**
+   * Share of the demonstrations (demo-only entities) whose documents come from
+   * the world simulator (useful mode) instead of the corpus engine, so the
+   * policy reads the simulator's phrasing it meets during RL (synthetic worlds).
+   */
+  demoSimulatorShare: probability().default(0),
   /** Cache directory; results are keyed by a content hash of the inputs. */
   cacheDir: z.string().min(1).default('runs/.cache/warm-start'),
 });

@@ -73,6 +73,7 @@ export async function prepareWorld(config: TrainConfig, extraDemos = 0, cwd = pr
     // Demonstrations show as many documents per search as the rollouts do.
     demoTopk: config.rollout.topk,
     extraDemos,
+    demoSimulatorShare: config.warmStart.demoSimulatorShare,
   });
 }
 
