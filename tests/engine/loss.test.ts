@@ -125,3 +125,16 @@ test.serial('loss: SFT masked cross-entropy and clipped value loss equal direct 
   t.true(Math.abs(vr.loss - agg(per, lossMask, 'token-mean')) < 1e-4, `${vr.loss} vs ${agg(per, lossMask, 'token-mean')}`);
   t.true(vr.grads.get('value_head.weight')!.some((x) => x !== 0));
 });
+
+test('ValueTrainer trains a model with an untied lm_head (the head is left out: the value does not use it)', async (t) => {
+  const untied = CausalLM.random({ ...TINY_CONFIG, tie_word_embeddings: false }, { seed: 6, threads: 1 });
+  t.teardown(() => untied.release());
+  const head = Float32Array.from(untied.params.get('lm_head.weight')!);
+  const vt = new ValueTrainer(untied, { optimizer: { lr: 1e-2 }, seed: 1 });
+  const returns = ids.map((s) => s.map(() => 1));
+  const before = (await vt.gradients({ inputIds: ids, lossMask, returns, oldValues: returns })).loss;
+  for (let i = 0; i < 5; i++) await vt.step({ inputIds: ids, lossMask, returns });
+  const after = (await vt.gradients({ inputIds: ids, lossMask, returns, oldValues: returns })).loss;
+  t.true(after < before, `value loss ${before} -> ${after}`);
+  t.deepEqual(untied.params.get('lm_head.weight'), head, 'lm_head untouched');
+});

@@ -70,9 +70,6 @@ export class CriticActor {
 
   constructor(private readonly spec: CriticActorSpec) {
     this.model = CausalLM.load(spec.modelDir);
-    if (this.model.config.tie_word_embeddings === false) {
-      throw new Error('CriticActor: the critic needs a policy with tied word embeddings (tie_word_embeddings: true); the value graph has no gradient for an untied lm_head');
-    }
     const o = spec.optimizer;
     this.trainer = new ValueTrainer(this.model, {
       optimizer: { lr: spec.params.criticLr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay },

@@ -344,7 +344,9 @@ export class ValueTrainer extends TrainerBase {
     const rng = new Rng(seed ?? 0);
     const w = head.get(VALUE_HEAD.weight)!;
     for (let i = 0; i < w.length; i++) w[i] = rng.normal() * 0.02;
-    super(model, new Map([...model.params, ...head]), rest);
+    // An untied lm_head plays no part in the value (the graph has no gradient for it): not trained here.
+    const trunk = [...model.params].filter(([name]) => !(model.config.tie_word_embeddings === false && name === 'lm_head.weight'));
+    super(model, new Map([...trunk, ...head]), rest);
     this.head = head;
     const v = parse(valueLossOptionsSchema, value ?? {}, 'value loss options');
     this.clipRange = v.clipRange;
