@@ -1,7 +1,7 @@
 import test from 'ava';
 import { init, createCollectiveGroup, RemoteError, type ActorHandle, type Runtime } from '@cohort/runtime';
 import { chunkBounds, ringAllreduce } from '../../runtime/src/collective/ring-allreduce.js';
-import { CollectiveMemberActor, type CollectiveMember } from './fixtures/collective-actors.js';
+import { CollectiveMemberActor, roundValue, type CollectiveMember } from './fixtures/collective-actors.js';
 
 function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -123,6 +123,17 @@ test.serial('allreduce sum with W=3 and W=2 on odd lengths, W=1 returns its inpu
   t.true(inPlace.every((x) => x.same));
   t.deepEqual(inPlace[0].out, inPlace[1].out);
   t.true(maxDiff(inPlace[0].out, mean([a, c])) < 1e-6);
+});
+
+test.serial('back-to-back bulk allreduces reuse pooled receive buffers without mixing rounds: every round sums its own inputs', async (t) => {
+  const n = 100_003; // chunks of ~100 KB: bulk path, received into pooled buffers given back after each step
+  const rounds = 4;
+  const outs = await Promise.all(members.map((m) => m.allreduceRounds('four', n, rounds)));
+  for (let r = 0; r < rounds; r++) {
+    const want = new Float32Array(n);
+    for (let i = 0; i < n; i++) want[i] = roundValue(r, 0, i) + roundValue(r, 1, i) + roundValue(r, 2, i) + roundValue(r, 3, i);
+    for (let rank = 0; rank < 4; rank++) t.deepEqual(outs[rank][r], want, `round ${r}, rank ${rank}`);
+  }
 });
 
 test.serial('broadcast, allgather and barrier', async (t) => {

@@ -95,3 +95,29 @@ test('bulk sockets present a token when one is configured; a peer without it is 
     await Promise.all([a.close(), b.close(), stranger.close()]);
   }
 });
+
+test('bulk receive buffers come from a pool: a released one is reused, held ones are never lent again, contents stay intact', async (t) => {
+  const [a, b] = await Promise.all([Endpoint.start({ logger, codec }), Endpoint.start({ logger, codec })]);
+  try {
+    const held: Float32Array[] = [];
+    b.handle('keep', (body) => {
+      held.push(body as Float32Array);
+      return held.length;
+    });
+    const n = 50_000; // 200 KB: bulk path
+    const send = (v: number) => a.request(b.address, 'keep', new Float32Array(n).fill(v));
+    await Promise.all([send(1), send(2), send(3)]);
+    t.is(b.bulkPool.reused, 0, 'nothing released yet: fresh buffers');
+    t.true(b.bulkPool.release(held[0]));
+    t.false(b.bulkPool.release(held[0]), 'a second release of the same buffer is refused');
+    t.false(b.bulkPool.release(new Float32Array(n)), 'a buffer the pool did not lend is refused');
+    const firstBuffer = held[0].buffer;
+    await Promise.all([send(4), send(5), send(6)]);
+    t.is(b.bulkPool.reused, 1, 'one buffer was free: one reuse');
+    t.is(held[3].buffer, firstBuffer, 'the next attachment of that size is read into the released buffer');
+    t.is(new Set(held.slice(1).map((x) => x.buffer)).size, 5, 'held buffers are distinct: none lent to two messages');
+    for (const [i, x] of held.slice(1).entries()) t.true(x.every((v) => v === i + 2), `message ${i + 2} intact`);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});

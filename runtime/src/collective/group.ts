@@ -159,11 +159,19 @@ export class CollectiveGroup {
     const sig = `${signatureDigest(f.signature)}/${op}`;
     const timeout = opts.timeoutMs ?? this.timeoutMs;
     return this.run('allreduce', f.flat.byteLength, async (seq) => {
-      const out = await ringAllreduce(f.flat, this.rank, this.world, op, async (step, chunk) => {
-        const [, got] = await Promise.all([this.send(this.next, seq, step, 'allreduce', sig, chunk), this.receive(this.prev, seq, step, 'allreduce', sig, timeout, f.signature)]);
-        if (!(got instanceof Float32Array)) throw new CollectiveMismatchError(`allreduce #${seq} of group "${this.name}": ${this.peerName(this.prev)} sent ${typeof got}, not a Float32Array`);
-        return got;
-      });
+      const out = await ringAllreduce(
+        f.flat,
+        this.rank,
+        this.world,
+        op,
+        async (step, chunk) => {
+          const [, got] = await Promise.all([this.send(this.next, seq, step, 'allreduce', sig, chunk), this.receive(this.prev, seq, step, 'allreduce', sig, timeout, f.signature)]);
+          if (!(got instanceof Float32Array)) throw new CollectiveMismatchError(`allreduce #${seq} of group "${this.name}": ${this.peerName(this.prev)} sent ${typeof got}, not a Float32Array`);
+          return got;
+        },
+        // Received chunks are done with once added or copied in: their receive buffers go back to the bulk pool.
+        (got) => this.ep.bulkPool.release(got),
+      );
       return f.unflatten(out);
     });
   }

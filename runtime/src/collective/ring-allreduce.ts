@@ -16,14 +16,28 @@ export function chunkBounds(length: number, world: number): number[] {
 
 const mod = (a: number, w: number) => ((a % w) + w) % w;
 
+/** dst += src, elementwise (a small monomorphic function: the JIT compiles it to a tight loop). */
+function addInto(dst: Float32Array, src: Float32Array): void {
+  const n = dst.length;
+  for (let k = 0; k < n; k++) dst[k] += src[k];
+}
+
+/** dst = (dst + src) / w, elementwise. */
+function addDivideInto(dst: Float32Array, src: Float32Array, w: number): void {
+  const n = dst.length;
+  for (let k = 0; k < n; k++) dst[k] = (dst[k] + src[k]) / w;
+}
+
 /**
  * Ring allreduce of `data` in place: reduce-scatter (W-1 steps, each rank
  * adds the chunk it receives into its copy) then allgather (W-1 steps, each
  * rank forwards finished chunks). Every rank moves 2(W-1)/W of the data; the
  * finished chunks are copied bit for bit, so all ranks end with identical
- * values. `mean` divides the owned chunk before the allgather.
+ * values. `mean` divides the owned chunk before the allgather. `release` gets
+ * each received array once its values are used (to give pooled receive
+ * buffers back).
  */
-export async function ringAllreduce(data: Float32Array, rank: number, world: number, op: ReduceOp, exchange: RingExchange): Promise<Float32Array> {
+export async function ringAllreduce(data: Float32Array, rank: number, world: number, op: ReduceOp, exchange: RingExchange, release?: (got: Float32Array) => void): Promise<Float32Array> {
   if (world === 1) return data;
   const b = chunkBounds(data.length, world);
   const chunk = (i: number) => data.subarray(b[mod(i, world)], b[mod(i, world) + 1]);
@@ -37,13 +51,10 @@ export async function ringAllreduce(data: Float32Array, rank: number, world: num
     const got = await exchange(s, chunk(rank - s));
     const i = rank - s - 1;
     expect(got, i, s);
-    const dst = chunk(i);
-    for (let k = 0; k < dst.length; k++) dst[k] += got[k];
-  }
-  // This rank now holds the fully reduced chunk rank+1.
-  if (op === 'mean') {
-    const own = chunk(rank + 1);
-    for (let k = 0; k < own.length; k++) own[k] /= world;
+    // The last step completes chunk rank+1, which this rank owns: a mean divides it there, in the same pass.
+    if (op === 'mean' && s === world - 2) addDivideInto(chunk(i), got, world);
+    else addInto(chunk(i), got);
+    release?.(got);
   }
   for (let s = 0; s < world - 1; s++) {
     const step = world - 1 + s;
@@ -51,6 +62,7 @@ export async function ringAllreduce(data: Float32Array, rank: number, world: num
     const i = rank - s;
     expect(got, i, step);
     chunk(i).set(got);
+    release?.(got);
   }
   return data;
 }

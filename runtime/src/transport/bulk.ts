@@ -38,7 +38,7 @@ export function dialBulk(host: string, port: number, reader: BulkReader, tlsOpts
   return sock;
 }
 
-/** Reads length-prefixed attachments from a dialed socket into fresh buffers, zero extra copies. */
+/** Reads length-prefixed attachments from a dialed socket into buffers from `alloc` (fresh ones by default), zero extra copies. */
 export class BulkReader {
   private readonly scratch = Buffer.allocUnsafe(1 << 16);
   private readonly header = Buffer.alloc(8);
@@ -46,7 +46,11 @@ export class BulkReader {
   private dest: Uint8Array | null = null;
   private fill = 0;
 
-  constructor(private readonly onAttachment: (bytes: Uint8Array) => void) {}
+  constructor(
+    private readonly onAttachment: (bytes: Uint8Array) => void,
+    /** Supplies each attachment's destination (e.g. the endpoint's buffer pool). */
+    private readonly alloc: (len: number) => Uint8Array = (len) => new Uint8Array(new ArrayBuffer(len)),
+  ) {}
 
   /** The `onread` option for net.connect. */
   onread(): net.OnReadOpts {
@@ -86,7 +90,7 @@ export class BulkReader {
       if (this.headerFill === 8) {
         this.headerFill = 0;
         const len = this.header.readUInt32LE(0) + this.header.readUInt32LE(4) * 2 ** 32;
-        this.dest = new Uint8Array(new ArrayBuffer(len));
+        this.dest = this.alloc(len);
         this.fill = 0;
         this.maybeDone();
       }

@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import v8 from 'node:v8';
 import { decodeBatch, FrameFlags, FrameKind, type Frame } from '@cohort/protos';
 import type { Logger } from 'pino';
+import { BulkBufferPool } from './buffer-pool.js';
 import { BulkReader, createBulkServer, dialBulk, type BulkTls } from './bulk.js';
 import { Channel, makeFrame, type ReplySink } from './channel.js';
 import { errorFromWire, errorToWire, type WireError } from '../errors.js';
@@ -64,6 +65,8 @@ export class Endpoint {
   address = '';
   bulkPort = 0;
   callHandler: CallHandler | undefined;
+  /** Where received bulk attachments are read into; give back arrays you are done with (`bulkPool.release(view)`) to have later ones reuse them. */
+  readonly bulkPool = new BulkBufferPool();
   private readonly server: grpc.Server;
   private readonly bulkServer: net.Server;
   private readonly channels = new Map<string, Channel>();
@@ -212,7 +215,10 @@ export class Endpoint {
       ch.send(makeFrame(FrameKind.Hello, 0, '', '', reply));
     }
     // The receiving side dials the bulk socket.
-    const reader = new BulkReader((bytes) => ch.bulkArrived(bytes));
+    const reader = new BulkReader(
+      (bytes) => ch.bulkArrived(bytes),
+      (len) => this.bulkPool.acquire(len),
+    );
     const sock = dialBulk(host, h.bulkPort, reader, this.opts.bulkTls, () => {
       const id = Buffer.from(`${ch.channelId}\n${this.opts.bulkToken ?? ''}`);
       const len = Buffer.alloc(4);
