@@ -19,6 +19,7 @@ export * from './trajectory/group-id.js';
 export * from './trajectory/trajectory.js';
 export * from './trajectory/trajectory-builder.js';
 export * from './trajectory/collate.js';
+export * from './trajectory/filter-groups.js';
 export * from './trajectory/codec.js';
 export * from './staleness/staleness.js';
 export * from './state/prng.js';

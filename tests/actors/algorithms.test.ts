@@ -7,6 +7,7 @@ import {
   collate,
   getAlgorithm,
   getPolicyLoss,
+  informativeRows,
   klEstimate,
   listAlgorithms,
   loadAlgorithmPlugins,
@@ -251,4 +252,15 @@ test('clipped value loss and its gradient', (t) => {
   // token 0: max((2−1)², (0.5−1)²) = 1 (unclipped branch); token 1: max(0.81, 0.81) = 0.81
   t.true(Math.abs(out.loss - 0.5 * (1 + 0.81) / 2) < 1e-6);
   t.true(Math.abs(out.dValues[0] - 0.5) < 1e-6);
+});
+
+test('filterGroups: only rows of groups with a reward difference carry advantage; all-equal groups are dropped', (t) => {
+  // prompt 0: all fail, prompt 1: one success, prompt 2: all succeed
+  const b = batchOf([[0, 0, 0, 0], [0, 1, 0, 0], [1, 1, 1, 1]]);
+  const { advantages } = getAlgorithm('grpo').computeAdvantages(b, ctx);
+  const trajs = b as unknown as Parameters<typeof informativeRows>[0];
+  t.deepEqual(informativeRows({ ...trajs, advantages }), [4, 5, 6, 7]);
+  t.deepEqual(informativeRows({ ...trajs, advantages: new Float32Array(advantages.length) }), []);
+  t.throws(() => informativeRows({ ...trajs, advantages: undefined }), { message: /compute the batch advantages first/ });
+  t.is(algorithmParamsSchema.parse({}).filterGroups, false);
 });

@@ -275,6 +275,14 @@ export const algorithmParamsSchema = z.strictObject({
   valueClip: z.number().positive().default(0.5),
   /** Epochs over each step's batch. */
   epochs: positiveInt().default(1),
+  /**
+   * Drop trajectories whose advantages are all zero (a GRPO/RLOO group where
+   * every sample got the same reward) before the updates, as DAPO's dynamic
+   * sampling does; a step with none left makes no update. Without it a
+   * mini-batch with no reward signal still moves the policy: AdamW turns its
+   * near-zero gradient (KL and entropy terms, rounding) into a full-size step.
+   */
+  filterGroups: z.boolean().default(false),
 });
 
 export const algorithmSchema = z.strictObject({

@@ -62,6 +62,8 @@ export const stepMetricsSchema = z.strictObject({
       lr: z.number().nonnegative(),
     })
     .optional(),
+  /** Rows the updates used (algorithm.params.filterGroups drops rows with all-zero advantages). */
+  updateRows: z.number().int().nonnegative().optional(),
   staleness: z.strictObject({ maxLag: z.number().int().nonnegative(), meanLag: z.number().nonnegative(), dropped: z.number().int().nonnegative() }).optional(),
   /** Greedy held-out EM in percent (mean over eval splits), on steps with a periodic evaluation (`eval.every`). */
   em: percent().optional(),

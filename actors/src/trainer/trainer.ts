@@ -21,6 +21,7 @@ import { applyStaleness } from '../staleness/staleness.js';
 import { findLatestCheckpoint, readCheckpoint, writeCheckpoint } from '../state/checkpoint.js';
 import { DataLoader } from '../state/data-loader.js';
 import { Prng } from '../state/prng.js';
+import { informativeRows } from '../trajectory/filter-groups.js';
 import { collate, selectRows, shardRows, toAdvantageBatch, type CollatedBatch } from '../trajectory/collate.js';
 import { decodeTrajectories } from '../trajectory/codec.js';
 import type { Trajectory } from '../trajectory/trajectory.js';
@@ -485,8 +486,9 @@ export class Trainer {
       let lr = 0;
       let criticLoss = 0;
       let criticLast: CriticStepResult | undefined;
+      const updateRows = c.algorithm.params.filterGroups ? informativeRows(batch) : Array.from({ length: batch.batchSize }, (_, i) => i);
       for (let epoch = 0; epoch < c.algorithm.params.epochs; epoch++) {
-        const order = rng.shuffle(Array.from({ length: batch.batchSize }, (_, i) => i));
+        const order = rng.shuffle([...updateRows]);
         for (let m = 0; m < order.length; m += c.batch.miniBatch) {
           const mini = selectRows(batch, order.slice(m, m + c.batch.miniBatch));
           const iw = st.importanceWeights ? pickWeights(batch, st.importanceWeights, order.slice(m, m + c.batch.miniBatch)) : undefined;
@@ -560,6 +562,7 @@ export class Trainer {
         lr,
         gradNorm: Number.isFinite(gradNorm) ? gradNorm : undefined,
         ...(criticLast && batch.values && batch.returns ? { critic: { ...valueStats(batch.values, batch.returns, batch.lossMask), valueLoss: criticLoss / nUpdates, lr: criticLast.lr, gradNorm: Number.isFinite(criticLast.gradNorm) ? criticLast.gradNorm : undefined } } : {}),
+        updateRows: updateRows.length,
         staleness: { maxLag: st.maxLag, meanLag: st.meanLag, dropped: st.dropped.length },
         ...periodic,
       };
