@@ -1,5 +1,5 @@
 import test from 'ava';
-import { makeDataset, makeWorld, toQARow } from '@cohort/zerosearch';
+import { WORLD_SIZES, WorldSimulator, makeCorpus, makeDataset, makeWorld, simulatorPrompt, toQARow } from '@cohort/zerosearch';
 import { Tokenizer } from '@cohort/engine';
 
 const ds = makeDataset({ size: 'small', seed: 11 });
@@ -136,4 +136,23 @@ test('demoSimulatorShare: that share of the extra demonstrations reads the world
   const fromSim = half.filter((d, i) => d.segments[1].text === all[i][0].text).length;
   t.true(fromSim > 10 && fromSim < 50, `${fromSim} of 60 from the simulator at share 0.5`);
   t.throws(() => makeDataset({ ...base, demoSimulatorShare: 1.5 }), { message: /demoSimulatorShare/ });
+});
+
+test('a size preset is the world the dataset and the template simulator share (overrides change only what they name)', (t) => {
+  for (const size of ['tiny', 'small'] as const) {
+    const ds = makeDataset({ seed: 4, size });
+    const world = makeWorld({ ...WORLD_SIZES[size], seed: 4 });
+    t.deepEqual(ds.world.entities.map((e) => e.name), world.entities.map((e) => e.name), `${size}: same entities as makeWorld(WORLD_SIZES.${size})`);
+    // The simulator built from the preset knows every training question's entity.
+    const sim = new WorldSimulator(world, { seed: 4 }, makeCorpus(world, { seed: 4 }));
+    for (const q of ds.train.slice(0, 10)) {
+      const s = q.steps[0];
+      const docs = sim.respond(simulatorPrompt({ query: s.query, mode: 'useful', question: q.question, goldenAnswers: [s.answer] }));
+      t.true(docs.includes(s.answer), `${size}: useful documents for "${s.query}" carry "${s.answer}"`);
+    }
+  }
+  const more = makeDataset({ seed: 4, size: 'tiny', world: { persons: 30 } });
+  t.is(more.world.config.persons, 30);
+  t.is(more.world.config.countries, WORLD_SIZES.tiny.countries);
+  t.throws(() => makeDataset({ seed: 4, size: 'tiny', world: { persons: 2 } }), { message: /persons/ });
 });

@@ -11,7 +11,7 @@ import { RolloutState, type Segment } from './rollout-state.js';
 import { processSimulatorOutput, simulatorPrompt } from './simulator-prompt.js';
 import { policyInstruction } from './template.js';
 import { WorldSimulator } from './world-simulator.js';
-import { WORLD_SIZES, World, WorldConfigFields, makeWorld, type Fact } from './world.js';
+import { WORLD_SIZES, World, WorldOverridesSchema, makeWorld, type Fact } from './world.js';
 
 /** Dataset sizes per preset (questions and simulator pairs). */
 export const DATASET_SIZES: Record<string, { trainSize: number; testSize: number; simPairs: number }> = {
@@ -26,7 +26,7 @@ export const DatasetConfigSchema = z
   .object({
     seed: z.number().int().nonnegative().default(7),
     size: z.string().default('default'),
-    world: WorldConfigFields.partial().default({}),
+    world: WorldOverridesSchema.default({}),
     trainSize: z.number().int().positive().optional(),
     testSize: z.number().int().positive().optional(),
     simPairs: z.number().int().nonnegative().optional(),

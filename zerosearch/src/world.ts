@@ -54,6 +54,21 @@ export const WorldConfigFields = z
     heldoutFraction: z.number().min(0.05).max(0.9).default(0.25),
   })
   .strict();
+/**
+ * Overrides of a size preset: the same fields, each optional and without a
+ * default (a default here would silently replace the preset's value).
+ */
+export const WorldOverridesSchema = z
+  .object({
+    seed: z.number().int().nonnegative().optional(),
+    countries: z.number().int().min(2).max(200).optional(),
+    cities: z.number().int().min(2).max(2000).optional(),
+    persons: z.number().int().min(4).max(20000).optional(),
+    companies: z.number().int().min(2).max(20000).optional(),
+    heldoutFraction: z.number().min(0.05).max(0.9).optional(),
+  })
+  .strict();
+
 /** World config with cross-field checks. */
 export const WorldConfigSchema = WorldConfigFields.refine((c) => c.companies <= c.persons, { message: 'companies must be <= persons (each company has its own founder); lower companies or raise persons' })
   .refine((c) => c.cities >= c.countries, { message: 'cities must be >= countries (every country has a capital city); raise cities' });
