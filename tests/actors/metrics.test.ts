@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MetricsWriter, buildReport, formatResultsTable, summarizeTrajectories, writeReport, type EvalSplitResult, type StepMetrics } from '../../actors/src/core.js';
@@ -36,6 +36,21 @@ test('metrics.jsonl gets one validated line per step', (t) => {
   t.deepEqual(lines.map((l) => l.step), [0, 1]);
   t.is(lines[1].timings.allreduce, 0.1);
   t.throws(() => w.write({ ...line(2), idleRatio: 1.5 }), { message: /step 2: idleRatio/ });
+  w.write(line(2));
+
+  // Resumed at step 1: the lines of steps 1 and later are dropped (they are redone), none is lost before.
+  const resumed = new MetricsWriter(dir, { resumeFrom: 1 });
+  t.is(resumed.previous, undefined);
+  resumed.write(line(1));
+  const steps = () => readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+  t.deepEqual(steps(), [0, 1]);
+  // A fresh run under the same name starts an empty file and keeps the earlier one beside it.
+  const fresh = new MetricsWriter(dir);
+  t.truthy(fresh.previous);
+  t.deepEqual(readFileSync(fresh.previous!, 'utf8').trim().split('\n').map((l) => JSON.parse(l).step), [0, 1]);
+  t.false(existsSync(path.join(dir, 'metrics.jsonl')));
+  fresh.write(line(0));
+  t.deepEqual(steps(), [0]);
 });
 
 test('report.json and the results table (before/after EM, two-hop, turns, searches)', (t) => {

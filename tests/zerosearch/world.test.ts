@@ -153,6 +153,6 @@ test('a size preset is the world the dataset and the template simulator share (o
   }
   const more = makeDataset({ seed: 4, size: 'tiny', world: { persons: 30 } });
   t.is(more.world.config.persons, 30);
-  t.is(more.world.config.countries, WORLD_SIZES.tiny.countries);
+  t.is(more.world.config.countries, WORLD_SIZES.tiny.countries!);
   t.throws(() => makeDataset({ seed: 4, size: 'tiny', world: { persons: 2 } }), { message: /persons/ });
 });

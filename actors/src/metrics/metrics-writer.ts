@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Trajectory } from '../trajectory/trajectory.js';
@@ -101,10 +101,29 @@ export function summarizeTrajectories(trajectories: readonly Trajectory[]): Pick
  */
 export class MetricsWriter {
   readonly file: string;
+  /** Where an earlier run's metrics.jsonl was moved (a fresh run under the same name), if anywhere. */
+  readonly previous: string | undefined;
 
-  constructor(runDir: string) {
+  /**
+   * A fresh run starts an empty `metrics.jsonl`, keeping an earlier run's file
+   * beside it as `metrics.<time>.jsonl`; a run resumed at `resumeFrom` keeps
+   * the lines of the steps before it (the later ones are redone).
+   */
+  constructor(runDir: string, opts: { resumeFrom?: number } = {}) {
     mkdirSync(runDir, { recursive: true });
     this.file = path.join(runDir, 'metrics.jsonl');
+    if (!existsSync(this.file)) return;
+    if (opts.resumeFrom === undefined) {
+      if (statSync(this.file).size === 0) return;
+      this.previous = path.join(runDir, `metrics.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
+      renameSync(this.file, this.previous);
+      return;
+    }
+    const from = opts.resumeFrom;
+    const kept = readFileSync(this.file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step < from);
+    writeFileSync(this.file, kept.map((l) => `${l}\n`).join(''));
   }
 
   /** Validates and appends one step's metrics. */

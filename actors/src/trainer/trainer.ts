@@ -395,11 +395,12 @@ export class Trainer {
     );
     let loader = new DataLoader(ds.train.length, c.run.seed);
     let rng = Prng.fromSeed(c.run.seed, 'trainer');
-    const metrics = new MetricsWriter(this.runDir);
     const W = actors.learners.length;
     let version = 0;
     let startStep = 0;
     const latest = this.opts.resume ? findLatestCheckpoint(path.resolve(this.runDir, c.checkpoint.dir)) : null;
+    const metrics = new MetricsWriter(this.runDir, latest ? { resumeFrom: readCheckpoint(latest, { configSha256: this.opts.configSha256 }).manifest.curriculumStep } : {});
+    if (metrics.previous) this.log.info({ previous: metrics.previous }, "an earlier run's metrics.jsonl was kept under a new name");
     if (latest) {
       const ck = readCheckpoint(latest, { configSha256: this.opts.configSha256 });
       const m = ck.manifest;
