@@ -61,8 +61,9 @@ test('rollout actor in a worker: trajectories with masks, versions and unique gr
   // A rollout worker killed mid-call is restarted; its prompts are redone with the current weights,
   // and no trajectory is lost or counted twice.
   const retries: string[] = [];
-  const call = rolloutWithRecovery(rollout, prompts, { ...opts, step: 6, maxNewTokensPerTurn: 32 }, { version: 3, weights: async () => fresh.params, onRetry: (r) => retries.push(r) });
-  await new Promise((r) => setTimeout(r, 150));
+  // A long call (two turns of up to 64 tokens), killed soon after it was sent, so the kill always lands mid-call.
+  const call = rolloutWithRecovery(rollout, prompts, { ...opts, step: 6, maxTurns: 2, maxNewTokensPerTurn: 64 }, { version: 3, weights: async () => fresh.params, onRetry: (r) => retries.push(r) });
+  await new Promise((r) => setTimeout(r, 30));
   await rollout.$kill({ noRestart: false });
   const redone = decodeTrajectories((await call).trajectories);
   t.deepEqual(redone.map((x) => x.id).sort(), ['6:0#0', '6:0#1', '6:1#0', '6:1#1']);
