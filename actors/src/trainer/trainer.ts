@@ -399,10 +399,11 @@ export class Trainer {
     let version = 0;
     let startStep = 0;
     const latest = this.opts.resume ? findLatestCheckpoint(path.resolve(this.runDir, c.checkpoint.dir)) : null;
-    const metrics = new MetricsWriter(this.runDir, latest ? { resumeFrom: readCheckpoint(latest, { configSha256: this.opts.configSha256 }).manifest.curriculumStep } : {});
+    const resumed = latest ? readCheckpoint(latest, { configSha256: this.opts.configSha256 }) : null;
+    const metrics = new MetricsWriter(this.runDir, resumed ? { resumeFrom: resumed.manifest.curriculumStep } : {});
     if (metrics.previous) this.log.info({ previous: metrics.previous }, "an earlier run's metrics.jsonl was kept under a new name");
-    if (latest) {
-      const ck = readCheckpoint(latest, { configSha256: this.opts.configSha256 });
+    if (latest && resumed) {
+      const ck = resumed;
       const m = ck.manifest;
       const policy = ck.readFile('policy');
       const optimizer = ck.readFile('optimizer');
