@@ -1,6 +1,6 @@
 // @cohort/cluster: the runtime over many machines. NATS is the control plane
 // (membership, events, state in JetStream KV); gRPC is the data plane.
-export { pidAlive } from './pid.js';
+export { pidAlive } from '@cohort/runtime';
 export { startNatsServer, stopPid, DEFAULT_NATS_SERVER_BIN, type NatsServerOptions, type NatsServerHandle } from './nats-server.js';
 export { connectCluster, ClusterAuthError, ClusterUnreachableError, type ClusterConnectOptions, type NatsAuth } from './nats-connect.js';
 export {

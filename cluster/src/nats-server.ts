@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pidAlive } from './pid.js';
+import { pidAlive } from '@cohort/runtime';
 
 /** Where the Debian package puts the server; overridable with `COHORT_NATS_SERVER`. */
 export const DEFAULT_NATS_SERVER_BIN = '/usr/sbin/nats-server';

@@ -45,3 +45,4 @@ export type { ReduceInput } from './collective/flatten.js';
 export { CollectiveError, CollectiveTimeoutError, CollectivePeerError, CollectiveMismatchError } from './collective/errors.js';
 export { runAllreduceBench, type AllreduceBenchResult, type AllreduceBenchOptions } from './collective/allreduce-bench.js';
 export { runRuntimeBench, type RuntimeBenchResult, type RuntimeBenchOptions } from './bench/runtime-bench.js';
+export { pidAlive } from './pid.js';

@@ -23,19 +23,14 @@ export interface LearnerActorSpec {
   group?: string;
 }
 
-/** What one data-parallel `trainStep` returns (the same on every learner). */
-export interface TrainStepResult {
+/**
+ * What one data-parallel `trainStep` returns (the same on every learner): the
+ * loss parts as row-weighted means over every learner's shard, `rows` over all shards.
+ */
+export interface TrainStepResult extends Omit<GradientResult, 'grads'> {
   version: number;
   gradNorm: number;
   lr: number;
-  /** Row-weighted means over every learner's shard. */
-  loss: number;
-  pgLoss: number;
-  klLoss: number;
-  entropyLoss: number;
-  clipFrac: number;
-  /** Rows over all shards. */
-  rows: number;
   /** Seconds this learner spent computing its gradient / in the all-reduce. */
   gradientS: number;
   allreduceS: number;

@@ -2,7 +2,7 @@ import { accessSync, constants, readdirSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type SafeTensorInput } from '@cohort/engine';
-import type { ActorHandle } from '@cohort/runtime';
+import { pidAlive, type ActorHandle } from '@cohort/runtime';
 import type { RolloutActor } from '../rollout/rollout-actor.js';
 
 /** How weights reach one rollout: `shm` (a file in shared memory, same machine) or `bulk` (the data plane). */
@@ -36,15 +36,6 @@ export function sharedMemoryDir(): string {
 }
 
 const FILE_RE = /^cohort-weights-(\d+)-.*\.safetensors(\.tmp-\d+)?$/;
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes weight files left in `dir` by publisher processes that no longer run (killed before they could clean up). */
 export function sweepStaleWeightFiles(dir = sharedMemoryDir()): string[] {

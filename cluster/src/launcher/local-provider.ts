@@ -4,12 +4,12 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pidAlive } from '@cohort/runtime';
 import { z } from 'zod';
 import { headNatsPort, nodeTypeResources, resolveToken, type ClusterConfig } from '../cluster-config.js';
 import { connectCluster } from '../nats-connect.js';
 import { startNatsServer, stopPid } from '../nats-server.js';
 import { ClusterStateStore } from '../state-store.js';
-import { pidAlive } from '../pid.js';
 
 /** The `cohort` binary of this checkout. */
 export const COHORT_BIN = fileURLToPath(new URL('../../../cli/bin/cohort.mjs', import.meta.url));
