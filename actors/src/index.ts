@@ -23,3 +23,5 @@ export * from './trainer/setup.js';
 export * from './trainer/evaluate.js';
 export * from './trainer/trainer.js';
 export * from './trainer/plan.js';
+export * from './trainer/layout.js';
+export type { JobActors } from './trainer/job-actors.js';

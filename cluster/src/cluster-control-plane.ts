@@ -188,7 +188,7 @@ export class ClusterControlPlane extends ActorLifecycle<Rec> {
 
   private persistGroup(g: PlacementGroupState): void {
     void this.o.store.placementGroups
-      .put(g.id, { id: g.id, name: g.name, strategy: g.strategy, bundles: g.bundles, state: g.state, bundleNodes: g.bundleNodes, bundleGpuIds: g.bundleGpuIds, reason: g.reason, updatedAt: Date.now() })
+      .put(g.id, { id: g.id, name: g.name, strategy: g.strategy, bundles: g.bundles, labels: g.labels, state: g.state, bundleNodes: g.bundleNodes, bundleGpuIds: g.bundleGpuIds, reason: g.reason, updatedAt: Date.now() })
       .catch((err) => this.o.logger.warn({ err, group: g.id }, 'could not write the placement group'));
   }
 

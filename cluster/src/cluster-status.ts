@@ -20,6 +20,11 @@ export interface ActorStatus {
   className: string;
   state: 'PENDING' | 'ALIVE' | 'RESTARTING' | 'DEAD';
   node: string | null;
+  /** GPU ids granted on its node (empty without a GPU share). */
+  gpuIds: number[];
+  /** Its placement group and bundle, when placed in one. */
+  placementGroup?: string;
+  bundle?: number;
   restarts: number;
   reason?: string;
 }
@@ -30,7 +35,9 @@ export interface PlacementGroupStatus {
   strategy: string;
   state: 'pending' | 'created' | 'removed';
   bundles: ResourceMap[];
+  labels?: Record<string, string>;
   bundleNodes?: string[];
+  bundleGpuIds?: number[][];
   reason?: string;
 }
 
@@ -77,9 +84,19 @@ export async function readClusterStatus(store: ClusterStateStore, cluster: strin
     })
     .sort((a, b) => a.id.localeCompare(b.id));
   const actorStatus: ActorStatus[] = [...actors.values()]
-    .map(({ value: a }) => ({ id: a.id, name: a.name ?? a.id, className: a.className, state: a.state, node: a.nodeId ?? null, restarts: a.restarts, reason: a.reason }))
+    .map(({ value: a }) => ({
+      id: a.id,
+      name: a.name ?? a.id,
+      className: a.className,
+      state: a.state,
+      node: a.nodeId ?? null,
+      gpuIds: a.gpuIds ?? [],
+      ...(a.placementGroupId ? { placementGroup: a.placementGroupId, bundle: a.bundleIndex } : {}),
+      restarts: a.restarts,
+      reason: a.reason,
+    }))
     .sort((a, b) => a.name.localeCompare(b.name));
-  const pgs: PlacementGroupStatus[] = [...groups.values()].map(({ value: g }) => ({ id: g.id, name: g.name, strategy: g.strategy, state: g.state, bundles: g.bundles, bundleNodes: g.bundleNodes, reason: g.reason }));
+  const pgs: PlacementGroupStatus[] = [...groups.values()].map(({ value: g }) => ({ id: g.id, name: g.name, strategy: g.strategy, state: g.state, bundles: g.bundles, labels: g.labels, bundleNodes: g.bundleNodes, bundleGpuIds: g.bundleGpuIds, reason: g.reason }));
   const pending: ClusterStatus['pending'] = [
     ...actorStatus.filter((a) => a.state === 'PENDING').map((a) => ({ kind: 'actor' as const, id: a.id, name: a.name, reason: a.reason ?? 'waiting' })),
     ...pgs.filter((g) => g.state === 'pending').map((g) => ({ kind: 'placement-group' as const, id: g.id, name: g.name, reason: g.reason ?? 'waiting' })),

@@ -69,6 +69,8 @@ export const PlacementGroupRecordSchema = z.object({
   name: z.string().optional(),
   strategy: z.enum(['PACK', 'SPREAD', 'STRICT_PACK', 'STRICT_SPREAD']),
   bundles: z.array(resourceMap),
+  /** Node-label selector of the bundles. */
+  labels: z.record(z.string(), z.string()).optional(),
   state: z.enum(['pending', 'created', 'removed']),
   bundleNodes: z.array(z.string()).optional(),
   bundleGpuIds: z.array(z.array(z.number().int())).optional(),

@@ -27,7 +27,7 @@ export { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions, Sessi
 export { Session } from './session/session.js';
 export { benchParamFeeding, type ParamFeedingReport } from './session/param-feed-bench.js';
 // engine-lm: model, generation, training, io, tokenizer
-export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, SafetensorsError, type SafeTensor, type SafeTensorInput, type SafetensorsFile, type SafetensorsDType, type SafetensorsData } from './io/safetensors.js';
+export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, writeFileAtomic, SafetensorsError, type SafeTensor, type SafeTensorInput, type SafetensorsFile, type SafetensorsDType, type SafetensorsData } from './io/safetensors.js';
 export { loadModelConfig, parseModelConfig, modelConfigSchema, ModelConfigError, TINY_CONFIG, BENCH_5M_CONFIG, type ModelConfig, type ModelConfigInput } from './io/model-config.js';
 export { decoderParamSpecs, transpose2d, type ParamSpec } from './io/weight-names.js';
 export { Tokenizer, TokenizerError, DEFAULT_SPECIAL_TOKENS, ZEROSEARCH_TAGS, type TokenizerTrainOptions } from './tokenizer/tokenizer.js';
@@ -41,6 +41,8 @@ export { Rng } from './generate/sampling.js';
 export { AdamW, adamWOptionsSchema, type AdamWOptions, type AdamWState } from './train/adamw.js';
 export { lrSchedule, lrScheduleSchema, type LrScheduleOptions } from './train/schedule.js';
 export { clipGradNorm, globalGradNorm, GradAccumulator, type GradMap } from './train/grad-utils.js';
+export { applyGradients, type ApplyGradientsOptions, type AppliedUpdate } from './train/apply-gradients.js';
+export { encodeOptimizerState, decodeOptimizerState } from './train/optimizer-state.js';
 export { aggregate, klPenalty, ppoClipLoss, clippedValueLoss, policyLossOptionsSchema, valueLossOptionsSchema, AGGREGATIONS, KL_TYPES, type Aggregation, type KlType, type PolicyLossOptions, type ValueLossOptions } from './train/losses.js';
 export { buildPolicyGraph, buildSftGraph, buildValueGraph, gradName, VALUE_HEAD } from './train/train-graphs.js';
 export { PolicyTrainer, SftTrainer, ValueTrainer, trainerOptionsSchema, type TrainerOptions, type StepMetrics, type PolicyBatch, type PolicyStepResult, type SftBatch, type ValueBatch, type PerToken } from './train/trainer.js';

@@ -75,6 +75,8 @@ export interface PlacementGroupRequest {
   bundles: ResourceMap[];
   strategy: PlacementStrategy;
   name?: string;
+  /** Node labels every bundle must run on. */
+  labels?: Record<string, string>;
 }
 
 export interface ControlPlane {

@@ -219,13 +219,16 @@ export const PlacementGroupOptionsSchema = z
     bundles: z.array(z.record(z.string().min(1), amount)).min(1, 'a placement group needs at least one bundle'),
     strategy: z.enum(['PACK', 'SPREAD', 'STRICT_PACK', 'STRICT_SPREAD']).optional(),
     name: z.string().min(1).optional(),
+    /** Node labels every bundle must run on (e.g. `{ role: 'simulator' }`). */
+    labels: z.record(z.string().min(1), z.string()).optional(),
   })
   .strict();
-export type PlacementGroupOptions = { bundles: ResourceMap[]; strategy?: PlacementStrategy; name?: string };
+export type PlacementGroupOptions = { bundles: ResourceMap[]; strategy?: PlacementStrategy; name?: string; labels?: Record<string, string> };
 
 /** Validates placement group options. */
-export function resolvePlacementGroupOptions(input: unknown): { bundles: ResourceMap[]; strategy: PlacementStrategy; name?: string } {
+export function resolvePlacementGroupOptions(input: unknown): { bundles: ResourceMap[]; strategy: PlacementStrategy; name?: string; labels?: Record<string, string> } {
   const r = PlacementGroupOptionsSchema.safeParse(input);
   if (!r.success) throw new InvalidOptionsError(`invalid placement group options: ${describeIssues(r.error)}`);
-  return { bundles: r.data.bundles, strategy: r.data.strategy ?? 'PACK', name: r.data.name };
+  const labels = r.data.labels && Object.keys(r.data.labels).length ? r.data.labels : undefined;
+  return { bundles: r.data.bundles, strategy: r.data.strategy ?? 'PACK', name: r.data.name, ...(labels ? { labels } : {}) };
 }

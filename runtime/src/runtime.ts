@@ -255,9 +255,9 @@ export class Runtime {
   }
 
   /** Reserves bundles of resources atomically (gang scheduling). `ready()` resolves once they are all reserved. */
-  async createPlacementGroup(spec: { bundles: ResourceMap[]; strategy?: PlacementStrategy; name?: string }): Promise<PlacementGroup> {
+  async createPlacementGroup(spec: { bundles: ResourceMap[]; strategy?: PlacementStrategy; name?: string; labels?: Record<string, string> }): Promise<PlacementGroup> {
     this.check();
-    const st = await this.cp.createPlacementGroup({ bundles: spec?.bundles, strategy: spec?.strategy ?? 'PACK', name: spec?.name });
+    const st = await this.cp.createPlacementGroup({ bundles: spec?.bundles, strategy: spec?.strategy ?? 'PACK', name: spec?.name, ...(spec?.labels ? { labels: spec.labels } : {}) });
     return new PlacementGroup(this, st.id, st.bundles, st.strategy);
   }
 

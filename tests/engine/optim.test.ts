@@ -6,6 +6,9 @@ import { AdamW } from '../../engine/src/train/adamw.js';
 import { lrSchedule } from '../../engine/src/train/schedule.js';
 import { clipGradNorm, globalGradNorm, GradAccumulator } from '../../engine/src/train/grad-utils.js';
 import { Rng } from '../../engine/src/generate/sampling.js';
+import { applyGradients } from '../../engine/src/train/apply-gradients.js';
+import { decodeOptimizerState, encodeOptimizerState } from '../../engine/src/train/optimizer-state.js';
+import { encodeSafetensors } from '../../engine/src/io/safetensors.js';
 
 function randArr(n: number, rng: Rng): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal());
@@ -100,4 +103,71 @@ test('grad-norm clipping and gradient accumulation', (t) => {
   acc.reset();
   t.deepEqual([...acc.grads.get('x')!], [0, 0]);
   t.throws(() => acc.add(new Map([['x', new Float32Array(3)]])), { message: /has 3 elements, expected 2/ });
+});
+
+test('applyGradients: clips to the global norm, steps AdamW at the given lr, skips a non-finite gradient untouched; a sharded gradient with the global norm gives the same update', (t) => {
+  const rng = new Rng(3);
+  const p0 = { a: randArr(6, rng), b: randArr(3, rng) };
+  const g0 = { a: randArr(6, rng).map((x) => x * 10), b: randArr(3, rng).map((x) => x * 10) };
+  const fresh = () => new Map([['a', Float32Array.from(p0.a)], ['b', Float32Array.from(p0.b)]]);
+  const grads = () => new Map([['a', Float32Array.from(g0.a)], ['b', Float32Array.from(g0.b)]]);
+  // Reference: clipGradNorm then AdamW.update (what every trainer did by hand).
+  const ref = fresh();
+  const refOpt = new AdamW(ref, { lr: 0.01 });
+  const rg = grads();
+  const refNorm = clipGradNorm(rg, 1);
+  refOpt.update(rg, 0.02);
+  const params = fresh();
+  const opt = new AdamW(params, { lr: 0.01 });
+  const u = applyGradients(opt, grads(), { maxGradNorm: 1, lr: 0.02 });
+  t.deepEqual(u, { gradNorm: refNorm, lr: 0.02, applied: true, step: 1 });
+  t.true(refNorm > 1, 'the clip was active');
+  for (const k of ['a', 'b']) t.deepEqual(params.get(k), ref.get(k), k);
+  // Non-finite: nothing moves, the step count stays.
+  const before = new Map([...params].map(([k, v]) => [k, Float32Array.from(v)]));
+  const bad = grads();
+  bad.get('a')![2] = NaN;
+  const skipped = applyGradients(opt, bad, { maxGradNorm: 1, lr: 0.02 });
+  t.false(skipped.applied);
+  t.is(skipped.step, 1);
+  t.is(opt.step, 1);
+  for (const k of ['a', 'b']) t.deepEqual(params.get(k), before.get(k), k);
+  // No clip: the norm is still reported.
+  const noClip = applyGradients(new AdamW(fresh(), { lr: 0.01 }), grads(), { maxGradNorm: null, lr: 0.01 });
+  t.is(noClip.gradNorm, refNorm);
+  // Two shards (one parameter each) with the global norm update exactly like the whole gradient.
+  const sharded = fresh();
+  const optS = new AdamW(sharded, { lr: 0.01 });
+  const whole = grads();
+  applyGradients(optS, new Map([['a', whole.get('a')!]]), { maxGradNorm: 1, lr: 0.02, gradNorm: refNorm });
+  const optS2 = new AdamW(sharded, { lr: 0.01 });
+  applyGradients(optS2, new Map([['b', whole.get('b')!]]), { maxGradNorm: 1, lr: 0.02, gradNorm: refNorm });
+  for (const k of ['a', 'b']) t.deepEqual(sharded.get(k), ref.get(k), `shard ${k}`);
+});
+
+test('optimizer-state codec: AdamW state round-trips bit for bit through bytes with metadata; junk is refused with the reason', (t) => {
+  const rng = new Rng(4);
+  const params = new Map([['w', randArr(5, rng)], ['v', randArr(2, rng)]]);
+  const opt = new AdamW(params, { lr: 0.01 });
+  for (let i = 0; i < 3; i++) opt.update(new Map([['w', randArr(5, rng)], ['v', randArr(2, rng)]]));
+  const bytes = opt.stateBytes({ version: '7' });
+  const { state, metadata } = decodeOptimizerState(bytes);
+  t.is(state.step, 3);
+  t.is(metadata.version, '7');
+  t.is(metadata.optimizer, 'adamw');
+  const ex = opt.exportState();
+  for (const k of ['w', 'v']) {
+    t.deepEqual(state.m.get(k), ex.m.get(k));
+    t.deepEqual(state.v.get(k), ex.v.get(k));
+  }
+  // Encoding the decoded state gives the same bytes (one format, deterministic).
+  t.deepEqual(Buffer.from(encodeOptimizerState(state, { opts: metadata.opts, version: '7' })), Buffer.from(bytes));
+  const other = new AdamW(new Map([['w', new Float32Array(5)], ['v', new Float32Array(2)]]), { lr: 0.01 });
+  t.is(other.loadStateBytes(bytes).version, '7');
+  t.is(other.step, 3);
+  t.deepEqual(Buffer.from(other.stateBytes({ version: '7' })), Buffer.from(bytes));
+  const notAdam = encodeSafetensors({ x: { shape: [1], data: new Float32Array(1) } }, { optimizer: 'sgd', step: '1' });
+  t.throws(() => decodeOptimizerState(notAdam, 'opt.safetensors'), { message: /opt\.safetensors is not an AdamW state \(metadata\.optimizer=sgd\)/ });
+  const noStep = encodeSafetensors({ x: { shape: [1], data: new Float32Array(1) } }, { optimizer: 'adamw' });
+  t.throws(() => decodeOptimizerState(noStep), { message: /no valid step/ });
 });

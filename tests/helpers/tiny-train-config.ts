@@ -8,6 +8,8 @@ export interface TinyTrainConfigOptions {
   algorithm: string;
   /** Extra YAML appended verbatim (e.g. a curriculum line, or a bad key). */
   extra?: string;
+  /** Replaces the `layout:` block (YAML lines after `layout:`, indented). */
+  layout?: string;
 }
 
 /**
@@ -25,9 +27,9 @@ policy:
   model: { config: { vocab_size: 320, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 512 } }
 simulator: { backend: template, batching: { maxBatch: 8, maxWaitMs: 5 } }
 layout:
-  gpus: { kind: logical, count: 3 }
+${o.layout ?? `  gpus: { kind: logical, count: 3 }
   simulator: { bundles: 1, cpusPerBundle: 0.5 }
-  rl: { bundles: 2, cpusPerBundle: 0.5 }
+  rl: { bundles: 2, cpusPerBundle: 0.5 }`}
 algorithm: { name: ${o.algorithm} }
 optimizer: { lr: 1.0e-3, warmupRatio: 0 }
 batch: { promptsPerStep: 2, samplesPerPrompt: 2, miniBatch: 2, microBatch: 2 }

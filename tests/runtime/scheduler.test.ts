@@ -586,6 +586,34 @@ test('with keepInfeasible, a group waits for nodes that can hold it', (t) => {
   t.deepEqual(s.drainPending().groups.map((x) => x.bundleNodes), [['n1', 'n2']]);
 });
 
+test('a group with node labels places every bundle on matching nodes only, waits for one (keepInfeasible) or is infeasible with the nodes named', (t) => {
+  const s = cluster([
+    ['t1', { CPU: 4, GPU: 4 }, { role: 'trainer' }],
+    ['s1', { CPU: 4, GPU: 4 }, { role: 'simulator' }],
+  ]);
+  // PACK would take t1 (first node) without the selector.
+  const sims = s.createPlacementGroup({ id: 'sims', bundles: [{ GPU: 1 }, { GPU: 1 }, { GPU: 1 }, { GPU: 1 }], strategy: 'PACK', labels: { role: 'simulator' } });
+  t.deepEqual(sims.bundleNodes, ['s1', 's1', 's1', 's1']);
+  t.deepEqual(sims.bundleGpuIds, [[0], [1], [2], [3]]);
+  t.deepEqual(sims.labels, { role: 'simulator' });
+  const more = s.createPlacementGroup({ id: 'more', bundles: [{ GPU: 1 }], strategy: 'PACK', labels: { role: 'simulator' } });
+  t.is(more.state, 'pending', 't1 has free GPUs but the wrong label');
+  t.regex(more.reason!, /^waiting: bundle 0 needs \{GPU:1\}: needs GPU:1, free GPU:0/);
+  t.throws(() => s.createPlacementGroup({ id: 'x', bundles: [{ CPU: 1 }], strategy: 'PACK', labels: { role: 'judge' } }), {
+    instanceOf: InfeasibleError,
+    message: /placement group x \(PACK, 1 bundle, nodes labelled role=judge\) cannot be placed: no node is labelled role=judge \(nodes: t1 \{role=trainer\}, s1 \{role=simulator\}\)/,
+  });
+  t.throws(() => s.createPlacementGroup({ id: 'y', bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: 'STRICT_SPREAD', labels: { role: 'trainer' } }), { instanceOf: InfeasibleError, message: /needs 2 distinct nodes but the cluster has 1 with those labels/ });
+  // A waiting labelled group is placed when a matching node joins (not on the free unlabelled one).
+  const k = cluster([['t1', { CPU: 4, GPU: 4 }, { role: 'trainer' }]], { keepInfeasible: true });
+  const g = k.createPlacementGroup({ id: 'g', bundles: [{ GPU: 1 }], strategy: 'PACK', labels: { role: 'simulator' } });
+  t.is(g.state, 'pending');
+  t.regex(g.reason!, /^infeasible: .*no node is labelled role=simulator/);
+  k.addNode({ id: 's2', resources: { GPU: 2 }, labels: { role: 'simulator', zone: 'b' } });
+  t.deepEqual(k.drainPending().groups.map((x) => x.bundleNodes), [['s2']]);
+  t.throws(() => k.createPlacementGroup({ id: 'bad', bundles: [{ CPU: 1 }], strategy: 'PACK', labels: { role: 3 } as never }), { instanceOf: SchedulerInputError, message: /labels.*label values must be strings/ });
+});
+
 test('memory amounts read in binary units in reasons and errors', (t) => {
   const s = cluster([['n1', { CPU: 4, memory: 8 * 2 ** 30 }]]);
   scheduled(s.submit(demand('a', { memory: 6 * 2 ** 30 })));

@@ -201,8 +201,12 @@ export const bundleGroupSchema = z.strictObject({
   bundles: positiveInt(),
   gpusPerBundle: z.number().positive().default(1),
   cpusPerBundle: z.number().positive().default(1),
-  /** Extra custom resources per bundle. */
+  /** Extra custom resources per bundle (a node type's `custom` resources, e.g. {simulator: 1}). */
   resources: resourceMap.default({}),
+  /** Node labels every bundle of the group must run on (e.g. {role: simulator}, a node type's `labels`); default any node. */
+  labels: z.record(z.string().min(1), z.string()).optional(),
+  /** Placement strategy of this group's bundles; default `layout.strategy`. */
+  strategy: z.enum(['PACK', 'SPREAD', 'STRICT_PACK', 'STRICT_SPREAD']).optional(),
 });
 
 /** Fractions of an RL bundle's GPU taken by each colocated actor. */

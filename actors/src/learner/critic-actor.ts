@@ -1,4 +1,4 @@
-import { CausalLM, ValueTrainer, clipGradNorm, decodeSafetensors, encodeSafetensors, type ValueBatch } from '@cohort/engine';
+import { CausalLM, ValueTrainer, decodeSafetensors, encodeSafetensors, type ValueBatch } from '@cohort/engine';
 import { actorClass, actorContext, collectiveGroup, inActor } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
@@ -70,15 +70,16 @@ export class CriticActor {
 
   constructor(private readonly spec: CriticActorSpec) {
     this.model = CausalLM.load(spec.modelDir);
+    this.log = inActor() ? actorContext().logger.child({ actor: `critic-${spec.rank}` }) : undefined;
     const o = spec.optimizer;
     this.trainer = new ValueTrainer(this.model, {
+      logger: this.log,
       optimizer: { lr: spec.params.criticLr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay },
       maxGradNorm: o.gradClip,
       microBatchSize: spec.microBatch,
       value: { clipRange: spec.params.valueClip, aggregation: 'token-mean' },
       seed: spec.seed,
     });
-    this.log = inActor() ? actorContext().logger.child({ actor: `critic-${spec.rank}` }) : undefined;
   }
 
   /** Critic updates applied so far. */
@@ -118,10 +119,7 @@ export class CriticActor {
     reduced.delete(STATS);
     if (!(rows > 0)) throw new Error('CriticActor.trainStep: no critic had rows in this mini-batch');
     for (const g of reduced.values()) for (let i = 0; i < g.length; i++) g[i] /= rows;
-    const gradNorm = clipGradNorm(reduced, this.spec.optimizer.gradClip);
-    const lr = this.spec.params.criticLr;
-    if (Number.isFinite(gradNorm)) this.trainer.optimizer.update(reduced, lr);
-    else this.log?.warn({ gradNorm }, 'non-finite critic gradient norm; update skipped');
+    const { gradNorm, lr } = this.trainer.applyGradients(reduced);
     return { updates: this.trainer.optimizer.step, valueLoss: loss / rows, gradNorm, lr, rows, gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000 };
   }
 
@@ -140,14 +138,10 @@ export class CriticActor {
     const tensors = this.model.hfTensors();
     const H = this.model.config.hidden_size;
     for (const [name, a] of this.trainer.head) tensors[name] = { shape: name.endsWith('weight') ? [H, 1] : [1], data: a };
-    const st = this.trainer.optimizer.exportState();
-    const opt: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [n, m] of st.m) opt[`m.${n}`] = { shape: [m.length], data: m };
-    for (const [n, v] of st.v) opt[`v.${n}`] = { shape: [v.length], data: v };
     return {
       critic: encodeSafetensors(tensors, { format: 'pt', role: 'critic' }),
-      criticOptimizer: encodeSafetensors(opt, { optimizer: 'adamw', step: String(st.step) }),
-      updates: st.step,
+      criticOptimizer: this.trainer.optimizer.stateBytes(),
+      updates: this.trainer.optimizer.step,
     };
   }
 
@@ -160,15 +154,7 @@ export class CriticActor {
       if (!t || t.data.length !== a.length) throw new Error(`CriticActor.restore: the critic file lacks '${name}' (${a.length} values); it is not a critic checkpoint`);
       a.set(t.data as Float32Array);
     }
-    const o = decodeSafetensors(criticOptimizer);
-    if (o.metadata.optimizer !== 'adamw') throw new Error(`CriticActor.restore: the critic optimizer file is not an AdamW state (metadata.optimizer=${o.metadata.optimizer})`);
-    const m = new Map<string, Float32Array>();
-    const v = new Map<string, Float32Array>();
-    for (const [k, t] of o.tensors) {
-      if (k.startsWith('m.')) m.set(k.slice(2), t.data as Float32Array);
-      else if (k.startsWith('v.')) v.set(k.slice(2), t.data as Float32Array);
-    }
-    this.trainer.optimizer.importState({ step: Number(o.metadata.step), m, v });
+    this.trainer.optimizer.loadStateBytes(criticOptimizer, "CriticActor.restore: the critic's optimizer file");
     return this.trainer.optimizer.step;
   }
 }

@@ -1,4 +1,4 @@
-import { CausalLM, PolicyTrainer, clipGradNorm, decodeSafetensors, encodeSafetensors, lrSchedule, type PolicyBatch } from '@cohort/engine';
+import { CausalLM, PolicyTrainer, decodeSafetensors, encodeSafetensors, type PolicyBatch } from '@cohort/engine';
 import { actorClass, actorContext, collectiveGroup, inActor, type ActorHandle } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import type { RolloutActor } from '../rollout/rollout-actor.js';
@@ -34,6 +34,8 @@ export interface TrainStepResult extends Omit<GradientResult, 'grads'> {
   /** Seconds this learner spent computing its gradient / in the all-reduce. */
   gradientS: number;
   allreduceS: number;
+  /** Bytes of the all-reduced data (the flat gradients and the loss statistics). */
+  allreduceBytes: number;
 }
 
 /** Name of the statistics vector carried through the all-reduce with the gradients. */
@@ -61,7 +63,6 @@ export interface GradientResult {
 export class LearnerActor {
   readonly model: CausalLM;
   private readonly trainer: PolicyTrainer;
-  private readonly lr: (step: number) => number;
   private updates = 0;
   private readonly log: Logger | undefined;
   private publisher: WeightPublisher | undefined;
@@ -70,9 +71,12 @@ export class LearnerActor {
     const def = getAlgorithm(spec.algorithm.name);
     const p = spec.algorithm.params;
     this.model = CausalLM.load(spec.modelDir);
+    this.log = inActor() ? actorContext().logger.child({ actor: `learner-${spec.rank}` }) : undefined;
     const o = spec.optimizer;
     this.trainer = new PolicyTrainer(this.model, {
+      logger: this.log,
       optimizer: { lr: o.lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay },
+      schedule: { lr: o.lr, warmupSteps: Math.round(o.warmupRatio * spec.totalUpdates) },
       maxGradNorm: o.gradClip,
       microBatchSize: spec.microBatch,
       loss: {
@@ -85,8 +89,6 @@ export class LearnerActor {
         aggregation: p.lossAggregation,
       },
     });
-    this.lr = lrSchedule({ lr: o.lr, warmupSteps: Math.round(o.warmupRatio * spec.totalUpdates) });
-    this.log = inActor() ? actorContext().logger.child({ actor: `learner-${spec.rank}` }) : undefined;
   }
 
   /** Policy version: optimizer updates applied so far. */
@@ -128,14 +130,15 @@ export class LearnerActor {
     }
     grads.set(STATS, stats);
     const t1 = performance.now();
-    const reduced = await collectiveGroup(this.spec.group ?? 'learners').allreduce(grads, 'sum');
+    const group = collectiveGroup(this.spec.group ?? 'learners');
+    const reduced = await group.allreduce(grads, 'sum');
     const t2 = performance.now();
     const [rows, loss, pg, kl, ent, clip] = reduced.get(STATS)!;
     reduced.delete(STATS);
     if (!(rows > 0)) throw new Error('trainStep: no learner had rows in this mini-batch');
     for (const g of reduced.values()) for (let i = 0; i < g.length; i++) g[i] /= rows;
     const applied = this.applyGradients(reduced);
-    return { ...applied, loss: loss / rows, pgLoss: pg / rows, klLoss: kl / rows, entropyLoss: ent / rows, clipFrac: clip / rows, rows, gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000 };
+    return { ...applied, loss: loss / rows, pgLoss: pg / rows, klLoss: kl / rows, entropyLoss: ent / rows, clipFrac: clip / rows, rows, gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000, allreduceBytes: group.lastOp?.bytes ?? 0 };
   }
 
   /**
@@ -166,14 +169,11 @@ export class LearnerActor {
     return files;
   }
 
-  /** Clips and applies an (all-reduced) gradient; returns the new version, the pre-clip norm and the lr used. */
+  /** Applies an (all-reduced) gradient with the engine's step (clip, schedule, guard, AdamW); returns the new version, the pre-clip norm and the lr used. */
   applyGradients(grads: Map<string, Float32Array>): { version: number; gradNorm: number; lr: number } {
-    const gradNorm = clipGradNorm(grads, this.spec.optimizer.gradClip);
-    const lr = this.lr(this.trainer.optimizer.step + 1);
-    if (Number.isFinite(gradNorm)) this.trainer.optimizer.update(grads, lr);
-    else this.log?.warn({ gradNorm }, 'non-finite gradient norm; update skipped');
+    const u = this.trainer.applyGradients(grads);
     this.updates++;
-    return { version: this.updates, gradNorm, lr };
+    return { version: this.updates, gradNorm: u.gradNorm, lr: u.lr };
   }
 
   /** The current weights (graph layout) for rollouts. */
@@ -188,13 +188,9 @@ export class LearnerActor {
 
   /** Policy and optimizer state as safetensors bytes, for checkpoints. */
   checkpointFiles(): { policy: Uint8Array; optimizer: Uint8Array; version: number } {
-    const st = this.trainer.optimizer.exportState();
-    const opt: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const [n, m] of st.m) opt[`m.${n}`] = { shape: [m.length], data: m };
-    for (const [n, v] of st.v) opt[`v.${n}`] = { shape: [v.length], data: v };
     return {
       policy: encodeSafetensors(this.model.hfTensors(), { format: 'pt' }),
-      optimizer: encodeSafetensors(opt, { optimizer: 'adamw', step: String(st.step), version: String(this.updates) }),
+      optimizer: this.trainer.optimizer.stateBytes({ version: String(this.updates) }),
       version: this.updates,
     };
   }
@@ -206,16 +202,8 @@ export class LearnerActor {
   restore(policy: Uint8Array, optimizer: Uint8Array): number {
     const restored = CausalLM.fromSafetensors(this.model.config, decodeSafetensors(policy));
     this.model.loadParams(restored.params);
-    const f = decodeSafetensors(optimizer);
-    if (f.metadata.optimizer !== 'adamw') throw new Error(`restore: the optimizer file is not an AdamW state (metadata.optimizer=${f.metadata.optimizer})`);
-    const m = new Map<string, Float32Array>();
-    const v = new Map<string, Float32Array>();
-    for (const [k, t] of f.tensors) {
-      if (k.startsWith('m.')) m.set(k.slice(2), t.data as Float32Array);
-      else if (k.startsWith('v.')) v.set(k.slice(2), t.data as Float32Array);
-    }
-    this.trainer.optimizer.importState({ step: Number(f.metadata.step), m, v });
-    this.updates = Number(f.metadata.version ?? f.metadata.step);
+    const meta = this.trainer.optimizer.loadStateBytes(optimizer, "the checkpoint's optimizer file");
+    this.updates = Number(meta.version ?? meta.step);
     return this.updates;
   }
 }

@@ -1,17 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { getAlgorithm } from '../algorithms/registry.js';
 import type { TrainConfig } from '../config/schema.js';
 import { fillPlaceholders } from '../simulator/managed-server.js';
+import { jobLayout, type ActorLayout, type GroupLayout } from './layout.js';
 
-/** One actor the Trainer would spawn. */
-export interface PlannedActor {
-  name: string;
-  role: 'simulator' | 'learner' | 'rollout' | 'reference' | 'critic';
-  /** Simulator bundle or RL placement-group bundle index. */
-  bundle: number;
-  cpu: number;
-  gpu: number;
+/** One actor the Trainer would spawn (its layout, plus what backs a simulator). */
+export interface PlannedActor extends ActorLayout {
   /** What backs a simulator (its launch command for a managed server). */
   backend?: string;
 }
@@ -31,6 +25,8 @@ export interface TrainPlan {
   strategy: string;
   simulatorBundles: { count: number; gpus: number; cpus: number };
   rlBundles: { count: number; gpus: number; cpus: number; shares: Record<string, number> };
+  /** The placement groups the run creates (what `status --json` shows once it runs). */
+  groups: GroupLayout[];
   actors: PlannedActor[];
   algorithm: string;
   steps: number;
@@ -53,30 +49,19 @@ export function trainPlan(config: TrainConfig, cwd = process.cwd()): TrainPlan {
   const c = config;
   const l = c.layout;
   const sim = c.simulator;
-  const def = getAlgorithm(c.algorithm.name);
-  const needCritic = def.needsCritic;
-  const needRef = c.algorithm.params.kl.coef > 0;
-  const perBundle = needCritic ? 4 : 3;
-  const cpu = Math.floor((l.rl.cpusPerBundle / perBundle) * 10_000) / 10_000;
-  const actors: PlannedActor[] = [];
-  for (let i = 0; i < l.simulator.bundles; i++) {
-    let backend: string;
+  const layout = jobLayout(c);
+  const backendOf = (i: number): string => {
     if (sim.backend === 'openai' && sim.managed) {
       const m = sim.managed;
       const argv = fillPlaceholders(m.command, { model: sim.model, tp: m.tp, dp: m.dp, port: m.basePort + i, gpus: '<granted GPU ids>' });
-      backend = `managed server on 127.0.0.1:${m.basePort + i} (or a free port), health ${m.healthPath}, startup ≤ ${m.startupTimeoutS} s: ${argv.join(' ')}`;
-    } else if (sim.backend === 'openai') backend = `external OpenAI-compatible servers ${sim.addresses!.join(', ')} (model ${sim.model})`;
-    else if (sim.backend === 'local') backend = 'path' in sim.model ? `local ONNX model ${sim.model.path}` : `local ONNX model tuned on the world's simulator pairs (${sim.tune.steps} steps)`;
-    else backend = 'template simulator over the synthetic world';
-    actors.push({ name: `simulator-${i}`, role: 'simulator', bundle: i, cpu: l.simulator.cpusPerBundle, gpu: l.simulator.gpusPerBundle, backend });
-  }
+      return `managed server on 127.0.0.1:${m.basePort + i} (or a free port), health ${m.healthPath}, startup ≤ ${m.startupTimeoutS} s: ${argv.join(' ')}`;
+    }
+    if (sim.backend === 'openai') return `external OpenAI-compatible servers ${sim.addresses!.join(', ')} (model ${sim.model})`;
+    if (sim.backend === 'local') return 'path' in sim.model ? `local ONNX model ${sim.model.path}` : `local ONNX model tuned on the world's simulator pairs (${sim.tune.steps} steps)`;
+    return 'template simulator over the synthetic world';
+  };
+  const actors: PlannedActor[] = layout.actors.map((a) => (a.role === 'simulator' ? { ...a, backend: backendOf(a.index) } : { ...a }));
   const s = l.rl.shares;
-  for (let i = 0; i < l.rl.bundles; i++) {
-    actors.push({ name: `learner-${i}`, role: 'learner', bundle: i, cpu, gpu: s.learner });
-    actors.push({ name: `rollout-${i}`, role: 'rollout', bundle: i, cpu, gpu: s.rollout });
-    if (needRef) actors.push({ name: `reference-${i}`, role: 'reference', bundle: i, cpu, gpu: s.reference });
-    if (needCritic) actors.push({ name: `critic-${i}`, role: 'critic', bundle: i, cpu, gpu: s.critic });
-  }
   const files: PlannedFile[] = [];
   const file = (role: string, p: string) => {
     const abs = path.resolve(cwd, p);
@@ -107,11 +92,12 @@ export function trainPlan(config: TrainConfig, cwd = process.cwd()): TrainPlan {
     strategy: l.strategy,
     simulatorBundles: { count: l.simulator.bundles, gpus: l.simulator.gpusPerBundle, cpus: l.simulator.cpusPerBundle },
     rlBundles: { count: l.rl.bundles, gpus: l.rl.gpusPerBundle, cpus: l.rl.cpusPerBundle, shares: { ...s } },
+    groups: [layout.groups.simulators, layout.groups.rl],
     actors,
     algorithm: c.algorithm.name,
     steps: c.run.totalSteps,
     trajectoriesPerStep: trajectories,
-    updatesPerStep: Math.ceil(trajectories / c.batch.miniBatch) * c.algorithm.params.epochs,
+    updatesPerStep: layout.updatesPerStep,
     mode: c.mode.kind === 'async' ? `async (max staleness ${c.mode.maxStaleness}, ${c.mode.correction})` : 'sync',
     files,
     missing: files.filter((f) => !f.exists).map((f) => `${f.role}: ${f.path}`),
@@ -123,12 +109,12 @@ export function formatTrainPlan(p: TrainPlan): string {
   const lines = [
     `run ${p.run}: ${p.algorithm}, ${p.steps} steps, ${p.trajectoriesPerStep} trajectories and ${p.updatesPerStep} update(s) a step, ${p.mode}`,
     `resources: ${p.gpus.used} of ${p.gpus.count} ${p.gpus.kind} GPU(s), ${p.cpus} CPU(s); placement ${p.strategy}`,
-    `simulator bundles: ${p.simulatorBundles.count} × { GPU ${p.simulatorBundles.gpus}, CPU ${p.simulatorBundles.cpus} }`,
-    `RL bundles (placement group "rl"): ${p.rlBundles.count} × { GPU ${p.rlBundles.gpus}, CPU ${p.rlBundles.cpus} }, shares ${Object.entries(p.rlBundles.shares)
+    `simulator bundles (placement group "simulators", ${groupWhere(p.groups[0])}): ${p.simulatorBundles.count} × { GPU ${p.simulatorBundles.gpus}, CPU ${p.simulatorBundles.cpus} }`,
+    `RL bundles (placement group "rl", ${groupWhere(p.groups[1])}): ${p.rlBundles.count} × { GPU ${p.rlBundles.gpus}, CPU ${p.rlBundles.cpus} }, shares ${Object.entries(p.rlBundles.shares)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     'actors:',
-    ...p.actors.map((a) => `  ${a.name.padEnd(13)} bundle ${a.bundle}  GPU ${String(a.gpu).padEnd(4)} CPU ${a.cpu}${a.backend ? `  ${a.backend}` : ''}`),
+    ...p.actors.map((a) => `  ${a.name.padEnd(13)} ${a.group}[${a.bundle}]  GPU ${String(a.gpu).padEnd(4)} CPU ${a.cpu}${a.maxRestarts ? `  restarts ${a.maxRestarts}` : ''}${a.backend ? `  ${a.backend}` : ''}`),
   ];
   if (p.files.length) {
     lines.push('files:');
@@ -136,4 +122,9 @@ export function formatTrainPlan(p: TrainPlan): string {
   }
   lines.push(p.missing.length ? `dry run: config valid; a real run here would stop at ${p.missing.length} missing file(s)` : 'dry run: config valid, every input file present; nothing was started');
   return lines.join('\n') + '\n';
+}
+
+function groupWhere(g: GroupLayout | undefined): string {
+  if (!g) return '';
+  return `${g.strategy}${g.labels ? ` on nodes labelled ${Object.entries(g.labels).map(([k, v]) => `${k}=${v}`).join(',')}` : ''}`;
 }

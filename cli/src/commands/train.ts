@@ -1,5 +1,5 @@
 import { ConfigError, Trainer, formatResultsTable, formatTrainPlan, loadTrainConfig, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
-import { resolveClusterTarget } from '@cohort/cluster';
+import { connect, resolveClusterTarget, type ClusterRuntime, type ClusterTarget } from '@cohort/cluster';
 import { pino, type Logger } from 'pino';
 import { openTrainingPublisher, writeRunPlots, type TrainingPublisher } from '@cohort/dashboard';
 import { parseFlags } from '../args.js';
@@ -26,14 +26,14 @@ function progressRenderer(): (p: TrainerProgress) => void {
   };
 }
 
-/**
- * With a cluster address (--address or COHORT_ADDRESS), opens the line to
- * that cluster's dashboard before training starts (so an unreachable cluster
- * fails fast, exit code 3); undefined for a purely local run.
- */
-async function clusterPublisher(v: { address?: string; 'token-file'?: string; cluster?: string }): Promise<TrainingPublisher | undefined> {
+/** The cluster named by --address or COHORT_ADDRESS (token from --token-file or COHORT_TOKEN); undefined for a purely local run. */
+function clusterTarget(v: { address?: string; 'token-file'?: string; cluster?: string }): ClusterTarget | undefined {
   if (!v.address && !process.env.COHORT_ADDRESS) return undefined;
-  const target = resolveClusterTarget({ address: v.address, tokenFile: v['token-file'], cluster: v.cluster });
+  return resolveClusterTarget({ address: v.address, tokenFile: v['token-file'], cluster: v.cluster });
+}
+
+/** The line to the cluster's dashboard, opened before training starts (so an unreachable cluster fails fast, exit code 3). */
+function clusterPublisher(target: ClusterTarget): Promise<TrainingPublisher> {
   return openTrainingPublisher(target.url, { token: target.auth.token, credsFile: target.auth.credsFile, cluster: target.cluster });
 }
 
@@ -64,10 +64,15 @@ report.json, reward/EM plots as SVG, checkpoints). Prints the results table (or 
 shares, simulator backends with filled-in commands, input files present or missing) without
 starting anything (--json: the plan as JSON).
 --resume continues from the newest checkpoint of the run (same config file).
---address (or COHORT_ADDRESS) publishes every step's metrics to that cluster's
-dashboard on NATS (cohort.<cluster>.train.steps), shown live in its training view;
-the token comes from --token-file or COHORT_TOKEN. Without it a head started in
-the same directory still shows the run by following ./runs/<name>/metrics.jsonl.`,
+--address NATS_URL (or COHORT_ADDRESS) runs every actor of the job on that cluster
+(simulators, rollouts, learners, references, critics), placed through the placement
+groups the plan shows (layout strategy and node labels); this process keeps only
+the orchestration (world, warm start, evaluation, the step loop, checkpoints). It
+also publishes every step's metrics to the cluster's dashboard on NATS
+(cohort.<cluster>.train.steps). The token comes from --token-file or COHORT_TOKEN.
+The run's files (warm-start policy, tokenizer, simulator model) are passed to the
+actors by path: every node must see this directory at the same path (one machine,
+or a shared filesystem). Without --address everything runs on this machine.`,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       json: { type: 'boolean' },
@@ -93,15 +98,19 @@ the same directory still shows the run by following ./runs/<name>/metrics.jsonl.
     }
     const level = values['log-level'] ?? 'warn';
     const logger = pino({ level }, pino.destination(2));
-    const publisher = await clusterPublisher(values);
+    const target = clusterTarget(values);
+    const publisher = target ? await clusterPublisher(target) : undefined;
+    let runtime: ClusterRuntime | undefined;
     try {
+      if (target) runtime = await connect(target.url, { ...target.auth, logger: logger.child({ role: 'driver' }) });
       const onStep = publisher ? publishSteps(publisher, loaded.config.run.name, logger) : undefined;
-      const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), resume: values.resume ?? false, onStep });
+      const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), resume: values.resume ?? false, onStep, runtime });
       const { report, runDir } = await trainer.run();
       writeRunPlots(runDir);
       if (values.json) process.stdout.write(JSON.stringify(report) + '\n'); // lint-allow-console
       else process.stdout.write((report ? formatResultsTable(report) : 'no evaluation configured (eval.before and eval.after are false)\n') + `outputs: ${runDir}\n`); // lint-allow-console
     } finally {
+      await runtime?.shutdown().catch(() => undefined);
       await publisher?.close();
     }
     return 0;

@@ -160,7 +160,12 @@ export function readSafetensors(path: string): SafetensorsFile {
 
 /** Writes a `.safetensors` file atomically (temp file + rename). */
 export function writeSafetensors(path: string, tensors: Map<string, SafeTensorInput> | Record<string, SafeTensorInput>, metadata?: Record<string, string>): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** Writes bytes to a temp file beside `path`, then renames it over `path` (readers never see half a file). */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, encodeSafetensors(tensors, metadata));
+  writeFileSync(tmp, bytes);
   renameSync(tmp, path);
 }

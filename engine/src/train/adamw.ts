@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { readSafetensors, writeSafetensors, type SafeTensorInput } from '../io/safetensors.js';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/safetensors.js';
+import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.js';
 
 /** AdamW hyper-parameters (decoupled weight decay, bias-corrected moments). */
 export const adamWOptionsSchema = z.object({
@@ -100,24 +102,25 @@ export class AdamW {
     this.stepCount = s.step;
   }
 
-  /** Saves the state as safetensors (`m.<name>`, `v.<name>`) with step and hyper-parameters in metadata. */
+  /** The state as bytes ({@link encodeOptimizerState}: `m.<name>`, `v.<name>`, step and hyper-parameters in metadata). */
+  stateBytes(metadata: Record<string, string> = {}): Uint8Array {
+    return encodeOptimizerState({ step: this.stepCount, m: this.m, v: this.v }, { opts: JSON.stringify(this.opts), ...metadata });
+  }
+
+  /** Restores state bytes written by {@link stateBytes}; returns their metadata. */
+  loadStateBytes(bytes: Uint8Array, what?: string): Record<string, string> {
+    const { state, metadata } = decodeOptimizerState(bytes, what);
+    this.importState(state);
+    return metadata;
+  }
+
+  /** Saves the state to a file ({@link stateBytes}; written to a temp file, then renamed). */
   save(path: string): void {
-    const tensors: Record<string, SafeTensorInput> = {};
-    for (const [name, m] of this.m) tensors[`m.${name}`] = { shape: [m.length], data: m };
-    for (const [name, v] of this.v) tensors[`v.${name}`] = { shape: [v.length], data: v };
-    writeSafetensors(path, tensors, { optimizer: 'adamw', step: String(this.stepCount), opts: JSON.stringify(this.opts) });
+    writeFileAtomic(path, this.stateBytes());
   }
 
   /** Loads a state written by {@link save}. */
   load(path: string): void {
-    const f = readSafetensors(path);
-    if (f.metadata.optimizer !== 'adamw') throw new Error(`${path} is not an AdamW state file (metadata.optimizer=${f.metadata.optimizer})`);
-    const m = new Map<string, Float32Array>();
-    const v = new Map<string, Float32Array>();
-    for (const [k, t] of f.tensors) {
-      if (k.startsWith('m.')) m.set(k.slice(2), t.data as Float32Array);
-      else if (k.startsWith('v.')) v.set(k.slice(2), t.data as Float32Array);
-    }
-    this.importState({ step: Number(f.metadata.step), m, v });
+    this.loadStateBytes(readFileSync(path), path);
   }
 }

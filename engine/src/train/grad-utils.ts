@@ -15,10 +15,11 @@ export function globalGradNorm(grads: GradMap): number {
 /**
  * Scales all gradients in place so their global norm is at most `maxNorm` (PyTorch's
  * clip_grad_norm_). Returns the norm before clipping. A non-finite norm leaves grads as is.
+ * `norm` is the global norm when the caller knows it (e.g. summed over the shards of a
+ * sharded gradient, of which `grads` is one); default: the norm of `grads`.
  */
-export function clipGradNorm(grads: GradMap, maxNorm: number): number {
+export function clipGradNorm(grads: GradMap, maxNorm: number, norm = globalGradNorm(grads)): number {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
-  const norm = globalGradNorm(grads);
   if (Number.isFinite(norm) && norm > maxNorm) {
     const k = maxNorm / (norm + 1e-6);
     for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= k;

@@ -11,7 +11,8 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { Rng } from '../generate/sampling.js';
 import { AdamW, adamWOptionsSchema } from './adamw.js';
 import { lrSchedule, type LrScheduleOptions } from './schedule.js';
-import { GradAccumulator, clipGradNorm, globalGradNorm } from './grad-utils.js';
+import { GradAccumulator, type GradMap } from './grad-utils.js';
+import { applyGradients, type AppliedUpdate } from './apply-gradients.js';
 import { AGGREGATIONS, policyLossOptionsSchema, valueLossOptionsSchema, type PolicyLossConfig } from './losses.js';
 import { VALUE_HEAD, buildPolicyGraph, buildSftGraph, buildValueGraph, gradName } from './train-graphs.js';
 import { decoderParamSpecs } from '../io/weight-names.js';
@@ -167,13 +168,21 @@ abstract class TrainerBase {
   /** {@link accumulate}, then grad-norm clipping and one AdamW update at the scheduled lr. */
   protected async runStep(rowsTotal: number, pack: (rows: number[]) => Packed, fetchScalars: string[]): Promise<StepMetrics> {
     const { sums, tokens, micro } = await this.accumulate(rowsTotal, pack, fetchScalars);
-    const gradNorm = this.opts.maxGradNorm === null ? globalGradNorm(this.acc.grads) : clipGradNorm(this.acc.grads, this.opts.maxGradNorm);
-    const lr = this.lr(this.optimizer.step + 1);
-    if (Number.isFinite(gradNorm)) this.optimizer.update(this.acc.grads, lr);
-    else this.log?.warn({ step: this.optimizer.step, gradNorm }, 'non-finite gradient norm; update skipped');
+    const { gradNorm, lr } = this.applyGradients(this.acc.grads);
     const m: StepMetrics = { ...sums, step: this.optimizer.step, loss: sums.loss, gradNorm, lr, tokens, microBatches: micro };
     this.log?.debug(m, 'train step');
     return m;
+  }
+
+  /**
+   * One optimizer update with gradients computed elsewhere (e.g. all-reduced
+   * over data-parallel learners): the engine's {@link applyGradients} with this
+   * trainer's clip, the scheduled lr of the next step and its AdamW. `grads` is
+   * scaled in place by the clip. `gradNorm`: the global norm when `grads` is one
+   * shard of a sharded gradient.
+   */
+  applyGradients(grads: GradMap, o: { gradNorm?: number } = {}): AppliedUpdate {
+    return applyGradients(this.optimizer, grads, { maxGradNorm: this.opts.maxGradNorm, lr: this.lr(this.optimizer.step + 1), gradNorm: o.gradNorm, logger: this.log });
   }
 
   /** Copies of the accumulated gradients of the last pass, by parameter name. */

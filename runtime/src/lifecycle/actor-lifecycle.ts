@@ -303,7 +303,7 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
   async createPlacementGroup(req: PlacementGroupRequest): Promise<PlacementGroupState> {
     if (this.closed) throw new CohortError(this.lo.closedMessage);
     const opts = resolvePlacementGroupOptions(req);
-    const state = this.scheduler.createPlacementGroup({ id: this.newGroupId(), name: opts.name, bundles: opts.bundles, strategy: opts.strategy });
+    const state = this.scheduler.createPlacementGroup({ id: this.newGroupId(), name: opts.name, bundles: opts.bundles, strategy: opts.strategy, ...(opts.labels ? { labels: opts.labels } : {}) });
     this.groups.set(state.id, { state, waiters: [] });
     this.groupChanged(state);
     return state;

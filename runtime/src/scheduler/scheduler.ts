@@ -725,7 +725,7 @@ export class Scheduler {
   private tryGroup(g: GroupEntry): Attempt<true> {
     const { strategy } = g.spec;
     const global = this.holds.global(g.names);
-    let cands = this.cands;
+    let cands = this.groupCands(g);
     if (this.holds.hasNodeHolds()) cands = cands.filter((c) => !this.holds.onNode(g.names, c.nodeId));
     if (!global) {
       const r = placeBundles(strategy, g.bundles, cands);
@@ -751,23 +751,37 @@ export class Scheduler {
     return this.groupPendingReason(g);
   }
 
+  /** The nodes a group may use: all, or those matching its label selector. */
+  private groupNodes(g: GroupEntry): NodeEntry[] {
+    const labels = g.spec.labels;
+    return labels ? this.nodeList.filter((n) => hasLabels(n, labels)) : this.nodeList;
+  }
+
+  private groupCands(g: GroupEntry): Candidate[] {
+    const labels = g.spec.labels;
+    return labels ? this.cands.filter((c) => hasLabels(this.nodeMap.get(c.nodeId)!, labels)) : this.cands;
+  }
+
   /** Why a group can never fit the live nodes, or undefined when it could. */
   private groupInfeasibility(g: GroupEntry): string | undefined {
     const { strategy, id } = g.spec;
-    const what = `placement group ${id} (${strategy}, ${g.bundles.length} bundle${g.bundles.length === 1 ? '' : 's'})`;
+    const scope = g.spec.labels ? formatLabels(g.spec.labels) : undefined;
+    const what = `placement group ${id} (${strategy}, ${g.bundles.length} bundle${g.bundles.length === 1 ? '' : 's'}${scope ? `, nodes labelled ${scope}` : ''})`;
+    const nodes = this.groupNodes(g);
     if (this.nodeList.length === 0) return `${what} cannot be placed: the cluster has no nodes`;
-    if (strategy === 'STRICT_SPREAD' && this.nodeList.length < g.bundles.length) {
-      return `${what} needs ${g.bundles.length} distinct nodes but the cluster has ${this.nodeList.length}; use SPREAD for best-effort spreading`;
+    if (nodes.length === 0) return `${what} cannot be placed: no node is labelled ${scope} (nodes: ${this.nodeList.map((n) => `${n.spec.id} {${formatLabels(n.spec.labels)}}`).join(', ')})`;
+    if (strategy === 'STRICT_SPREAD' && nodes.length < g.bundles.length) {
+      return `${what} needs ${g.bundles.length} distinct nodes but the cluster has ${nodes.length}${scope ? ' with those labels' : ''}; use SPREAD for best-effort spreading`;
     }
     for (let b = 0; b < g.bundles.length; b++) {
-      if (!this.anyNodeFitsTotal(g.bundles[b])) return this.infeasibleMessage(`${what} bundle ${b}`, g.bundles[b]);
+      if (!anyFitsTotal(g.bundles[b], nodes)) return this.infeasibleMessage(`${what} bundle ${b}`, g.bundles[b], nodes, scope);
     }
-    const empties: Candidate[] = this.cands.map((c) => ({ nodeId: c.nodeId, pool: c.pool.emptyCopy() }));
+    const empties: Candidate[] = this.groupCands(g).map((c) => ({ nodeId: c.nodeId, pool: c.pool.emptyCopy() }));
     const r = placeBundles(strategy, g.bundles, empties);
     if (r.ok) return undefined;
     if (strategy === 'STRICT_PACK') {
       const sum = sumQuantities(g.bundles);
-      const best = this.bestNode(sum, true);
+      const best = this.bestNode(sum, true, nodes);
       return `${what} needs ${formatQuantity(sum)} on one node, more than any node has: ${formatShortages(best.short, 'total')} (node ${best.node.spec.id})`;
     }
     if (strategy === 'STRICT_SPREAD') {
@@ -778,40 +792,42 @@ export class Scheduler {
 
   private groupPendingReason(g: GroupEntry): Attempt<true> {
     const { strategy } = g.spec;
+    const nodes = this.groupNodes(g);
+    const cands = this.groupCands(g);
     if (strategy === 'STRICT_PACK') {
       const sum = sumQuantities(g.bundles);
-      const best = this.bestNode(sum, false);
+      const best = this.bestNode(sum, false, nodes);
       const short = best.short;
       return {
         kind: 'pending',
-        reason: `waiting: needs ${formatQuantity(sum)} on one node for STRICT_PACK: ${formatShortages(short, 'free')}${this.nodeList.length > 1 ? ` (best node ${best.node.spec.id})` : ''}`,
+        reason: `waiting: needs ${formatQuantity(sum)} on one node for STRICT_PACK: ${formatShortages(short, 'free')}${nodes.length > 1 ? ` (best node ${best.node.spec.id})` : ''}`,
         blocks: short.map((s) => s.name),
-        blockNodes: this.feasibleNodes([sum]),
+        blockNodes: this.feasibleNodes([sum], nodes),
       };
     }
     // Find the first bundle that finds no room when the bundles are placed in order (simulated, then undone).
-    const r = placeBundles(strategy, g.bundles, this.cands);
+    const r = placeBundles(strategy, g.bundles, cands);
     if (r.ok) {
-      for (let i = 0; i < r.placed.length; i++) this.cands[r.placed[i].cand].pool.give(g.bundles[i], r.placed[i].grant);
+      for (let i = 0; i < r.placed.length; i++) cands[r.placed[i].cand].pool.give(g.bundles[i], r.placed[i].grant);
       return this.heldReason(g.names);
     }
     const b = Math.max(0, r.bundle);
     const q = g.bundles[b];
-    const best = this.bestNode(q, false);
+    const best = this.bestNode(q, false, nodes);
     if (best.short.length === 0) {
       const rule = strategy === 'STRICT_SPREAD' ? ' (STRICT_SPREAD: each bundle on a distinct node)' : '';
       return {
         kind: 'pending',
         reason: `waiting: bundle ${b} ${formatQuantity(q)} has no node left with room${rule}`,
         blocks: namesOf(q),
-        blockNodes: this.feasibleNodes(g.bundles),
+        blockNodes: this.feasibleNodes(g.bundles, nodes),
       };
     }
     return {
       kind: 'pending',
-      reason: `waiting: bundle ${b} needs ${formatQuantity(q)}: ${formatShortages(best.short, 'free')}${this.nodeList.length > 1 ? ` (best node ${best.node.spec.id})` : ''}`,
+      reason: `waiting: bundle ${b} needs ${formatQuantity(q)}: ${formatShortages(best.short, 'free')}${nodes.length > 1 ? ` (best node ${best.node.spec.id})` : ''}`,
       blocks: best.short.map((s) => s.name),
-      blockNodes: this.feasibleNodes(g.bundles),
+      blockNodes: this.feasibleNodes(g.bundles, nodes),
     };
   }
 
@@ -981,6 +997,7 @@ function snapshot(g: GroupEntry): PlacementGroupState {
     state: g.state,
   };
   if (g.spec.name !== undefined) s.name = g.spec.name;
+  if (g.spec.labels) s.labels = { ...g.spec.labels };
   if (g.reserved) {
     s.bundleNodes = g.reserved.map((b) => b.nodeId);
     s.bundleGpuIds = g.reserved.map((b) => [...b.gpuIds]);

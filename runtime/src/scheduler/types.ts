@@ -61,6 +61,8 @@ export interface PlacementGroupSpec {
   name?: string;
   bundles: ResourceMap[];
   strategy: PlacementStrategy;
+  /** Every bundle goes on a node whose labels include each key=value (e.g. `{ role: 'simulator' }`); default any node. */
+  labels?: Record<string, string>;
 }
 
 export interface PlacementGroupState {
@@ -68,6 +70,8 @@ export interface PlacementGroupState {
   name?: string;
   strategy: PlacementStrategy;
   bundles: ResourceMap[];
+  /** The node-label selector of the group's bundles (absent: any node). */
+  labels?: Record<string, string>;
   /** `created` once every bundle is reserved (atomically); `pending` until then; `removed` after removal. */
   state: 'pending' | 'created' | 'removed';
   /** Node of each bundle once created. */

@@ -58,6 +58,9 @@ const groupSchema = z.object({
     error: 'must be a non-empty array of resource maps (one per bundle)',
   }),
   strategy: strategySchema,
+  labels: z
+    .record(z.string(), z.string({ error: 'label values must be strings' }), { error: 'must be an object of label → value' })
+    .optional(),
 });
 
 function describe(what: string, error: z.ZodError): SchedulerInputError {
@@ -141,6 +144,7 @@ export function parsePlacementGroupSpec(input: unknown): PlacementGroupSpec {
   });
   const spec: PlacementGroupSpec = { id: r.data.id, bundles, strategy: r.data.strategy };
   if (r.data.name !== undefined) spec.name = r.data.name;
+  if (r.data.labels && Object.keys(r.data.labels).length) spec.labels = { ...r.data.labels };
   return spec;
 }
 

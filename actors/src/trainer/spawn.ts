@@ -1,0 +1,125 @@
+import { createCollectiveGroup, type ActorHandle, type PlacementGroup, type Runtime } from '@cohort/runtime';
+import type { Logger } from 'pino';
+import type { TrainConfig } from '../config/schema.js';
+import { CriticActorClass } from '../learner/critic-actor.js';
+import { LearnerActorClass } from '../learner/learner-actor.js';
+import { ReferenceActorClass } from '../learner/reference-actor.js';
+import { RolloutActorClass } from '../rollout/rollout-actor.js';
+import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, type SimulatorActorSpec } from '../simulator/simulator-actor.js';
+import type { JobActors } from './job-actors.js';
+import type { ActorLayout, GroupLayout, JobLayout } from './layout.js';
+
+/** Files and backends every actor of the job starts from. */
+export interface SpawnInputs {
+  /** The warm-start policy directory (config.json + model.safetensors): learners, rollouts, references and critics load it. */
+  policyDir: string;
+  /** The policy tokenizer's `tokenizer.json` (rollouts). */
+  tokenizerPath: string;
+  /** One backend per simulator bundle. */
+  simulatorBackends: SimulatorActorSpec['backend'][];
+}
+
+/**
+ * Places a job's actors on a runtime, local or a cluster, exactly as its
+ * {@link JobLayout} says: one placement group per bundle group (simulators,
+ * RL) with the layout's strategy and node labels, each actor in its bundle
+ * with its share. It keeps what it needs to spawn any actor again (a
+ * replacement for a lost learner).
+ */
+export class JobSpawner {
+  readonly groups: Partial<Record<GroupLayout['name'], PlacementGroup>> = {};
+  private readonly replaced = new Map<string, number>();
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly config: TrainConfig,
+    readonly layout: JobLayout,
+    private readonly inputs: SpawnInputs,
+    private readonly log: Logger,
+  ) {}
+
+  /** Creates both placement groups (atomically each) and every actor; forms the learners' (and critics') collective groups. */
+  async spawnAll(): Promise<JobActors> {
+    for (const g of [this.layout.groups.simulators, this.layout.groups.rl]) {
+      const pg = await this.rt.createPlacementGroup({ bundles: g.bundles, strategy: g.strategy, name: g.name, ...(g.labels ? { labels: g.labels } : {}) });
+      this.groups[g.name] = pg;
+      await pg.ready();
+    }
+    const of = (role: ActorLayout['role']) => this.layout.actors.filter((a) => a.role === role);
+    const simulators = await Promise.all(of('simulator').map((a) => this.spawnSimulator(a)));
+    // Managed servers start in the background: fail here, with the server's own words, not at the first search.
+    const urls = await Promise.all(simulators.map((s) => s.ready()));
+    if (this.config.simulator.backend === 'openai' && this.config.simulator.managed) this.log.info({ urls: urls.map((u) => u.url) }, 'managed simulator servers healthy');
+    const actors: JobActors = {
+      simulators,
+      learners: await Promise.all(of('learner').map((a) => this.spawnLearner(a))),
+      rollouts: [],
+      references: await Promise.all(of('reference').map((a) => this.spawnReference(a))),
+      critics: await Promise.all(of('critic').map((a) => this.spawnCritic(a))),
+    };
+    actors.rollouts = await Promise.all(of('rollout').map((a) => this.spawnRollout(a, actors.simulators)));
+    // Gradients are all-reduced among the learners (and among the critics) by the runtime's ring collective.
+    await this.formGroups(actors);
+    return actors;
+  }
+
+  /** (Re)forms the learners' and critics' collective groups from the current handles. */
+  async formGroups(actors: JobActors): Promise<void> {
+    await createCollectiveGroup(this.rt, { name: 'learners', members: actors.learners });
+    if (actors.critics.length) await createCollectiveGroup(this.rt, { name: 'critics', members: actors.critics });
+  }
+
+  /** Removes the placement groups (their actors end with them). */
+  async removeGroups(): Promise<void> {
+    for (const pg of Object.values(this.groups)) await pg?.remove().catch(() => undefined);
+  }
+
+  /** Spawn options of a layout entry; a replacement gets a fresh name (`learner-1.r1`). */
+  private options(a: ActorLayout, replacement: boolean) {
+    let name = a.name;
+    if (replacement) {
+      const n = (this.replaced.get(a.name) ?? 0) + 1;
+      this.replaced.set(a.name, n);
+      name = `${a.name}.r${n}`;
+    }
+    const pg = this.groups[a.group];
+    if (!pg) throw new Error(`placement group "${a.group}" was not created; call spawnAll() first`);
+    return { name, resources: { CPU: a.cpu, GPU: a.gpu }, placementGroup: pg, bundleIndex: a.bundle, maxRestarts: a.maxRestarts };
+  }
+
+  spawnSimulator(a: ActorLayout, replacement = false) {
+    const sim = this.config.simulator;
+    const spec: SimulatorActorSpec = { index: a.index, backend: this.inputs.simulatorBackends[a.index], style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: this.config.run.seed, batching: sim.batching };
+    // Concurrent calls from every rollout must overlap so the batcher can merge them.
+    return this.rt.spawn(SimulatorActorClass, [spec], { ...this.options(a, replacement), maxConcurrency: SIMULATOR_MAX_CONCURRENCY });
+  }
+
+  spawnLearner(a: ActorLayout, replacement = false) {
+    const c = this.config;
+    const spec = {
+      rank: a.index,
+      worldSize: c.layout.rl.bundles,
+      modelDir: this.inputs.policyDir,
+      algorithm: { name: c.algorithm.name, params: c.algorithm.params },
+      optimizer: c.optimizer,
+      totalUpdates: c.run.totalSteps * this.layout.updatesPerStep,
+      microBatch: c.batch.microBatch,
+    };
+    return this.rt.spawn(LearnerActorClass, [spec], this.options(a, replacement));
+  }
+
+  spawnRollout(a: ActorLayout, simulators: ActorHandle<import('../simulator/simulator-actor.js').SimulatorActor>[], replacement = false) {
+    return this.rt.spawn(RolloutActorClass, [{ index: a.index, modelDir: this.inputs.policyDir, tokenizer: this.inputs.tokenizerPath, simulators }], this.options(a, replacement));
+  }
+
+  spawnReference(a: ActorLayout, replacement = false) {
+    return this.rt.spawn(ReferenceActorClass, [{ modelDir: this.inputs.policyDir }], this.options(a, replacement));
+  }
+
+  /** PPO: one critic per RL bundle, initialised from the warm-start policy (same value-head seed everywhere). */
+  spawnCritic(a: ActorLayout, replacement = false) {
+    const c = this.config;
+    const spec = { rank: a.index, worldSize: c.layout.rl.bundles, modelDir: this.inputs.policyDir, params: c.algorithm.params, optimizer: c.optimizer, microBatch: c.batch.microBatch, seed: c.run.seed, group: 'critics' };
+    return this.rt.spawn(CriticActorClass, [spec], this.options(a, replacement));
+  }
+}

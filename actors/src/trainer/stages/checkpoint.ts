@@ -1,0 +1,54 @@
+import path from 'node:path';
+import type { TrainConfig } from '../../config/schema.js';
+import type { DataLoader } from '../../state/data-loader.js';
+import { writeCheckpoint, type OpenedCheckpoint } from '../../state/checkpoint.js';
+import type { Prng } from '../../state/prng.js';
+import type { JobActors } from '../job-actors.js';
+
+/** Whether the step just finished (`step`, 0-based) writes a checkpoint: every `checkpoint.every` steps and after the last. */
+export function checkpointDue(config: TrainConfig, step: number): boolean {
+  const every = config.checkpoint.every;
+  return (every > 0 && (step + 1) % every === 0) || step + 1 === config.run.totalSteps;
+}
+
+/**
+ * Stage "checkpoint": learner 0's policy and optimizer state (and critic 0's,
+ * PPO), the trainer's RNG and the data loader's position, after `step`
+ * (0-based) steps' worth of updates, atomically under the run's checkpoint dir.
+ */
+export async function saveCheckpoint(actors: JobActors, config: TrainConfig, o: { runDir: string; step: number; rng: Prng; loader: DataLoader; configSha256?: string }): Promise<string> {
+  const files = await actors.learners[0].checkpointFiles();
+  const criticFiles = actors.critics.length ? await actors.critics[0].checkpointFiles() : null;
+  return writeCheckpoint(
+    path.resolve(o.runDir, config.checkpoint.dir),
+    {
+      step: o.step + 1,
+      policyVersion: files.version,
+      curriculumStep: o.step + 1,
+      configSha256: o.configSha256,
+      algorithm: config.algorithm.name,
+      rng: { trainer: o.rng.state() },
+      dataLoader: o.loader.state(),
+      files: { policy: files.policy, optimizer: files.optimizer, ...(criticFiles ? { critic: criticFiles.critic, criticOptimizer: criticFiles.criticOptimizer } : {}) },
+    },
+    { keep: config.checkpoint.keep },
+  );
+}
+
+/**
+ * Loads a checkpoint's policy and optimizer state into every learner (and
+ * the critic's into every critic); returns the policy version. The driver
+ * restores RNG and data-loader position from the manifest itself.
+ */
+export async function restoreActors(actors: JobActors, ck: OpenedCheckpoint, where: string): Promise<number> {
+  const policy = ck.readFile('policy');
+  const optimizer = ck.readFile('optimizer');
+  const versions = await Promise.all(actors.learners.map((le) => le.restore(policy, optimizer)));
+  if (actors.critics.length) {
+    if (!ck.manifest.files.critic || !ck.manifest.files.criticOptimizer) throw new Error(`${where} has no critic files (written by a run without a critic); resume it with its own algorithm or start a new run name`);
+    const critic = ck.readFile('critic');
+    const criticOptimizer = ck.readFile('criticOptimizer');
+    await Promise.all(actors.critics.map((cr) => cr.restore(critic, criticOptimizer)));
+  }
+  return versions[0];
+}

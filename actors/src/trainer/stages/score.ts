@@ -1,0 +1,49 @@
+import type { TrainConfig } from '../../config/schema.js';
+import { rowsToResponse, rowTokens } from '../../learner/engine-batch.js';
+import { applyStaleness, type StalenessOutcome } from '../../staleness/staleness.js';
+import { collate, shardRows, type CollatedBatch } from '../../trajectory/collate.js';
+import type { Trajectory } from '../../trajectory/trajectory.js';
+import { shardedCall, type JobActors } from '../job-actors.js';
+
+/** A step's batch with everything the advantages and the update need. */
+export interface ScoredBatch {
+  /** The rows kept by the staleness policy, with old (and ref, critic) per-token figures. */
+  batch: CollatedBatch;
+  staleness: StalenessOutcome;
+  /** Seconds of the old-log-prob pass (learners), the reference pass and the critic values. */
+  seconds: { oldLogprob: number; ref: number; critic: number };
+}
+
+/**
+ * Stage "score": collates the trajectories, has the learners recompute the
+ * old log-probs under policy `version` (rows sharded over them), applies the
+ * staleness policy (async mode), then adds the references' log-probs (KL) and
+ * the critics' values (PPO), each sharded over its actors.
+ */
+export async function score(actors: JobActors, config: TrainConfig, trajectories: Trajectory[], version: number): Promise<ScoredBatch> {
+  const full = collate(trajectories, { padId: 0 });
+  const t1 = performance.now();
+  const oldLogprobs = rowsToResponse(full, await shardedCall(actors.learners, rowTokens(full), shardRows, (le, rows) => le.score(rows)));
+  const oldLogprob = (performance.now() - t1) / 1000;
+  const st = applyStaleness(full, { currentVersion: version, mode: config.mode, proximalLogprobs: oldLogprobs });
+  const importance = config.mode.kind === 'async' && config.mode.correction === 'importance';
+  const batch: CollatedBatch = { ...st.batch, oldLogprobs: importance ? st.batch.oldLogprobs : pickKept(full, st.batch, oldLogprobs) };
+  const t2 = performance.now();
+  if (actors.references.length) batch.refLogprobs = rowsToResponse(batch, await shardedCall(actors.references, rowTokens(batch), shardRows, (re, rows) => re.score(rows)));
+  const ref = (performance.now() - t2) / 1000;
+  const t3 = performance.now();
+  // PPO: the critics' per-token values (sharded like the references) go into GAE.
+  if (actors.critics.length) batch.values = rowsToResponse(batch, await shardedCall(actors.critics, rowTokens(batch), shardRows, (cr, rows) => cr.values(rows)));
+  const critic = actors.critics.length ? (performance.now() - t3) / 1000 : 0;
+  return { batch, staleness: st, seconds: { oldLogprob, ref, critic } };
+}
+
+/** Old log-probs of the rows `kept` retained from `full` (drop mode keeps a subset, in order). */
+function pickKept(full: CollatedBatch, kept: CollatedBatch, values: Float32Array): Float32Array {
+  if (kept.batchSize === full.batchSize) return values;
+  const index = new Map(full.trajectoryIds.map((id, i) => [id, i]));
+  const R = full.responseLength;
+  const out = new Float32Array(kept.batchSize * R);
+  kept.trajectoryIds.forEach((id, b) => out.set(values.subarray(index.get(id)! * R, (index.get(id)! + 1) * R), b * R));
+  return out;
+}
