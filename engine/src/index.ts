@@ -27,12 +27,14 @@ export { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions, Sessi
 export { Session } from './session/session.js';
 export { benchParamFeeding, type ParamFeedingReport } from './session/param-feed-bench.js';
 // engine-lm: model, generation, training, io, tokenizer
-export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, writeFileAtomic, SafetensorsError, type SafeTensor, type SafeTensorInput, type SafetensorsFile, type SafetensorsDType, type SafetensorsData } from './io/safetensors.js';
-export { loadModelConfig, parseModelConfig, modelConfigSchema, ModelConfigError, TINY_CONFIG, BENCH_5M_CONFIG, type ModelConfig, type ModelConfigInput } from './io/model-config.js';
+export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, writeFileAtomic, parseSafetensorsHeader, tensorData, float32ToBf16, float32ToF16, SafetensorsReader, SafetensorsError, type SafetensorsEntry, type SafetensorsHeader, type FloatStoreDType, type LazyTensorInput, type SafeTensor, type SafeTensorInput, type SafetensorsFile, type SafetensorsDType, type SafetensorsData } from './io/safetensors.js';
+export { CheckpointReader, writeCheckpoint, checkpointWeightFiles, SINGLE_FILE, INDEX_FILE, type CheckpointTensorInfo, type WriteCheckpointOptions, type WrittenCheckpoint } from './io/checkpoint.js';
+export { loadModelConfig, parseModelConfig, hfConfigJson, MODEL_TYPES, modelConfigSchema, ModelConfigError, TINY_CONFIG, BENCH_5M_CONFIG, type ModelConfig, type ModelConfigInput } from './io/model-config.js';
 export { decoderParamSpecs, transpose2d, type ParamSpec } from './io/weight-names.js';
 export { Tokenizer, TokenizerError, DEFAULT_SPECIAL_TOKENS, ZEROSEARCH_TAGS, type TokenizerTrainOptions } from './tokenizer/tokenizer.js';
 export { trainByteLevelBpe, byteLevelPreTokenize, type BpeModel } from './tokenizer/bpe-trainer.js';
 export { CausalLM, type TokenScores } from './model/causal-lm.js';
+export { loadWeights, fileSource, type TensorSource, type IgnoredTensor, type LoadedWeights } from './model/load-weights.js';
 export { buildInferenceGraph, decoderTrunk, declareParams, declareDecoderInputs, lmHead, DIMS, type DecoderInputs, type DecoderOutputs } from './model/decoder-graph.js';
 export { buildScoreGraph, tokenLogprobs } from './model/score-graph.js';
 export { packBatch, trunkFeeds, type TokenBatch, type PackedBatch } from './model/batch.js';

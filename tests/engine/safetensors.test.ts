@@ -72,13 +72,13 @@ test('model config: HF config.json validated, derived fields, clear errors', (t)
   const c = loadModelConfig(dir);
   t.is(c.head_dim, 8);
   t.is(c.attention_bias, true);
-  t.is(c.tie_word_embeddings, true);
+  t.is(c.tie_word_embeddings, false); // no key: untied, as Qwen2Config / LlamaConfig default it
   t.is(TINY_CONFIG.num_key_value_heads, 2);
   t.throws(() => loadModelConfig({ vocab_size: 10, hidden_size: 30, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 4 }), { instanceOf: ModelConfigError, message: /not divisible by num_attention_heads/ });
   t.throws(() => loadModelConfig({ vocab_size: 10, hidden_size: 32, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 3 }), { message: /multiple of num_key_value_heads/ });
   t.throws(() => loadModelConfig({ hidden_size: 32 }), { message: /vocab_size/ });
   const base = { vocab_size: 10, hidden_size: 32, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 4 };
-  t.throws(() => loadModelConfig({ ...base, rope_scaling: { type: 'yarn', factor: 4 } }), { message: /rope_scaling is not supported/ });
+  t.throws(() => loadModelConfig({ ...base, rope_scaling: { type: 'yarn', factor: 4 } }), { message: /rope_scaling type 'yarn' is not supported/ });
   t.throws(() => loadModelConfig({ ...base, use_sliding_window: true }), { message: /use_sliding_window must be false/ });
   t.throws(() => loadModelConfig({ ...base, hidden_act: 'gelu' }), { message: /hidden_act must be 'silu'/ });
   t.is(loadModelConfig({ ...base, rope_scaling: null, use_sliding_window: false }).hidden_size, 32);

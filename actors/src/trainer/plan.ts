@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkpointWeightFiles } from '@cohort/engine';
 import type { TrainConfig } from '../config/schema.js';
 import { fillPlaceholders } from '../simulator/managed-server.js';
 import { jobLayout, type ActorLayout, type GroupLayout } from './layout.js';
@@ -76,9 +77,12 @@ export function trainPlan(config: TrainConfig, cwd = process.cwd()): TrainPlan {
     }
     file('world.corpus', c.world.corpus);
   }
-  if ('path' in c.policy.model) {
-    file('policy config', path.join(c.policy.model.path, 'config.json'));
-    file('policy weights', path.join(c.policy.model.path, 'model.safetensors'));
+  const pm = c.policy.model;
+  if ('path' in pm) {
+    file('policy config', path.join(pm.path, 'config.json'));
+    const weights = checkpointWeightFiles(path.resolve(cwd, pm.path));
+    if (weights.length) weights.forEach((f) => file('policy weights', path.join(pm.path, f)));
+    else files.push({ role: 'policy weights', path: path.join(pm.path, 'model.safetensors (or model.safetensors.index.json + shards)'), exists: false });
   }
   if (c.policy.tokenizer.kind === 'huggingface') file('policy tokenizer', c.policy.tokenizer.path);
   if (sim.backend === 'local' && 'path' in sim.model) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { CausalLM, Tokenizer, loadModelConfig, parseModelConfig, type ModelConfig } from '@cohort/engine';
+import { CausalLM, Tokenizer, checkpointWeightFiles, loadModelConfig, parseModelConfig, type ModelConfig } from '@cohort/engine';
 import {
   DatasetConfigSchema,
   World,
@@ -194,12 +194,13 @@ export function policyInit(config: TrainConfig, vocabSize: number, cwd = process
   const src = config.policy.model;
   if ('path' in src) {
     const dir = path.resolve(cwd, src.path);
-    for (const f of ['config.json', 'model.safetensors']) {
-      if (!existsSync(path.join(dir, f))) throw new Error(`policy.model.path ${dir} lacks ${f}; a policy directory holds a Hugging Face config.json and a single model.safetensors`);
+    const weights = checkpointWeightFiles(dir);
+    if (!existsSync(path.join(dir, 'config.json')) || weights.length === 0) {
+      throw new Error(`policy.model.path ${dir} lacks ${weights.length ? 'config.json' : 'its weights'}; a policy directory holds a Hugging Face config.json and model.safetensors (or model.safetensors.index.json with its shards)`);
     }
     const mc = loadModelConfig(readFileSync(path.join(dir, 'config.json'), 'utf8'));
     if (mc.vocab_size < vocabSize) throw new Error(`policy model vocab_size ${mc.vocab_size} is smaller than the tokenizer's ${vocabSize} tokens; use the tokenizer that came with the model`);
-    return { config: mc, init: () => CausalLM.load(dir), key: { path: dir, config: mc, weights: fileFingerprint(path.join(dir, 'model.safetensors')) }, dir };
+    return { config: mc, init: () => CausalLM.load(dir), key: { path: dir, config: mc, weights: weights.map((f) => fileFingerprint(path.join(dir, f))) }, dir };
   }
   const mc = modelConfigFor(src, vocabSize)!;
   return { config: mc, init: () => CausalLM.random(mc, { seed: config.run.seed }), key: { mc } };

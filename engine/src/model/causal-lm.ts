@@ -1,8 +1,13 @@
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { loadModelConfig, type ModelConfig } from '../io/model-config.js';
 import { decoderParamSpecs, transpose2d, type ParamSpec } from '../io/weight-names.js';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafeTensorInput } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafeTensorInput, type FloatStoreDType, type LazyTensorInput } from '../io/safetensors.js';
+import { CheckpointReader, writeCheckpoint, type WriteCheckpointOptions, type WrittenCheckpoint } from '../io/checkpoint.js';
+import { hfConfigJson } from '../io/model-config.js';
+import { engineLogger } from '../session/logger.js';
+import { fileSource, loadWeights, type IgnoredTensor } from './load-weights.js';
 import { Rng } from '../generate/sampling.js';
 import { buildInferenceGraph } from './decoder-graph.js';
 import { buildScoreGraph } from './score-graph.js';
@@ -63,65 +68,75 @@ export class CausalLM {
   }
 
   /**
-   * Loads HF-named weights (a path or a decoded file). Linear weights are transposed from HF's
-   * [out, in]. Missing or mis-shaped tensors are errors; extra tensors (e.g. a separate
-   * `lm_head.weight` with tied embeddings) are ignored.
+   * Loads HF-named weights from one safetensors file (a path or a decoded file); see
+   * {@link loadWeights} for what is checked and which tensors may be left out.
    */
-  static fromSafetensors(config: ModelConfig, src: string | SafetensorsFile, runOptions: SessionOptions = {}): CausalLM {
+  static fromSafetensors(config: ModelConfig, src: string | SafetensorsFile, runOptions: SessionOptions = {}, opts: { logger?: Logger } = {}): CausalLM {
     const file = typeof src === 'string' ? readSafetensors(src) : src;
-    const params = new Map<string, Float32Array>();
-    const problems: string[] = [];
-    for (const s of decoderParamSpecs(config)) {
-      const t = file.tensors.get(s.name);
-      if (!t) {
-        problems.push(`missing '${s.name}' [${s.hfShape}]`);
-        continue;
-      }
-      if (t.shape.length !== s.hfShape.length || t.shape.some((d, i) => d !== s.hfShape[i])) {
-        problems.push(`'${s.name}' has shape [${t.shape}], config needs [${s.hfShape}]`);
-        continue;
-      }
-      if (!(t.data instanceof Float32Array)) {
-        problems.push(`'${s.name}' has dtype ${t.dtype}; expected a float type`);
-        continue;
-      }
-      params.set(s.name, s.transposed ? transpose2d(t.data, s.hfShape[0], s.hfShape[1]) : Float32Array.from(t.data));
-    }
-    if (problems.length) {
-      throw new Error(`checkpoint does not match the model config:\n  - ${problems.slice(0, 10).join('\n  - ')}${problems.length > 10 ? `\n  … and ${problems.length - 10} more` : ''}\n(check num_hidden_layers / hidden_size / tie_word_embeddings in config.json)`);
-    }
-    return new CausalLM(config, params, runOptions);
+    const w = loadWeights(config, fileSource(file), { where: typeof src === 'string' ? src : 'checkpoint', logger: opts.logger ?? engineLogger() });
+    return new CausalLM(config, w.params, runOptions);
   }
 
-  /** Loads `config.json` + `model.safetensors` from a directory (HF layout). */
-  static load(dir: string, runOptions: SessionOptions = {}): CausalLM {
+  /**
+   * Loads a Hugging Face model directory: `config.json` and its weights, either
+   * `model.safetensors` or `model.safetensors.index.json` with shards, read tensor by tensor
+   * (F16 / BF16 widened to float32: every graph here computes in float32, on every provider).
+   * Tensors left out are logged (and listed in `lastLoadIgnored`); unknown ones are an error.
+   */
+  static load(dir: string, runOptions: SessionOptions = {}, opts: { logger?: Logger } = {}): CausalLM {
     const cfg = loadModelConfig(dir);
-    const file = path.join(dir, 'model.safetensors');
-    if (!existsSync(file)) throw new Error(`${file} does not exist; a model directory needs config.json and model.safetensors`);
-    return CausalLM.fromSafetensors(cfg, file, runOptions);
+    const reader = CheckpointReader.open(dir);
+    try {
+      const w = loadWeights(cfg, reader, { where: dir, logger: opts.logger ?? engineLogger() });
+      const m = new CausalLM(cfg, w.params, runOptions);
+      m.lastLoadIgnored = w.ignored;
+      return m;
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** Checkpoint tensors the last {@link CausalLM.load} left out, with reasons (empty when all were used). */
+  lastLoadIgnored: IgnoredTensor[] = [];
+
+  /** The HF-layout tensor of one parameter (a transposed copy for linear weights). */
+  hfTensor(name: string): Float32Array {
+    const s = this.specs.find((x) => x.name === name);
+    const p = this.params.get(name);
+    if (!s || !p) throw new Error(`hfTensor: no parameter '${name}'`);
+    return s.transposed ? transpose2d(p, s.shape[0], s.shape[1]) : p;
   }
 
   /** HF-layout tensors of the parameters (copies for transposed weights). */
   hfTensors(): Record<string, SafeTensorInput> {
     const out: Record<string, SafeTensorInput> = {};
-    for (const s of this.specs) {
-      const p = this.params.get(s.name)!;
-      out[s.name] = { shape: s.hfShape, data: s.transposed ? transpose2d(p, s.shape[0], s.shape[1]) : p };
-    }
+    for (const s of this.specs) out[s.name] = { shape: s.hfShape, data: this.hfTensor(s.name) };
     return out;
   }
 
-  /** Writes the parameters as an HF-named safetensors file. */
-  toSafetensors(file: string, metadata: Record<string, string> = {}): void {
-    writeSafetensors(file, this.hfTensors(), { format: 'pt', ...metadata });
+  /** Writes the parameters as one HF-named safetensors file (`floatDType` BF16 / F16 rounds to nearest even). */
+  toSafetensors(file: string, metadata: Record<string, string> = {}, floatDType: FloatStoreDType = 'F32'): void {
+    writeSafetensors(file, this.lazyHfTensors(), { format: 'pt', ...metadata }, { floatDType });
   }
 
-  /** Writes `config.json` and `model.safetensors` into `dir`. */
-  save(dir: string): void {
+  private lazyHfTensors(): Map<string, LazyTensorInput> {
+    return new Map(this.specs.map((s) => [s.name, { shape: s.hfShape, data: () => this.hfTensor(s.name) }]));
+  }
+
+  /**
+   * Writes `config.json` and the weights into `dir` in the layout `transformers` loads
+   * (`from_pretrained(dir)`): one `model.safetensors`, or shards + `model.safetensors.index.json`
+   * when the weights exceed `maxShardBytes` (default 5 GB). `dtype` BF16 / F16 stores half
+   * precision (`torch_dtype` in config.json follows). Tied models write no `lm_head.weight`, as
+   * transformers does. Transposed copies are made one tensor at a time.
+   */
+  save(dir: string, opts: WriteCheckpointOptions = {}): WrittenCheckpoint {
     mkdirSync(dir, { recursive: true });
-    const { head_dim: _h, ...rest } = this.config;
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['Qwen2ForCausalLM'], ...rest, head_dim: this.config.head_dim }, null, 2));
-    this.toSafetensors(path.join(dir, 'model.safetensors'));
+    const written = writeCheckpoint(dir, [...this.lazyHfTensors()], opts);
+    const tmp = path.join(dir, `config.json.tmp-${process.pid}`);
+    writeFileSync(tmp, JSON.stringify(hfConfigJson(this.config, opts.dtype ?? 'F32'), null, 2) + '\n');
+    renameSync(tmp, path.join(dir, 'config.json'));
+    return written;
   }
 
   /** Copies parameter values from another model or map (same names and sizes), in place. */

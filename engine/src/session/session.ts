@@ -1,17 +1,13 @@
 import * as ort from 'onnxruntime-node';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { Graph } from '../graph/graph.js';
 import { formatShape, type Dim } from '../graph/tensor.js';
+import { engineLogger } from './logger.js';
 import { parseSessionOptions, threadsFromEnv, type SessionOptions } from './options.js';
 
 const ORT_LEVEL = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
 const OPT_LEVEL = { all: 'all', basic: 'basic', none: 'disabled' } as const;
 
-let defaultLogger: Logger | undefined;
-function engineLogger(): Logger {
-  defaultLogger ??= pino({ name: 'cohort-engine', level: process.env.COHORT_LOG_LEVEL ?? 'warn' });
-  return defaultLogger;
-}
 
 interface InputSpec {
   dtype: string;
