@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import {
   CausalLM,
   CheckpointReader,
@@ -138,7 +139,7 @@ test('a checkpoint tensor is never dropped silently: buffers and a tied copy are
   };
   // Rotary buffers and an lm_head equal to the embedding (tied) are left out, with the reason.
   write({ 'model.layers.0.self_attn.rotary_emb.inv_freq': { shape: [4], data: new Float32Array(4) }, 'lm_head.weight': { shape: [64, 32], data: hf['model.embed_tokens.weight'].data as Float32Array } });
-  const ok = CausalLM.load(dir);
+  const ok = CausalLM.load(dir, {}, { logger: pino({ level: 'silent' }) });
   t.deepEqual(ok.lastLoadIgnored.map((i) => i.name).sort(), ['lm_head.weight', 'model.layers.0.self_attn.rotary_emb.inv_freq']);
   t.regex(ok.lastLoadIgnored.find((i) => i.name === 'lm_head.weight')!.reason, /tie_word_embeddings is true/);
   // A distinct lm_head under tie_word_embeddings: true is the config contradicting the checkpoint.
@@ -184,4 +185,41 @@ test('a malformed sharded checkpoint is refused with the file and the tensor nam
   t.throws(() => CheckpointReader.open(dir), { message: /has both model.safetensors and model.safetensors.index.json/ });
   rmSync(index);
   t.deepEqual(CheckpointReader.open(dir).names, ['x']);
+});
+
+// Files written by torch (tests/engine/fixtures/torch/make_fixtures.py, Debian python3-torch 1.13).
+const TORCH = path.join(ROOT, 'tests/engine/fixtures/torch');
+
+test('torch-written bf16 shards load to the values torch reads them as; a BF16 re-save gives the same bytes', (t) => {
+  const m = CausalLM.load(path.join(TORCH, 'tiny-qwen2-bf16'));
+  t.teardown(() => m.release());
+  t.false(m.config.tie_word_embeddings, 'no tie_word_embeddings key: untied, and lm_head.weight is loaded');
+  t.is(m.config.rope_theta, 1e6, 'theta from rope_parameters');
+  t.deepEqual(m.lastLoadIgnored, []);
+  const expected = decodeSafetensors(readFileSync(path.join(TORCH, 'tiny-qwen2-expected-f32.safetensors')));
+  t.is(expected.tensors.size, m.specs.length);
+  for (const [name, e] of expected.tensors) t.deepEqual(m.hfTensor(name), e.data, name);
+  // Re-saved as BF16 shards: every tensor's bytes equal torch's (the values are bf16 already).
+  const dir = tmp(t);
+  m.save(dir, { dtype: 'BF16', maxShardBytes: 4096 });
+  const src = CheckpointReader.open(path.join(TORCH, 'tiny-qwen2-bf16'));
+  const ours = CheckpointReader.open(dir);
+  t.teardown(() => (src.close(), ours.close()));
+  t.deepEqual([...ours.names].sort(), [...src.names].sort());
+  for (const name of src.names) t.deepEqual(Buffer.from(ours.readRaw(name)), Buffer.from(src.readRaw(name)), name);
+});
+
+test('float32 → bf16 / f16 rounding is bit-identical to torch on 2,517 values (random, ties, subnormals, overflow)', (t) => {
+  const f = decodeSafetensors(readFileSync(path.join(TORCH, 'rounding.safetensors')));
+  const x = f.tensors.get('f32')!.data as Float32Array;
+  const raw = (name: string) => {
+    const bytes = readFileSync(path.join(TORCH, 'rounding.safetensors'));
+    const n = Number(bytes.readBigUInt64LE(0));
+    const h = JSON.parse(bytes.subarray(8, 8 + n).toString()) as Record<string, { data_offsets: [number, number] }>;
+    const [b, e] = h[name].data_offsets;
+    return new Uint16Array(Uint8Array.from(bytes.subarray(8 + n + b, 8 + n + e)).buffer);
+  };
+  t.is(x.length, 2517);
+  t.deepEqual([...float32ToBf16(x)], [...raw('bf16')]);
+  t.deepEqual([...float32ToF16(x)], [...raw('f16')]);
 });

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync, existsSync, statSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { trainByteLevelBpe } from './bpe-trainer.js';
@@ -162,6 +163,46 @@ export class Tokenizer {
   /** End-of-sequence token id, if any. */
   get eosTokenId(): number | undefined {
     return this.specialId('eos_token');
+  }
+
+  /** The chat template of `tokenizer_config.json` (a Jinja string), if it has one. */
+  get chatTemplate(): string | undefined {
+    const t = this.config.chat_template;
+    if (typeof t === 'string') return t;
+    // Newer files may list named templates: [{ name: 'default', template }, ...].
+    if (Array.isArray(t)) {
+      const d = (t as { name?: unknown; template?: unknown }[]).find((x) => x?.name === 'default');
+      return typeof d?.template === 'string' ? d.template : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Renders chat messages with the model's own chat template (`chat_template` of
+   * `tokenizer_config.json`, Jinja, as transformers' `apply_chat_template(..., tokenize=False)`):
+   * `bos_token` / `eos_token` are passed to the template, `addGenerationPrompt` opens the
+   * assistant's turn. Returns the text; `encode` it for ids.
+   */
+  applyChatTemplate(messages: readonly { role: string; content: string }[], opts: { addGenerationPrompt?: boolean; extra?: Record<string, unknown> } = {}): string {
+    const src = this.chatTemplate;
+    if (!src) throw new TokenizerError('this tokenizer has no chat_template in tokenizer_config.json; use a chat (instruct) model\'s tokenizer, or build the prompt text yourself');
+    let template: Template;
+    try {
+      template = new Template(src);
+    } catch (err) {
+      throw new TokenizerError(`chat_template of tokenizer_config.json does not parse: ${(err as Error).message}`);
+    }
+    const tokenText = (k: string) => {
+      const v = this.config[k];
+      return typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String((v as { content: unknown }).content) : '';
+    };
+    return template.render({
+      messages: messages.map((m) => ({ ...m })),
+      add_generation_prompt: opts.addGenerationPrompt ?? false,
+      bos_token: tokenText('bos_token'),
+      eos_token: tokenText('eos_token'),
+      ...opts.extra,
+    });
   }
 
   /** Added tokens (id → content, special flag). */
