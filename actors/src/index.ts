@@ -25,3 +25,4 @@ export * from './trainer/trainer.js';
 export * from './trainer/plan.js';
 export * from './trainer/layout.js';
 export type { JobActors } from './trainer/job-actors.js';
+export * from './trainer/gpu-inventory.js';

@@ -25,6 +25,8 @@ export { grad } from './autodiff/grad.js';
 export { gradCheck, type GradCheckCase, type GradCheckOptions, type GradCheckResult } from './autodiff/grad-check.js';
 export { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions, SessionOptionsSchema, parseSessionOptions, threadsFromEnv } from './session/options.js';
 export { Session } from './session/session.js';
+export { installedProviders, checkProviders, deviceIdFor, deviceOutputLocations, ortBindingDir, ProviderUnavailableError, type ProviderStatus } from './session/providers.js';
+export { engineLogger } from './session/logger.js';
 export { benchParamFeeding, type ParamFeedingReport } from './session/param-feed-bench.js';
 // engine-lm: model, generation, training, io, tokenizer
 export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, writeFileAtomic, parseSafetensorsHeader, tensorData, float32ToBf16, float32ToF16, SafetensorsReader, SafetensorsError, type SafetensorsEntry, type SafetensorsHeader, type FloatStoreDType, type LazyTensorInput, type SafeTensor, type SafeTensorInput, type SafetensorsFile, type SafetensorsDType, type SafetensorsData } from './io/safetensors.js';

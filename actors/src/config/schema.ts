@@ -221,7 +221,21 @@ export const rlSharesSchema = z.strictObject({
 export const layoutSchema = z
   .strictObject({
     /** `physical` GPUs are real devices; `logical` GPUs are scheduling tokens on a CPU machine. */
-    gpus: z.strictObject({ kind: z.enum(['physical', 'logical']), count: positiveInt() }),
+    gpus: z.strictObject({
+      kind: z.enum(['physical', 'logical']),
+      count: positiveInt(),
+      /**
+       * Physical GPU ids of this machine, for when nvidia-smi cannot list them (a physical
+       * layout is checked against this list instead). Default: the GPUs nvidia-smi lists.
+       */
+      devices: z
+        .array(nonNegativeInt())
+        .min(1)
+        .refine((l) => new Set(l).size === l.length, { message: 'a GPU id is listed twice' })
+        .optional(),
+      /** Memory of each GPU in GiB for the memory plan (default: nvidia-smi's figure on a physical layout; unknown otherwise). */
+      memoryGiB: z.number().positive().optional(),
+    }),
     strategy: z.enum(['PACK', 'SPREAD', 'STRICT_PACK', 'STRICT_SPREAD']).default('PACK'),
     simulator: bundleGroupSchema,
     rl: bundleGroupSchema.extend({ shares: rlSharesSchema.prefault({}) }),
@@ -422,6 +436,37 @@ export const warmStartSchema = z.strictObject({
   cacheDir: z.string().min(1).default('runs/.cache/warm-start'),
 });
 
+/** Execution providers a role's ONNX Runtime sessions may use (engine names). */
+export const EXECUTION_PROVIDER_NAMES = ['cpu', 'webgpu', 'cuda'] as const;
+const providerName = z.enum(EXECUTION_PROVIDER_NAMES, { message: "an execution provider: 'cpu', 'webgpu' or 'cuda'" });
+
+/** One provider or an ordered fallback list (ONNX Runtime runs each node on the first that has a kernel for it). */
+const providerList = z
+  .union([providerName.transform((p) => [p]), z.array(providerName).min(1, 'list at least one execution provider')])
+  .refine((l) => new Set(l).size === l.length, { message: 'an execution provider is listed twice' });
+
+/** Roles whose ONNX Runtime sessions take their providers from `devices`. */
+export const DEVICE_ROLES = ['learner', 'rollout', 'reference', 'critic', 'simulator', 'evaluation'] as const;
+export type DeviceRole = (typeof DEVICE_ROLES)[number];
+
+/**
+ * Execution providers per role (`default` for roles not named). Every session a role creates
+ * uses them, on the GPU the scheduler granted its actor (CUDA: the only visible device; see
+ * engine's deviceIdFor). A provider the installed onnxruntime-node lacks stops the run before
+ * anything starts.
+ */
+export const devicesSchema = z.strictObject({
+  default: providerList.default(['cpu']),
+  learner: providerList.optional(),
+  rollout: providerList.optional(),
+  reference: providerList.optional(),
+  critic: providerList.optional(),
+  /** The local ONNX simulator (backend local); managed / external servers choose their own device. */
+  simulator: providerList.optional(),
+  /** Evaluation before / after / during RL in the driver process. */
+  evaluation: providerList.optional(),
+});
+
 export const checkpointSchema = z.strictObject({
   /** Save every N steps (0: only at the end). */
   every: nonNegativeInt().default(50),
@@ -466,6 +511,7 @@ export const trainConfigSchema = z
     warmStart: warmStartSchema.prefault({}),
     checkpoint: checkpointSchema.prefault({}),
     eval: evalSchema,
+    devices: devicesSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.checkpoint.every > c.run.totalSteps) {
@@ -511,3 +557,9 @@ export type ModeConfig = z.output<typeof modeSchema>;
 export type CurriculumConfig = z.output<typeof curriculumSchema>;
 export type SimulatorConfig = z.output<typeof simulatorSchema>;
 export type LayoutConfig = z.output<typeof layoutSchema>;
+export type DevicesConfig = z.output<typeof devicesSchema>;
+
+/** The execution providers of a role: its own list, else `devices.default`. */
+export function roleProviders(config: { devices: DevicesConfig }, role: DeviceRole): ('cpu' | 'webgpu' | 'cuda')[] {
+  return config.devices[role] ?? config.devices.default;
+}

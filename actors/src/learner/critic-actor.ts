@@ -1,4 +1,4 @@
-import { CausalLM, ValueTrainer, decodeSafetensors, encodeSafetensors, type ValueBatch } from '@cohort/engine';
+import { CausalLM, type ExecutionProvider, ValueTrainer, decodeSafetensors, encodeSafetensors, type ValueBatch } from '@cohort/engine';
 import { actorClass, actorContext, collectiveGroup, inActor } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
@@ -8,6 +8,8 @@ import { paramChecksum } from './param-checksum.js';
 
 /** Constructor argument of a CriticActor. */
 export interface CriticActorSpec {
+  /** Execution providers of this actor's sessions (config `devices`; default cpu). */
+  device?: ExecutionProvider[];
   rank: number;
   worldSize: number;
   /** The warm-start policy (config.json + model.safetensors): the critic's trunk starts from it. */
@@ -69,7 +71,7 @@ export class CriticActor {
   private readonly log: Logger | undefined;
 
   constructor(private readonly spec: CriticActorSpec) {
-    this.model = CausalLM.load(spec.modelDir);
+    this.model = CausalLM.load(spec.modelDir, spec.device ? { executionProviders: spec.device } : {});
     this.log = inActor() ? actorContext().logger.child({ actor: `critic-${spec.rank}` }) : undefined;
     const o = spec.optimizer;
     this.trainer = new ValueTrainer(this.model, {

@@ -1,4 +1,4 @@
-import { CausalLM, PolicyTrainer, decodeSafetensors, encodeSafetensors, type PolicyBatch } from '@cohort/engine';
+import { CausalLM, type ExecutionProvider, PolicyTrainer, decodeSafetensors, encodeSafetensors, type PolicyBatch } from '@cohort/engine';
 import { actorClass, actorContext, collectiveGroup, inActor, type ActorHandle } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import type { RolloutActor } from '../rollout/rollout-actor.js';
@@ -10,6 +10,8 @@ import '../algorithms/builtins.js';
 
 /** Constructor argument of a LearnerActor. */
 export interface LearnerActorSpec {
+  /** Execution providers of this actor's sessions (config `devices`; default cpu). */
+  device?: ExecutionProvider[];
   rank: number;
   worldSize: number;
   /** Initial policy (config.json + model.safetensors). */
@@ -70,7 +72,7 @@ export class LearnerActor {
   constructor(private readonly spec: LearnerActorSpec) {
     const def = getAlgorithm(spec.algorithm.name);
     const p = spec.algorithm.params;
-    this.model = CausalLM.load(spec.modelDir);
+    this.model = CausalLM.load(spec.modelDir, spec.device ? { executionProviders: spec.device } : {});
     this.log = inActor() ? actorContext().logger.child({ actor: `learner-${spec.rank}` }) : undefined;
     const o = spec.optimizer;
     this.trainer = new PolicyTrainer(this.model, {

@@ -1,4 +1,4 @@
-import { CausalLM } from '@cohort/engine';
+import { CausalLM, type ExecutionProvider } from '@cohort/engine';
 import { actorClass } from '@cohort/runtime';
 
 /**
@@ -8,8 +8,8 @@ import { actorClass } from '@cohort/runtime';
 export class ReferenceActor {
   private readonly model: CausalLM;
 
-  constructor(spec: { modelDir: string }) {
-    this.model = CausalLM.load(spec.modelDir);
+  constructor(spec: { modelDir: string; device?: ExecutionProvider[] }) {
+    this.model = CausalLM.load(spec.modelDir, spec.device ? { executionProviders: spec.device } : {});
   }
 
   /** Per-token log-probs of each row (entry t scores token t; entry 0 is 0). */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CausalLM, Tokenizer } from '@cohort/engine';
+import { CausalLM, type ExecutionProvider, Tokenizer } from '@cohort/engine';
 import { actorClass, actorContext, inActor, type ActorHandle } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import { SimulatorPool } from '../simulator/simulator-pool.js';
@@ -11,6 +11,8 @@ import { runPolicyRollouts, type PolicyRolloutOptions, type RolloutPrompt, type 
 
 /** Constructor argument of a RolloutActor. */
 export interface RolloutActorSpec {
+  /** Execution providers of this actor's sessions (config `devices`; default cpu). */
+  device?: ExecutionProvider[];
   index: number;
   /** Model directory (config.json + model.safetensors): the initial (warm-started) policy. */
   modelDir: string;
@@ -49,7 +51,7 @@ export class RolloutActor {
   private readonly log: Logger | undefined;
 
   constructor(private readonly spec: RolloutActorSpec) {
-    this.model = CausalLM.load(spec.modelDir);
+    this.model = CausalLM.load(spec.modelDir, spec.device ? { executionProviders: spec.device } : {});
     this.tokenizer = Tokenizer.fromFile(spec.tokenizer);
     this.pool = new SimulatorPool(spec.simulators);
     this.current = spec.version ?? 0;

@@ -34,7 +34,7 @@ export const simulatorBackendSchema = z.discriminatedUnion('kind', [
   /** External OpenAI-compatible servers. */
   z.strictObject({ kind: z.literal('openai'), addresses: z.array(z.url()).min(1), model: z.string().min(1) }),
   /** A local (tuned) model directory: `config.json` + `model.safetensors`, and a `tokenizer.json`. */
-  z.strictObject({ kind: z.literal('local'), modelDir: z.string().min(1), tokenizer: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('local'), modelDir: z.string().min(1), tokenizer: z.string().min(1), device: z.array(z.enum(['cpu', 'webgpu', 'cuda'])).min(1).optional() }),
   /**
    * An OpenAI-compatible server the actor launches itself (sglang, vLLM, `cohort sim serve`) on
    * its own GPUs, health-checks, restarts when it dies and kills on shutdown.
@@ -115,7 +115,7 @@ function makeGenerator(spec: ParsedSpec): TextGenerator {
     case 'openai':
       return new OpenAIClient({ addresses: b.addresses, model: b.model });
     case 'local':
-      return new EngineTextGenerator(CausalLM.load(b.modelDir), Tokenizer.fromFile(b.tokenizer), { name: `simulator-${spec.index}`, seed: spec.seed + spec.index });
+      return new EngineTextGenerator(CausalLM.load(b.modelDir, b.device ? { executionProviders: b.device } : {}), Tokenizer.fromFile(b.tokenizer), { name: `simulator-${spec.index}`, seed: spec.seed + spec.index });
     case 'managed':
       throw new Error('a managed backend is made by makeManaged');
   }

@@ -15,7 +15,7 @@ import {
   type QAItem,
   type TuneReport,
 } from '@cohort/zerosearch';
-import type { TrainConfig } from '../config/schema.js';
+import { roleProviders, type TrainConfig } from '../config/schema.js';
 import type { SimulatorActorSpec } from '../simulator/simulator-actor.js';
 import { supervisedTrain, type SftExample } from './supervised.js';
 
@@ -309,7 +309,7 @@ export function simulatorBackends(config: TrainConfig, cwd: string, local?: Loca
       }
       case 'local': {
         if (!local) throw new Error('simulator.backend local needs its tuned model (prepareLocalSimulator) first');
-        return { kind: 'local', modelDir: local.dir, tokenizer: path.join(local.dir, 'tokenizer.json') };
+        return { kind: 'local', modelDir: local.dir, tokenizer: path.join(local.dir, 'tokenizer.json'), device: roleProviders(config, 'simulator') };
       }
     }
   });

@@ -1,6 +1,6 @@
 import { createCollectiveGroup, type ActorHandle, type PlacementGroup, type Runtime } from '@cohort/runtime';
 import type { Logger } from 'pino';
-import type { TrainConfig } from '../config/schema.js';
+import { roleProviders, type TrainConfig } from '../config/schema.js';
 import { CriticActorClass } from '../learner/critic-actor.js';
 import { LearnerActorClass } from '../learner/learner-actor.js';
 import { ReferenceActorClass } from '../learner/reference-actor.js';
@@ -104,22 +104,23 @@ export class JobSpawner {
       optimizer: c.optimizer,
       totalUpdates: c.run.totalSteps * this.layout.updatesPerStep,
       microBatch: c.batch.microBatch,
+      device: roleProviders(c, 'learner'),
     };
     return this.rt.spawn(LearnerActorClass, [spec], this.options(a, replacement));
   }
 
   spawnRollout(a: ActorLayout, simulators: ActorHandle<import('../simulator/simulator-actor.js').SimulatorActor>[], replacement = false) {
-    return this.rt.spawn(RolloutActorClass, [{ index: a.index, modelDir: this.inputs.policyDir, tokenizer: this.inputs.tokenizerPath, simulators }], this.options(a, replacement));
+    return this.rt.spawn(RolloutActorClass, [{ index: a.index, modelDir: this.inputs.policyDir, tokenizer: this.inputs.tokenizerPath, simulators, device: roleProviders(this.config, 'rollout') }], this.options(a, replacement));
   }
 
   spawnReference(a: ActorLayout, replacement = false) {
-    return this.rt.spawn(ReferenceActorClass, [{ modelDir: this.inputs.policyDir }], this.options(a, replacement));
+    return this.rt.spawn(ReferenceActorClass, [{ modelDir: this.inputs.policyDir, device: roleProviders(this.config, 'reference') }], this.options(a, replacement));
   }
 
   /** PPO: one critic per RL bundle, initialised from the warm-start policy (same value-head seed everywhere). */
   spawnCritic(a: ActorLayout, replacement = false) {
     const c = this.config;
-    const spec = { rank: a.index, worldSize: c.layout.rl.bundles, modelDir: this.inputs.policyDir, params: c.algorithm.params, optimizer: c.optimizer, microBatch: c.batch.microBatch, seed: c.run.seed, group: 'critics' };
+    const spec = { rank: a.index, worldSize: c.layout.rl.bundles, modelDir: this.inputs.policyDir, params: c.algorithm.params, optimizer: c.optimizer, microBatch: c.batch.microBatch, seed: c.run.seed, group: 'critics', device: roleProviders(c, 'critic') };
     return this.rt.spawn(CriticActorClass, [spec], this.options(a, replacement));
   }
 }

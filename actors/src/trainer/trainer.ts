@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { CausalLM, type Tokenizer } from '@cohort/engine';
+import { CausalLM, type ExecutionProvider, type Tokenizer } from '@cohort/engine';
+import { preflight } from './gpu-inventory.js';
 import { init, type Runtime } from '@cohort/runtime';
 import { CorpusSearchEngine, type Dataset } from '@cohort/zerosearch';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { getAlgorithm } from '../algorithms/registry.js';
-import type { TrainConfig } from '../config/schema.js';
+import { roleProviders, type TrainConfig } from '../config/schema.js';
 import type { StepMetrics } from '../metrics/metrics-writer.js';
 import { buildReport, writeReport, type EvalSplitResult, type RunReport } from '../metrics/report.js';
 import { evaluateSample, evaluateSplit, type PeriodicEval } from './evaluate.js';
@@ -109,6 +110,11 @@ export class Trainer {
     }
   }
 
+  /** Session options of the driver's evaluation model (devices.evaluation). */
+  private evalDevice(): { executionProviders: ExecutionProvider[] } {
+    return { executionProviders: roleProviders(this.config, 'evaluation') };
+  }
+
   /** Runs the whole job. */
   async run(): Promise<TrainResult> {
     const c = this.config;
@@ -116,6 +122,7 @@ export class Trainer {
     if (getAlgorithm(c.algorithm.name).needsCritic && !(c.layout.rl.shares.critic > 0)) {
       throw new Error(`algorithm "${c.algorithm.name}" needs a CriticActor on every RL bundle; give layout.rl.shares.critic a GPU share > 0 (e.g. 0.2) and lower the others so they fit`);
     }
+    preflight(c);
     mkdirSync(this.runDir, { recursive: true });
     const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
     this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');
@@ -126,7 +133,7 @@ export class Trainer {
     const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
     const corpusEngine = new CorpusSearchEngine(ds.corpus, { topk: c.rollout.topk });
     this.evalCtx = { policyDir, tokenizer, engine: corpusEngine, ds };
-    const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir), tokenizer, corpusEngine, ds, 'before')) : [];
+    const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, corpusEngine, ds, 'before')) : [];
 
     const owned = this.opts.runtime === undefined || typeof this.opts.runtime === 'function';
     const rt = await this.timed('runtime', () => this.runtime());
@@ -148,7 +155,7 @@ export class Trainer {
         onStep: (line) => this.emitStep(line),
       });
       const finalWeights = await this.timed('rl', () => loop.run());
-      const finalModel = CausalLM.load(policyDir);
+      const finalModel = CausalLM.load(policyDir, this.evalDevice());
       finalModel.loadParams(finalWeights);
       if (c.eval.after) after = await this.timed('eval-after', () => this.evaluate(finalModel, tokenizer, corpusEngine, ds, 'after'));
     } finally {
@@ -254,7 +261,7 @@ export class Trainer {
     const e = this.config.eval;
     const ctx = this.evalCtx;
     if (!this.evalDue(step) || !ctx || weights.size === 0) return undefined;
-    ctx.model ??= CausalLM.load(ctx.policyDir);
+    ctx.model ??= CausalLM.load(ctx.policyDir, this.evalDevice());
     ctx.model.loadParams(weights);
     const splits = e.splits.map((s) => ({ ...s, items: evalItems(ctx.ds, s) }));
     const r = await evaluateSample(ctx.model, ctx.tokenizer, ctx.engine, splits, this.config.rollout, { sampleSize: e.sampleSize, seed: this.config.run.seed });

@@ -104,8 +104,11 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
   const params = model.paramFeeds();
   const prefill = await model.inferenceSession('prefill');
   const decodeSess = o.useCache ? await model.inferenceSession('decode') : null;
-  const presentNames: string[] = [];
-  for (let l = 0; l < cfg.num_hidden_layers; l++) presentNames.push(`present_key.${l}`, `present_value.${l}`);
+  const presentNames = model.presentNames;
+  // Device-resident KV tensors (webgpu) are freed as soon as the next step has replaced them.
+  const release = (r: Record<string, ort.Tensor> | null) => {
+    if (r) for (const n of presentNames) if (r[n]?.location === 'gpu-buffer') r[n].dispose();
+  };
 
   let S = P;
   let past: Record<string, ort.Tensor> | null = null;
@@ -160,6 +163,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
       }
       const r = await decodeSess.run(feeds, ['logits', ...presentNames]);
       logits = r.logits.data as Float32Array;
+      release(past);
       past = r;
     } else {
       const v = view(S);
@@ -167,6 +171,7 @@ export async function generate(model: CausalLM, prompts: readonly (readonly numb
       logits = r.logits.data as Float32Array;
     }
   }
+  release(past);
   if (decode) for (const seq of out) if (seq.text === undefined) seq.text = decode(seq.tokens);
   return out;
 }

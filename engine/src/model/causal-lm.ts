@@ -170,20 +170,31 @@ export class CausalLM {
     return this.feedCache;
   }
 
-  /** A session for a named graph, built once per model and reused. */
-  session(key: string, build: () => Graph): Promise<Session> {
+  /** A session for a named graph, built once per model and reused (`extra` adds session options, e.g. deviceOutputs). */
+  session(key: string, build: () => Graph, extra: SessionOptions = {}): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
-      s = Session.create(build(), this.runOptions);
+      s = Session.create(build(), { ...this.runOptions, ...extra });
       s.catch(() => this.sessions.delete(key));
       this.sessions.set(key, s);
     }
     return s;
   }
 
-  /** The prefill (no past) and one-step decode inference sessions. */
+  /** Names of the KV-cache outputs of the inference graphs (present_key.l, present_value.l). */
+  get presentNames(): string[] {
+    const out: string[] = [];
+    for (let l = 0; l < this.config.num_hidden_layers; l++) out.push(`present_key.${l}`, `present_value.${l}`);
+    return out;
+  }
+
+  /**
+   * The prefill (no past) and one-step decode inference sessions. Their KV-cache outputs stay in
+   * device memory between decode steps where the provider allows it (webgpu; see
+   * `deviceOutputLocations`); on cpu / cuda they come back to CPU memory.
+   */
   inferenceSession(kind: 'prefill' | 'decode'): Promise<Session> {
-    return this.session(kind, () => buildInferenceGraph(this.config, kind));
+    return this.session(kind, () => buildInferenceGraph(this.config, kind), { deviceOutputs: this.presentNames });
   }
 
   /**

@@ -1,14 +1,25 @@
 import { z } from 'zod';
 
-/** Execution providers the engine knows. */
-export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
-/** One of {@link EXECUTION_PROVIDERS}. */
-export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from './providers.js';
+
+export { EXECUTION_PROVIDERS, type ExecutionProvider };
 
 /** Options of {@link Session.create}. */
 export interface SessionOptions {
   /** Where kernels run (default 'cpu'). 'cuda' needs onnxruntime-node's CUDA binaries. */
   executionProvider?: ExecutionProvider;
+  /**
+   * An ordered provider list (overrides `executionProvider`): ONNX Runtime places each node on
+   * the first provider that has a kernel for it, e.g. ['cuda', 'cpu']. Every provider must be in
+   * the installed onnxruntime-node (checked when the session is created).
+   */
+  executionProviders?: ExecutionProvider[];
+  /**
+   * Outputs to leave in device memory between runs (IO binding), e.g. a KV cache fed back as the
+   * next step's input. Honoured where ONNX Runtime's node binding allows it (the webgpu provider);
+   * elsewhere outputs come back to CPU memory as usual. See `deviceOutputLocations`.
+   */
+  deviceOutputs?: string[];
   /**
    * Intra-op threads (default: the `COHORT_ORT_THREADS` environment variable,
    * else ONNX Runtime's choice, one per core). Processes that share cores (a
@@ -29,9 +40,15 @@ export const SessionOptionsSchema = z
     executionProvider: z
       .string()
       .refine((v) => (EXECUTION_PROVIDERS as readonly string[]).includes(v), {
-        message: `unknown execution provider; supported: ${EXECUTION_PROVIDERS.map((p) => `'${p}'`).join(', ')} ('cuda' needs the CUDA build of onnxruntime-node: reinstall with ONNXRUNTIME_NODE_INSTALL_CUDA=v12)`,
+        message: `unknown execution provider; supported: ${EXECUTION_PROVIDERS.map((p) => `'${p}'`).join(', ')} ('cuda' needs onnxruntime-node's CUDA binaries: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)`,
       })
       .optional(),
+    executionProviders: z
+      .array(z.enum(EXECUTION_PROVIDERS, { message: `unknown execution provider; supported: ${EXECUTION_PROVIDERS.map((p) => `'${p}'`).join(', ')}` }))
+      .min(1, 'executionProviders must list at least one provider')
+      .refine((l) => new Set(l).size === l.length, { message: 'executionProviders lists a provider twice' })
+      .optional(),
+    deviceOutputs: z.array(z.string().min(1)).optional(),
     threads: z.number().int().min(1).max(1024).optional(),
     deviceId: z.number().int().min(0).optional(),
     graphOptimization: z.enum(['all', 'basic', 'none']).optional(),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Graph } from '../graph/graph.js';
 import { formatShape, type Dim } from '../graph/tensor.js';
 import { engineLogger } from './logger.js';
+import { checkProviders, deviceIdFor, deviceOutputLocations } from './providers.js';
 import { parseSessionOptions, threadsFromEnv, type SessionOptions } from './options.js';
 
 const ORT_LEVEL = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
@@ -20,6 +21,7 @@ interface InputSpec {
  */
 export class Session {
   private released = false;
+  private onDevice = new Set<string>();
 
   private constructor(
     private readonly ort: ort.InferenceSession,
@@ -35,15 +37,26 @@ export class Session {
     const o = parseSessionOptions(opts);
     const bytes = model instanceof Graph ? model.toOnnx() : model;
     if (!(bytes instanceof Uint8Array)) throw new Error('Session.create: model must be a Graph or ONNX ModelProto bytes (Uint8Array)');
-    const ep = o.executionProvider ?? 'cpu';
+    const providers = o.executionProviders ?? [o.executionProvider ?? 'cpu'];
+    checkProviders(providers);
+    const ep = providers.join(',');
     const threads = o.threads ?? threadsFromEnv();
-    const epConfig: ort.InferenceSession.ExecutionProviderConfig =
-      ep === 'cpu' ? 'cpu' : ({ name: ep, ...(o.deviceId !== undefined ? { deviceId: o.deviceId } : {}) } as ort.InferenceSession.ExecutionProviderConfig);
+    const epConfigs = providers.map((p): ort.InferenceSession.ExecutionProviderConfig => {
+      if (p === 'cpu') return 'cpu';
+      const id = p === 'cuda' ? (o.deviceId ?? deviceIdFor('cuda')) : undefined;
+      return { name: p, ...(id !== undefined ? { deviceId: id } : {}) } as ort.InferenceSession.ExecutionProviderConfig;
+    });
+    let locations: Record<string, 'gpu-buffer' | 'cpu'> | undefined;
+    if (o.deviceOutputs?.length) {
+      if (!(model instanceof Graph)) throw new Error('Session.create: deviceOutputs needs a Graph (its output names), not ModelProto bytes');
+      locations = deviceOutputLocations(providers, o.deviceOutputs, model.outputs.map((x) => x.name));
+    }
     const so: ort.InferenceSession.SessionOptions = {
-      executionProviders: [epConfig],
+      executionProviders: epConfigs,
       graphOptimizationLevel: OPT_LEVEL[o.graphOptimization ?? 'all'],
       logSeverityLevel: ORT_LEVEL[o.ortLogLevel ?? 'fatal'],
       ...(threads !== undefined ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+      ...(locations ? { preferredOutputLocation: locations } : {}),
     };
     const log = (logger ?? engineLogger()).child({ component: 'session', graph: model instanceof Graph ? model.name : undefined, ep });
     let inner: ort.InferenceSession;
@@ -51,17 +64,24 @@ export class Session {
       inner = await ort.InferenceSession.create(bytes, so);
     } catch (err) {
       const m = err instanceof Error ? err.message : String(err);
-      if (ep === 'cuda') {
-        throw new Error(`Session.create: the 'cuda' execution provider is unavailable (${m}); install onnxruntime-node's CUDA binaries (ONNXRUNTIME_NODE_INSTALL_CUDA=v12 npm rebuild onnxruntime-node) on a machine with CUDA 12, or use 'cpu'`);
+      if (providers.includes('cuda')) {
+        throw new Error(`Session.create: the 'cuda' execution provider failed (${m}); it needs onnxruntime-node's CUDA 12 binaries and a visible NVIDIA GPU (CUDA_VISIBLE_DEVICES), or use 'cpu'`);
       }
-      if (ep === 'webgpu') {
+      if (providers.includes('webgpu')) {
         throw new Error(`Session.create: the 'webgpu' execution provider failed (${m}); it needs a GPU adapter (Vulkan/Metal/D3D12) visible to this process; use 'cpu' here`);
       }
       throw new Error(`Session.create: ONNX Runtime rejected the model: ${m}`);
     }
     const specs = model instanceof Graph ? new Map(model.inputs.map((t) => [t.name, { dtype: t.dtype, shape: t.shape }])) : null;
     log.debug({ inputs: inner.inputNames.length, outputs: inner.outputNames.length }, 'session created');
-    return new Session(inner, specs, model instanceof Graph ? model : null, o, log);
+    const session = new Session(inner, specs, model instanceof Graph ? model : null, o, log);
+    session.onDevice = new Set(Object.entries(locations ?? {}).filter(([, l]) => l === 'gpu-buffer').map(([n]) => n));
+    return session;
+  }
+
+  /** Whether an output stays in device memory between runs (see `SessionOptions.deviceOutputs`). */
+  keepsOnDevice(output: string): boolean {
+    return this.onDevice.has(output);
   }
 
   /** Graph input names, in declaration order. */
