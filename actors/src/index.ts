@@ -26,3 +26,4 @@ export * from './trainer/plan.js';
 export * from './trainer/layout.js';
 export type { JobActors } from './trainer/job-actors.js';
 export * from './trainer/gpu-inventory.js';
+export * from './trainer/memory-plan.js';

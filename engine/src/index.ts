@@ -50,4 +50,5 @@ export { encodeOptimizerState, decodeOptimizerState } from './train/optimizer-st
 export { aggregate, klPenalty, ppoClipLoss, clippedValueLoss, policyLossOptionsSchema, valueLossOptionsSchema, AGGREGATIONS, KL_TYPES, type Aggregation, type KlType, type PolicyLossOptions, type ValueLossOptions } from './train/losses.js';
 export { buildPolicyGraph, buildSftGraph, buildValueGraph, gradName, VALUE_HEAD } from './train/train-graphs.js';
 export { PolicyTrainer, SftTrainer, ValueTrainer, trainerOptionsSchema, type TrainerOptions, type StepMetrics, type PolicyBatch, type PolicyStepResult, type SftBatch, type ValueBatch, type PerToken } from './train/trainer.js';
-export { runEngineBench, benchAdamWUpdate, activationBytes, engineBenchOptionsSchema, type EngineBenchOptions, type EngineBenchReport, type GemmResult } from './bench/engine-bench.js';
+export { paramCount, weightBytes, adamWStateBytes, activationBytes, forwardActivationBytes, kvCacheBytes } from './model/memory.js';
+export { runEngineBench, benchAdamWUpdate, engineBenchOptionsSchema, type EngineBenchOptions, type EngineBenchReport, type GemmResult } from './bench/engine-bench.js';

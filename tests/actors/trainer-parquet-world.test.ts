@@ -109,13 +109,28 @@ eval:
 
 test('cohort train configs/zerosearch/8gpu.yaml --dry-run: the 8-GPU plan (managed sglang per simulator bundle, colocated RL actors), missing inputs listed, nothing started', async (t) => {
   const { execFile } = await import('node:child_process');
-  const out = await new Promise<{ code: number; stdout: string }>((resolve) =>
-    execFile(process.execPath, [path.join(ROOT, 'cli/bin/cohort.mjs'), 'train', 'configs/zerosearch/8gpu.yaml', '--dry-run', '--json'], { cwd: ROOT }, (err, stdout) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+  const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+    execFile(process.execPath, [path.join(ROOT, 'cli/bin/cohort.mjs'), 'train', 'configs/zerosearch/8gpu.yaml', '--dry-run', '--json'], { cwd: ROOT }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     ),
   );
-  t.is(out.code, 0);
-  const plan = JSON.parse(out.stdout) as import('../../actors/src/index.js').TrainPlan;
+  // Qwen2.5-3B at float32 with the reference's context does not fit an 80 GiB GPU: refused (exit 1), the knob named.
+  t.is(out.code, 1, out.stderr);
+  t.regex(out.stderr, /the layout does not fit in GPU memory: 4 GPU\(s\) do not fit: GPU 4 \(learner-0, rollout-0, reference-0\).*lower rollout.contextWindow to \d+/);
+  const doc = JSON.parse(out.stdout) as { params: number; gpus: import('../../actors/src/index.js').GpuMemory[]; plan: import('../../actors/src/index.js').TrainPlan };
+  t.deepEqual(Object.keys(doc).sort(), ['gpus', 'params', 'plan']);
+  t.is(doc.params, 3_085_938_688);
+  t.is(doc.gpus.length, 8);
+  const g4 = doc.gpus[4];
+  t.deepEqual(Object.keys(g4), ['gpu', 'roles', 'weights_bytes', 'grads_bytes', 'optimizer_bytes', 'activations_bytes', 'kv_cache_bytes', 'total_bytes', 'capacity_bytes', 'fits']);
+  t.deepEqual(g4.roles, ['learner-0', 'rollout-0', 'reference-0']);
+  t.is(g4.grads_bytes, 4 * 3_085_938_688); // 12.34 GB: the float32 weights of one copy
+  t.is(g4.weights_bytes, 3 * 4 * 3_085_938_688); // learner, rollout and reference each hold a copy
+  t.is(g4.optimizer_bytes, 8 * 3_085_938_688); // 24.69 GB of AdamW m and v
+  t.is(g4.capacity_bytes, 80 * 2 ** 30);
+  t.false(g4.fits);
+  t.is(doc.gpus[0].fits, null, 'a server-managed simulator GPU is not planned');
+  const plan = doc.plan;
   t.deepEqual(plan.gpus, { kind: 'physical', count: 8, used: 8 });
   const sims = plan.actors.filter((a) => a.role === 'simulator');
   t.is(sims.length, 4);

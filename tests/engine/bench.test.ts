@@ -2,7 +2,8 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runEngineBench, activationBytes } from '../../engine/src/bench/engine-bench.js';
+import { runEngineBench } from '../../engine/src/bench/engine-bench.js';
+import { activationBytes } from '../../engine/src/model/memory.js';
 import { TINY_CONFIG, BENCH_5M_CONFIG } from '../../engine/src/io/model-config.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -91,6 +91,12 @@ export const modelSourceSchema = z.union([
   z.strictObject({
     /** Directory holding `config.json` and `*.safetensors` (a Hugging Face checkpoint). */
     path: z.string().min(1),
+    /**
+     * A copy of the model's `config.json` (relative to the working directory), read by
+     * `--dry-run`'s memory plan when `path` is not downloaded yet; a run checks it says the
+     * same as `<path>/config.json`.
+     */
+    configFile: z.string().min(1).optional(),
   }),
   z.strictObject({ config: modelArchitectureSchema }),
 ]);

@@ -100,7 +100,7 @@ export class LearnerActor {
 
   /** Per-token log-probs of token rows under the current weights (the "old" log-probs). */
   async score(inputIds: number[][]): Promise<Float32Array[]> {
-    return (await this.model.score({ inputIds })).logprobs;
+    return (await this.model.score({ inputIds }, { microBatchSize: this.spec.microBatch })).logprobs;
   }
 
   /** Loss and gradient of the policy loss on a shard (no update). */

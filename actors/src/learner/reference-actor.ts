@@ -8,13 +8,17 @@ import { actorClass } from '@cohort/runtime';
 export class ReferenceActor {
   private readonly model: CausalLM;
 
-  constructor(spec: { modelDir: string; device?: ExecutionProvider[] }) {
+  /** Rows per scoring pass (the config's batch.microBatch: bounds the [rows·seq, vocab] logits memory). */
+  private readonly microBatch: number | undefined;
+
+  constructor(spec: { modelDir: string; device?: ExecutionProvider[]; microBatch?: number }) {
+    this.microBatch = spec.microBatch;
     this.model = CausalLM.load(spec.modelDir, spec.device ? { executionProviders: spec.device } : {});
   }
 
   /** Per-token log-probs of each row (entry t scores token t; entry 0 is 0). */
   async score(inputIds: number[][]): Promise<Float32Array[]> {
-    return (await this.model.score({ inputIds })).logprobs;
+    return (await this.model.score({ inputIds }, this.microBatch ? { microBatchSize: this.microBatch } : {})).logprobs;
   }
 }
 

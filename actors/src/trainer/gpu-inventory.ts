@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { checkProviders } from '@cohort/engine';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkProviders, loadModelConfig, parseModelConfig, type ModelConfig } from '@cohort/engine';
+import { memoryAdvice, memoryPlan, planModelConfig, policyConfigFile, type MemoryPlan } from './memory-plan.js';
 import { DEVICE_ROLES, roleProviders, type DeviceRole, type TrainConfig } from '../config/schema.js';
 import { getAlgorithm } from '../algorithms/registry.js';
 
@@ -55,6 +58,13 @@ export function detectGpus(config: Pick<TrainConfig, 'layout'>, env: NodeJS.Proc
   return { source: 'nvidia-smi', gpus, detail: `nvidia-smi lists ${gpus.length}` };
 }
 
+/** Memory of one GPU for the memory plan: layout.gpus.memoryGiB, else the smallest GPU nvidia-smi reports (physical layouts); null when unknown. */
+export function gpuCapacityBytes(config: Pick<TrainConfig, 'layout'>, inventory?: GpuInventory): number | null {
+  if (config.layout.gpus.memoryGiB !== undefined) return Math.round(config.layout.gpus.memoryGiB * 2 ** 30);
+  const mems = (inventory?.gpus ?? []).map((g) => g.memoryBytes).filter((m): m is number => m !== undefined);
+  return mems.length ? Math.min(...mems) : null;
+}
+
 /** GPUs the layout's bundles take (simulator + RL). */
 export function layoutGpusUsed(config: Pick<TrainConfig, 'layout'>): number {
   const l = config.layout;
@@ -92,13 +102,40 @@ export function rolesInUse(config: TrainConfig): DeviceRole[] {
 
 /**
  * What must hold before a run starts anything: every role's execution providers are in the
- * installed onnxruntime-node (one line naming a missing one and how to get it), and a physical
- * layout fits the GPUs of this machine. Returns the GPU inventory (physical layouts only).
+ * installed onnxruntime-node (one line naming a missing one and how to get it), a physical
+ * layout fits the GPUs of this machine, and, when the GPUs' memory is known (layout.gpus.memoryGiB
+ * or nvidia-smi), the memory plan fits, else the knob that would make it fit is named. Returns
+ * the GPU inventory (physical layouts only). `localGpus: false` (a run on a cluster) skips
+ * counting this machine's GPUs: the cluster's nodes hold them and its scheduler places the bundles.
  */
-export function preflight(config: TrainConfig, env: NodeJS.ProcessEnv = process.env): GpuInventory | undefined {
+export function preflight(config: TrainConfig, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), opts: { localGpus?: boolean } = {}): GpuInventory | undefined {
   for (const role of rolesInUse(config)) checkProviders(roleProviders(config, role), `devices.${config.devices[role] ? role : 'default'} (role ${role})`);
-  if (config.layout.gpus.kind !== 'physical') return undefined;
-  const inv = detectGpus(config, env);
-  checkPhysicalGpus(config, inv);
+  const inv = config.layout.gpus.kind === 'physical' && opts.localGpus !== false ? detectGpus(config, env) : undefined;
+  if (inv) checkPhysicalGpus(config, inv);
+  const mem = memoryCheck(config, inv, cwd);
+  if (mem.advice.length) throw new Error(`the layout does not fit in GPU memory: ${mem.advice.join('; ')} (see cohort train CONFIG --dry-run)`);
   return inv;
+}
+
+/** The memory plan of a config (null when the policy's config.json is not there) and, when a GPU does not fit, the advice. */
+export function memoryCheck(config: TrainConfig, inventory: GpuInventory | undefined, cwd = process.cwd()): { plan: MemoryPlan | null; advice: string[]; configFile: string | null } {
+  const mc = planModelConfig(config, cwd);
+  const configFile = policyConfigFile(config, cwd);
+  if (!mc) return { plan: null, advice: [], configFile };
+  const capacityBytes = gpuCapacityBytes(config, inventory);
+  const simulatorConfig = localSimulatorConfig(config, cwd);
+  const plan = memoryPlan(config, mc, { capacityBytes, simulatorConfig });
+  return { plan, advice: memoryAdvice(config, mc, plan, { capacityBytes, simulatorConfig }), configFile };
+}
+
+/** The local simulator's model config when it can be known before tuning (a model path with config.json, or the architecture). */
+function localSimulatorConfig(config: TrainConfig, cwd: string): ModelConfig | null {
+  const sim = config.simulator;
+  if (sim.backend !== 'local') return null;
+  if ('path' in sim.model) {
+    const f = path.resolve(cwd, sim.model.path, 'config.json');
+    return existsSync(f) ? loadModelConfig(readFileSync(f, 'utf8')) : null;
+  }
+  const { architecture: _a, vocab_size, ...rest } = sim.model.config;
+  return parseModelConfig({ model_type: 'qwen2', vocab_size: vocab_size ?? 1024, ...rest });
 }

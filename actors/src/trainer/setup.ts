@@ -199,6 +199,10 @@ export function policyInit(config: TrainConfig, vocabSize: number, cwd = process
       throw new Error(`policy.model.path ${dir} lacks ${weights.length ? 'config.json' : 'its weights'}; a policy directory holds a Hugging Face config.json and model.safetensors (or model.safetensors.index.json with its shards)`);
     }
     const mc = loadModelConfig(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    if (src.configFile) {
+      const copy = loadModelConfig(readFileSync(path.resolve(cwd, src.configFile), 'utf8'));
+      if (JSON.stringify(copy) !== JSON.stringify(mc)) throw new Error(`policy.model.configFile ${src.configFile} does not describe the checkpoint in ${dir} (its config.json differs); fix or drop configFile`);
+    }
     if (mc.vocab_size < vocabSize) throw new Error(`policy model vocab_size ${mc.vocab_size} is smaller than the tokenizer's ${vocabSize} tokens; use the tokenizer that came with the model`);
     return { config: mc, init: () => CausalLM.load(dir), key: { path: dir, config: mc, weights: weights.map((f) => fileFingerprint(path.join(dir, f))) }, dir };
   }

@@ -114,7 +114,7 @@ export class JobSpawner {
   }
 
   spawnReference(a: ActorLayout, replacement = false) {
-    return this.rt.spawn(ReferenceActorClass, [{ modelDir: this.inputs.policyDir, device: roleProviders(this.config, 'reference') }], this.options(a, replacement));
+    return this.rt.spawn(ReferenceActorClass, [{ modelDir: this.inputs.policyDir, device: roleProviders(this.config, 'reference'), microBatch: this.config.batch.microBatch }], this.options(a, replacement));
   }
 
   /** PPO: one critic per RL bundle, initialised from the warm-start policy (same value-head seed everywhere). */

@@ -122,7 +122,8 @@ export class Trainer {
     if (getAlgorithm(c.algorithm.name).needsCritic && !(c.layout.rl.shares.critic > 0)) {
       throw new Error(`algorithm "${c.algorithm.name}" needs a CriticActor on every RL bundle; give layout.rl.shares.critic a GPU share > 0 (e.g. 0.2) and lower the others so they fit`);
     }
-    preflight(c);
+    // On a cluster (a runtime given) the GPUs are the nodes': the scheduler checks them, not nvidia-smi here.
+    preflight(c, process.env, this.cwd, { localGpus: this.opts.runtime === undefined });
     mkdirSync(this.runDir, { recursive: true });
     const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
     this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');

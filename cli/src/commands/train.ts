@@ -1,4 +1,4 @@
-import { ConfigError, Trainer, formatResultsTable, formatTrainPlan, loadTrainConfig, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
+import { ConfigError, Trainer, checkPhysicalGpus, detectGpus, formatMemoryPlan, formatResultsTable, formatTrainPlan, loadTrainConfig, memoryCheck, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
 import { connect, resolveClusterTarget, type ClusterRuntime, type ClusterTarget } from '@cohort/cluster';
 import { pino, type Logger } from 'pino';
 import { openTrainingPublisher, writeRunPlots, type TrainingPublisher } from '@cohort/dashboard';
@@ -61,8 +61,10 @@ with the corpus search engine, runs RL against the simulator with the
 curriculum, evaluates again, and writes runs/<name>/ (metrics.jsonl,
 report.json, reward/EM plots as SVG, checkpoints). Prints the results table (or report.json with --json).
 --dry-run validates the config and prints the plan (bundles, actors with their CPU/GPU
-shares, simulator backends with filled-in commands, input files present or missing) without
-starting anything (--json: the plan as JSON).
+shares, simulator backends with filled-in commands, input files present or missing) and the
+memory plan per GPU (weights, gradients, AdamW state, activations, KV cache against the GPU's
+memory from layout.gpus.memoryGiB or nvidia-smi) without starting anything; it exits 1 naming
+the knob when a GPU does not fit (--json: {"params", "gpus": [...], "plan": {...}}).
 --resume continues from the newest checkpoint of the run (same config file).
 --address NATS_URL (or COHORT_ADDRESS) runs every actor of the job on that cluster
 (simulators, rollouts, learners, references, critics), placed through the placement
@@ -93,7 +95,25 @@ or a shared filesystem). Without --address everything runs on this machine.`,
     }
     if (values['dry-run']) {
       const plan = trainPlan(loaded.config);
-      process.stdout.write(values.json ? JSON.stringify(plan) + '\n' : formatTrainPlan(plan)); // lint-allow-console
+      const c = loaded.config;
+      const inventory = c.layout.gpus.kind === 'physical' ? detectGpus(c) : undefined;
+      const mem = memoryCheck(c, inventory);
+      let gpuLine = '';
+      try {
+        if (inventory) checkPhysicalGpus(c, inventory);
+      } catch (err) {
+        gpuLine = `dry run: a real run here would be refused: ${(err as Error).message}`;
+      }
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ params: mem.plan?.params ?? null, gpus: mem.plan?.gpus ?? [], plan }) + '\n'); // lint-allow-console
+      } else {
+        const memText = mem.plan ? formatMemoryPlan(mem.plan, mem.advice) : `memory plan: no policy config.json at ${mem.configFile ?? '(none)'}; set policy.model.configFile to a copy of it\n`;
+        process.stdout.write(formatTrainPlan(plan) + memText + (gpuLine ? gpuLine + '\n' : '')); // lint-allow-console
+      }
+      if (mem.advice.length) {
+        process.stderr.write(`cohort train: the layout does not fit in GPU memory: ${mem.advice.join('; ')}\n`); // lint-allow-console
+        return 1;
+      }
       return 0;
     }
     const level = values['log-level'] ?? 'warn';

@@ -1,3 +1,4 @@
+import { activationBytes } from '../model/memory.js';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -105,20 +106,6 @@ async function timeGemm(m: number, k: number, n: number, reps: number, so: Sessi
   }
 }
 
-/** Rough activation memory of one train step (fp32 bytes) kept for the backward pass. */
-export function activationBytes(cfg: ModelConfig, batch: number, seq: number): number {
-  const tokens = batch * seq;
-  const H = cfg.hidden_size;
-  const I = cfg.intermediate_size;
-  const q = cfg.num_attention_heads * cfg.head_dim;
-  const kv = cfg.num_key_value_heads * cfg.head_dim;
-  // per token per layer: norms/residuals (4H), q,k,v (+ roped copies), attention output (q),
-  // MLP gate, up, silu, product (4I), attention scores + probs (2·heads·seq).
-  const perLayer = 4 * H + 2 * (q + 2 * kv) + q + 4 * I + 2 * cfg.num_attention_heads * seq;
-  // logits, log-softmax, exp(log-softmax) for entropy/grad
-  const head = 3 * cfg.vocab_size;
-  return 4 * tokens * (cfg.num_hidden_layers * perLayer + head + 2 * H);
-}
 
 /**
  * The engine benchmark: GEMM roofline at the model's shapes, train-step FLOP/s and peak memory
