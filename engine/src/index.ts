@@ -23,7 +23,7 @@ export { argmax, cumsum, topK } from './ops/scan.js';
 export { logprobEntropy } from './ops/logprob-entropy.js';
 export { grad } from './autodiff/grad.js';
 export { gradCheck, type GradCheckCase, type GradCheckOptions, type GradCheckResult } from './autodiff/grad-check.js';
-export { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions, SessionOptionsSchema, parseSessionOptions, threadsFromEnv } from './session/options.js';
+export { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions, SessionOptionsSchema, parseSessionOptions, providersFromEnv, threadsFromEnv } from './session/options.js';
 export { Session } from './session/session.js';
 export { installedProviders, checkProviders, deviceIdFor, deviceOutputLocations, ortBindingDir, ProviderUnavailableError, type ProviderStatus } from './session/providers.js';
 export { engineLogger } from './session/logger.js';

@@ -2,7 +2,7 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CausalLM, Session, TINY_CONFIG, checkProviders, deviceIdFor, deviceOutputLocations, generate, installedProviders, ProviderUnavailableError } from '../../engine/src/index.js';
+import { CausalLM, Session, TINY_CONFIG, checkProviders, providersFromEnv, deviceIdFor, deviceOutputLocations, generate, installedProviders, ProviderUnavailableError } from '../../engine/src/index.js';
 import { Graph } from '../../engine/src/graph/graph.js';
 import { add } from '../../engine/src/ops/elementwise.js';
 
@@ -64,4 +64,11 @@ test('KV cache on the device: chosen for webgpu (IO binding), not for cpu / cuda
   const [a] = await generate(m, [[1, 2, 3]], { maxNewTokens: 4, temperature: 0 });
   const [b] = await generate(m, [[1, 2, 3]], { maxNewTokens: 4, temperature: 0, useCache: false });
   t.deepEqual(a.tokens, b.tokens);
+});
+
+test('COHORT_EXECUTION_PROVIDERS sets the providers of sessions that name none (how gpu-check runs the engine tests on a GPU)', (t) => {
+  t.is(providersFromEnv({}), undefined);
+  t.deepEqual(providersFromEnv({ COHORT_EXECUTION_PROVIDERS: 'webgpu, cpu' }), ['webgpu', 'cpu']);
+  t.throws(() => providersFromEnv({ COHORT_EXECUTION_PROVIDERS: 'gpu' }), { message: /COHORT_EXECUTION_PROVIDERS must be a comma-separated list of distinct providers from cpu, webgpu, cuda, got "gpu"/ });
+  t.throws(() => providersFromEnv({ COHORT_EXECUTION_PROVIDERS: 'cpu,cpu' }), { message: /distinct/ });
 });

@@ -65,6 +65,20 @@ export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | u
   return n;
 }
 
+/**
+ * Default providers from `COHORT_EXECUTION_PROVIDERS` (comma-separated, e.g. `webgpu,cpu`) for
+ * sessions that name none: how scripts/gpu-check.sh runs the engine's tests on a GPU provider.
+ * undefined when unset; a bad value is an error naming the accepted ones.
+ */
+export function providersFromEnv(env: NodeJS.ProcessEnv = process.env): ExecutionProvider[] | undefined {
+  const raw = env.COHORT_EXECUTION_PROVIDERS?.trim();
+  if (!raw) return undefined;
+  const list = raw.split(',').map((x) => x.trim());
+  const bad = list.filter((x) => !(EXECUTION_PROVIDERS as readonly string[]).includes(x));
+  if (bad.length || new Set(list).size !== list.length) throw new Error(`COHORT_EXECUTION_PROVIDERS must be a comma-separated list of distinct providers from ${EXECUTION_PROVIDERS.join(', ')}, got "${raw}"`);
+  return list as ExecutionProvider[];
+}
+
 /** Validates session options, throwing an error that names each problem. */
 export function parseSessionOptions(opts: unknown): SessionOptions {
   const r = SessionOptionsSchema.safeParse(opts ?? {});

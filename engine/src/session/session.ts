@@ -4,7 +4,7 @@ import { Graph } from '../graph/graph.js';
 import { formatShape, type Dim } from '../graph/tensor.js';
 import { engineLogger } from './logger.js';
 import { checkProviders, deviceIdFor, deviceOutputLocations } from './providers.js';
-import { parseSessionOptions, threadsFromEnv, type SessionOptions } from './options.js';
+import { parseSessionOptions, providersFromEnv, threadsFromEnv, type SessionOptions } from './options.js';
 
 const ORT_LEVEL = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
 const OPT_LEVEL = { all: 'all', basic: 'basic', none: 'disabled' } as const;
@@ -37,7 +37,7 @@ export class Session {
     const o = parseSessionOptions(opts);
     const bytes = model instanceof Graph ? model.toOnnx() : model;
     if (!(bytes instanceof Uint8Array)) throw new Error('Session.create: model must be a Graph or ONNX ModelProto bytes (Uint8Array)');
-    const providers = o.executionProviders ?? [o.executionProvider ?? 'cpu'];
+    const providers = o.executionProviders ?? (o.executionProvider ? [o.executionProvider] : (providersFromEnv() ?? ['cpu']));
     checkProviders(providers);
     const ep = providers.join(',');
     const threads = o.threads ?? threadsFromEnv();
