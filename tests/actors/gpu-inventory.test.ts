@@ -44,7 +44,11 @@ test('a physical layout that does not fit the GPUs counted is refused, naming th
   });
   t.throws(() => preflight(big, { PATH: '/nonexistent' }), { message: /needs 8 GPU\(s\).*but this machine has 0 \(nvidia-smi: not found on PATH\)/ });
   const eight = FOUR + FOUR.replace(/^(\d)/gm, (d) => String(Number(d) + 4));
-  t.is(preflight(big, { PATH: fakeSmi(t, eight) })!.gpus.length, 8);
+  // Eight GPUs: the count passes; with 8gpu.yaml's memoryGiB 80 the memory plan then refuses it (Qwen2.5-3B in fp32).
+  t.throws(() => preflight(big, { PATH: fakeSmi(t, eight) }), { message: /^the layout does not fit in GPU memory/ });
+  const { memoryGiB: _m, ...noMemory } = big.layout.gpus;
+  const noCsvMemory = eight.replace(/, 81559/g, ', N/A');
+  t.is(preflight({ ...big, layout: { ...big.layout, gpus: noMemory } }, { PATH: fakeSmi(t, noCsvMemory) })!.gpus.length, 8);
   t.is(local.layout.gpus.kind, 'logical');
   t.is(preflight(local, { PATH: '/nonexistent' }), undefined);
 });
