@@ -150,7 +150,10 @@ export class CriticActor {
   /** Restores what `checkpointFiles` wrote; returns the number of updates. */
   restore(critic: Uint8Array, criticOptimizer: Uint8Array): number {
     const f = decodeSafetensors(critic);
-    this.model.loadParams(CausalLM.fromSafetensors(this.model.config, f).params);
+    // The trunk from its HF tensors; the value head's tensors are read below (the loader refuses tensors it does not use).
+    const head = new Set([...this.trainer.head.keys()]);
+    const trunk = { tensors: new Map([...f.tensors].filter(([n]) => !head.has(n))), metadata: f.metadata };
+    this.model.loadParams(CausalLM.fromSafetensors(this.model.config, trunk).params);
     for (const [name, a] of this.trainer.head) {
       const t = f.tensors.get(name);
       if (!t || t.data.length !== a.length) throw new Error(`CriticActor.restore: the critic file lacks '${name}' (${a.length} values); it is not a critic checkpoint`);

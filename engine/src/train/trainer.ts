@@ -10,6 +10,8 @@ import type { Session } from '../session/session.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { Rng } from '../generate/sampling.js';
 import { AdamW, adamWOptionsSchema } from './adamw.js';
+import { CheckpointReader } from '../io/checkpoint.js';
+import { loadWeights } from '../model/load-weights.js';
 import { lrSchedule, type LrScheduleOptions } from './schedule.js';
 import { GradAccumulator, type GradMap } from './grad-utils.js';
 import { applyGradients, type AppliedUpdate } from './apply-gradients.js';
@@ -205,17 +207,12 @@ abstract class TrainerBase {
 
   /** Restores parameters and optimizer state from a {@link save} directory. */
   load(dir: string): void {
-    const f = readSafetensors(path.join(dir, 'model.safetensors'));
-    const specs = decoderParamSpecs(this.model.config);
-    for (const s of specs) {
-      const t = f.tensors.get(s.name);
-      if (!t) throw new Error(`checkpoint ${dir} lacks '${s.name}'`);
-      const src = t.data as Float32Array;
-      const dst = this.model.params.get(s.name)!;
-      if (s.transposed) {
-        const [rows, cols] = s.hfShape;
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
-      } else dst.set(src);
+    // model.safetensors or an index with shards (model.save shards a large model), read as CausalLM.load reads them.
+    const reader = CheckpointReader.open(dir);
+    try {
+      this.model.loadParams(loadWeights(this.model.config, reader, { where: dir }).params);
+    } finally {
+      reader.close();
     }
     const extraFile = path.join(dir, 'extra.safetensors');
     if (existsSync(extraFile)) for (const [n, t] of readSafetensors(extraFile).tensors) this.trainParams.get(n)?.set(t.data as Float32Array);
