@@ -136,6 +136,37 @@ test.serial('back-to-back bulk allreduces reuse pooled receive buffers without m
   }
 });
 
+test.serial('reduceScatter gives each member its shard of the sum, bit-identical to the allreduce; allgatherChunks puts every shard everywhere; gather collects at the root', async (t) => {
+  for (const [group, w, n] of [['four', 4, 70_001], ['three', 3, 13], ['two', 2, 5], ['one', 1, 7]] as const) {
+    const ms = group === 'four' ? members : group === 'three' ? members.slice(0, 3) : group === 'two' ? [members[3], members[1]] : [members[2]];
+    const inputs = Array.from({ length: w }, (_, r) => rand(n, 500 + r + n));
+    const full = await Promise.all(ms.map((m, r) => m.allreduce(group, inputs[r], 'sum')));
+    const rs = await Promise.all(ms.map((m, r) => m.reduceScatter(group, inputs[r], 'sum')));
+    // The shards tile [0, n) (chunk rank+1 on rank r) and equal the allreduce's values bit for bit.
+    const covered = rs.map((x) => x.range).sort((a, b) => a[0] - b[0]);
+    t.is(covered[0][0], 0);
+    t.is(covered[w - 1][1], n);
+    for (let k = 1; k < w; k++) t.is(covered[k][0], covered[k - 1][1]);
+    for (const x of rs) t.deepEqual(x.chunk, full[0].subarray(x.range[0], x.range[1]), `${group}: shard ${x.range}`);
+    // Each member sends (W-1)/W of the data: half an allreduce.
+    if (w > 1) for (const x of rs) t.true(Math.abs(x.sent - ((w - 1) * n * 4) / w) <= 64, `${group}: sent ${x.sent}`);
+    const gathered = await Promise.all(ms.map((m) => m.allgatherChunks(group, n)));
+    for (const g of gathered) t.deepEqual(g, gathered[0]);
+    t.false(gathered[0].some(Number.isNaN), `${group}: every element filled`);
+    for (const x of rs) {
+      const owner = rs.indexOf(x);
+      t.is(gathered[0][x.range[0]], Math.fround(owner + 1 + x.range[0] / n));
+    }
+  }
+  const mean4 = await Promise.all(members.map((m, r) => m.reduceScatter('four', rand(10, 900 + r), 'mean')));
+  const want = mean([0, 1, 2, 3].map((r) => rand(10, 900 + r)));
+  for (const x of mean4) t.true(maxDiff(x.chunk, want.subarray(x.range[0], x.range[1])) < 1e-6);
+  const g = await Promise.all(members.map((m, r) => m.gather('four', { r, w: rand(3, r) }, 1)));
+  t.deepEqual(g[1], [0, 1, 2, 3].map((r) => ({ r, w: rand(3, r) })));
+  t.is(g[0], undefined);
+  t.is(g[3], undefined);
+});
+
 test.serial('broadcast, allgather and barrier', async (t) => {
   const big = rand(40_000, 9);
   const got = await Promise.all(members.map((m, r) => m.broadcast('four', r === 2 ? { step: 7, w: big } : null, 2)));

@@ -3,7 +3,7 @@ import type { Endpoint } from '../transport/endpoint.js';
 import { CollectiveError, CollectiveMismatchError, CollectivePeerError } from './errors.js';
 import { flatten, signatureDigest, type ReduceInput } from './flatten.js';
 import { messageKey, type CollectiveMessage, type Mailbox } from './mailbox.js';
-import { ringAllreduce, type ReduceOp } from './ring-allreduce.js';
+import { ownedRange, ringAllgather, ringAllreduce, ringReduceScatter, type ReduceOp } from './ring-allreduce.js';
 
 /** One member of a group as every member sees it. */
 export interface CollectivePeer {
@@ -58,7 +58,7 @@ const byteSize = (v: unknown): number => (ArrayBuffer.isView(v) ? v.byteLength :
 
 /**
  * A collective group as one member uses it: rank, world size, peers, and the
- * operations (allreduce, broadcast, allgather, barrier). Every member must
+ * operations (allreduce, reduceScatter, allgatherChunks, broadcast, allgather, gather, barrier). Every member must
  * call the same operations in the same order; a failed operation breaks the
  * group (re-create it from the driver).
  */
@@ -164,15 +164,77 @@ export class CollectiveGroup {
         this.rank,
         this.world,
         op,
-        async (step, chunk) => {
-          const [, got] = await Promise.all([this.send(this.next, seq, step, 'allreduce', sig, chunk), this.receive(this.prev, seq, step, 'allreduce', sig, timeout, f.signature)]);
-          if (!(got instanceof Float32Array)) throw new CollectiveMismatchError(`allreduce #${seq} of group "${this.name}": ${this.peerName(this.prev)} sent ${typeof got}, not a Float32Array`);
-          return got;
-        },
+        this.ringExchange(seq, 'allreduce', sig, timeout, f.signature),
         // Received chunks are done with once added or copied in: their receive buffers go back to the bulk pool.
         (got) => this.ep.bulkPool.release(got),
       );
       return f.unflatten(out);
+    });
+  }
+
+  /**
+   * This member's share of a flat array of `length` elements in {@link reduceScatter} and
+   * {@link allgatherChunks}: [start, end) of chunk (rank + 1) mod world of `chunkBounds(length, world)`
+   * (the chunk a ring reduce-scatter completes on this rank; chunks differ by at most one element).
+   */
+  shardRange(length: number): [number, number] {
+    return ownedRange(length, this.rank, this.world);
+  }
+
+  /**
+   * Reduce-scatter: the sum (or mean) over every member of `data`, of which this member gets
+   * only its {@link shardRange}. Every member passes an array of the same length; `data` is used
+   * as the work buffer (changed in place) and the returned chunk is a view into it. The owned
+   * values are bit-identical to the same range of an {@link allreduce} of the same inputs (the
+   * same ring, stopped before its allgather), with (W-1)/W of the data sent by each member.
+   */
+  reduceScatter(data: Float32Array, op: ReduceOp = 'sum', opts: CollectiveOpOptions = {}): Promise<Float32Array> {
+    if (op !== 'sum' && op !== 'mean') return Promise.reject(new CollectiveError(`reduceScatter: op must be "sum" or "mean", got ${JSON.stringify(op)}`));
+    if (!(data instanceof Float32Array)) return Promise.reject(new CollectiveError('reduceScatter: data must be a Float32Array'));
+    const sig = `${signatureDigest(`flat:${data.length}`)}/${op}`;
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    return this.run('reducescatter', data.byteLength, (seq) =>
+      ringReduceScatter(data, this.rank, this.world, op, this.ringExchange(seq, 'reducescatter', sig, timeout, `flat:${data.length}`), (got) => this.ep.bulkPool.release(got)),
+    );
+  }
+
+  /**
+   * Allgather of shards in place: each member's {@link shardRange} of `data` (the values it
+   * owns, e.g. the parameters it updated) is copied bit for bit into `data` on every other
+   * member. Every member passes an array of the same length; returns `data`.
+   */
+  allgatherChunks(data: Float32Array, opts: CollectiveOpOptions = {}): Promise<Float32Array> {
+    if (!(data instanceof Float32Array)) return Promise.reject(new CollectiveError('allgatherChunks: data must be a Float32Array'));
+    const sig = signatureDigest(`flat:${data.length}`);
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    return this.run('allgatherchunks', data.byteLength, (seq) =>
+      ringAllgather(data, this.rank, this.world, this.ringExchange(seq, 'allgatherchunks', sig, timeout, `flat:${data.length}`), (got) => this.ep.bulkPool.release(got)),
+    );
+  }
+
+  /** One ring step of `op` #`seq`: send to the next rank, receive from the previous one. */
+  private ringExchange(seq: number, op: string, sig: string, timeout: number, signature: string) {
+    return async (step: number, chunk: Float32Array): Promise<Float32Array> => {
+      const [, got] = await Promise.all([this.send(this.next, seq, step, op, sig, chunk), this.receive(this.prev, seq, step, op, sig, timeout, signature)]);
+      if (!(got instanceof Float32Array)) throw new CollectiveMismatchError(`${op} #${seq} of group "${this.name}": ${this.peerName(this.prev)} sent ${typeof got}, not a Float32Array`);
+      return got;
+    };
+  }
+
+  /** Every member's value at `root`, by rank (undefined on the other members): each sends its value straight to the root. */
+  async gather<T>(value: T, root = 0, opts: CollectiveOpOptions = {}): Promise<T[] | undefined> {
+    this.checkRank(root, 'gather root');
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    const sig = `root:${root}`;
+    return this.run('gather', byteSize(value), async (seq) => {
+      if (this.rank !== root) {
+        await this.send(root, seq, 0, 'gather', sig, value);
+        return undefined;
+      }
+      const out = new Array<T>(this.world);
+      out[root] = value;
+      await Promise.all(this.peers.filter((p) => p.rank !== root).map(async (p) => (out[p.rank] = (await this.receive(p.rank, seq, 0, 'gather', sig, timeout)) as T)));
+      return out;
     });
   }
 
