@@ -40,7 +40,7 @@ export * from './scheduler/index.js';
 export { createCollectiveGroup, type CollectiveGroupSpec, type CollectiveGroupInfo } from './collective/create-group.js';
 export { collectiveGroup, inCollectiveGroup } from './collective/membership.js';
 export { CollectiveGroup, type CollectivePeer, type CollectiveOpOptions, type AllreduceOptions, type CollectiveOpStats } from './collective/group.js';
-export type { ReduceOp } from './collective/ring-allreduce.js';
+export { chunkBounds, ownedRange, type ReduceOp } from './collective/ring-allreduce.js';
 export type { ReduceInput } from './collective/flatten.js';
 export { CollectiveError, CollectiveTimeoutError, CollectivePeerError, CollectiveMismatchError } from './collective/errors.js';
 export { runAllreduceBench, type AllreduceBenchResult, type AllreduceBenchOptions } from './collective/allreduce-bench.js';

@@ -329,6 +329,12 @@ export const optimizerSchema = z.strictObject({
   warmupRatio: z.number().min(0).max(1).default(0.285),
   /** Global gradient-norm clip. */
   gradClip: z.number().positive().default(1),
+  /**
+   * ZeRO stage of the learner group: 0 keeps the full AdamW state on every learner; 1 shards it
+   * (each of the layout.rl.bundles learners keeps 1/N: gradients reduce-scattered, each learner
+   * updates its shard, parameters all-gathered). Checkpoints hold the full state either way.
+   */
+  zeroStage: z.union([z.literal(0), z.literal(1)]).default(0),
 });
 
 export const batchSchema = z

@@ -1,5 +1,6 @@
-import { CausalLM, type ExecutionProvider, PolicyTrainer, decodeSafetensors, encodeSafetensors, type PolicyBatch } from '@cohort/engine';
-import { actorClass, actorContext, collectiveGroup, inActor, type ActorHandle } from '@cohort/runtime';
+import { CausalLM, type ExecutionProvider, PolicyTrainer, decodeOptimizerState, decodeSafetensors, encodeOptimizerState, encodeSafetensors, type AdamWState, type PolicyBatch } from '@cohort/engine';
+import { actorClass, actorContext, collectiveGroup, inActor, ownedRange, type ActorHandle, type CollectiveGroup } from '@cohort/runtime';
+import { ZeroShard } from './zero-shard.js';
 import type { Logger } from 'pino';
 import type { RolloutActor } from '../rollout/rollout-actor.js';
 import { paramChecksum } from './param-checksum.js';
@@ -23,6 +24,12 @@ export interface LearnerActorSpec {
   microBatch: number;
   /** Collective group of the data-parallel learners (formed by the driver; default `learners`). */
   group?: string;
+  /**
+   * ZeRO-1 (config optimizer.zeroStage 1): each learner keeps AdamW state only for its shard of
+   * the parameters (1/worldSize of them); gradients are reduce-scattered, each learner updates
+   * its shard, and the parameters are all-gathered. Checkpoints hold the full state as usual.
+   */
+  zero?: boolean;
 }
 
 /**
@@ -68,15 +75,19 @@ export class LearnerActor {
   private updates = 0;
   private readonly log: Logger | undefined;
   private publisher: WeightPublisher | undefined;
+  private readonly shard: ZeroShard | undefined;
 
   constructor(private readonly spec: LearnerActorSpec) {
     const def = getAlgorithm(spec.algorithm.name);
     const p = spec.algorithm.params;
     this.model = CausalLM.load(spec.modelDir, spec.device ? { executionProviders: spec.device } : {});
     this.log = inActor() ? actorContext().logger.child({ actor: `learner-${spec.rank}` }) : undefined;
+    // ZeRO-1: the parameters move into one flat buffer (before any session caches them), and AdamW covers this learner's shard only.
+    this.shard = spec.zero ? new ZeroShard(this.model.params, this.model.specs.map((x) => x.name), (n) => ownedRange(n, spec.rank, spec.worldSize)) : undefined;
     const o = spec.optimizer;
     this.trainer = new PolicyTrainer(this.model, {
       logger: this.log,
+      ...(this.shard ? { optimizerParams: this.shard.paramViews } : {}),
       optimizer: { lr: o.lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay },
       schedule: { lr: o.lr, warmupSteps: Math.round(o.warmupRatio * spec.totalUpdates) },
       maxGradNorm: o.gradClip,
@@ -118,6 +129,7 @@ export class LearnerActor {
    * stay identical. Call it on every learner of the group at once.
    */
   async trainStep(batch: PolicyBatch | null): Promise<TrainStepResult> {
+    if (this.shard) return this.zeroStep(batch, this.shard);
     const t0 = performance.now();
     const stats = new Float32Array(6);
     let grads: Map<string, Float32Array>;
@@ -141,6 +153,77 @@ export class LearnerActor {
     for (const g of reduced.values()) for (let i = 0; i < g.length; i++) g[i] /= rows;
     const applied = this.applyGradients(reduced);
     return { ...applied, loss: loss / rows, pgLoss: pg / rows, klLoss: kl / rows, entropyLoss: ent / rows, clipFrac: clip / rows, rows, gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000, allreduceBytes: group.lastOp?.bytes ?? 0 };
+  }
+
+  /** The learners' collective group, checked against this learner's rank and world size (ZeRO shards depend on them). */
+  private group(): CollectiveGroup {
+    const g = collectiveGroup(this.spec.group ?? 'learners');
+    if (this.shard && (g.rank !== this.spec.rank || g.world !== this.spec.worldSize)) {
+      throw new Error(`ZeRO-1 learner ${this.spec.rank} of ${this.spec.worldSize} is rank ${g.rank} of ${g.world} in group "${g.name}"; form the group with the learners in rank order`);
+    }
+    return g;
+  }
+
+  /**
+   * {@link trainStep} with ZeRO-1: the row-weighted gradient sum is reduce-scattered (this
+   * learner gets its shard, bit-identical to the same range of the all-reduce), divided by the
+   * rows, clipped with the global norm (float64 partial sums of every shard, all-gathered),
+   * applied by this learner's AdamW to its shard of the parameters, and the parameters are
+   * all-gathered. Same result as the all-reduce path: bit-identical without clipping for two
+   * learners; with clipping, or with more learners (sums associate in another order), within
+   * float32 rounding (tested: 1e-6 relative).
+   */
+  private async zeroStep(batch: PolicyBatch | null, shard: ZeroShard): Promise<TrainStepResult> {
+    const t0 = performance.now();
+    const stats = new Float32Array(6);
+    let grads = new Map<string, Float32Array>();
+    if (batch && batch.inputIds.length > 0) {
+      const r = await this.gradients(batch);
+      grads = r.grads;
+      const n = r.rows;
+      for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= n;
+      stats.set([n, r.loss * n, r.pgLoss * n, r.klLoss * n, r.entropyLoss * n, r.clipFrac * n]);
+    }
+    const flat = shard.flattenGrads(grads);
+    const t1 = performance.now();
+    const group = this.group();
+    const [rows, loss, pg, kl, ent, clip] = await group.allreduce(stats, 'sum');
+    const owned = await group.reduceScatter(flat, 'sum');
+    // The gradient's size, as the all-reduce path reports it (the reduce-scatter sends half of what an all-reduce does).
+    const bytes = group.lastOp?.bytes ?? 0;
+    const t2 = performance.now();
+    if (!(rows > 0)) throw new Error('trainStep: no learner had rows in this mini-batch');
+    let part = 0;
+    for (let i = 0; i < owned.length; i++) {
+      owned[i] /= rows;
+      part += owned[i] * owned[i];
+    }
+    const gradNorm = Math.sqrt((await group.allgather(part)).reduce((a, b) => a + b, 0));
+    const u = this.trainer.applyGradients(shard.views(owned), { gradNorm });
+    await group.allgatherChunks(shard.flat);
+    this.updates++;
+    return {
+      version: this.updates, gradNorm: u.gradNorm, lr: u.lr,
+      loss: loss / rows, pgLoss: pg / rows, klLoss: kl / rows, entropyLoss: ent / rows, clipFrac: clip / rows, rows,
+      gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000, allreduceBytes: bytes,
+    };
+  }
+
+  /** Bytes of AdamW moments this learner holds (all parameters' without ZeRO, its shard's with it). */
+  optimizerStateBytes(): number {
+    const s = this.trainer.optimizer.exportState();
+    let n = 0;
+    for (const a of [...s.m.values(), ...s.v.values()]) n += a.byteLength;
+    return n;
+  }
+
+  /**
+   * ZeRO-1 checkpoints: every learner but 0 calls this while learner 0 runs
+   * {@link checkpointFiles}; it sends its optimizer shard to learner 0, which writes the full state.
+   */
+  async shareOptimizerShard(): Promise<void> {
+    if (!this.shard) throw new Error('shareOptimizerShard: this learner does not shard its optimizer state (zero is off)');
+    await this.group().gather({ range: this.shard.range, state: this.trainer.optimizer.exportState() }, 0);
   }
 
   /**
@@ -173,6 +256,7 @@ export class LearnerActor {
 
   /** Applies an (all-reduced) gradient with the engine's step (clip, schedule, guard, AdamW); returns the new version, the pre-clip norm and the lr used. */
   applyGradients(grads: Map<string, Float32Array>): { version: number; gradNorm: number; lr: number } {
+    if (this.shard) throw new Error('applyGradients: a ZeRO-1 learner updates only its shard; use trainStep on every learner of the group');
     const u = this.trainer.applyGradients(grads);
     this.updates++;
     return { version: this.updates, gradNorm: u.gradNorm, lr: u.lr };
@@ -188,13 +272,21 @@ export class LearnerActor {
     return paramChecksum(this.model.params);
   }
 
-  /** Policy and optimizer state as safetensors bytes, for checkpoints. */
-  checkpointFiles(): { policy: Uint8Array; optimizer: Uint8Array; version: number } {
-    return {
-      policy: encodeSafetensors(this.model.hfTensors(), { format: 'pt' }),
-      optimizer: this.trainer.optimizer.stateBytes({ version: String(this.updates) }),
-      version: this.updates,
-    };
+  /**
+   * Policy and optimizer state as safetensors bytes, for checkpoints. With ZeRO-1 it is called
+   * on learner 0 while the others run {@link shareOptimizerShard}: their shards are gathered and
+   * the file holds the full AdamW state, in the same format as without ZeRO (a run can resume
+   * with or without it).
+   */
+  async checkpointFiles(): Promise<{ policy: Uint8Array; optimizer: Uint8Array; version: number }> {
+    const opt = this.trainer.optimizer;
+    let optimizer: Uint8Array;
+    if (this.shard) {
+      const shards = (await this.group().gather({ range: this.shard.range, state: opt.exportState() }, 0)) as { range: [number, number]; state: AdamWState }[] | undefined;
+      if (!shards) throw new Error('checkpointFiles: with ZeRO-1 call it on learner 0 (the others run shareOptimizerShard)');
+      optimizer = encodeOptimizerState(this.shard.assembleState(shards), { opts: JSON.stringify(opt.opts), version: String(this.updates) });
+    } else optimizer = opt.stateBytes({ version: String(this.updates) });
+    return { policy: encodeSafetensors(this.model.hfTensors(), { format: 'pt' }), optimizer, version: this.updates };
   }
 
   /**
@@ -204,7 +296,13 @@ export class LearnerActor {
   restore(policy: Uint8Array, optimizer: Uint8Array): number {
     const restored = CausalLM.fromSafetensors(this.model.config, decodeSafetensors(policy));
     this.model.loadParams(restored.params);
-    const meta = this.trainer.optimizer.loadStateBytes(optimizer, "the checkpoint's optimizer file");
+    let meta: Record<string, string>;
+    if (this.shard) {
+      // The file holds the full state (written with or without ZeRO): this learner keeps its shard.
+      const full = decodeOptimizerState(optimizer, "the checkpoint's optimizer file");
+      this.trainer.optimizer.importState(this.shard.sliceState(full.state));
+      meta = full.metadata;
+    } else meta = this.trainer.optimizer.loadStateBytes(optimizer, "the checkpoint's optimizer file");
     this.updates = Number(meta.version ?? meta.step);
     return this.updates;
   }

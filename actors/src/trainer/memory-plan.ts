@@ -60,10 +60,12 @@ function roleParts(config: TrainConfig, mc: ModelConfig): Record<'learner' | 'ro
   const W = weightBytes(mc);
   // A training step, or the old-log-prob scoring pass before it (not at once): the larger.
   const trainAct = Math.max(activationBytes(mc, micro, ctx), forwardActivationBytes(mc, micro, ctx));
-  const learner: Part = { ...ZERO, weights_bytes: W, grads_bytes: W, optimizer_bytes: adamWStateBytes(mc), activations_bytes: trainAct };
+  // ZeRO-1 shards the learners' AdamW state over the learner group (one learner per RL bundle); critics keep theirs whole.
+  const zero = config.optimizer.zeroStage === 1 ? config.layout.rl.bundles : 1;
+  const learner: Part = { ...ZERO, weights_bytes: W, grads_bytes: W, optimizer_bytes: Math.ceil(adamWStateBytes(mc) / zero), activations_bytes: trainAct };
   return {
     learner,
-    critic: { ...learner },
+    critic: { ...learner, optimizer_bytes: adamWStateBytes(mc) },
     // Generation: the prompts of a step split over the rollouts, all samples decoded as one batch, prefilled up to the context window.
     rollout: { ...ZERO, weights_bytes: W, activations_bytes: forwardActivationBytes(mc, rows, ctx, rows), kv_cache_bytes: kvCacheBytes(mc, rows, ctx) },
     reference: { ...ZERO, weights_bytes: W, activations_bytes: forwardActivationBytes(mc, micro, ctx) },
@@ -154,6 +156,9 @@ export function memoryAdvice(config: TrainConfig, mc: ModelConfig, plan: MemoryP
     batch: { ...config.batch, microBatch: micro, promptsPerStep: prompts, miniBatch: Math.min(config.batch.miniBatch, prompts * config.batch.samplesPerPrompt) },
     rollout: { ...config.rollout, contextWindow: ctx, observationTokenCap: Math.min(config.rollout.observationTokenCap, ctx - 1), maxNewTokensPerTurn: Math.min(config.rollout.maxNewTokensPerTurn, ctx - 1) },
   });
+  if (config.optimizer.zeroStage === 0 && config.layout.rl.bundles > 1 && fitsWith({ ...config, optimizer: { ...config.optimizer, zeroStage: 1 } })) {
+    return [`${head}; set optimizer.zeroStage: 1 (shard AdamW state over the ${config.layout.rl.bundles} learners)`];
+  }
   for (let m = config.batch.microBatch - 1; m >= 1; m--) {
     if (fitsWith(withBatch(m))) return [`${head}; lower batch.microBatch to ${m}`];
   }

@@ -105,6 +105,7 @@ export class JobSpawner {
       totalUpdates: c.run.totalSteps * this.layout.updatesPerStep,
       microBatch: c.batch.microBatch,
       device: roleProviders(c, 'learner'),
+      zero: c.optimizer.zeroStage === 1,
     };
     return this.rt.spawn(LearnerActorClass, [spec], this.options(a, replacement));
   }

@@ -29,6 +29,12 @@ export const trainerOptionsSchema = z.object({
   /** Rows per forward/backward pass; a step accumulates gradients over ceil(B / microBatchSize) passes. */
   microBatchSize: z.number().int().positive().default(64),
   logger: z.custom<Logger>().optional(),
+  /**
+   * The tensors AdamW keeps moments for and updates (default: every trainable parameter). A
+   * ZeRO-1 learner passes views (subarrays, same names) of the slice of the parameters it owns,
+   * so the optimizer state it holds is that slice's.
+   */
+  optimizerParams: z.custom<Map<string, Float32Array>>((v) => v === undefined || v instanceof Map).optional(),
 });
 export type TrainerOptions = z.input<typeof trainerOptionsSchema>;
 
@@ -125,7 +131,7 @@ abstract class TrainerBase {
     this.log = this.opts.logger?.child({ component: new.target.name });
     const decayNames = new Set(decoderParamSpecs(model.config).filter((s) => s.decay).map((s) => s.name));
     decayNames.add(VALUE_HEAD.weight);
-    this.optimizer = new AdamW(trainParams, this.opts.optimizer, (name) => decayNames.has(name));
+    this.optimizer = new AdamW(this.opts.optimizerParams ?? trainParams, this.opts.optimizer, (name) => decayNames.has(name));
     this.lr = this.opts.schedule ? lrSchedule(this.opts.schedule) : () => this.opts.optimizer.lr;
   }
 

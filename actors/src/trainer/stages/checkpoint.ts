@@ -12,12 +12,14 @@ export function checkpointDue(config: TrainConfig, step: number): boolean {
 }
 
 /**
- * Stage "checkpoint": learner 0's policy and optimizer state (and critic 0's,
+ * Stage "checkpoint": learner 0's policy and the optimizer state (all learners' shards, gathered by learner 0, with ZeRO-1; and critic 0's,
  * PPO), the trainer's RNG and the data loader's position, after `step`
  * (0-based) steps' worth of updates, atomically under the run's checkpoint dir.
  */
 export async function saveCheckpoint(actors: JobActors, config: TrainConfig, o: { runDir: string; step: number; rng: Prng; loader: DataLoader; configSha256?: string }): Promise<string> {
-  const files = await actors.learners[0].checkpointFiles();
+  // ZeRO-1: learner 0 gathers the other learners' optimizer shards while they send them.
+  const zero = config.optimizer.zeroStage === 1;
+  const [files] = await Promise.all([actors.learners[0].checkpointFiles(), ...(zero ? actors.learners.slice(1).map((l) => l.shareOptimizerShard()) : [])]);
   const criticFiles = actors.critics.length ? await actors.critics[0].checkpointFiles() : null;
   return writeCheckpoint(
     path.resolve(o.runDir, config.checkpoint.dir),
