@@ -131,17 +131,8 @@ export class LearnerActor {
   async trainStep(batch: PolicyBatch | null): Promise<TrainStepResult> {
     if (this.shard) return this.zeroStep(batch, this.shard);
     const t0 = performance.now();
-    const stats = new Float32Array(6);
-    let grads: Map<string, Float32Array>;
-    if (batch && batch.inputIds.length > 0) {
-      const r = await this.gradients(batch);
-      grads = r.grads;
-      const n = r.rows;
-      for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= n;
-      stats.set([n, r.loss * n, r.pgLoss * n, r.klLoss * n, r.entropyLoss * n, r.clipFrac * n]);
-    } else {
-      grads = new Map([...this.model.params].map(([k, p]) => [k, new Float32Array(p.length)]));
-    }
+    const { grads, stats } = await this.rowWeightedGradients(batch);
+    if (grads.size === 0) for (const [k, p] of this.model.params) grads.set(k, new Float32Array(p.length));
     grads.set(STATS, stats);
     const t1 = performance.now();
     const group = collectiveGroup(this.spec.group ?? 'learners');
@@ -153,6 +144,21 @@ export class LearnerActor {
     for (const g of reduced.values()) for (let i = 0; i < g.length; i++) g[i] /= rows;
     const applied = this.applyGradients(reduced);
     return { ...applied, loss: loss / rows, pgLoss: pg / rows, klLoss: kl / rows, entropyLoss: ent / rows, clipFrac: clip / rows, rows, gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000, allreduceBytes: group.lastOp?.bytes ?? 0 };
+  }
+
+  /**
+   * The shard's gradient times its rows, and [rows, loss·rows, pg·rows, kl·rows, entropy·rows,
+   * clipFrac·rows] (what the group sums before dividing by all rows); no grads and zero stats
+   * without rows.
+   */
+  private async rowWeightedGradients(batch: PolicyBatch | null): Promise<{ grads: Map<string, Float32Array>; stats: Float32Array }> {
+    const stats = new Float32Array(6);
+    if (!batch || batch.inputIds.length === 0) return { grads: new Map(), stats };
+    const r = await this.gradients(batch);
+    const n = r.rows;
+    for (const g of r.grads.values()) for (let i = 0; i < g.length; i++) g[i] *= n;
+    stats.set([n, r.loss * n, r.pgLoss * n, r.klLoss * n, r.entropyLoss * n, r.clipFrac * n]);
+    return { grads: r.grads, stats };
   }
 
   /** The learners' collective group, checked against this learner's rank and world size (ZeRO shards depend on them). */
@@ -175,15 +181,7 @@ export class LearnerActor {
    */
   private async zeroStep(batch: PolicyBatch | null, shard: ZeroShard): Promise<TrainStepResult> {
     const t0 = performance.now();
-    const stats = new Float32Array(6);
-    let grads = new Map<string, Float32Array>();
-    if (batch && batch.inputIds.length > 0) {
-      const r = await this.gradients(batch);
-      grads = r.grads;
-      const n = r.rows;
-      for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= n;
-      stats.set([n, r.loss * n, r.pgLoss * n, r.klLoss * n, r.entropyLoss * n, r.clipFrac * n]);
-    }
+    const { grads, stats } = await this.rowWeightedGradients(batch);
     const flat = shard.flattenGrads(grads);
     const t1 = performance.now();
     const group = this.group();
