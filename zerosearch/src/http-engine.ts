@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { validateRequests, type SearchEngine, type SearchRequest, type SearchResult } from './search-engine.js';
 import { formatDocs } from './template.js';
-import { describeFetchError } from './openai-client.js';
+import { describeFetchError } from './http-retry.js';
 
 /** Options of the SerpAPI-shaped engine. */
 export const HttpEngineOptionsSchema = z

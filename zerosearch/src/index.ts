@@ -1,8 +1,9 @@
 /**
  * @cohort/zerosearch — the ZeroSearch environment: a seeded world and its data,
  * the policy template and multi-turn state machine, rewards, search engines
- * (BM25 corpus, simulation LLM, SerpAPI-shaped HTTP), the curriculum, an
- * OpenAI-compatible client and server for simulator backends.
+ * (BM25 corpus, simulation LLM, SerpAPI-shaped HTTP, the Search-R1 retrieval
+ * API as client and server), the curriculum, an OpenAI-compatible client and
+ * server for simulator backends, parquet and streamed corpus readers.
  */
 export { Rng, hashString } from './prng.js';
 export { makeWorld, World, WorldConfigSchema, WORLD_SIZES, ATTRIBUTE_RELATIONS, PROFESSIONS, INDUSTRIES } from './world.js';
@@ -31,7 +32,7 @@ export { truncateTokens, WhitespaceTokenizer } from './tokenizer.js';
 export type { TextTokenizer } from './tokenizer.js';
 export { SearchRequestSchema, validateRequests } from './search-engine.js';
 export type { SearchEngine, SearchRequest, SearchResult, SearchMode } from './search-engine.js';
-export { Bm25Index, analyze } from './bm25.js';
+export { Bm25Index, Bm25Builder, analyze } from './bm25.js';
 export type { Bm25Options, Bm25Hit } from './bm25.js';
 export { CorpusSearchEngine } from './corpus-engine.js';
 export type { CorpusEngineOptions } from './corpus-engine.js';
@@ -42,6 +43,14 @@ export type { SimulatorStyle, SimulatorPromptInput, ParsedSimulatorPrompt } from
 export { WorldSimulator, guessRelation } from './world-simulator.js';
 export type { WorldSimulatorOptions } from './world-simulator.js';
 export { HttpSearchEngine, HttpEngineOptionsSchema } from './http-engine.js';
+export { RetrieverSearchEngine, RetrieverEngineOptionsSchema, RetrieverUnavailableError } from './retriever-engine.js';
+export type { RetrieverEngineOptions } from './retriever-engine.js';
+export { startRetrieverServer } from './retriever-server.js';
+export type { RetrieverServer, RetrieverServerOptions } from './retriever-server.js';
+export { RetrieveRequestSchema, RetrieveResponseSchema, wikiContents } from './retriever-api.js';
+export type { RetrieveRequest, RetrieveResponse } from './retriever-api.js';
+export { postJson, RetryPolicySchema, RetriesExhaustedError, HttpStatusError, describeFetchError } from './http-retry.js';
+export type { RetryPolicy, RetryMetrics } from './http-retry.js';
 export type { HttpEngineOptions } from './http-engine.js';
 export { curriculumNoiseP, NoiseSchedule, NoiseScheduleSchema } from './curriculum.js';
 export type { NoiseScheduleConfig } from './curriculum.js';

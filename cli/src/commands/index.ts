@@ -7,6 +7,7 @@ import './status.js';
 import './list.js';
 import './data-make.js';
 import './search.js';
+import './search-serve.js';
 import './curriculum.js';
 import './sim-serve.js';
 import './bench-engine.js';
