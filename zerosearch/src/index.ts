@@ -66,4 +66,6 @@ export type { FidelityReport } from './fidelity.js';
 export { LocalModelGenerator, tuneSimulator, readTuneReport, TuneOptionsSchema } from './local-simulator.js';
 export type { TuneOptions, TuneReport } from './local-simulator.js';
 export { benchZeroSearch } from './bench.js';
+export { benchCorpus } from './corpus-bench.js';
+export type { CorpusBench } from './corpus-bench.js';
 export type { ZeroSearchBench } from './bench.js';

@@ -19,3 +19,4 @@ import './bench-cluster.js';
 import './train.js';
 import './logs.js';
 import './bench-pipeline.js';
+import './bench-corpus.js';
