@@ -27,6 +27,18 @@ export function newRetryMetrics(): RetryMetrics {
   return { attempts: 0, succeeded: 0, failed: 0, retries: 0, timeouts: 0 };
 }
 
+/** Deterministic backoff jitter in [0, 1) (xorshift32; no Math.random). */
+export function xorshiftJitter(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
+}
+
 /** A non-2xx answer. */
 export class HttpStatusError extends Error {
   constructor(readonly status: number, body: string) {
@@ -74,11 +86,15 @@ async function readCapped(res: Response, maxBytes: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** One JSON POST with a per-attempt timeout and bounded retries. */
-export interface PostJsonOptions {
+/** One JSON request with a per-attempt timeout and bounded retries. */
+export interface RequestJsonOptions {
   /** The URL of each attempt (called once per attempt: lets a client rotate addresses). */
   url: () => string;
-  body: unknown;
+  /** POST (default, with `body` as JSON) or GET. */
+  method?: 'POST' | 'GET';
+  body?: unknown;
+  /** How errors name the URL (default the URL itself; give one when the URL holds a secret). */
+  label?: (url: string) => string;
   headers?: Record<string, string>;
   policy: RetryPolicy;
   metrics: RetryMetrics;
@@ -91,16 +107,18 @@ export interface PostJsonOptions {
 }
 
 /**
- * POSTs JSON and parses the JSON answer: a timeout per attempt
+ * Sends a JSON request (POST, or GET) and parses the JSON answer: a timeout per attempt
  * (AbortController, covering the whole answer), retries with exponential
  * backoff and jitter on network errors, timeouts, 429 and 5xx and unreadable
  * answers; a 4xx answer fails at once. Throws RetriesExhaustedError.
  */
-export async function postJson(o: PostJsonOptions): Promise<unknown> {
+export async function requestJson(o: RequestJsonOptions): Promise<unknown> {
   const { policy, metrics } = o;
   const attempts = policy.maxRetries + 1;
   const maxBytes = o.maxResponseBytes ?? 64 << 20;
-  const payload = JSON.stringify(o.body);
+  const method = o.method ?? 'POST';
+  const payload = method === 'POST' ? JSON.stringify(o.body) : undefined;
+  const label = o.label ?? ((u: string) => u);
   const tried: string[] = [];
   let last = '';
   let lastStatus: number | undefined;
@@ -111,13 +129,15 @@ export async function postJson(o: PostJsonOptions): Promise<unknown> {
       await new Promise((r) => setTimeout(r, base / 2 + o.jitter() * (base / 2)));
     }
     const url = o.url();
-    if (!tried.includes(url)) tried.push(url);
+    const shown = label(url);
+    if (!tried.includes(shown)) tried.push(shown);
     metrics.attempts++;
     lastStatus = undefined;
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), policy.timeoutMs);
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...o.headers }, body: payload, signal: ctrl.signal });
+      const headers = { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...o.headers };
+      const res = await fetch(url, { method, headers, body: payload, signal: ctrl.signal });
       lastStatus = res.status;
       const text = await readCapped(res, maxBytes);
       if (!res.ok) throw new HttpStatusError(res.status, text);
@@ -133,9 +153,9 @@ export async function postJson(o: PostJsonOptions): Promise<unknown> {
       const e = err as Error;
       if (ctrl.signal.aborted) {
         metrics.timeouts++;
-        last = `timed out after ${policy.timeoutMs} ms (${url})`;
+        last = `timed out after ${policy.timeoutMs} ms (${shown})`;
       } else {
-        last = `${describeFetchError(e)} (${url})`;
+        last = `${describeFetchError(e)} (${shown})`;
       }
       o.onAttemptFailed?.(i + 1, attempts, last);
       const retryable = !(err instanceof HttpStatusError) || err.status === 429 || err.status >= 500;

@@ -49,7 +49,7 @@ export { startRetrieverServer } from './retriever-server.js';
 export type { RetrieverServer, RetrieverServerOptions } from './retriever-server.js';
 export { RetrieveRequestSchema, RetrieveResponseSchema, wikiContents } from './retriever-api.js';
 export type { RetrieveRequest, RetrieveResponse } from './retriever-api.js';
-export { postJson, RetryPolicySchema, RetriesExhaustedError, HttpStatusError, describeFetchError } from './http-retry.js';
+export { requestJson, RetryPolicySchema, RetriesExhaustedError, HttpStatusError, describeFetchError } from './http-retry.js';
 export type { RetryPolicy, RetryMetrics } from './http-retry.js';
 export type { HttpEngineOptions } from './http-engine.js';
 export { curriculumNoiseP, NoiseSchedule, NoiseScheduleSchema } from './curriculum.js';

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
 import { applyStops } from './text-generator.js';
-import { postJson, RetriesExhaustedError, type RetryMetrics } from './http-retry.js';
+import { requestJson, RetriesExhaustedError, xorshiftJitter, type RetryMetrics } from './http-retry.js';
 
 export { describeFetchError } from './http-retry.js';
 
@@ -60,7 +60,7 @@ export class OpenAIClient implements TextGenerator {
   readonly metrics: ClientMetrics = { attempts: 0, succeeded: 0, failed: 0, retries: 0, timeouts: 0 };
   readonly options: z.output<typeof OpenAIClientOptionsSchema>;
   private next = 0;
-  private jitterState = 0x2545f491;
+  private readonly jitter = xorshiftJitter(0x2545f491);
 
   constructor(options: OpenAIClientOptions, private readonly logger?: Logger) {
     const r = OpenAIClientOptionsSchema.safeParse(options);
@@ -76,21 +76,11 @@ export class OpenAIClient implements TextGenerator {
     return a[this.next++ % a.length];
   }
 
-  private jitter(): number {
-    // xorshift32: deterministic jitter without Math.random.
-    let x = this.jitterState;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.jitterState = x >>> 0;
-    return this.jitterState / 4294967296;
-  }
-
   /** POSTs a JSON body to a `/v1/...` path with retries; returns the parsed JSON. */
   async post(path: string, body: unknown): Promise<unknown> {
     const tried: string[] = [];
     try {
-      return await postJson({
+      return await requestJson({
         url: () => {
           const addr = this.pickAddress();
           if (!tried.includes(addr)) tried.push(addr);
@@ -100,7 +90,7 @@ export class OpenAIClient implements TextGenerator {
         headers: this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {},
         policy: this.options,
         metrics: this.metrics,
-        jitter: () => this.jitter(),
+        jitter: this.jitter,
         onAttemptFailed: (attempt, of, err) => this.logger?.warn({ attempt, of, err }, 'simulator request failed'),
       });
     } catch (err) {

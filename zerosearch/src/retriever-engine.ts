@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { docFromRow } from './corpus-file.js';
-import { newRetryMetrics, postJson, RetriesExhaustedError, RetryPolicySchema, type RetryMetrics } from './http-retry.js';
+import { newRetryMetrics, requestJson, RetriesExhaustedError, RetryPolicySchema, xorshiftJitter, type RetryMetrics } from './http-retry.js';
 import { RetrieveResponseSchema } from './retriever-api.js';
 import { validateRequests, type SearchEngine, type SearchRequest, type SearchResult } from './search-engine.js';
 import { formatDocs } from './template.js';
@@ -40,7 +40,7 @@ export class RetrieverSearchEngine implements SearchEngine {
   readonly name = 'retriever';
   readonly options: z.output<typeof RetrieverEngineOptionsSchema>;
   readonly metrics: RetryMetrics = newRetryMetrics();
-  private jitterState = 0x9e3779b9;
+  private readonly jitter = xorshiftJitter(0x9e3779b9);
 
   constructor(options: RetrieverEngineOptions, private readonly logger?: Logger) {
     const r = RetrieverEngineOptionsSchema.safeParse(options);
@@ -48,26 +48,17 @@ export class RetrieverSearchEngine implements SearchEngine {
     this.options = r.data;
   }
 
-  private jitter(): number {
-    let x = this.jitterState;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.jitterState = x >>> 0;
-    return this.jitterState / 4294967296;
-  }
-
   /** One request for a batch of queries: per query, the documents (formatted) and their scores. */
   private async retrieve(queries: readonly string[]): Promise<{ docs: string[]; scores: (number | null)[] }[]> {
     const url = this.options.url;
     let body: unknown;
     try {
-      body = await postJson({
+      body = await requestJson({
         url: () => url,
         body: { queries, topk: this.options.topk, return_scores: true },
         policy: this.options,
         metrics: this.metrics,
-        jitter: () => this.jitter(),
+        jitter: this.jitter,
         onAttemptFailed: (attempt, of, err) => this.logger?.warn({ attempt, of, err }, 'retriever request failed'),
       });
     } catch (err) {

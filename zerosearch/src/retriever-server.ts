@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, HttpApiError as ApiError, listen, readJsonBody, sendJson as send } from './http-serve.js';
 import type { Logger } from 'pino';
 import type { CorpusSearchEngine } from './corpus-engine.js';
 import { RetrieveRequestSchema, wikiContents } from './retriever-api.js';
+
+const USAGE = 'send {"queries": ["..."], "topk": 3, "return_scores": true}';
 
 /** Options of the retrieval API server. */
 export interface RetrieverServerOptions {
@@ -35,35 +37,6 @@ export interface RetrieverServer {
   close(): Promise<void>;
 }
 
-class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) throw new ApiError(413, `request body of ${declared} bytes is over the ${limit}-byte limit; send fewer queries per request`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > limit) throw new ApiError(413, `request body over the ${limit}-byte limit; send fewer queries per request`);
-    chunks.push(c as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new ApiError(400, 'request body is not JSON; send {"queries": ["..."], "topk": 3, "return_scores": true}');
-  }
-}
-
 /**
  * Serves a corpus engine's BM25 over the Search-R1 retrieval server API
  * (`POST /retrieve`, see retriever-api.ts), so anything written for
@@ -89,11 +62,11 @@ export async function startRetrieverServer(opts: RetrieverServerOptions): Promis
       return send(res, 200, { status: 'ok', documents: engine.docs.length });
     }
     if (path !== '/retrieve') throw new ApiError(404, `no route ${req.method} ${path || '/'}; use POST /retrieve or GET /health`);
-    if (req.method !== 'POST') throw new ApiError(405, '/retrieve accepts POST only, with {"queries": ["..."], "topk": 3, "return_scores": true}');
-    const parsed = RetrieveRequestSchema.safeParse(await readBody(req, maxBody));
+    if (req.method !== 'POST') throw new ApiError(405, `/retrieve accepts POST only; ${USAGE}`);
+    const parsed = RetrieveRequestSchema.safeParse(await readJsonBody(req, maxBody, `request body is not JSON; ${USAGE}`, 'send fewer queries per request'));
     if (!parsed.success) {
       const i = parsed.error.issues[0];
-      throw new ApiError(422, `${i.path.join('.') || 'body'}: ${i.message}; send {"queries": ["..."], "topk": 3, "return_scores": true}`);
+      throw new ApiError(422, `${i.path.join('.') || 'body'}: ${i.message}; ${USAGE}`);
     }
     const { queries, return_scores } = parsed.data;
     const topk = parsed.data.topk ?? defaultTopk;
@@ -127,20 +100,6 @@ export async function startRetrieverServer(opts: RetrieverServerOptions): Promis
   server.headersTimeout = Math.min(server.requestTimeout, 10_000);
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 100;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
-  return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/retrieve`,
-    port,
-    stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
-  };
+  const { base, port } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  return { url: `${base}/retrieve`, port, stats, close: () => closeServer(server) };
 }

@@ -86,7 +86,7 @@ Serve a corpus over the retrieval API with: cohort search serve CORPUS --port P`
       engine = new SimulatorSearchEngine({ generator, style, onFailure: 'throw' });
     } else {
       const apiKey = values['api-key'] ?? process.env.SERPAPI_API_KEY ?? '';
-      engine = new HttpSearchEngine({ url: values.endpoint ?? 'https://serpapi.com/search', apiKey, timeoutMs });
+      engine = new HttpSearchEngine({ url: values.endpoint ?? 'https://serpapi.com/search', apiKey, timeoutMs, maxRetries: intFlag('retries', values.retries, 2) });
     }
     const [result] = await engine.search([{ query, mode: mode ?? 'useful', question: values.question, goldenAnswers: values.answer }].map((r) => (engineName === 'simulator' ? r : { query: r.query })));
     await engine.close?.();
