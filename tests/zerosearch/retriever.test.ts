@@ -1,7 +1,10 @@
 import test from 'ava';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CorpusSearchEngine, makeDataset, RetrieverSearchEngine, startRetrieverServer } from '@cohort/zerosearch';
+import { CorpusSearchEngine, JsonlCorpusIndex, makeDataset, readCorpusFile, RetrieverSearchEngine, startRetrieverServer } from '@cohort/zerosearch';
 
 const ds = makeDataset({ size: 'tiny', seed: 5 });
 const corpus = new CorpusSearchEngine(ds.corpus, { topk: 5 });
@@ -125,4 +128,26 @@ test('retriever engine: retries a server that fails then answers; times out on o
   await t.throwsAsync(new RetrieverSearchEngine({ url: `http://127.0.0.1:${port}/retrieve`, maxRetries: 0 }).search([{ query: 'a' }]), { message: /not answering after 1 attempt\(s\): ECONNREFUSED/ });
   t.throws(() => new RetrieverSearchEngine({ url: 'ftp://x/retrieve' }), { message: /must be http/ });
   t.throws(() => new RetrieverSearchEngine({ url: 'http://x/retrieve', topk: 0 }), { message: /topk/ });
+});
+
+test('JsonlCorpusIndex: same hits and documents as the in-memory engine, documents read back from the file; a changed file is refused', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cohort-lean-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'wiki.jsonl');
+  // BOM, CRLF, blank lines and non-ASCII text: byte offsets must still land on each line.
+  const lines = ds.corpus.map((d, i) => JSON.stringify(i % 3 ? { id: d.id, contents: `"${d.title}"\n${d.text} — ü字` } : { id: d.id, title: d.title, text: d.text }));
+  writeFileSync(file, '\ufeff' + lines.join('\r\n\r\n') + '\n');
+  const index = await JsonlCorpusIndex.build(file, { topk: 5 });
+  t.teardown(() => index.close());
+  const memory = await CorpusSearchEngine.fromFile(file);
+  t.is(index.size, ds.corpus.length);
+  t.deepEqual(memory.docs, await readCorpusFile(file));
+  for (const q of queries) t.deepEqual(index.retrieveScored(q), memory.retrieveScored(q));
+  t.deepEqual(index.doc(0), memory.docs[0]);
+  const server = await startRetrieverServer({ engine: index });
+  t.teardown(() => server.close());
+  const viaApi = await new RetrieverSearchEngine({ url: server.url, titles: false }).search([{ query: queries[0] }]);
+  t.deepEqual(viaApi[0].docs, memory.retrieve(queries[0]).map((d) => d.text));
+  appendFileSync(file, JSON.stringify({ id: 'late', text: 'added later' }) + '\n');
+  t.throws(() => index.retrieveScored(queries[0]), { message: /wiki\.jsonl changed after it was indexed; restart to index it again/ });
 });

@@ -97,7 +97,8 @@ export class Bm25Builder {
  * compressed-sparse-row table) scored with Okapi BM25. Query time touches
  * only the postings of the query's terms.
  *
- * Memory: 8 bytes a posting (one per distinct term of a document), 4 bytes a
+ * Memory: 6 bytes a posting (one per distinct term of a document: a 4-byte
+ * document number and a 2-byte term frequency, saturated at 65,535), 4 bytes a
  * document, plus the term dictionary (a Map entry and the term's string).
  */
 export class Bm25Index {
@@ -105,7 +106,8 @@ export class Bm25Index {
   /** Postings of term t: docs/tfs[offsets[t] .. offsets[t + 1]), docs ascending. */
   private readonly offsets: Int32Array;
   private readonly docs: Int32Array;
-  private readonly tfs: Int32Array;
+  /** Term frequencies, saturated at 65,535 (BM25's own saturation makes larger counts score alike). */
+  private readonly tfs: Uint16Array;
   private readonly docLen: Int32Array;
   private readonly avgLen: number;
   private scratch: Float64Array | null = null;
@@ -130,12 +132,12 @@ export class Bm25Index {
     for (let t = 0; t < V; t++) offsets[t + 1] += offsets[t];
     const fill = offsets.slice(0, V);
     const docs = new Int32Array(P);
-    const tfs = new Int32Array(P);
+    const tfs = new Uint16Array(P);
     for (let d = 0; d < n; d++) {
       for (let i = builder.docStart[d]; i < builder.docStart[d + 1]; i++) {
         const at = fill[builder.logTerm[i]]++;
         docs[at] = d;
-        tfs[at] = builder.logTf[i];
+        tfs[at] = Math.min(65535, builder.logTf[i]);
       }
     }
     this.terms = builder.terms;

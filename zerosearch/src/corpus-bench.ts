@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { Bm25Builder, Bm25Index } from './bm25.js';
 import { CorpusSearchEngine } from './corpus-engine.js';
 import { streamCorpus } from './corpus-file.js';
+import { JsonlCorpusIndex } from './jsonl-corpus-index.js';
 import { Rng } from './prng.js';
 import { RetrieverSearchEngine } from './retriever-engine.js';
 import { startRetrieverServer } from './retriever-server.js';
@@ -27,11 +28,17 @@ export interface CorpusBench {
   readonly indexBytesPerDoc: number;
   /** Retained bytes of a CorpusSearchEngine (documents + index), per document. */
   readonly engineBytesPerDoc: number;
-  /** Per 100k documents, MiB: index alone, and documents + index. */
+  /** Retained bytes of a JsonlCorpusIndex (index + 12-byte line ranges; documents stay in the file), per document. */
+  readonly fileIndexBytesPerDoc: number;
+  /** Per 100k documents, MiB: index alone, documents + index, index + line ranges. */
   readonly indexMiBPer100k: number;
   readonly engineMiBPer100k: number;
-  /** engineBytesPerDoc × 21M passages (wiki-18), GiB: what serving wiki-18 from memory would take. */
+  readonly fileIndexMiBPer100k: number;
+  /** × 21M passages (wiki-18), GiB, linear: documents + index in memory, and the file-backed index. */
   readonly wiki18EngineGiB: number;
+  readonly wiki18FileIndexGiB: number;
+  /** Queries/s through the file-backed index (documents read back from the file). */
+  readonly fileIndexQps: number;
   /** BM25 queries/s in process, and through the retrieval API (64 queries a request) on loopback. */
   readonly queryQps: number;
   readonly apiQps: number;
@@ -99,7 +106,8 @@ async function writeSyntheticCorpus(file: string, docs: number, wordsPerDoc: num
 /**
  * Measures what a corpus costs: reading it as a stream, building the BM25
  * index from the stream, the retained memory of the index alone and of a
- * corpus engine (documents + index), and query throughput in process and
+ * corpus engine (documents + index) and of a file-backed JsonlCorpusIndex,
+ * and query throughput in process and
  * through the retrieval API. The corpus is synthetic (see writeSyntheticCorpus).
  */
 export async function benchCorpus(opts: { docs?: number; wordsPerDoc?: number; seed?: number; queries?: number } = {}): Promise<CorpusBench> {
@@ -131,6 +139,10 @@ export async function benchCorpus(opts: { docs?: number; wordsPerDoc?: number; s
     const engine = await CorpusSearchEngine.fromFile(file);
     const engineBytes = retained() - base2;
 
+    const base3 = retained();
+    const lean = await JsonlCorpusIndex.build(file);
+    const leanBytes = retained() - base3;
+
     const rng = new Rng(7);
     const sample = Array.from({ length: opts.queries ?? 2000 }, () => {
       const d = engine.docs[Math.floor(rng.next() * engine.docs.length)];
@@ -140,6 +152,10 @@ export async function benchCorpus(opts: { docs?: number; wordsPerDoc?: number; s
     t = performance.now();
     for (const q of sample) engine.retrieve(q, 5);
     const queryQps = sample.length / ((performance.now() - t) / 1000);
+    t = performance.now();
+    for (const q of sample) lean.retrieveScored(q, 5);
+    const fileIndexQps = sample.length / ((performance.now() - t) / 1000);
+    lean.close();
 
     const server = await startRetrieverServer({ engine });
     let apiQps = 0;
@@ -164,9 +180,13 @@ export async function benchCorpus(opts: { docs?: number; wordsPerDoc?: number; s
       indexBytesPerDoc: indexBytes / n,
       engineBytesPerDoc: engineBytes / n,
       indexMiBPer100k: (indexBytes / n) * 1e5 / MiB,
+      fileIndexBytesPerDoc: leanBytes / n,
       engineMiBPer100k: (engineBytes / n) * 1e5 / MiB,
+      fileIndexMiBPer100k: (leanBytes / n) * 1e5 / MiB,
       wiki18EngineGiB: ((engineBytes / n) * 21e6) / 2 ** 30,
+      wiki18FileIndexGiB: ((leanBytes / n) * 21e6) / 2 ** 30,
       queryQps,
+      fileIndexQps,
       apiQps,
     };
   } finally {

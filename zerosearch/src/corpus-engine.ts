@@ -46,6 +46,11 @@ export class CorpusSearchEngine implements SearchEngine {
     return new CorpusSearchEngine(docs, opts, new Bm25Index(builder));
   }
 
+  /** Documents indexed. */
+  get size(): number {
+    return this.docs.length;
+  }
+
   /** The documents for one query, best first. */
   retrieve(query: string, k = this.topk): Doc[] {
     return this.index.search(query, k).map((h) => this.docs[h.doc]);

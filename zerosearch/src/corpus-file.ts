@@ -29,23 +29,39 @@ export function docFromRow(r: unknown, fallbackId: number, where: string): Doc {
   return { id, entity: typeof o.entity === 'string' ? o.entity : '', title, text, facts: Array.isArray(o.facts) ? (o.facts as string[]) : [], heldout: o.heldout === true };
 }
 
+/** The text of one line's bytes: UTF-8, without a trailing CR, or a BOM on the first line. */
+export function lineText(bytes: Uint8Array, firstLine: boolean): string {
+  let s = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  if (firstLine && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+  if (s.endsWith('\r')) s = s.slice(0, -1);
+  return s;
+}
+
+/** One non-empty line: its 1-based number, text, and where its bytes are in the file. */
+export interface TextLine {
+  readonly line: number;
+  readonly text: string;
+  readonly offset: number;
+  readonly bytes: number;
+}
+
 /**
  * The non-empty lines of a text file, in batches, with their 1-based line
- * numbers; reads 1 MiB at a time, so memory is bounded by the batch and the
- * longest line (at most `MAX_CORPUS_LINE_BYTES`).
+ * numbers and byte ranges; reads 1 MiB at a time, so memory is bounded by the
+ * batch and the longest line (at most `MAX_CORPUS_LINE_BYTES`).
  */
-export async function* textLines(path: string, batchLines = 4096): AsyncGenerator<{ line: number; text: string }[]> {
+export async function* textLines(path: string, batchLines = 4096): AsyncGenerator<TextLine[]> {
   const stream = createReadStream(path, { highWaterMark: 1 << 20 });
   let carry: Buffer[] = [];
   let carryBytes = 0;
   let lineNo = 0;
-  let batch: { line: number; text: string }[] = [];
+  let batch: TextLine[] = [];
+  let pos = 0;
   const push = (bytes: Buffer) => {
     lineNo++;
-    let s = bytes.toString('utf8');
-    if (lineNo === 1 && s.charCodeAt(0) === 0xfeff) s = s.slice(1);
-    if (s.endsWith('\r')) s = s.slice(0, -1);
-    if (s.trim()) batch.push({ line: lineNo, text: s });
+    const s = lineText(bytes, lineNo === 1);
+    if (s.trim()) batch.push({ line: lineNo, text: s, offset: pos, bytes: bytes.length });
+    pos += bytes.length + 1;
   };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -77,6 +93,17 @@ export async function* textLines(path: string, batchLines = 4096): AsyncGenerato
   if (batch.length) yield batch;
 }
 
+/** The document of one JSONL corpus line (`n`: its position, the id when it has none). */
+export function jsonlDoc(path: string, line: number, text: string, n: number): Doc {
+  let row: unknown;
+  try {
+    row = JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: line ${line} is not JSON; ${FORMATS}`);
+  }
+  return docFromRow(row, n, `${path}: line ${line}`);
+}
+
 /**
  * Streams a retrieval corpus in batches of documents: JSONL line by line, or
  * parquet row group by row group (`.parquet`), so a multi-GB corpus is read
@@ -91,17 +118,7 @@ export async function* streamCorpus(path: string): AsyncGenerator<Doc[]> {
       n += rows.length;
     }
   } else {
-    for await (const lines of textLines(path)) {
-      yield lines.map(({ line, text }) => {
-        let row: unknown;
-        try {
-          row = JSON.parse(text);
-        } catch {
-          throw new Error(`${path}: line ${line} is not JSON; ${FORMATS}`);
-        }
-        return docFromRow(row, n++, `${path}: line ${line}`);
-      });
-    }
+    for await (const lines of textLines(path)) yield lines.map(({ line, text }) => jsonlDoc(path, line, text, n++));
   }
   if (n === 0) throw new Error(`${path}: the corpus has no documents`);
 }

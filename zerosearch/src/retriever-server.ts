@@ -1,14 +1,24 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, HttpApiError as ApiError, listen, readJsonBody, sendJson as send } from './http-serve.js';
 import type { Logger } from 'pino';
-import type { CorpusSearchEngine } from './corpus-engine.js';
+import type { Doc } from './corpus.js';
 import { RetrieveRequestSchema, wikiContents } from './retriever-api.js';
 
 const USAGE = 'send {"queries": ["..."], "topk": 3, "return_scores": true}';
 
+/** What the retrieval server needs of a corpus: BM25 hits with their documents. */
+export interface ScoredRetriever {
+  /** Documents indexed. */
+  readonly size: number;
+  /** Documents per query when a request names none. */
+  readonly topk: number;
+  retrieveScored(query: string, k?: number): { doc: Doc; score: number }[];
+}
+
 /** Options of the retrieval API server. */
 export interface RetrieverServerOptions {
-  readonly engine: CorpusSearchEngine;
+  /** A CorpusSearchEngine (documents in memory) or a JsonlCorpusIndex (documents read from the file). */
+  readonly engine: ScoredRetriever;
   /** Default 0 (a free port). */
   readonly port?: number;
   /** Default 127.0.0.1. */
@@ -38,7 +48,7 @@ export interface RetrieverServer {
 }
 
 /**
- * Serves a corpus engine's BM25 over the Search-R1 retrieval server API
+ * Serves a corpus's BM25 over the Search-R1 retrieval server API
  * (`POST /retrieve`, see retriever-api.ts), so anything written for
  * Search-R1's e5 + FAISS server can use Cohort's corpus. Also `GET /health`.
  * Requests are bounded (body bytes, queries, topk, query length) and
@@ -59,7 +69,7 @@ export async function startRetrieverServer(opts: RetrieverServerOptions): Promis
     const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
     if (path === '/health') {
       if (req.method !== 'GET') throw new ApiError(405, '/health accepts GET only');
-      return send(res, 200, { status: 'ok', documents: engine.docs.length });
+      return send(res, 200, { status: 'ok', documents: engine.size });
     }
     if (path !== '/retrieve') throw new ApiError(404, `no route ${req.method} ${path || '/'}; use POST /retrieve or GET /health`);
     if (req.method !== 'POST') throw new ApiError(405, `/retrieve accepts POST only; ${USAGE}`);

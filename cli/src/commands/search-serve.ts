@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { CorpusSearchEngine, DATASET_FILES, startRetrieverServer } from '@cohort/zerosearch';
+import { CorpusSearchEngine, DATASET_FILES, JsonlCorpusIndex, startRetrieverServer, type ScoredRetriever } from '@cohort/zerosearch';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
@@ -18,7 +18,9 @@ serves e5 + FAISS over wiki-18, so the retriever engine (and any Search-R1/ZeroS
                -> {"result": [[{"document": {"id", "contents": "\\"Title\\"\\ntext"}, "score"}, ...], ...]}
   GET /health     {"status": "ok", "documents": N}
 CORPUS is a JSONL or parquet corpus (wiki-18 {"id", "contents"} or {"id", "title", "text"} rows), or a
-directory made by cohort data make (its corpus.jsonl). Prints {"url", "documents", ...} on stdout once
+directory made by cohort data make (its corpus.jsonl). The BM25 index is held in memory; the documents
+of a JSONL corpus are read back from the file per query (12 bytes a document in memory; the file must
+not change while served), those of a parquet corpus are held in memory. Prints {"url", "documents", ...} on stdout once
 listening (default port 8000; 0 picks a free one); runs until interrupted.
   --topk K            documents per query when a request gives no topk (default 3, as Search-R1)
   --max-queries N     most queries in one request (default 512)
@@ -47,9 +49,12 @@ listening (default port 8000; 0 picks a free one); runs until interrupted.
     const log = pino({ level: 'info' }, pino.destination(2)).child({ cmd: 'search serve' });
     const t0 = performance.now();
     let lastLog = 0;
-    const engine = await CorpusSearchEngine.fromFile(file, { topk }, (n) => {
+    const progress = (n: number) => {
       if (n - lastLog >= 1_000_000) log.info({ documents: (lastLog = n) }, 'indexing');
-    });
+    };
+    // JSONL: only each line's byte range stays in memory, documents are read back per query; parquet: documents in memory.
+    const lean = !file.endsWith('.parquet');
+    const engine: ScoredRetriever & { close?(): void } = lean ? await JsonlCorpusIndex.build(file, { topk }, progress) : await CorpusSearchEngine.fromFile(file, { topk }, progress);
     const indexS = (performance.now() - t0) / 1000;
     let server;
     try {
@@ -60,12 +65,13 @@ listening (default port 8000; 0 picks a free one); runs until interrupted.
       throw err;
     }
     const heapMiB = Math.round(process.memoryUsage().heapUsed / 2 ** 20);
-    process.stdout.write(JSON.stringify({ url: server.url, documents: engine.docs.length, corpus: file, indexSeconds: Number(indexS.toFixed(2)), heapMiB }) + '\n');
+    process.stdout.write(JSON.stringify({ url: server.url, documents: engine.size, corpus: file, documentsIn: lean ? 'file' : 'memory', indexSeconds: Number(indexS.toFixed(2)), heapMiB }) + '\n');
     await new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
     });
     await server.close();
+    engine.close?.();
     log.info(server.stats, 'stopped');
     return 0;
   },
