@@ -21,6 +21,7 @@ export * from './learner/critic-actor.js';
 export * from './trainer/supervised.js';
 export * from './trainer/setup.js';
 export * from './trainer/evaluate.js';
+export * from './trainer/eval-engine.js';
 export * from './trainer/trainer.js';
 export * from './trainer/plan.js';
 export * from './trainer/layout.js';

@@ -34,6 +34,28 @@ test('http engine speaks the SerpAPI shape to a local server', async (t) => {
   t.throws(() => new HttpSearchEngine({ url, apiKey: '' }), { message: /needs an API key/ });
 });
 
+test('http engine retries 5xx and timeouts with backoff; errors never show the API key', async (t) => {
+  let calls = 0;
+  const server = createServer((req, res) => {
+    calls++;
+    const u = new URL(req.url!, 'http://x');
+    if (u.searchParams.get('q') === 'hang') return; // never answers
+    if (calls <= 2) return res.writeHead(503).end('busy');
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ organic_results: [{ title: 'T', snippet: 'ok' }] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/search`;
+  const engine = new HttpSearchEngine({ url, apiKey: 'secret-key-123', backoffMs: 5, maxRetries: 2 });
+  const [r] = await engine.search([{ query: 'velport' }]);
+  t.deepEqual(r.docs, ['T: ok']);
+  t.like(engine.metrics, { attempts: 3, retries: 2, succeeded: 1 });
+  const short = new HttpSearchEngine({ url, apiKey: 'secret-key-123', backoffMs: 5, maxRetries: 2, timeoutMs: 150 });
+  const err = await t.throwsAsync(short.search([{ query: 'hang' }]), { message: /http search for "hang" at .*\/search failed: timed out after 150 ms \(3 attempt\(s\)\)/ });
+  t.false(err!.message.includes('secret-key-123'));
+});
+
 test('parquet: Search-R1 schema round-trips; bad files get errors naming the file and column', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'zs-pq-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));

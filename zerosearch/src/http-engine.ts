@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { validateRequests, type SearchEngine, type SearchRequest, type SearchResult } from './search-engine.js';
 import { formatDocs } from './template.js';
-import { describeFetchError } from './openai-client.js';
+import { newRetryMetrics, requestJson, RetriesExhaustedError, xorshiftJitter, type RetryMetrics } from './http-retry.js';
 
 /** Options of the SerpAPI-shaped engine. */
 export const HttpEngineOptionsSchema = z
@@ -11,6 +11,10 @@ export const HttpEngineOptionsSchema = z
     apiKey: z.string().min(1, 'the http engine needs an API key (set --api-key or SERPAPI_API_KEY)'),
     topk: z.number().int().positive().max(100).default(5),
     timeoutMs: z.number().int().positive().default(20_000),
+    /** Retries of a failed request (network error, timeout, 429, 5xx; a 4xx is not retried). */
+    maxRetries: z.number().int().min(0).max(20).default(2),
+    backoffMs: z.number().int().min(0).default(200),
+    maxBackoffMs: z.number().int().min(0).default(5_000),
     /** Extra query parameters (e.g. engine=google, hl=en). */
     params: z.record(z.string(), z.string()).default({}),
   })
@@ -24,12 +28,16 @@ const SerpResponse = z.object({
 
 /**
  * The `http` engine: a SerpAPI-shaped GET (`q`, `api_key`, `num`) per query,
- * reading `organic_results[].{title, snippet}`. Errors (HTTP status, an
- * `error` field, a timeout, a malformed body) reject with the query named.
+ * reading `organic_results[].{title, snippet}`. Network errors, timeouts, 429
+ * and 5xx are retried (`maxRetries`, with backoff); errors (HTTP status, an
+ * `error` field, a timeout, a malformed body) reject with the query named,
+ * never the API key.
  */
 export class HttpSearchEngine implements SearchEngine {
   readonly name = 'http';
   readonly options: z.output<typeof HttpEngineOptionsSchema>;
+  readonly metrics: RetryMetrics = newRetryMetrics();
+  private readonly jitter = xorshiftJitter(0x5bd1e995);
 
   constructor(options: HttpEngineOptions) {
     const r = HttpEngineOptionsSchema.safeParse(options);
@@ -43,23 +51,21 @@ export class HttpSearchEngine implements SearchEngine {
     u.searchParams.set('q', r.query);
     u.searchParams.set('api_key', this.options.apiKey);
     u.searchParams.set('num', String(this.options.topk));
-    const ctrl = new AbortController();
-    const timer = setTimeout(() => ctrl.abort(), this.options.timeoutMs);
     let body: unknown;
     try {
-      const res = await fetch(u, { signal: ctrl.signal });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new Error('response is not JSON');
-      }
+      body = await requestJson({
+        url: () => u.toString(),
+        method: 'GET',
+        // The URL holds the API key: errors name the endpoint only.
+        label: () => this.options.url,
+        policy: this.options,
+        metrics: this.metrics,
+        jitter: this.jitter,
+      });
     } catch (err) {
-      const why = ctrl.signal.aborted ? `timed out after ${this.options.timeoutMs} ms` : describeFetchError(err as Error);
-      throw new Error(`http search for "${r.query}" at ${this.options.url} failed: ${why}`);
-    } finally {
-      clearTimeout(timer);
+      if (!(err instanceof RetriesExhaustedError)) throw err;
+      const why = err.lastError.replace(/ \([^()]*\)$/, '');
+      throw new Error(`http search for "${r.query}" at ${this.options.url} failed: ${why} (${err.attempts} attempt(s))`);
     }
     const parsed = SerpResponse.safeParse(body);
     if (!parsed.success) throw new Error(`http search for "${r.query}": response has no valid organic_results list`);

@@ -1,8 +1,9 @@
 /**
  * @cohort/zerosearch — the ZeroSearch environment: a seeded world and its data,
  * the policy template and multi-turn state machine, rewards, search engines
- * (BM25 corpus, simulation LLM, SerpAPI-shaped HTTP), the curriculum, an
- * OpenAI-compatible client and server for simulator backends.
+ * (BM25 corpus, simulation LLM, SerpAPI-shaped HTTP, the Search-R1 retrieval
+ * API as client and server), the curriculum, an OpenAI-compatible client and
+ * server for simulator backends, parquet and streamed corpus readers.
  */
 export { Rng, hashString } from './prng.js';
 export { makeWorld, World, WorldConfigSchema, WORLD_SIZES, ATTRIBUTE_RELATIONS, PROFESSIONS, INDUSTRIES } from './world.js';
@@ -13,9 +14,13 @@ export { allQuestions, makeSplits, answersFor } from './questions.js';
 export type { QAItem, HopStep, SplitOptions } from './questions.js';
 export { makeDataset, writeDataset, toQARow, readJsonl, loadCorpus, loadWorld, DATASET_FILES, DATASET_SIZES, DatasetConfigSchema } from './dataset.js';
 export type { Dataset, DatasetConfig, SimPair, Demonstration } from './dataset.js';
-export { writeQAParquet, readQAParquet } from './parquet.js';
+export { writeQAParquet, readQAParquet, questionFromPrompt } from './parquet.js';
+export { openParquet, parquetRowGroups, PARQUET_COMPRESSORS } from './parquet-read.js';
+export type { ParquetFile } from './parquet-read.js';
 export type { QARow } from './parquet.js';
-export { qaItemFromRow, readQAItems, readCorpusFile } from './parquet-world.js';
+export { qaItemFromRow, readQAItems } from './parquet-world.js';
+export { readCorpusFile, streamCorpus, textLines, docFromRow, jsonlDoc, lineText, MAX_CORPUS_LINE_BYTES } from './corpus-file.js';
+export type { TextLine } from './corpus-file.js';
 export { policyInstruction, cutAtAction, parseAction, formatDocs, formatObservation, extractAnswer, ACTION_STOPS, CORRECTIVE_MESSAGE, NO_INFORMATION } from './template.js';
 export type { ParsedAction } from './template.js';
 export { RolloutState } from './rollout-state.js';
@@ -28,7 +33,7 @@ export { truncateTokens, WhitespaceTokenizer } from './tokenizer.js';
 export type { TextTokenizer } from './tokenizer.js';
 export { SearchRequestSchema, validateRequests } from './search-engine.js';
 export type { SearchEngine, SearchRequest, SearchResult, SearchMode } from './search-engine.js';
-export { Bm25Index, analyze } from './bm25.js';
+export { Bm25Index, Bm25Builder, analyze } from './bm25.js';
 export type { Bm25Options, Bm25Hit } from './bm25.js';
 export { CorpusSearchEngine } from './corpus-engine.js';
 export type { CorpusEngineOptions } from './corpus-engine.js';
@@ -39,6 +44,15 @@ export type { SimulatorStyle, SimulatorPromptInput, ParsedSimulatorPrompt } from
 export { WorldSimulator, guessRelation } from './world-simulator.js';
 export type { WorldSimulatorOptions } from './world-simulator.js';
 export { HttpSearchEngine, HttpEngineOptionsSchema } from './http-engine.js';
+export { RetrieverSearchEngine, RetrieverEngineOptionsSchema, RetrieverUnavailableError } from './retriever-engine.js';
+export type { RetrieverEngineOptions } from './retriever-engine.js';
+export { startRetrieverServer } from './retriever-server.js';
+export type { RetrieverServer, RetrieverServerOptions, ScoredRetriever } from './retriever-server.js';
+export { JsonlCorpusIndex } from './jsonl-corpus-index.js';
+export { RetrieveRequestSchema, RetrieveResponseSchema, wikiContents } from './retriever-api.js';
+export type { RetrieveRequest, RetrieveResponse } from './retriever-api.js';
+export { requestJson, RetryPolicySchema, RetriesExhaustedError, HttpStatusError, describeFetchError } from './http-retry.js';
+export type { RetryPolicy, RetryMetrics } from './http-retry.js';
 export type { HttpEngineOptions } from './http-engine.js';
 export { curriculumNoiseP, NoiseSchedule, NoiseScheduleSchema } from './curriculum.js';
 export type { NoiseScheduleConfig } from './curriculum.js';
@@ -54,4 +68,6 @@ export type { FidelityReport } from './fidelity.js';
 export { LocalModelGenerator, tuneSimulator, readTuneReport, TuneOptionsSchema } from './local-simulator.js';
 export type { TuneOptions, TuneReport } from './local-simulator.js';
 export { benchZeroSearch } from './bench.js';
+export { benchCorpus } from './corpus-bench.js';
+export type { CorpusBench } from './corpus-bench.js';
 export type { ZeroSearchBench } from './bench.js';

@@ -2,18 +2,12 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
 import { applyStops } from './text-generator.js';
+import { requestJson, RetriesExhaustedError, xorshiftJitter, type RetryMetrics } from './http-retry.js';
+
+export { describeFetchError } from './http-retry.js';
 
 /** Counters of an OpenAI-compatible client. */
-export interface ClientMetrics {
-  /** HTTP attempts made (first tries and retries). */
-  attempts: number;
-  /** Calls that eventually succeeded. */
-  succeeded: number;
-  /** Calls that failed after every retry. */
-  failed: number;
-  retries: number;
-  timeouts: number;
-}
+export type ClientMetrics = RetryMetrics;
 
 /** Client options. */
 export const OpenAIClientOptionsSchema = z
@@ -50,12 +44,6 @@ export class SimulatorUnavailableError extends Error {
   }
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, body: string) {
-    super(`HTTP ${status}: ${body.slice(0, 300)}`);
-  }
-}
-
 function v1(base: string): string {
   const b = base.replace(/\/+$/, '');
   return b.endsWith('/v1') ? b : `${b}/v1`;
@@ -72,7 +60,7 @@ export class OpenAIClient implements TextGenerator {
   readonly metrics: ClientMetrics = { attempts: 0, succeeded: 0, failed: 0, retries: 0, timeouts: 0 };
   readonly options: z.output<typeof OpenAIClientOptionsSchema>;
   private next = 0;
-  private jitterState = 0x2545f491;
+  private readonly jitter = xorshiftJitter(0x2545f491);
 
   constructor(options: OpenAIClientOptions, private readonly logger?: Logger) {
     const r = OpenAIClientOptionsSchema.safeParse(options);
@@ -88,63 +76,27 @@ export class OpenAIClient implements TextGenerator {
     return a[this.next++ % a.length];
   }
 
-  private jitter(): number {
-    // xorshift32: deterministic jitter without Math.random.
-    let x = this.jitterState;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.jitterState = x >>> 0;
-    return this.jitterState / 4294967296;
-  }
-
   /** POSTs a JSON body to a `/v1/...` path with retries; returns the parsed JSON. */
   async post(path: string, body: unknown): Promise<unknown> {
-    const attempts = this.options.maxRetries + 1;
-    let last = '';
     const tried: string[] = [];
-    for (let i = 0; i < attempts; i++) {
-      if (i > 0) {
-        this.metrics.retries++;
-        const base = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (i - 1));
-        await new Promise((r) => setTimeout(r, base / 2 + this.jitter() * (base / 2)));
-      }
-      const addr = this.pickAddress();
-      if (!tried.includes(addr)) tried.push(addr);
-      this.metrics.attempts++;
-      const ctrl = new AbortController();
-      const timer = setTimeout(() => ctrl.abort(), this.options.timeoutMs);
-      try {
-        const res = await fetch(`${v1(addr)}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}) },
-          body: JSON.stringify(body),
-          signal: ctrl.signal,
-        });
-        const text = await res.text();
-        if (!res.ok) throw new HttpError(res.status, text);
-        this.metrics.succeeded++;
-        return JSON.parse(text) as unknown;
-      } catch (err) {
-        const e = err as Error;
-        if (ctrl.signal.aborted) {
-          this.metrics.timeouts++;
-          last = `timed out after ${this.options.timeoutMs} ms (${addr})`;
-        } else {
-          last = `${describeFetchError(e)} (${addr})`;
-        }
-        const retryable = !(err instanceof HttpError) || err.status === 429 || err.status >= 500;
-        this.logger?.warn({ attempt: i + 1, of: attempts, err: last }, 'simulator request failed');
-        if (!retryable) {
-          this.metrics.failed++;
-          throw new SimulatorUnavailableError(i + 1, last, tried);
-        }
-      } finally {
-        clearTimeout(timer);
-      }
+    try {
+      return await requestJson({
+        url: () => {
+          const addr = this.pickAddress();
+          if (!tried.includes(addr)) tried.push(addr);
+          return `${v1(addr)}${path}`;
+        },
+        body,
+        headers: this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {},
+        policy: this.options,
+        metrics: this.metrics,
+        jitter: this.jitter,
+        onAttemptFailed: (attempt, of, err) => this.logger?.warn({ attempt, of, err }, 'simulator request failed'),
+      });
+    } catch (err) {
+      if (!(err instanceof RetriesExhaustedError)) throw err;
+      throw new SimulatorUnavailableError(err.attempts, err.lastError, tried);
     }
-    this.metrics.failed++;
-    throw new SimulatorUnavailableError(attempts, last, tried);
   }
 
   /** One chat completion; returns the message text. */
@@ -217,10 +169,4 @@ function restoreStop(text: string, stop: readonly string[]): string {
     if (open !== s && text.lastIndexOf(open) > text.lastIndexOf(s)) return text + s;
   }
   return text;
-}
-
-/** The most telling part of a fetch error: the socket error code, else the cause, else the message. */
-export function describeFetchError(e: Error): string {
-  const cause = (e as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }).cause;
-  return cause?.code ?? cause?.errors?.[0]?.code ?? (cause?.message ? `${e.message}: ${cause.message}` : e.message);
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, HttpApiError as ApiError, listen, readJsonBody, sendJson } from './http-serve.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
@@ -50,32 +50,8 @@ export interface OpenAIServer {
   close(): Promise<void>;
 }
 
-class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly type = 'invalid_request_error', readonly param: string | null = null) {
-    super(message);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
-  res.end(data);
-}
-
-async function readJson(req: IncomingMessage, limit = 4 << 20): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > limit) throw new ApiError(413, `request body over ${limit} bytes`);
-    chunks.push(c as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new ApiError(400, 'request body is not valid JSON');
-  }
-}
+const send = sendJson;
+const readJson = (req: IncomingMessage) => readJsonBody(req, 4 << 20);
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
@@ -209,20 +185,6 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
       send(res, 500, { error: { message: `generation failed: ${err.message}`, type: 'server_error', param: null, code: null } });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1';
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    stats,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
-  };
+  const { base, port } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  return { url: base, port, stats, close: () => closeServer(server) };
 }

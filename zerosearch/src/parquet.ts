@@ -1,6 +1,6 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
+import { writeFile } from 'node:fs/promises';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { openParquet } from './parquet-read.js';
 
 /** One row of the Search-R1 / ZeroSearch QA schema. */
 export interface QARow {
@@ -62,62 +62,94 @@ function fail(path: string, msg: string): never {
   throw new Error(`${path}: ${msg}`);
 }
 
-const REQUIRED = ['question', 'golden_answers'] as const;
+/**
+ * The question of a verl-style row that has only `prompt` (a list of chat
+ * turns, or a string): the last user turn's content (the only turn, unless
+ * the row has a system turn; a string prompt is its own content). When that
+ * content is a Search-R1 / ZeroSearch / Cohort instruction (an example
+ * `<answer> … </answer>` followed by `Question: …`), the text after that
+ * `Question:` is the question; otherwise the whole content, trimmed.
+ */
+export function questionFromPrompt(prompt: unknown): string | null {
+  let content: unknown = prompt;
+  if (Array.isArray(prompt)) {
+    const users = prompt.filter((m) => m && typeof m === 'object' && (m as { role?: unknown }).role === 'user');
+    content = (users.at(-1) as { content?: unknown } | undefined)?.content;
+  }
+  if (typeof content !== 'string' || !content.trim()) return null;
+  const afterExample = content.lastIndexOf('</answer>');
+  if (afterExample >= 0) {
+    const m = /^[^A-Za-z]*Question:\s*([\s\S]*?)\s*$/.exec(content.slice(afterExample + '</answer>'.length));
+    if (m && m[1]) return m[1];
+  }
+  return content.trim();
+}
+
+/** Columns a QA reader decodes (others, e.g. large embeddings, are skipped). */
+const READ_COLUMNS = [...COLUMNS];
 
 /**
- * Reads a Search-R1 / ZeroSearch QA parquet (Cohort's or the reference's).
- * Requires `question` and `golden_answers` (a list of strings, or `reward_model.ground_truth.target`);
- * fills the other columns when absent. Errors name the file and the column.
+ * Reads a Search-R1 / ZeroSearch QA parquet (Cohort's, pyarrow's, polars',
+ * verl's), in any common codec (see PARQUET_COMPRESSORS), one row group at a
+ * time. Needs golden answers (`golden_answers`, or
+ * `reward_model.ground_truth.target`) and a question: the `question` column,
+ * else the user turn of a verl-style `prompt` (see questionFromPrompt).
+ * Fills the other columns when absent. Errors name the file, the column and
+ * the row.
  */
 export async function readQAParquet(path: string): Promise<QARow[]> {
-  let buf: ArrayBuffer;
+  const pf = await openParquet(path, 'a Search-R1-style QA parquet');
   try {
-    const b = await readFile(path);
-    buf = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  } catch (err) {
-    throw new Error(`${path}: cannot read file (${(err as Error).message})`);
+    const names = pf.columns;
+    const hasGold = names.includes('golden_answers') || names.includes('reward_model');
+    if (!names.includes('question') && !names.includes('prompt')) fail(path, `missing column "question" (and no verl-style "prompt" to take it from; found: ${names.join(', ')}); a Search-R1 QA parquet has ${COLUMNS.join(', ')}`);
+    if (!hasGold) fail(path, `missing column "golden_answers" (or reward_model.ground_truth.target; found: ${names.join(', ')}); a Search-R1 QA parquet has ${COLUMNS.join(', ')}`);
+    const out: QARow[] = [];
+    for (const g of pf.rowGroups) {
+      if (g.end === g.start) continue;
+      const raw = await pf.read(g.start, g.end, READ_COLUMNS.filter((c) => names.includes(c)));
+      raw.forEach((r, k) => out.push(qaRow(path, r, g.start + k)));
+    }
+    return out;
+  } finally {
+    await pf.close();
   }
-  let names: string[];
-  try {
-    const md = parquetMetadata(buf);
-    names = parquetSchema(md).children.map((c) => c.element.name);
-  } catch (err) {
-    fail(path, `not a parquet file (${(err as Error).message}); expected a Search-R1-style QA parquet`);
-  }
-  const hasGold = names.includes('golden_answers') || names.includes('reward_model');
-  for (const c of REQUIRED) {
-    if (c === 'golden_answers' ? !hasGold : !names.includes(c)) fail(path, `missing column "${c}" (found: ${names.join(', ')}); a Search-R1 QA parquet has ${COLUMNS.join(', ')}`);
-  }
-  let raw: Record<string, unknown>[];
-  try {
-    raw = (await parquetReadObjects({ file: buf })) as Record<string, unknown>[];
-  } catch (err) {
-    fail(path, `cannot decode rows (${(err as Error).message})`);
-  }
-  return raw.map((r, i) => {
-    const where = `row ${i}`;
+}
+
+function qaRow(path: string, r: Record<string, unknown>, i: number): QARow {
+  const where = `row ${i}`;
+  let question: string;
+  if (r.question != null) {
     if (typeof r.question !== 'string') fail(path, `${where}: column "question" must be a string, got ${typeof r.question}`);
-    const rm = r.reward_model as QARow['reward_model'] | undefined;
-    const golds = (r.golden_answers ?? rm?.ground_truth?.target) as unknown;
-    const goldList = typeof golds === 'string' ? [golds] : golds;
-    if (!Array.isArray(goldList) || goldList.length === 0 || !goldList.every((g) => typeof g === 'string'))
-      fail(path, `${where}: column "golden_answers" must be a non-empty list of strings`);
-    const ei = r.extra_info as { split?: unknown; index?: unknown; heldout?: unknown; hops?: unknown } | undefined;
-    const prompt = Array.isArray(r.prompt) ? (r.prompt as QARow['prompt']) : [];
-    return {
-      id: r.id == null ? `${ei?.split ?? 'row'}_${i}` : String(r.id),
-      question: r.question,
-      golden_answers: goldList as string[],
-      data_source: typeof r.data_source === 'string' ? r.data_source : 'unknown',
-      prompt,
-      ability: typeof r.ability === 'string' ? r.ability : 'fact-reasoning',
-      reward_model: { style: rm?.style ?? 'rule', ground_truth: { target: (rm?.ground_truth?.target as string[] | undefined) ?? (goldList as string[]) } },
-      extra_info: {
-        split: typeof ei?.split === 'string' ? ei.split : 'unknown',
-        index: ei?.index == null ? i : Number(ei.index),
-        ...(typeof ei?.heldout === 'boolean' ? { heldout: ei.heldout } : {}),
-        ...(ei?.hops != null ? { hops: Number(ei.hops) } : {}),
-      },
-    };
-  });
+    question = r.question;
+  } else {
+    const q = questionFromPrompt(r.prompt);
+    if (q === null) fail(path, `${where}: no "question" and no user turn with text in "prompt" to take it from`);
+    question = q;
+  }
+  const rm = r.reward_model as { style?: string; ground_truth?: { target?: unknown } | string | string[] } | undefined;
+  const gt = rm?.ground_truth;
+  const target = typeof gt === 'string' || Array.isArray(gt) ? gt : gt?.target;
+  const golds = (r.golden_answers ?? target) as unknown;
+  const goldList = typeof golds === 'string' ? [golds] : golds;
+  if (!Array.isArray(goldList) || goldList.length === 0 || !goldList.every((g) => typeof g === 'string'))
+    fail(path, `${where}: column "golden_answers" (or reward_model.ground_truth.target) must be a non-empty list of strings`);
+  const ei = r.extra_info as { split?: unknown; index?: unknown; heldout?: unknown; hops?: unknown } | undefined;
+  const prompt = Array.isArray(r.prompt) ? (r.prompt as QARow['prompt']) : typeof r.prompt === 'string' ? [{ role: 'user', content: r.prompt }] : [];
+  const targetList = typeof target === 'string' ? [target] : Array.isArray(target) && target.every((g) => typeof g === 'string') ? (target as string[]) : (goldList as string[]);
+  return {
+    id: r.id == null ? `${ei?.split ?? 'row'}_${i}` : String(r.id),
+    question,
+    golden_answers: goldList as string[],
+    data_source: typeof r.data_source === 'string' ? r.data_source : 'unknown',
+    prompt,
+    ability: typeof r.ability === 'string' ? r.ability : 'fact-reasoning',
+    reward_model: { style: rm?.style ?? 'rule', ground_truth: { target: targetList } },
+    extra_info: {
+      split: typeof ei?.split === 'string' ? ei.split : 'unknown',
+      index: ei?.index == null ? i : Number(ei.index),
+      ...(typeof ei?.heldout === 'boolean' ? { heldout: ei.heldout } : {}),
+      ...(ei?.hops != null ? { hops: Number(ei.hops) } : {}),
+    },
+  };
 }

@@ -42,6 +42,8 @@ export interface SearchResult {
   readonly engine: string;
   /** The simulator prompt used, when simulated. */
   readonly mode?: SearchMode;
+  /** The engine's score of each document, when it gives one (corpus BM25, retriever). */
+  readonly scores?: readonly number[];
   /** Set when the engine failed and inserted the fallback text instead. */
   readonly error?: string;
 }

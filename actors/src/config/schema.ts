@@ -495,6 +495,21 @@ export const evalSplitSchema = z.strictObject({
   maxQuestions: positiveInt().optional(),
 });
 
+/** A Search-R1 retrieval server (`POST /retrieve`: e5 + FAISS over wiki-18, or `cohort search serve`); documents per search come from rollout.topk. */
+export const retrieverSchema = z.strictObject({
+  url: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), { message: 'the retriever url must be http:// or https://, e.g. http://127.0.0.1:8000/retrieve' }),
+  timeoutMs: positiveInt().default(30_000),
+  /** Retries of a failed request (network error, timeout, 429, 5xx) before the evaluation fails. */
+  maxRetries: z.number().int().min(0).max(20).default(3),
+  /** Queries per request. */
+  batchSize: positiveInt().max(1024).default(64),
+  /** Prefix each document with its title (`Title: text`). */
+  titles: z.boolean().default(true),
+});
+
 export const evalSchema = z.strictObject({
   splits: z.array(evalSplitSchema).min(1),
   /** Greedy decoding in evaluation (reference: yes). */
@@ -505,6 +520,12 @@ export const evalSchema = z.strictObject({
   every: nonNegativeInt().default(0),
   /** Questions per split in each periodic evaluation (the first N of the split, the same every time). */
   sampleSize: positiveInt().default(8),
+  /** Evaluation's real search engine: `corpus` (BM25 over the world's corpus) or `retriever` (a Search-R1 retrieval server, `eval.retriever`). */
+  engine: z.enum(['corpus', 'retriever']).default('corpus'),
+  retriever: retrieverSchema.optional(),
+}).superRefine((e, ctx) => {
+  if (e.engine === 'retriever' && !e.retriever) ctx.addIssue({ code: 'custom', path: ['retriever'], message: 'eval.engine retriever needs eval.retriever.url, the server\'s endpoint, e.g. { url: http://127.0.0.1:8000/retrieve }', input: e.retriever });
+  if (e.engine !== 'retriever' && e.retriever) ctx.addIssue({ code: 'custom', path: ['retriever'], message: 'eval.retriever is set but eval.engine is corpus; set eval.engine: retriever, or remove eval.retriever', input: e.retriever });
 });
 
 export const trainConfigSchema = z

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { CausalLM, type ExecutionProvider, type Tokenizer } from '@cohort/engine';
 import { preflight } from './gpu-inventory.js';
 import { init, type Runtime } from '@cohort/runtime';
-import { CorpusSearchEngine, type Dataset } from '@cohort/zerosearch';
+import { type Dataset, type SearchEngine } from '@cohort/zerosearch';
+import { openEvalEngine } from './eval-engine.js';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { getAlgorithm } from '../algorithms/registry.js';
@@ -88,7 +89,7 @@ export class Trainer {
   private readonly cwd: string;
   private readonly stages: Record<string, number> = {};
   /** What the periodic evaluation (`eval.every`) needs; set before the RL loop. */
-  private evalCtx: { policyDir: string; tokenizer: Tokenizer; engine: CorpusSearchEngine; ds: Dataset; model?: CausalLM } | null = null;
+  private evalCtx: { policyDir: string; tokenizer: Tokenizer; engine: SearchEngine; ds: Dataset; model?: CausalLM } | null = null;
 
   constructor(private readonly opts: TrainerOptions) {
     this.config = opts.config;
@@ -127,14 +128,14 @@ export class Trainer {
     mkdirSync(this.runDir, { recursive: true });
     const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
     this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');
+    const evalEngine = await openEvalEngine(c, ds, this.log);
     const workDir = path.join(this.runDir, 'work');
     mkdirSync(workDir, { recursive: true });
     const { tokenizer, tokenizerPath } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
     const localSim = c.simulator.backend === 'local' ? await this.timed('simulator', () => this.prepareSimulator(ds)) : undefined;
     const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
-    const corpusEngine = new CorpusSearchEngine(ds.corpus, { topk: c.rollout.topk });
-    this.evalCtx = { policyDir, tokenizer, engine: corpusEngine, ds };
-    const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, corpusEngine, ds, 'before')) : [];
+    this.evalCtx = { policyDir, tokenizer, engine: evalEngine, ds };
+    const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before')) : [];
 
     const owned = this.opts.runtime === undefined || typeof this.opts.runtime === 'function';
     const rt = await this.timed('runtime', () => this.runtime());
@@ -158,7 +159,7 @@ export class Trainer {
       const finalWeights = await this.timed('rl', () => loop.run());
       const finalModel = CausalLM.load(policyDir, this.evalDevice());
       finalModel.loadParams(finalWeights);
-      if (c.eval.after) after = await this.timed('eval-after', () => this.evaluate(finalModel, tokenizer, corpusEngine, ds, 'after'));
+      if (c.eval.after) after = await this.timed('eval-after', () => this.evaluate(finalModel, tokenizer, evalEngine, ds, 'after'));
     } finally {
       // Managed simulator servers get a SIGTERM to their process group (a SIGKILLed worker's guard does the same).
       await Promise.all((actors?.simulators ?? []).map((s) => s.close().catch(() => undefined)));
@@ -240,7 +241,7 @@ export class Trainer {
     return r.dir;
   }
 
-  private async evaluate(model: CausalLM, tokenizer: Tokenizer, engine: CorpusSearchEngine, ds: Dataset, when: string): Promise<EvalSplitResult[]> {
+  private async evaluate(model: CausalLM, tokenizer: Tokenizer, engine: SearchEngine, ds: Dataset, when: string): Promise<EvalSplitResult[]> {
     const out: EvalSplitResult[] = [];
     for (const split of this.config.eval.splits) {
       const items = evalItems(ds, split);
