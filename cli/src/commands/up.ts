@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { headNatsPort, loadClusterConfig, localStateDir, localUp, recordCurrentCluster, sshUpPlan, sshNatsUrl, formatStep, runSshPlan } from '@cohort/cluster';
+import { headNatsPort, loadClusterConfig, localStateDir, localUp, recordCurrentCluster, sshDownPlan, sshUpPlan, sshNatsUrl, formatStep, runSshPlan } from '@cohort/cluster';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
@@ -13,7 +13,8 @@ commands.push({
 local provider: starts a nats-server, the head and one agent process per node on this
 machine, detached, and records pids, ports, token and logs in the state dir
 (default ~/.cohort/clusters/<clusterName>). Waits until every node is alive.
-ssh provider: runs the setup commands on every host, then the head, then the agents.
+ssh provider: runs the setup commands on every host, then the head, then the agents (side by
+side), each step returning once its process is ready; on a failure it stops what started.
 --dry-run prints every command (ssh) or process (local) without running anything.
 The cluster started becomes the current cluster: \`cohort status\`, \`list\`, \`logs\`,
 \`down\` and \`train --address auto\` use it when given no address (recorded in
@@ -31,7 +32,14 @@ The cluster started becomes the current cluster: \`cohort status\`, \`list\`, \`
         process.stdout.write(v.json ? JSON.stringify(steps) + '\n' : steps.map(formatStep).join('\n') + '\n');
         return 0;
       }
-      await runSshPlan(steps, config, (l) => process.stderr.write(`cohort up: ${l}\n`));
+      try {
+        await runSshPlan(steps, config, (l) => process.stderr.write(`cohort up: ${l}\n`));
+      } catch (err) {
+        // stop what did start, so a retry does not find half a cluster
+        process.stderr.write(`cohort up: ${(err as Error).message}; stopping what started\n`);
+        await runSshPlan(sshDownPlan(config), config).catch(() => undefined);
+        throw err;
+      }
       const tokenFile = config.security.tokenFile ? path.resolve(config.security.tokenFile) : undefined;
       recordCurrentCluster({ cluster: config.clusterName, address: sshNatsUrl(config), startedBy: 'up-ssh', config: path.resolve(file), tokenFile });
       process.stdout.write(`cluster ${config.clusterName} started on ${config.provider.hosts.join(', ')}\n`);
