@@ -3,7 +3,7 @@ import { Scheduler, type Assignment, type Demand, type PendingEntry, type Placem
 import { ActorDiedError, CohortError, InvalidOptionsError, ModuleLoadError, errorFromWire, type WireError } from '../errors.js';
 import { resolveActorOptions, resolvePlacementGroupOptions, toResourceMap } from '../options.js';
 import type { ActorEvent, ActorInfo, ActorSpec, ControlPlane, PlacementGroupRequest, WorkerBoot } from '../control-plane.js';
-import type { WorkerLaunch } from '../node-agent.js';
+import type { WorkerLaunch } from '../worker-launcher.js';
 
 /** What the control plane keeps about one actor. */
 export interface ActorRecord {
@@ -180,7 +180,7 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
     this.startProcess(rec);
   }
 
-  /** The launch a node agent gets for `rec`'s current incarnation. */
+  /** The launch a worker launcher gets for `rec`'s current incarnation. */
   protected workerLaunch(rec: R, o: { controlAddress: string; logLevel: string; workerEnv?: Record<string, string> }): WorkerLaunch {
     return {
       actorId: rec.info.id,
