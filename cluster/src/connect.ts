@@ -7,7 +7,7 @@ import { dataPlaneExtras } from './data-plane.js';
 import { discoverCluster, type ClusterInfo } from './head.js';
 import { DRIVER_HELLO } from './head-service.js';
 import { resolveClusterTarget } from './cluster-target.js';
-import { actorEventSubject } from './log-fanout.js';
+import { actorEventSubject, forwardOwnedActorLogs } from './log-fanout.js';
 import { ClusterAuthError, connectCluster, type NatsAuth } from './nats-connect.js';
 import type { TlsPaths } from './security.js';
 
@@ -24,6 +24,8 @@ export interface ConnectOptions extends NatsAuth {
   tls?: TlsPaths;
   /** Host put in this driver's data-plane address (actors dial it to fetch its objects); default `runtime.host`. */
   advertiseHost?: string;
+  /** Write the log lines of the actors this driver owns (and theirs) to `logger`, as local mode does (Ray's `log_to_driver`). Default true. */
+  logToDriver?: boolean;
 }
 
 /** A driver attached to a cluster: the runtime API of local mode, plus the cluster it joined. */
@@ -89,6 +91,7 @@ export async function connect(address: string = process.env.COHORT_ADDRESS || 'a
     if (/UNAUTHENTICATED|cluster token/.test(msg)) throw new ClusterAuthError(`refused by the data plane of cluster ${info.cluster} at ${info.grpcAddress}: ${msg.replace(/^.*?UNAUTHENTICATED: /, '')}`);
     throw err;
   }
+  if (options.logToDriver !== false) forwardOwnedActorLogs(nc, info.cluster, ownerId, logger);
   return Object.assign(rt, { clusterInfo: info }) as ClusterRuntime;
 }
 

@@ -36,18 +36,8 @@ export async function init(config: RuntimeConfig & { logger?: Logger; endpoint?:
         workerEnv: workerEnvFor(cfg),
       });
       serveControlPlane(endpoint, cp);
-      const local = cp;
-      // Owners inside actors observe their actors' failures too.
-      local.subscribe((e) => {
-        if (e.owner === 'driver') return;
-        const address = local.addressOf(e.owner);
-        if (!address || endpoint.closed) return;
-        try {
-          endpoint.notify(endpoint.channelTo(address), 'actor-event', e);
-        } catch (err) {
-          logger.debug({ err, owner: e.owner }, 'could not forward an actor event to its owner');
-        }
-      });
+      // Owners inside actors observe their actors' failures too (the driver listens in-process).
+      cp.forwardEventsToActorOwners(endpoint, (owner) => owner === 'driver');
       return cp;
     },
     onShutdown: () => cp!.shutdown(),

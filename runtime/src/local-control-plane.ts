@@ -56,12 +56,7 @@ export class LocalControlPlane extends ActorLifecycle<LocalRecord> {
 
   private onExit(rec: LocalRecord, inc: number, exit: WorkerExit): void {
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-    this.workerEnded(rec, inc, `worker process ${rec.info.pid} ended (${how})`);
-  }
-
-  /** Data-plane address of a live actor's worker (undefined otherwise). */
-  addressOf(id: string): string | undefined {
-    return this.actors.get(id)?.info.address;
+    this.workerEnded(rec, inc, this.workerExitCause(rec, how));
   }
 
   /** Kills every actor and stops restarts. */

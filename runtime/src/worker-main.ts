@@ -121,7 +121,7 @@ function importActorModule(url: string): Promise<Record<string, unknown>> {
 /** Registers `actorId`, imports its module and constructs it; returns the host of its calls (exits the actor on failure). */
 async function construct(rt: Runtime, actorId: string, incarnation: number, scoped: boolean): Promise<{ host: ActorHost; ctx: ActorContext; boot: WorkerBoot } | undefined> {
   const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);
-  const log = logger.child({ actor: boot.name ?? actorId });
+  const log = logger.child({ actor: boot.name ?? actorId, ...(boot.owner ? { owner: boot.owner } : {}) });
   if (!scoped) logger = log;
   try {
     let mod: Record<string, unknown>;

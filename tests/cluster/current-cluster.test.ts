@@ -4,7 +4,7 @@
 // say clearly when it is gone. Real CLI processes, real nats-server.
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
