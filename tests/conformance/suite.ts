@@ -24,38 +24,9 @@ import {
 } from '@cohort/runtime';
 import { BrokenActor, CounterActor, MissingActor, WorkerActor, type Counter, type Worker } from '../runtime/fixtures/actors.js';
 import { CollectiveMemberActor, roundValue, type CollectiveMember } from '../runtime/fixtures/collective-actors.js';
+import { maxDiff, mean, rand } from '../helpers/float-arrays.js';
+import { until } from '../helpers/until.js';
 import { MAX_MESSAGE_BYTES, type Provider, type ProviderRuntime } from './provider.js';
-
-async function eventually(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
-}
-
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-function mean(xs: Float32Array[]): Float64Array {
-  const out = new Float64Array(xs[0].length);
-  for (const x of xs) for (let i = 0; i < x.length; i++) out[i] += x[i] / xs.length;
-  return out;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 /** Registers every conformance case of this file against `provider`. */
 export function conformanceSuite(provider: Provider): void {
@@ -128,7 +99,7 @@ export function conformanceSuite(provider: Provider): void {
     // The generator may run at most the window ahead of the consumer.
     t.true(mid.produced - before.produced <= STREAM_WINDOW + 1, `produced ${mid.produced - before.produced}`);
     await it.return!();
-    t.true(await eventually(async () => (await worker.stats()).finished === before.finished + 1, 5000), 'the generator was closed (its finally ran)');
+    t.true(await until(async () => (await worker.stats()).finished === before.finished + 1, 5000), 'the generator was closed (its finally ran)');
     const after = await worker.stats();
     t.true(after.produced - before.produced < 1000);
 
@@ -222,7 +193,7 @@ export function conformanceSuite(provider: Provider): void {
         continue;
       }
       const h = await rt.spawn(CounterActor, [], opts);
-      t.true(await eventually(async () => (await rt.pending()).some((p) => p.id === h.$id && /^infeasible: /.test(p.reason) && why.test(p.reason)), 5000), `pending as infeasible: ${JSON.stringify(opts)}`);
+      t.true(await until(async () => (await rt.pending()).some((p) => p.id === h.$id && /^infeasible: /.test(p.reason) && why.test(p.reason)), 5000), `pending as infeasible: ${JSON.stringify(opts)}`);
       await h.$kill();
     }
   });
@@ -250,7 +221,7 @@ export function conformanceSuite(provider: Provider): void {
     t.deepEqual(ea.gpuIds, [Number(ea.cuda)]);
     t.notDeepEqual([ec.node, ec.cuda], [ea.node, ea.cuda], 'a whole GPU is never a partly used device');
     const d = await rt.spawn(CounterActor, [42], { resources: { GPU: 1 } });
-    t.true(await eventually(async () => (await rt.pending()).some((p) => p.id === d.$id && /GPU/.test(p.reason)), 5000));
+    t.true(await until(async () => (await rt.pending()).some((p) => p.id === d.$id && /GPU/.test(p.reason)), 5000));
     await c.$kill();
     t.is(await d.get(), 42, 'the pending actor started once the GPU was free');
     const ed = await d.env();
@@ -276,7 +247,7 @@ export function conformanceSuite(provider: Provider): void {
     const env = await counter.env();
     t.is(env.name, 'counter');
     await worker.log('hello from inside');
-    t.true(await eventually(() => logLines.some((l) => l.includes('hello from inside')), 5000));
+    t.true(await until(() => logLines.some((l) => l.includes('hello from inside')), 5000));
     const o = JSON.parse(logLines.find((l) => l.includes('hello from inside'))!) as { actor: string; tag: string; level: number };
     t.is(o.actor, 'worker');
     t.is(o.tag, 'from-actor');
@@ -387,11 +358,11 @@ export function conformanceSuite(provider: Provider): void {
     const err = await t.throwsAsync(Promise.all([c.crash(3), c.slowAdd(1, 5000)]), { instanceOf: ActorDiedError });
     t.regex(err!.message, /actor "crashy" \(.*\) died: worker process \d+ on node \S+ ended \(exit code 3\).*maxTaskRetries is 0/);
     t.is(await c.get(), 100, 'the constructor ran again: state is not restored');
-    t.true(await eventually(() => events.some((e) => e.type === 'restarting' && e.actorId === c.$id && /exit code 3/.test(e.cause ?? ''))));
+    t.true(await until(() => events.some((e) => e.type === 'restarting' && e.actorId === c.$id && /exit code 3/.test(e.cause ?? ''))));
     await t.throwsAsync(c.crash(4).then(() => c.slowAdd(1, 5000)), { instanceOf: ActorDiedError });
     const err2 = await t.throwsAsync(c.get(), { instanceOf: ActorDiedError });
     t.regex(err2!.message, /no restarts left \(maxRestarts=1\)/);
-    t.true(await eventually(() => events.some((e) => e.type === 'died' && e.actorId === c.$id)));
+    t.true(await until(() => events.some((e) => e.type === 'died' && e.actorId === c.$id)));
     t.is((await c.$info())!.state, 'dead');
   });
 

@@ -13,15 +13,7 @@ export function tempDir(t: ExecutionContext, prefix = 'cohort-dash-'): string {
   return dir;
 }
 
-/** Polls `pred` until true or the deadline; returns whether it became true. */
-export async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 15_000, stepMs = 50): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return pred();
-}
+export { until } from '../helpers/until.js';
 
 export interface LocalCluster {
   url: string;

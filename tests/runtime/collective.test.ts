@@ -2,28 +2,7 @@
 // (allreduce, broadcast, allgather, barrier, errors) are conformance cases: tests/conformance/.
 import test from 'ava';
 import { chunkBounds, ringAllreduce } from '../../runtime/src/collective/ring-allreduce.js';
-
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-function mean(xs: Float32Array[]): Float64Array {
-  const out = new Float64Array(xs[0].length);
-  for (const x of xs) for (let i = 0; i < x.length; i++) out[i] += x[i] / xs.length;
-  return out;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
+import { maxDiff, mean, rand } from '../helpers/float-arrays.js';
 
 test('chunkBounds covers any length with W chunks differing by at most one', (t) => {
   for (const [n, w] of [[10, 3], [2, 3], [0, 4], [7, 1], [100001, 4]]) {

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { init } from '@cohort/runtime';
+import { until } from '../helpers/until.js';
 import { CounterActor, WorkerActor, type Counter } from './fixtures/actors.js';
 
 function alive(pid: number): boolean {
@@ -14,15 +15,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function eventually(cond: () => boolean | Promise<boolean>, ms = 15000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return cond();
 }
 
 test('no worker process outlives shutdown: plain, detached, restarted and nested actors', async (t) => {
@@ -37,13 +29,13 @@ test('no worker process outlives shutdown: plain, detached, restarted and nested
   ]);
   for (const h of [plain, detached, crashy]) pids.add(await h.pid());
   await crashy.crash(3);
-  t.true(await eventually(async () => (await crashy.pid().catch(() => 0)) > 0 && !pids.has(await crashy.pid())), 'the crashed actor restarted in a new process');
+  t.true(await until(async () => (await crashy.pid().catch(() => 0)) > 0 && !pids.has(await crashy.pid())), 'the crashed actor restarted in a new process');
   pids.add(await crashy.pid());
   await parent.spawnChildren();
   for (const name of ['owned-child', 'detached-child']) pids.add(await (await rt.getActor<Counter>(name)).pid());
   t.is(pids.size, 6);
   await rt.shutdown();
-  t.true(await eventually(() => [...pids].every((p) => !alive(p))), `alive after shutdown: ${[...pids].filter(alive).join(',')}`);
+  t.true(await until(() => [...pids].every((p) => !alive(p))), `alive after shutdown: ${[...pids].filter(alive).join(',')}`);
 });
 
 test('no worker process outlives a killed driver', async (t) => {
@@ -58,7 +50,7 @@ test('no worker process outlives a killed driver', async (t) => {
     t.is(workerPids.length, 2);
     t.true(workerPids.every(alive));
     driver.kill('SIGKILL');
-    t.true(await eventually(() => workerPids.every((p) => !alive(p))), 'workers exit when their driver dies');
+    t.true(await until(() => workerPids.every((p) => !alive(p))), 'workers exit when their driver dies');
   } finally {
     driver.kill('SIGKILL');
   }
