@@ -13,7 +13,9 @@ export function tempDir(t: ExecutionContext, prefix = 'cohort-dash-'): string {
   return dir;
 }
 
-export { until } from '../helpers/until.js';
+import { until } from '../helpers/until.js';
+
+export { until };
 
 export interface LocalCluster {
   url: string;
