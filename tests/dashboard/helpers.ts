@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { until } from '../helpers/until.js';
 import { connectCluster, startClusterHead, startClusterNode, startNatsServer, ClusterStateStore, type ClusterHeadService, type ClusterNode } from '@cohort/cluster';
 
 process.env.COHORT_LOG_LEVEL ??= 'silent';
@@ -12,8 +13,6 @@ export function tempDir(t: ExecutionContext, prefix = 'cohort-dash-'): string {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
-
-import { until } from '../helpers/until.js';
 
 export { until };
 
