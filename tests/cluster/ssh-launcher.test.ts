@@ -136,9 +136,12 @@ membership: { heartbeatMs: 200, timeoutMs: 1500 }
   const env = { ...process.env, COHORT_TOKEN: '', COHORT_ADDRESS: '', COHORT_LOG_LEVEL: 'warn' };
   const cohort = (args: string[]) => run(process.execPath, [bin, ...args], { env, timeout: 120_000 });
 
-  // whatever is left at the end (a failed assertion half way) is killed
+  // whatever is left at the end (a failed assertion half way) is killed: every process under the pid files, and those seen
   const started = new Set<number>();
   t.teardown(() => {
+    const runDir = path.join(dir, 'run');
+    const roots = existsSync(runDir) ? readdirSync(runDir).filter((f) => f.endsWith('.pid')).map((f) => Number(readFileSync(path.join(runDir, f), 'utf8').trim())) : [];
+    for (const p of roots.filter((r) => r > 0 && pidAlive(r)).flatMap(processTree)) started.add(p);
     for (const p of started) {
       try {
         process.kill(p, 'SIGKILL');
