@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LocalNodeAgent, Runtime, controlPlaneClient, resolveRuntimeConfig, resolveWorkerPool, type WorkerLaunch, type WorkerPoolOptions, type WorkerProcess } from '@cohort/runtime';
+import { LocalWorkerLauncher, Runtime, controlPlaneClient, resolveRuntimeConfig, resolveWorkerPool, type WorkerLaunch, type WorkerPoolOptions, type WorkerProcess } from '@cohort/runtime';
 import { AGENT_OPS, HEAD_WORKER_EXIT, type WorkerExitReport } from './cluster-control-plane.js';
 import { AGENT_HEAD_ADDRESS, dataPlaneExtras, workerDataPlaneEnv, type DataPlaneOptions } from './data-plane.js';
 import { discoverCluster } from './head.js';
@@ -56,7 +56,7 @@ export async function startClusterNode(o: ClusterNodeOptions): Promise<ClusterNo
   // Worker output goes to this process's stderr and, once joined, to the cluster's log subject on NATS.
   const sink = new NatsLogSink(nodeId);
   const agentEnv = { ...workerEnv, COHORT_AGENT_ADDRESS: rt.address };
-  const local = new LocalNodeAgent(nodeId, fanoutLogger(sink, { role: 'agent', node: nodeId }), { workerPool: resolveWorkerPool(o.workerPool), env: agentEnv });
+  const local = new LocalWorkerLauncher(nodeId, fanoutLogger(sink, { role: 'agent', node: nodeId }), { workerPool: resolveWorkerPool(o.workerPool), env: agentEnv });
   /** Actor id → its worker (several actors share one process with `process: 'shared'`). */
   const workers = new Map<string, WorkerProcess>();
   // Workers killed because this node is going away are not reported one by one:

@@ -81,6 +81,8 @@ const SshProviderSchema = strict({
   workdir: z.string().default('~/cohort'),
   /** How to run the CLI on the hosts (from `workdir`). */
   cohortCommand: z.string().default('node cli/bin/cohort.mjs'),
+  /** Directory on each host for pid files, logs and the head's NATS store. Default `~/.cohort/<clusterName>`. */
+  stateDir: z.string().optional(),
 });
 
 const ProviderSchema = z.discriminatedUnion('type', [LocalProviderSchema, SshProviderSchema], {
@@ -152,7 +154,11 @@ export const ClusterConfigSchema = strict({
   if (tokenSources.length > 1) ctx.addIssue({ code: 'custom', path: ['security'], message: `expected one token source, found ${tokenSources.join(' and ')}` });
   const loopback = c.bind === '127.0.0.1' || c.bind === 'localhost' || c.bind === '::1';
   if (c.provider.type === 'ssh') {
-    if (loopback) ctx.addIssue({ code: 'custom', path: ['bind'], message: `expected a non-loopback bind address (e.g. "0.0.0.0") with the ssh provider, found "${c.bind}": agents on other hosts could not reach the head` });
+    // loopback is fine when every host is this machine (e.g. a launcher test against an sshd on 127.0.0.1)
+    const loopbackHost = (h: string) => /^127\./.test(h) || h === 'localhost' || h === '::1';
+    if (loopback && !c.provider.hosts.every(loopbackHost)) {
+      ctx.addIssue({ code: 'custom', path: ['bind'], message: `expected a non-loopback bind address (e.g. "0.0.0.0") with the ssh provider, found "${c.bind}": agents on other hosts could not reach the head` });
+    }
     if (tokenSources.length === 0 && c.security.natsCreds === undefined) {
       ctx.addIssue({ code: 'custom', path: ['security'], message: 'expected tokenEnv, tokenFile, token or natsCreds with the ssh provider: a cluster reachable from other hosts needs credentials' });
     }

@@ -351,7 +351,7 @@ export class ClusterControlPlane extends ActorLifecycle<Rec> {
   }
 
   private onExit(rec: Rec, inc: number, how: string): void {
-    this.workerEnded(rec, inc, /^could not/.test(how) ? how : `worker process ${rec.info.pid ?? '?'} on node ${rec.info.nodeId} ended (${how})`);
+    this.workerEnded(rec, inc, /^could not/.test(how) ? how : this.workerExitCause(rec, how));
   }
 
   /** The owner process (a driver) went away: its non-detached actors end. */

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { dataPlaneExtras } from './data-plane.js';
 import { discoverCluster, type ClusterInfo } from './head.js';
 import { DRIVER_HELLO } from './head-service.js';
-import { actorEventSubject } from './log-fanout.js';
+import { resolveClusterTarget } from './cluster-target.js';
+import { actorEventSubject, forwardOwnedActorLogs } from './log-fanout.js';
 import { ClusterAuthError, connectCluster, type NatsAuth } from './nats-connect.js';
 import type { TlsPaths } from './security.js';
 
@@ -23,6 +24,8 @@ export interface ConnectOptions extends NatsAuth {
   tls?: TlsPaths;
   /** Host put in this driver's data-plane address (actors dial it to fetch its objects); default `runtime.host`. */
   advertiseHost?: string;
+  /** Write the log lines of the actors this driver owns (and theirs) to `logger`, as local mode does (Ray's `log_to_driver`). Default true. */
+  logToDriver?: boolean;
 }
 
 /** A driver attached to a cluster: the runtime API of local mode, plus the cluster it joined. */
@@ -32,11 +35,19 @@ export type ClusterRuntime = Runtime & { readonly clusterInfo: ClusterInfo };
  * Connects a driver to a running cluster (`cohort start --head` or `cohort up`)
  * and returns the same `Runtime` API as local `init()`: spawn, getActor, put,
  * get, wait, placement groups. `address` is the cluster's NATS URL; the token
- * comes from `options.token` or `COHORT_TOKEN`. Actors the driver owns end
- * when it shuts down or disconnects; detached ones stay.
+ * comes from `options.token` or `COHORT_TOKEN`. `auto` (the default when
+ * COHORT_ADDRESS is unset) is the current cluster: the one `cohort up` /
+ * `cohort start --head` last started as this user on this machine, with its
+ * token file. Actors the driver owns end when it shuts down or disconnects;
+ * detached ones stay.
  */
-export async function connect(address: string = process.env.COHORT_ADDRESS ?? '', options: ConnectOptions = {}): Promise<ClusterRuntime> {
-  const token = options.token ?? (process.env.COHORT_TOKEN || undefined);
+export async function connect(address: string = process.env.COHORT_ADDRESS || 'auto', options: ConnectOptions = {}): Promise<ClusterRuntime> {
+  let token = options.token ?? (process.env.COHORT_TOKEN || undefined);
+  if (address === 'auto') {
+    const target = resolveClusterTarget({ address: 'auto', token });
+    address = target.url;
+    token ??= target.auth.token;
+  }
   const nc = await connectCluster({ ...options, token, url: address, name: `driver ${hostname()} ${process.pid}` });
   let info: ClusterInfo;
   try {
@@ -80,6 +91,7 @@ export async function connect(address: string = process.env.COHORT_ADDRESS ?? ''
     if (/UNAUTHENTICATED|cluster token/.test(msg)) throw new ClusterAuthError(`refused by the data plane of cluster ${info.cluster} at ${info.grpcAddress}: ${msg.replace(/^.*?UNAUTHENTICATED: /, '')}`);
     throw err;
   }
+  if (options.logToDriver !== false) forwardOwnedActorLogs(nc, info.cluster, ownerId, logger);
   return Object.assign(rt, { clusterInfo: info }) as ClusterRuntime;
 }
 

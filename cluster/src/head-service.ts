@@ -92,6 +92,8 @@ export async function startClusterHead(o: ClusterHeadServiceOptions): Promise<Cl
     control.subscribe((e) => {
       if (!hnc.isClosed()) hnc.publish(events, JSON.stringify(e));
     });
+    // Owners inside actors observe their actors' failures too (drivers hear them on NATS above).
+    control.forwardEventsToActorOwners(rt.endpoint, (owner) => control.owners.has(owner));
     for (const n of head.monitor.alive()) control.addNode(n);
     if (head.epoch > 1) {
       const actors = [...(await head.store.actors.list()).values()].map((v) => v.value);

@@ -61,7 +61,17 @@ export { clusterLogger, childLogger } from './log.js';
 export { ClusterHead, discoverCluster, DISCOVER_SUBJECT, ClusterInfoSchema, type ClusterInfo, type HeadOptions } from './head.js';
 export { NodeAgent, detectResources, detectGpus, type NodeAgentOptions } from './node-agent.js';
 export { readClusterStatus, formatClusterStatus, type ClusterStatus, type NodeStatus, type ActorStatus, type PlacementGroupStatus } from './cluster-status.js';
-export { resolveClusterTarget, resolveClusterName, connectTarget, type ClusterTarget, type ClusterTargetInput } from './cluster-target.js';
+export { resolveClusterTarget, resolveClusterName, connectTarget, targetNote, ClusterGoneError, type ClusterTarget, type ClusterTargetInput } from './cluster-target.js';
+export {
+  CurrentClusterSchema,
+  currentClusterFile,
+  recordCurrentCluster,
+  readCurrentCluster,
+  forgetCurrentCluster,
+  describeCurrentCluster,
+  currentClusterGone,
+  type CurrentCluster,
+} from './current-cluster.js';
 export {
   localUp,
   localDown,
@@ -75,7 +85,7 @@ export {
   type LaunchedProcess,
   type LocalUpOptions,
 } from './launcher/local-provider.js';
-export { sshUpPlan, sshDownPlan, sshNodes, runSshPlan, formatStep, shQuote, type SshStep } from './launcher/ssh-provider.js';
+export { sshUpPlan, sshDownPlan, sshNodes, sshNatsUrl, runSshPlan, formatStep, shQuote, SSH_READY_TIMEOUT_S, SSH_STOP_TIMEOUT_S, type SshStep } from './launcher/ssh-provider.js';
 export { ClusterControlPlane, AGENT_OPS, HEAD_WORKER_EXIT, type ClusterControlPlaneOptions, type WorkerExitReport } from './cluster-control-plane.js';
 export { startClusterHead, DRIVER_HELLO, type ClusterHeadService, type ClusterHeadServiceOptions } from './head-service.js';
 export { startClusterNode, type ClusterNode, type ClusterNodeOptions } from './agent-service.js';

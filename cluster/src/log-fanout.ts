@@ -2,7 +2,11 @@ import { Writable } from 'node:stream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 
-/** NATS subject where a cluster's actor log lines are published (one JSON line each: {time, level, actor, node, msg}). */
+/**
+ * NATS subject where a cluster's actor log lines are published, one JSON line
+ * each: {time, level, actor, node, msg}, plus `owner` (who owns the actor) and
+ * `fields` (the line's other bindings, e.g. the actor's own `{tag}`) when present.
+ */
 export function logSubject(cluster: string): string {
   return `cohort.${cluster}.logs`;
 }
@@ -13,6 +17,9 @@ export function actorEventSubject(cluster: string): string {
 }
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** Keys of a worker's pino line that the published line carries by name, or that say nothing about the actor. */
+const KNOWN_KEYS = new Set(['time', 'level', 'msg', 'actor', 'node', 'owner', 'pid', 'hostname', 'name', 'role', 'v']);
 
 /**
  * A pino destination that publishes every line carrying an `actor` binding
@@ -52,11 +59,54 @@ export class NatsLogSink extends Writable {
       const o = JSON.parse(line) as Record<string, unknown>;
       if (typeof o.actor !== 'string') return;
       const level = typeof o.level === 'number' ? (LEVELS[o.level] ?? String(o.level)) : String(o.level ?? 'info');
-      nc.publish(this.subject, JSON.stringify({ time: o.time ?? Date.now(), level, actor: o.actor, node: this.node, msg: String(o.msg ?? '') }));
+      const out: Record<string, unknown> = { time: o.time ?? Date.now(), level, actor: o.actor, node: this.node, msg: String(o.msg ?? '') };
+      if (typeof o.owner === 'string') out.owner = o.owner;
+      const fields = Object.fromEntries(Object.entries(o).filter(([k]) => !KNOWN_KEYS.has(k)));
+      if (Object.keys(fields).length) out.fields = fields;
+      nc.publish(this.subject, JSON.stringify(out));
     } catch {
       /* not JSON or closing: drop */
     }
   }
+}
+
+/**
+ * Log to the driver (Ray's `log_to_driver`): writes the log lines of the
+ * actors `ownerId` owns, and of the actors those own in turn (learned from the
+ * cluster's lifecycle events), to `logger`, with the actor's name, node and
+ * its own bindings; as local mode does with worker output. Returns the
+ * unsubscribe function (closing `nc` ends it too).
+ */
+export function forwardOwnedActorLogs(nc: NatsConnection, cluster: string, ownerId: string, logger: Logger): () => void {
+  const mine = new Set<string>([ownerId]);
+  const events = nc.subscribe(actorEventSubject(cluster), {
+    callback: (err, msg) => {
+      if (err) return;
+      try {
+        const e = msg.json<{ actorId?: string; owner?: string }>();
+        if (e?.actorId && e.owner && mine.has(e.owner)) mine.add(e.actorId);
+      } catch {
+        /* not an event */
+      }
+    },
+  });
+  const lines = nc.subscribe(logSubject(cluster), {
+    callback: (err, msg) => {
+      if (err) return;
+      try {
+        const l = msg.json<{ level?: string; actor?: string; node?: string; owner?: string; msg?: string; fields?: Record<string, unknown> }>();
+        if (!l?.owner || !mine.has(l.owner) || typeof l.actor !== 'string') return;
+        const level = (l.level && l.level in pino.levels.values ? l.level : 'info') as pino.Level;
+        logger[level]({ ...(l.fields ?? {}), actor: l.actor, node: l.node }, String(l.msg ?? ''));
+      } catch {
+        /* not a log line */
+      }
+    },
+  });
+  return () => {
+    events.unsubscribe();
+    lines.unsubscribe();
+  };
 }
 
 /**

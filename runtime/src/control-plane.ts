@@ -59,6 +59,8 @@ export interface WorkerBoot {
   maxConcurrency: number;
   gpuIds: number[];
   nodeId: string;
+  /** Who owns the actor (a driver's or another actor's id): bound into the actor's log lines as `owner`. */
+  owner?: string;
 }
 
 /** Lifecycle events, for owners and tools. */

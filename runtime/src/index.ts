@@ -2,8 +2,8 @@
  * @cohort/runtime: Ray-style actors on one machine.
  *
  * Layers: driver API (`Runtime`: spawn/get/put/wait/handles), control plane
- * (`ControlPlane`: scheduler + actor directory + lifecycle), node agent
- * (`NodeAgent`: worker processes) and data plane (`Endpoint`: one gRPC
+ * (`ControlPlane`: scheduler + actor directory + lifecycle), worker launcher
+ * (`WorkerLauncher`: worker processes) and data plane (`Endpoint`: one gRPC
  * bidirectional stream per pair of processes + a bulk socket).
  */
 export { init } from './init.js';
@@ -30,7 +30,7 @@ export { type ActorOptions, type RuntimeConfig, type Resources, type WorkerPoolO
 export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, WorkerBoot, PlacementGroupRequest } from './control-plane.js';
 export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
-export { LocalNodeAgent, type LocalNodeAgentOptions, type RunningActor, gpuEnv, hugePageTunables, type NodeAgent, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './node-agent.js';
+export { LocalWorkerLauncher, type LocalWorkerLauncherOptions, type RunningActor, gpuEnv, hugePageTunables, type WorkerLauncher, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './worker-launcher.js';
 export { Endpoint, type ValueCodec, type CallHandler, type EndpointOptions, type EndpointExtras } from './transport/endpoint.js';
 export { Channel } from './transport/channel.js';
 export { encodeValue, decodeValue, type Encoded } from './codec.js';

@@ -1,7 +1,7 @@
 import { serveControlPlane } from './control-plane.js';
 import { LocalControlPlane } from './local-control-plane.js';
 import { createLogger } from './logging.js';
-import { LocalNodeAgent } from './node-agent.js';
+import { LocalWorkerLauncher } from './worker-launcher.js';
 import { resolveRuntimeConfig, type RuntimeConfig } from './options.js';
 import { Runtime } from './runtime.js';
 import { workerEnvFor } from './worker-config.js';
@@ -10,7 +10,7 @@ import type { EndpointExtras } from './transport/endpoint.js';
 
 /**
  * Starts Cohort on this machine: the driver's data plane, the local control
- * plane (scheduler + actor directory) and a node agent for worker processes.
+ * plane (scheduler + actor directory) and a worker launcher for worker processes.
  * Call `shutdown()` when done; no worker outlives it (or the driver).
  */
 export async function init(config: RuntimeConfig & { logger?: Logger; endpoint?: EndpointExtras } = {}): Promise<Runtime> {
@@ -18,7 +18,7 @@ export async function init(config: RuntimeConfig & { logger?: Logger; endpoint?:
   const cfg = resolveRuntimeConfig(rest);
   const logger = given ?? createLogger({ level: cfg.logLevel, base: { node: 'local', role: 'driver' } });
   let cp: LocalControlPlane | undefined;
-  const agent = new LocalNodeAgent('local', logger, { workerPool: cfg.workerPool });
+  const launcher = new LocalWorkerLauncher('local', logger, { workerPool: cfg.workerPool });
   const rt = await Runtime.start({
     config: cfg,
     logger,
@@ -27,7 +27,7 @@ export async function init(config: RuntimeConfig & { logger?: Logger; endpoint?:
     controlPlane: (endpoint) => {
       cp = new LocalControlPlane({
         logger,
-        agent,
+        launcher,
         controlAddress: endpoint.address,
         logLevel: cfg.logLevel ?? logger.level,
         restartBackoffMs: cfg.restartBackoffMs,
@@ -36,18 +36,8 @@ export async function init(config: RuntimeConfig & { logger?: Logger; endpoint?:
         workerEnv: workerEnvFor(cfg),
       });
       serveControlPlane(endpoint, cp);
-      const local = cp;
-      // Owners inside actors observe their actors' failures too.
-      local.subscribe((e) => {
-        if (e.owner === 'driver') return;
-        const address = local.addressOf(e.owner);
-        if (!address || endpoint.closed) return;
-        try {
-          endpoint.notify(endpoint.channelTo(address), 'actor-event', e);
-        } catch (err) {
-          logger.debug({ err, owner: e.owner }, 'could not forward an actor event to its owner');
-        }
-      });
+      // Owners inside actors observe their actors' failures too (the driver listens in-process).
+      cp.forwardEventsToActorOwners(endpoint, (owner) => owner === 'driver');
       return cp;
     },
     onShutdown: () => cp!.shutdown(),

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ActorLifecycle, type ActorRecord } from './lifecycle/actor-lifecycle.js';
-import type { NodeAgent, WorkerExit, WorkerProcess } from './node-agent.js';
+import type { WorkerExit, WorkerLauncher, WorkerProcess } from './worker-launcher.js';
 
 interface LocalRecord extends ActorRecord {
   worker?: WorkerProcess;
@@ -8,7 +8,7 @@ interface LocalRecord extends ActorRecord {
 
 export interface LocalControlPlaneOptions {
   logger: Logger;
-  agent: NodeAgent;
+  launcher: WorkerLauncher;
   /** Data-plane address workers register with. */
   controlAddress: string;
   logLevel: string;
@@ -22,13 +22,13 @@ export interface LocalControlPlaneOptions {
 /**
  * The control plane of one machine: the shared actor lifecycle
  * ({@link ActorLifecycle}: scheduler, directory, restarts, placement groups)
- * over one node agent whose worker processes are children of the driver.
+ * over one worker launcher whose worker processes are children of the driver.
  * Lives in the driver process.
  */
 export class LocalControlPlane extends ActorLifecycle<LocalRecord> {
   constructor(private readonly o: LocalControlPlaneOptions) {
-    super({ logger: o.logger, restartBackoffMs: o.restartBackoffMs, closedMessage: 'the runtime is shut down', defaultNodeId: o.agent.nodeId });
-    this.scheduler.addNode({ id: o.agent.nodeId, resources: o.nodeResources, labels: o.nodeLabels });
+    super({ logger: o.logger, restartBackoffMs: o.restartBackoffMs, closedMessage: 'the runtime is shut down', defaultNodeId: o.launcher.nodeId });
+    this.scheduler.addNode({ id: o.launcher.nodeId, resources: o.nodeResources, labels: o.nodeLabels });
   }
 
   protected newActorId(className: string): string {
@@ -45,7 +45,7 @@ export class LocalControlPlane extends ActorLifecycle<LocalRecord> {
 
   protected startProcess(rec: LocalRecord): void {
     const inc = rec.info.incarnation;
-    const w = this.o.agent.start(this.workerLaunch(rec, this.o), (exit) => this.onExit(rec, inc, exit));
+    const w = this.o.launcher.start(this.workerLaunch(rec, this.o), (exit) => this.onExit(rec, inc, exit));
     rec.worker = w;
     rec.info.pid = w.pid;
   }
@@ -56,18 +56,13 @@ export class LocalControlPlane extends ActorLifecycle<LocalRecord> {
 
   private onExit(rec: LocalRecord, inc: number, exit: WorkerExit): void {
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-    this.workerEnded(rec, inc, `worker process ${rec.info.pid} ended (${how})`);
-  }
-
-  /** Data-plane address of a live actor's worker (undefined otherwise). */
-  addressOf(id: string): string | undefined {
-    return this.actors.get(id)?.info.address;
+    this.workerEnded(rec, inc, this.workerExitCause(rec, how));
   }
 
   /** Kills every actor and stops restarts. */
   async shutdown(): Promise<void> {
     this.closed = true;
     for (const rec of this.actors.values()) if (rec.info.state !== 'dead') this.markDead(rec, 'the runtime shut down');
-    await this.o.agent.shutdown();
+    await this.o.launcher.shutdown();
   }
 }

@@ -8,7 +8,7 @@ export function resolveLogLevel(level?: string): LevelWithSilent {
   return l;
 }
 
-/** The root logger of a driver or worker process. Workers write JSON lines to stdout, which the node agent forwards. */
+/** The root logger of a driver or worker process. Workers write JSON lines to stdout, which the worker launcher forwards. */
 export function createLogger(opts: { level?: string; base?: Record<string, unknown> } = {}): Logger {
   return pino({ level: resolveLogLevel(opts.level), base: opts.base ?? { pid: process.pid } });
 }

@@ -126,7 +126,7 @@ export function toResourceMap(r: Resources): ResourceMap {
   return out;
 }
 
-/** Worker processes a node agent keeps booted ahead of need, and how shared ones fill. */
+/** Worker processes a worker launcher keeps booted ahead of need, and how shared ones fill. */
 export const WorkerPoolSchema = z
   .object({
     /** Idle workers booted ahead (handed the next actor at once, refilled in the background); 0 turns the pool off. Default `COHORT_WORKER_POOL` or 2. */

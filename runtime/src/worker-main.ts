@@ -1,11 +1,11 @@
 /**
  * Entry point of a worker process (`node --import tsx worker-main.ts`), started
- * by a node agent. It registers with the control plane, imports the actor's
+ * by a worker launcher (worker-launcher.ts). It registers with the control plane, imports the actor's
  * module, runs the constructor and serves calls. It exits when its parent goes
  * away (stdin closes or the parent pid changes).
  *
  * Started with `COHORT_ACTOR_ID` set it hosts that actor at once. Started by the
- * node agent's pool (`COHORT_POOLED=1`) it boots, says `ready` on its IPC channel
+ * launcher's pool (`COHORT_POOLED=1`) it boots, says `ready` on its IPC channel
  * and waits: `launch` makes it one actor's worker (its environment, GPU variables
  * included, is set in `process.env` before the actor's module is imported);
  * `host` makes it a shared process that hosts lightweight actors side by side
@@ -18,7 +18,7 @@ import { installCollectives } from './collective/membership.js';
 import { actorContext, inActor, runInActorContext, setActorContext, type ActorContext } from './actor-context.js';
 import { controlPlaneClient, type ControlPlane, type WorkerBoot } from './control-plane.js';
 import { ActorDiedError, errorToWire, ModuleLoadError } from './errors.js';
-import type { AgentToWorker, WorkerToAgent } from './node-agent.js';
+import type { LauncherToWorker, WorkerToLauncher } from './worker-launcher.js';
 import { makeFrame, type Channel } from './transport/channel.js';
 import { createLogger } from './logging.js';
 import { Runtime } from './runtime.js';
@@ -121,7 +121,7 @@ function importActorModule(url: string): Promise<Record<string, unknown>> {
 /** Registers `actorId`, imports its module and constructs it; returns the host of its calls (exits the actor on failure). */
 async function construct(rt: Runtime, actorId: string, incarnation: number, scoped: boolean): Promise<{ host: ActorHost; ctx: ActorContext; boot: WorkerBoot } | undefined> {
   const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);
-  const log = logger.child({ actor: boot.name ?? actorId });
+  const log = logger.child({ actor: boot.name ?? actorId, ...(boot.owner ? { owner: boot.owner } : {}) });
   if (!scoped) logger = log;
   try {
     let mod: Record<string, unknown>;
@@ -153,7 +153,7 @@ async function dedicated(): Promise<void> {
   const incarnation = Number(env.COHORT_INCARNATION ?? 0);
   const controlAddress = env.COHORT_CONTROL_ADDRESS ?? '';
   if (!actorId || !controlAddress) {
-    logger.fatal('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a node agent');
+    logger.fatal('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a worker launcher (init() or a node agent)');
     process.exit(2);
   }
   const rt = await startRuntime(actorId, controlAddress);
@@ -165,11 +165,11 @@ async function dedicated(): Promise<void> {
 }
 
 /**
- * Tells the node agent that this actor serves (over IPC, when started by one):
+ * Tells the worker launcher that this actor serves (over IPC, when started by one):
  * the agent keeps the list, and re-registers it with a restarted head.
  */
 function serving(rt: Runtime, actorId: string, incarnation: number, boot: WorkerBoot): void {
-  const m: WorkerToAgent = { op: 'serving', actor: { actorId, incarnation, address: rt.address, pid: process.pid, name: boot.name, className: boot.className, module: boot.module } };
+  const m: WorkerToLauncher = { op: 'serving', actor: { actorId, incarnation, address: rt.address, pid: process.pid, name: boot.name, className: boot.className, module: boot.module } };
   process.send?.(m);
 }
 
@@ -223,7 +223,7 @@ async function hostShared(launch: Record<string, string>): Promise<void> {
     logger.warn({ err, actor: actorId }, 'a shared actor ended while starting');
   }
   router.actors.delete(actorId);
-  const m: WorkerToAgent = { op: 'ended', actorId };
+  const m: WorkerToLauncher = { op: 'ended', actorId };
   process.send?.(m);
 }
 
@@ -235,8 +235,8 @@ function currentActorId(): string | undefined {
   }
 }
 
-/** Messages from the node agent (see `AgentToWorker` in node-agent.ts). */
-function onAgentMessage(m: AgentToWorker): void {
+/** Messages from the worker launcher (see `LauncherToWorker` in worker-launcher.ts). */
+function onAgentMessage(m: LauncherToWorker): void {
   if (m.op === 'launch') {
     // A pooled worker becomes this actor's: its environment (GPU ids included) is set before the actor's module loads.
     Object.assign(env, m.env);
@@ -258,8 +258,8 @@ function fatal(err: unknown): void {
   process.exit(1);
 }
 
-process.on('message', (m) => onAgentMessage(m as AgentToWorker));
+process.on('message', (m) => onAgentMessage(m as LauncherToWorker));
 process.send?.({ op: 'ready' });
 // A pooled worker waits for its launch; a worker started for one actor has its env already.
 if (env.COHORT_ACTOR_ID) dedicated().catch(fatal);
-else if (!process.send) fatal(new Error('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a node agent'));
+else if (!process.send) fatal(new Error('COHORT_ACTOR_ID and COHORT_CONTROL_ADDRESS must be set; workers are started by a worker launcher (init() or a node agent)'));

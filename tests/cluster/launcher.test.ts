@@ -148,7 +148,7 @@ test('cohort up --dry-run (ssh) prints setup on every host, then the head, then 
   const cmds = stdout.split('\n').filter((l) => l.startsWith('ssh '));
   t.is(cmds.length, 7);
   t.true(cmds.every((c) => /ubuntu@10\.0\.0\.1[12] -- /.test(c) && /-i \S+\/\.ssh\/id_ed25519/.test(c)), cmds[0]);
-  t.regex(cmds[4], /start --head --config \S+ --bind 0\.0\.0\.0 --advertise 10\.0\.0\.11 /);
+  t.regex(cmds[4], /start --head --no-record --config \S+ --bind 0\.0\.0\.0 --advertise 10\.0\.0\.11 /);
   t.regex(cmds[6], /start --address nats:\/\/10\.0\.0\.11:4222 .*--bind 0\.0\.0\.0 --advertise 10\.0\.0\.12 --node-type rollout --node-id zerosearch-rollout-0/);
   t.deepEqual([...down.stdout.matchAll(/^# (.+?) on (\S+)/gm)].map((m) => `${m[1]}@${m[2]}`), ['stop agents@10.0.0.11', 'stop agents@10.0.0.12', 'stop head@10.0.0.11']);
 });

@@ -51,7 +51,7 @@ test('headless chromium: the page shows the nodes of a running local cluster, an
   t.teardown(() => dash.close());
   const rt = await connect(c.url, { token: c.token, runtime: { logLevel: 'silent' } });
   t.teardown(() => rt.shutdown());
-  const actor = await rt.spawn(ChattyActor, [], { name: 'rollout-0', resources: { GPU: 1 } });
+  const actor = await rt.spawn(ChattyActor, [], { name: 'chatty-0', resources: { GPU: 1 } });
   await actor.say('rollout worker up');
 
   const browser = await launchChromium(t, path.join(dir, 'profile'));
@@ -64,11 +64,11 @@ test('headless chromium: the page shows the nodes of a running local cluster, an
   await page.waitForSelector('[data-node="gpu-node-1"]', { timeout: 15_000 });
   await page.waitForSelector('[data-node="gpu-node-2"]');
   await page.waitForSelector('.gpu.busy', { timeout: 15_000 });
-  t.regex((await page.textContent('.gpu.busy')) ?? '', /rollout-0/);
-  await page.waitForSelector('#actors tr[data-name="rollout-0"] td.ALIVE', { timeout: 15_000 });
-  await page.waitForFunction('/rollout worker up/.test(document.querySelector(\'#actors tr[data-name="rollout-0"] td.last-log\').textContent)', undefined, { timeout: 15_000 });
+  t.regex((await page.textContent('.gpu.busy')) ?? '', /chatty-0/);
+  await page.waitForSelector('#actors tr[data-name="chatty-0"] td.ALIVE', { timeout: 15_000 });
+  await page.waitForFunction('/rollout worker up/.test(document.querySelector(\'#actors tr[data-name="chatty-0"] td.last-log\').textContent)', undefined, { timeout: 15_000 });
   // log tail on click
-  await page.click('#actors tr[data-name="rollout-0"]');
+  await page.click('#actors tr[data-name="chatty-0"]');
   await page.waitForFunction('/rollout worker up/.test(document.getElementById("log-lines").textContent)', undefined, { timeout: 15_000 });
   t.is(await page.getAttribute('#chart-reward', 'data-points'), '0');
 

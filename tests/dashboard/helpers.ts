@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { until } from '../helpers/until.js';
 import { connectCluster, startClusterHead, startClusterNode, startNatsServer, ClusterStateStore, type ClusterHeadService, type ClusterNode } from '@cohort/cluster';
 
 process.env.COHORT_LOG_LEVEL ??= 'silent';
@@ -13,15 +14,7 @@ export function tempDir(t: ExecutionContext, prefix = 'cohort-dash-'): string {
   return dir;
 }
 
-/** Polls `pred` until true or the deadline; returns whether it became true. */
-export async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 15_000, stepMs = 50): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await pred()) return true;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-  return pred();
-}
+export { until };
 
 export interface LocalCluster {
   url: string;

@@ -8,12 +8,14 @@ const kinds = ['actors', 'nodes', 'placement-groups'] as const;
 commands.push({
   path: ['list'],
   summary: 'list actors, nodes or placement groups of a cluster',
-  usage: `Usage: cohort list actors|nodes|placement-groups [--address NATS_URL | --config FILE] [--token-file F] [--json]`,
+  usage: `Usage: cohort list actors|nodes|placement-groups [--address NATS_URL | --config FILE] [--token-file F] [--json]
+
+The cluster: as for \`cohort status\` (without flags, the current cluster that \`cohort up\` recorded).`,
   async run(argv) {
     const { values: v, positionals } = parseFlags(argv, targetFlags);
     const what = positionals[0] as (typeof kinds)[number] | undefined;
     if (positionals.length !== 1 || !what || !kinds.includes(what)) throw new UsageError(`expected one of ${kinds.join(', ')}${positionals.length ? `, found "${positionals.join(' ')}"` : ''}`);
-    const s = await fetchStatus(v);
+    const s = await fetchStatus(v, 'list');
     const rows: unknown[] = what === 'actors' ? s.actors : what === 'nodes' ? s.nodes : s.placementGroups;
     if (v.json) {
       process.stdout.write(JSON.stringify(rows) + '\n');

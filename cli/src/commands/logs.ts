@@ -1,18 +1,19 @@
-import { ClusterStateStore, connectTarget, logSubject, readLocalState, localStateDir, resolveClusterName, resolveClusterTarget } from '@cohort/cluster';
+import { ClusterStateStore, connectTarget, logSubject, readLocalState, localStateDir, resolveClusterName } from '@cohort/cluster';
 import { FileTail, parseActorLogLine, requestActorLogs, type LogLine } from '@cohort/dashboard';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { colorEnabled, paint, type Colour } from '../progress.js';
 import { commands } from '../registry.js';
-import { targetFlags } from './status.js';
+import { commandTarget, targetFlags } from './status.js';
 
 const usage = `Usage: cohort logs ACTOR [--follow] [--lines N] [--json] [--address NATS_URL | --config FILE] [--token-file F] [--cluster NAME]
 
 Prints the last log lines of an actor (by name or id), then with --follow keeps
 printing new lines as its workers write them, on any node, until Ctrl-C.
 Past lines come from the head's dashboard (it keeps the last 500 per actor), or
-for a cluster started with \`cohort up --config FILE\` from the node agents' log
-files on this machine. New lines come from the cluster's log subject on NATS.
+for a cluster started with \`cohort up CONFIG\` from the node agents' log
+files on this machine. Without --address/--config: the current cluster (as for
+\`cohort status\`). New lines come from the cluster's log subject on NATS.
 --lines N   how many past lines (default 100; 0 for none)
 --json      one JSON object per line: {time, level, actor, node, msg}
 Exit codes: 0 done (or stopped with Ctrl-C), 1 error, 2 usage, 3 cluster unreachable,
@@ -45,7 +46,7 @@ commands.push({
     const actor = positionals[0];
     const lines = v.lines === undefined ? 100 : Number(v.lines);
     if (!Number.isInteger(lines) || lines < 0) throw new UsageError(`--lines: expected a whole number ≥ 0, found "${v.lines}"`);
-    const target = resolveClusterTarget({ address: v.address, config: v.config, stateDir: v['state-dir'], tokenFile: v['token-file'], cluster: v.cluster });
+    const target = commandTarget('logs', v);
     const nc = await connectTarget(target, 'cohort logs');
     try {
       const cluster = await resolveClusterName(nc, target.cluster);
@@ -62,7 +63,7 @@ commands.push({
       if (lines > 0) {
         past = await requestActorLogs(nc, cluster, rec.name ?? rec.id, lines);
         if (past === undefined && target.config?.provider.type === 'local') {
-          const state = readLocalState(localStateDir(target.config, v['state-dir']));
+          const state = readLocalState(localStateDir(target.config, target.stateDir));
           const files = (state?.processes ?? []).filter((p) => p.role === 'agent' && p.log);
           past = files
             .flatMap((p) => new FileTail(p.log!).read().map((line) => parseActorLogLine(line, p.id)))

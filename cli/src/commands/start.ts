@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { startClusterHead, startClusterNode, headNatsPort, loadClusterConfig, nodeTypeResources, resolveToken, type ClusterConfig } from '@cohort/cluster';
+import { forgetCurrentCluster, recordCurrentCluster, startClusterHead, startClusterNode, headNatsPort, loadClusterConfig, nodeTypeResources, resolveToken, type ClusterConfig } from '@cohort/cluster';
 import { parseDashboardPort, startHeadDashboard } from '@cohort/dashboard';
 import type { WorkerPoolOptions } from '@cohort/runtime';
 import { parseFlags } from '../args.js';
@@ -10,7 +10,7 @@ import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
 
 const usage = `Usage:
-  cohort start --head [--address NATS_URL] [--config FILE] [--cluster NAME] [--nats-dir DIR] [--nats-port N] [--grpc-port N] [--bind HOST] [--advertise HOST] [--token-file F]
+  cohort start --head [--address NATS_URL] [--config FILE] [--cluster NAME] [--nats-dir DIR] [--nats-port N] [--grpc-port N] [--bind HOST] [--advertise HOST] [--token-file F] [--no-record]
   cohort start --address NATS_URL [--config FILE --node-type TYPE] [--node-id ID] [--resources JSON] [--labels k=v,...] [--bind HOST] [--advertise HOST] [--token-file F]
 
 --head       run the control plane. Without --address it starts a managed nats-server
@@ -29,6 +29,10 @@ A managed head with no token generates one and writes it beside the NATS store (
 --dashboard-port N|0|off  (head) serve the dashboard and Prometheus /metrics on port N (default
              COHORT_DASHBOARD_PORT, else 8265, or a free port when 8265 is taken; 0 any free port)
 --dashboard-host HOST     (head) interface of the dashboard (default 127.0.0.1: loopback only)
+--no-record  (head) do not make this the current cluster. By default a head records its
+             address, token file and config in ~/.cohort/current-cluster.json (or
+             $XDG_STATE_HOME/cohort/), so \`cohort status\` etc. find it without flags, and
+             removes the record when it stops (\`cohort up\` records its clusters itself).
 Runs in the foreground until SIGINT/SIGTERM; prints one "ready" line on stdout (the head a
 second one, "cohort dashboard: URL").`;
 
@@ -104,6 +108,7 @@ commands.push({
         labels: { type: 'string' },
         'dashboard-port': { type: 'string' },
         'dashboard-host': { type: 'string' },
+        'no-record': { type: 'boolean' },
       },
       false,
     );
@@ -115,6 +120,7 @@ commands.push({
     const advertiseHost = v.advertise ?? (process.env.COHORT_ADVERTISE_HOST || undefined);
     const tls = config?.security.tls;
 
+    if (v['no-record'] && !v.head) throw new UsageError('--no-record is for the head (--head)');
     if (v.head) {
       for (const f of ['node-type', 'node-id', 'resources', 'labels'] as const) if (v[f] !== undefined) throw new UsageError(`--${f} is for node agents, not with --head`);
       let dashboardPort: number | 'off' | undefined;
@@ -125,8 +131,10 @@ commands.push({
       }
       const cluster = v.cluster ?? config?.clusterName ?? 'default';
       const natsDir = v['nats-dir'] ? path.resolve(v['nats-dir'].replace(/^~(?=\/|$)/, homedir())) : path.join(homedir(), '.cohort', `head-${cluster}`, 'nats');
+      let tokenFile = v['token-file'] ? path.resolve(v['token-file']) : config?.security.tokenFile ? path.resolve(config.security.tokenFile) : undefined;
       if (!v.address && !token && !credsFile) {
         const tf = path.join(path.dirname(natsDir), 'token');
+        tokenFile = tf;
         if (existsSync(tf)) token = readFileSync(tf, 'utf8').trim();
         else {
           mkdirSync(path.dirname(tf), { recursive: true });
@@ -168,7 +176,12 @@ commands.push({
         return undefined;
       });
       if (dash) process.stdout.write(`cohort dashboard: ${dash.url} (Prometheus ${dash.url}/metrics)\n`);
+      if (!v['no-record']) {
+        const file = recordCurrentCluster({ cluster, address: svc.natsUrl, startedBy: 'start-head', config: v.config && path.resolve(v.config), tokenFile, pids: [process.pid] });
+        process.stderr.write(`cohort start: this is now the current cluster (${file}): \`cohort status\` needs no --address\n`);
+      }
       return untilSignal(async () => {
+        if (!v['no-record']) forgetCurrentCluster({ pid: process.pid });
         await dash?.close();
         await svc.stop();
       });

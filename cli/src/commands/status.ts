@@ -1,4 +1,4 @@
-import { ClusterStateStore, connectTarget, formatClusterStatus, readClusterStatus, resolveClusterName, resolveClusterTarget } from '@cohort/cluster';
+import { ClusterStateStore, connectTarget, formatClusterStatus, readClusterStatus, resolveClusterName, resolveClusterTarget, targetNote, type ClusterTarget, type ClusterTargetInput } from '@cohort/cluster';
 import { requestDashboardInfo } from '@cohort/dashboard';
 import { parseFlags } from '../args.js';
 import { commands } from '../registry.js';
@@ -13,10 +13,25 @@ export const targetFlags = {
   json: { type: 'boolean' },
 } as const;
 
+/** The target flags of a cluster command, as given. */
+export type TargetFlagValues = { address?: string; config?: string; 'state-dir'?: string; 'token-file'?: string; cluster?: string };
+
+/**
+ * Resolves the cluster a command talks to from its flags (else COHORT_ADDRESS,
+ * else the current cluster that `cohort up` / `cohort start --head` recorded)
+ * and, when it is the current cluster, says so on stderr.
+ */
+export function commandTarget(command: string, v: TargetFlagValues, extra: Partial<ClusterTargetInput> = {}): ClusterTarget {
+  const target = resolveClusterTarget({ address: v.address, config: v.config, stateDir: v['state-dir'], tokenFile: v['token-file'], cluster: v.cluster, ...extra });
+  const note = targetNote(target);
+  if (note) process.stderr.write(`cohort ${command}: ${note}\n`);
+  return target;
+}
+
 /** Connects to the cluster named by the flags and reads its status from KV. */
-export async function fetchStatus(v: { address?: string; config?: string; 'state-dir'?: string; 'token-file'?: string; cluster?: string }) {
-  const target = resolveClusterTarget({ address: v.address, config: v.config, stateDir: v['state-dir'], tokenFile: v['token-file'], cluster: v.cluster });
-  const nc = await connectTarget(target, 'cohort status');
+export async function fetchStatus(v: TargetFlagValues, command = 'status') {
+  const target = commandTarget(command, v);
+  const nc = await connectTarget(target, `cohort ${command}`);
   try {
     const cluster = await resolveClusterName(nc, target.cluster);
     const store = await ClusterStateStore.open(nc, { cluster });
@@ -33,7 +48,9 @@ commands.push({
   usage: `Usage: cohort status [--address NATS_URL | --config FILE] [--token-file F] [--cluster NAME] [--json]
 
 The address comes from --address, COHORT_ADDRESS, or --config (a cluster started with
-\`cohort up\`); the token from --token-file, COHORT_TOKEN or the config.
+\`cohort up\`); without any of them, from the current cluster: the one \`cohort up\` or
+\`cohort start --head\` last started as this user on this machine (stderr says which).
+The token comes from --token-file, COHORT_TOKEN, the config, or the current cluster's token file.
 --json prints {cluster, head, nodes: [{id, alive, resources: {total, used, free}}],
 actors: [{name, state, node}], placementGroups, pending: [{kind, id, reason}],
 dashboard_url} (dashboard_url: the head's dashboard, null when it serves none).`,

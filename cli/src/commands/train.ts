@@ -1,5 +1,5 @@
 import { ConfigError, Trainer, checkPhysicalGpus, detectGpus, formatMemoryPlan, formatResultsTable, formatTrainPlan, loadTrainConfig, memoryCheck, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
-import { connect, resolveClusterTarget, type ClusterRuntime, type ClusterTarget } from '@cohort/cluster';
+import { connect, resolveClusterTarget, targetNote, type ClusterRuntime, type ClusterTarget } from '@cohort/cluster';
 import { pino, type Logger } from 'pino';
 import { openTrainingPublisher, writeRunPlots, type TrainingPublisher } from '@cohort/dashboard';
 import { parseFlags } from '../args.js';
@@ -29,7 +29,10 @@ function progressRenderer(): (p: TrainerProgress) => void {
 /** The cluster named by --address or COHORT_ADDRESS (token from --token-file or COHORT_TOKEN); undefined for a purely local run. */
 function clusterTarget(v: { address?: string; 'token-file'?: string; cluster?: string }): ClusterTarget | undefined {
   if (!v.address && !process.env.COHORT_ADDRESS) return undefined;
-  return resolveClusterTarget({ address: v.address, tokenFile: v['token-file'], cluster: v.cluster });
+  const target = resolveClusterTarget({ address: v.address, tokenFile: v['token-file'], cluster: v.cluster });
+  const note = targetNote(target);
+  if (note) process.stderr.write(`cohort train: ${note}\n`);
+  return target;
 }
 
 /** The line to the cluster's dashboard, opened before training starts (so an unreachable cluster fails fast, exit code 3). */
@@ -71,7 +74,8 @@ the knob when a GPU does not fit (--json: {"params", "gpus": [...], "plan": {...
 groups the plan shows (layout strategy and node labels); this process keeps only
 the orchestration (world, warm start, evaluation, the step loop, checkpoints). It
 also publishes every step's metrics to the cluster's dashboard on NATS
-(cohort.<cluster>.train.steps). The token comes from --token-file or COHORT_TOKEN.
+(cohort.<cluster>.train.steps). The token comes from --token-file or COHORT_TOKEN. \`--address auto\` is the
+current cluster (the one \`cohort up\` / \`cohort start --head\` last started here).
 The run's files (warm-start policy, tokenizer, simulator model) are passed to the
 actors by path: every node must see this directory at the same path (one machine,
 or a shared filesystem). Without --address everything runs on this machine.`,

@@ -120,7 +120,8 @@ export async function localUp(o: LocalUpOptions): Promise<LocalClusterState> {
       say(`nats-server pid ${nats.pid} at ${natsUrl}`);
     }
     const node = process.execPath;
-    const headCmd = [node, COHORT_BIN, 'start', '--head', '--address', natsUrl, '--config', path.resolve(o.configPath)];
+    // --no-record: the CLI's `up` records the whole cluster (with its state dir) as the current one
+    const headCmd = [node, COHORT_BIN, 'start', '--head', '--no-record', '--address', natsUrl, '--config', path.resolve(o.configPath)];
     const headLog = path.join(stateDir, 'head.log');
     processes.push({ role: 'head', id: 'head', pid: spawnDetached(headCmd, headLog, env), log: headLog, command: headCmd });
     say(`head pid ${processes.at(-1)!.pid} (log ${headLog})`);

@@ -3,7 +3,8 @@ import { Scheduler, type Assignment, type Demand, type PendingEntry, type Placem
 import { ActorDiedError, CohortError, InvalidOptionsError, ModuleLoadError, errorFromWire, type WireError } from '../errors.js';
 import { resolveActorOptions, resolvePlacementGroupOptions, toResourceMap } from '../options.js';
 import type { ActorEvent, ActorInfo, ActorSpec, ControlPlane, PlacementGroupRequest, WorkerBoot } from '../control-plane.js';
-import type { WorkerLaunch } from '../node-agent.js';
+import type { Endpoint } from '../transport/endpoint.js';
+import type { WorkerLaunch } from '../worker-launcher.js';
 
 /** What the control plane keeps about one actor. */
 export interface ActorRecord {
@@ -82,6 +83,31 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
       const i = this.listeners.indexOf(fn);
       if (i >= 0) this.listeners.splice(i, 1);
     };
+  }
+
+  /** Data-plane address of a live actor's worker (undefined otherwise). */
+  addressOf(id: string): string | undefined {
+    return this.actors.get(id)?.info.address;
+  }
+
+  /**
+   * Pushes each lifecycle event to its owner when the owner is an actor (an
+   * owner inside an actor observes its actors' failures: \`onActorEvent\` in a
+   * worker), over the owner's data-plane channel. Drivers hear events another
+   * way (\`isDriver\` owners are skipped): in-process in local mode, over NATS
+   * in a cluster.
+   */
+  forwardEventsToActorOwners(endpoint: Endpoint, isDriver: (owner: string) => boolean): () => void {
+    return this.subscribe((e) => {
+      if (isDriver(e.owner)) return;
+      const address = this.addressOf(e.owner);
+      if (!address || endpoint.closed) return;
+      try {
+        endpoint.notify(endpoint.channelTo(address), 'actor-event', e);
+      } catch (err) {
+        this.lo.logger.debug({ err, owner: e.owner }, 'could not forward an actor event to its owner');
+      }
+    });
   }
 
   protected emit(rec: R, type: ActorEvent['type'], cause?: string): void {
@@ -180,7 +206,7 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
     this.startProcess(rec);
   }
 
-  /** The launch a node agent gets for `rec`'s current incarnation. */
+  /** The launch a worker launcher gets for `rec`'s current incarnation. */
   protected workerLaunch(rec: R, o: { controlAddress: string; logLevel: string; workerEnv?: Record<string, string> }): WorkerLaunch {
     return {
       actorId: rec.info.id,
@@ -198,6 +224,11 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
   protected canRestart(rec: R): boolean {
     const { restarts, maxRestarts } = rec.info;
     return !rec.unrestartable && (maxRestarts === -1 || restarts < maxRestarts);
+  }
+
+  /** The cause recorded when an actor's worker process ends, the same on every provider: `worker process PID on node N ended (exit code 3)`. */
+  protected workerExitCause(rec: R, how: string): string {
+    return `worker process ${rec.info.pid ?? '?'} on node ${rec.info.nodeId ?? this.lo.defaultNodeId ?? '?'} ended (${how})`;
   }
 
   /** The worker of incarnation `inc` ended (`cause` says how): restart with backoff, or death. */
@@ -357,6 +388,7 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
       maxConcurrency: rec.info.maxConcurrency,
       gpuIds: rec.info.gpuIds,
       nodeId: rec.info.nodeId ?? this.lo.defaultNodeId ?? '?',
+      owner: rec.info.owner,
     };
   }
 

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 
-/** What the node agent needs to start one actor's worker process. */
+/** What the worker launcher needs to start one actor's worker process. */
 export interface WorkerLaunch {
   actorId: string;
   incarnation: number;
@@ -15,7 +15,7 @@ export interface WorkerLaunch {
   controlAddress: string;
   logLevel: string;
   env: Record<string, string>;
-  /** Node the scheduler placed the actor on (defaults to the agent's own id). */
+  /** Node the scheduler placed the actor on (defaults to the launcher's own id). */
   nodeId?: string;
   /** Host the actor in a shared worker process beside other lightweight actors (actor option `process: 'shared'`). */
   shared?: boolean;
@@ -35,7 +35,7 @@ export interface WorkerProcess {
 }
 
 /** Starts, watches and kills worker processes on one node. */
-export interface NodeAgent {
+export interface WorkerLauncher {
   readonly nodeId: string;
   start(launch: WorkerLaunch, onExit: (exit: WorkerExit) => void): WorkerProcess;
   /** Kills every worker it started and waits for them to exit. */
@@ -73,8 +73,8 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
 /** Variables read when a process starts (node flags, the loader, malloc, libuv): a pooled worker cannot take new values. */
 const STARTUP_ENV = /^(NODE_|LD_|UV_|MALLOC_|GLIBC_TUNABLES$|COHORT_WORKER_NODE_ARGS$)/;
 
-/** Messages from the agent to a worker over its IPC channel (see worker-main.ts). */
-export type AgentToWorker = { op: 'launch'; env: Record<string, string> } | { op: 'host'; env: Record<string, string> } | { op: 'drop'; actorId: string };
+/** Messages from the launcher to a worker over its IPC channel (see worker-main.ts). */
+export type LauncherToWorker = { op: 'launch'; env: Record<string, string> } | { op: 'host'; env: Record<string, string> } | { op: 'drop'; actorId: string };
 /** An actor a worker of this node serves (reported once it is alive). */
 export interface RunningActor {
   actorId: string;
@@ -86,8 +86,8 @@ export interface RunningActor {
   className: string;
   module: string;
 }
-/** Messages from a worker to its agent. */
-export type WorkerToAgent = { op: 'ready' } | { op: 'ended'; actorId: string } | { op: 'serving'; actor: RunningActor };
+/** Messages from a worker to its launcher. */
+export type WorkerToLauncher = { op: 'ready' } | { op: 'ended'; actorId: string } | { op: 'serving'; actor: RunningActor };
 
 interface Child {
   child: ChildProcess;
@@ -95,7 +95,7 @@ interface Child {
   exited: Promise<WorkerExit>;
   /** Booted far enough to take IPC messages; messages wait in `outbox` until then. */
   ready: boolean;
-  outbox: AgentToWorker[];
+  outbox: LauncherToWorker[];
   kind: 'idle' | 'dedicated' | 'shared';
   log: Logger;
   /** Shared processes: the actors they host, with their exit callbacks. */
@@ -106,11 +106,11 @@ interface Child {
   serving: Map<string, RunningActor>;
 }
 
-/** Options of {@link LocalNodeAgent}. */
-export interface LocalNodeAgentOptions {
+/** Options of {@link LocalWorkerLauncher}. */
+export interface LocalWorkerLauncherOptions {
   /** Idle workers kept booted, and the shared-process size; see `WorkerPoolSchema`. */
   workerPool?: Partial<ResolvedWorkerPool>;
-  /** Environment every worker of this agent gets at boot (e.g. the cluster's data-plane setup), so pooled workers start with it. */
+  /** Environment every worker of this launcher gets at boot (e.g. the cluster's data-plane setup), so pooled workers start with it. */
   env?: Record<string, string>;
 }
 
@@ -118,7 +118,7 @@ export interface LocalNodeAgentOptions {
  * Runs workers as child processes of this one (`node --import tsx worker-main.ts`).
  *
  * Booting a worker (node + tsx + the runtime's modules) costs about half a second of
- * CPU, so the agent keeps `workerPool.prestart` workers booted and idle: an actor is
+ * CPU, so the launcher keeps `workerPool.prestart` workers booted and idle: an actor is
  * handed to one of them over its IPC channel (the launch carries its id, incarnation,
  * control-plane address and environment, GPU variables included; the worker sets
  * `process.env` before it imports the actor's module, so `CUDA_VISIBLE_DEVICES` is in
@@ -126,7 +126,7 @@ export interface LocalNodeAgentOptions {
  * whose environment changes a start-up variable (`NODE_OPTIONS`, `LD_*`, `GLIBC_TUNABLES`,
  * ...) gets a fresh process. Actors with `shared: true` are hosted many to a process.
  */
-export class LocalNodeAgent implements NodeAgent {
+export class LocalWorkerLauncher implements WorkerLauncher {
   private readonly children = new Map<number, Child>();
   private readonly idle: Child[] = [];
   private readonly pool: ResolvedWorkerPool;
@@ -137,14 +137,14 @@ export class LocalNodeAgent implements NodeAgent {
   constructor(
     readonly nodeId: string,
     private readonly logger: Logger,
-    opts: LocalNodeAgentOptions = {},
+    opts: LocalWorkerLauncherOptions = {},
   ) {
     this.pool = { ...resolveWorkerPool({}), ...opts.workerPool };
     this.baseEnv = opts.env ?? {};
     this.fill();
   }
 
-  /** The variables a worker for `launch` needs beyond the agent's own environment. */
+  /** The variables a worker for `launch` needs beyond the launcher's own environment. */
   private launchEnv(launch: WorkerLaunch): Record<string, string> {
     return {
       ...launch.env,
@@ -177,7 +177,7 @@ export class LocalNodeAgent implements NodeAgent {
     child.stdin!.on('error', () => {});
     this.forward(child.stdout!, c, 'stdout');
     this.forward(child.stderr!, c, 'stderr');
-    child.on('message', (m: WorkerToAgent) => {
+    child.on('message', (m: WorkerToLauncher) => {
       if (m?.op === 'ready') {
         c.ready = true;
         this.bootFailures = 0;
@@ -209,7 +209,7 @@ export class LocalNodeAgent implements NodeAgent {
     return c;
   }
 
-  private sendTo(c: Child, m: AgentToWorker): void {
+  private sendTo(c: Child, m: LauncherToWorker): void {
     if (!c.ready) {
       c.outbox.push(m);
       return;
