@@ -22,6 +22,8 @@ export interface ActorStatus {
   node: string | null;
   /** GPU ids granted on its node (empty without a GPU share). */
   gpuIds: number[];
+  /** Pid of its worker process on its node, while it has one. */
+  pid?: number;
   /** Its placement group and bundle, when placed in one. */
   placementGroup?: string;
   bundle?: number;
@@ -91,6 +93,7 @@ export async function readClusterStatus(store: ClusterStateStore, cluster: strin
       state: a.state,
       node: a.nodeId ?? null,
       gpuIds: a.gpuIds ?? [],
+      ...(a.pid !== undefined && (a.state === 'ALIVE' || a.state === 'RESTARTING') ? { pid: a.pid } : {}),
       ...(a.placementGroupId ? { placementGroup: a.placementGroupId, bundle: a.bundleIndex } : {}),
       restarts: a.restarts,
       reason: a.reason,

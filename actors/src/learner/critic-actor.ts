@@ -1,10 +1,11 @@
 import { CausalLM, type ExecutionProvider, ValueTrainer, decodeSafetensors, encodeSafetensors, type ValueBatch } from '@cohort/engine';
-import { actorClass, actorContext, collectiveGroup, inActor } from '@cohort/runtime';
+import { actorClass, actorContext, collectiveGroup, inActor, type ActorHandle } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
 import type { CollatedBatch } from '../trajectory/collate.js';
 import { responseToRows, rowTokens } from './engine-batch.js';
 import { paramChecksum } from './param-checksum.js';
+import { decodeWeights, encodeWeights } from './weight-publisher.js';
 
 /** Constructor argument of a CriticActor. */
 export interface CriticActorSpec {
@@ -145,6 +146,32 @@ export class CriticActor {
       criticOptimizer: this.trainer.optimizer.stateBytes(),
       updates: this.trainer.optimizer.step,
     };
+  }
+
+  /** Trunk, value head and AdamW state as bytes (exact), for a replacement critic. */
+  exportState(): { params: Uint8Array; optimizer: Uint8Array; version: number } {
+    const step = this.trainer.optimizer.step;
+    return { params: encodeWeights(this.trainParams(), step), optimizer: this.trainer.optimizer.stateBytes(), version: step };
+  }
+
+  /** Loads what {@link exportState} gave; returns the number of updates. */
+  importState(state: { params: Uint8Array; optimizer: Uint8Array; version: number }): number {
+    const params = decodeWeights(state.params, state.version);
+    for (const [name, dst] of this.trainParams()) {
+      const src = params.get(name);
+      if (!src || src.length !== dst.length) throw new Error(`CriticActor.importState: the peer's state lacks '${name}' (${dst.length} values)`);
+      dst.set(src);
+    }
+    this.trainer.optimizer.loadStateBytes(state.optimizer, "a peer critic's optimizer state");
+    return this.trainer.optimizer.step;
+  }
+
+  /** Takes trunk, value head and optimizer state from a peer critic over the data plane (no disk). */
+  async loadStateFrom(peer: ActorHandle<CriticActor>): Promise<{ version: number; bytes: number; seconds: number }> {
+    const t0 = performance.now();
+    const st = await peer.exportState();
+    const version = this.importState(st);
+    return { version, bytes: st.params.byteLength + st.optimizer.byteLength, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** Restores what `checkpointFiles` wrote; returns the number of updates. */

@@ -4,7 +4,7 @@ import { ZeroShard } from './zero-shard.js';
 import type { Logger } from 'pino';
 import type { RolloutActor } from '../rollout/rollout-actor.js';
 import { paramChecksum } from './param-checksum.js';
-import { WeightPublisher, type PublishResult, type WeightTransport } from './weight-publisher.js';
+import { WeightPublisher, decodeWeights, encodeWeights, type PublishResult, type WeightTransport } from './weight-publisher.js';
 import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
 import { getAlgorithm, klInReward } from '../algorithms/registry.js';
 import '../algorithms/builtins.js';
@@ -239,10 +239,47 @@ export class LearnerActor {
     return r;
   }
 
-  /** The weights of the last published version (to bring a restarted rollout back to it). */
+  /**
+   * The weights of the last published version (to bring a restarted rollout
+   * back to it); a learner that took over from a lost learner 0 serves its
+   * own weights when they are that version.
+   */
   publishedWeights(version: number): Map<string, Float32Array> {
-    if (!this.publisher) throw new Error(`publishedWeights: nothing was published yet (asked for version ${version})`);
+    if (this.publisher?.lastVersion === version) return this.publisher.published(version);
+    if (version === this.updates) return this.model.params;
+    if (!this.publisher) throw new Error(`publishedWeights: nothing was published yet and this learner holds version ${this.updates} (asked for version ${version})`);
     return this.publisher.published(version);
+  }
+
+  /**
+   * This learner's whole training state as bytes: the parameters (graph
+   * layout, exact) and the AdamW state ({@link encodeOptimizerState}), with
+   * the version. What a replacement learner takes from a surviving peer.
+   */
+  exportState(): { params: Uint8Array; optimizer: Uint8Array; version: number } {
+    return { params: encodeWeights(this.model.params, this.updates), optimizer: this.trainer.optimizer.stateBytes({ version: String(this.updates) }), version: this.updates };
+  }
+
+  /** Loads what {@link exportState} gave (bit for bit); returns the version. */
+  importState(state: { params: Uint8Array; optimizer: Uint8Array; version: number }): number {
+    this.model.loadParams(decodeWeights(state.params, state.version));
+    const meta = this.trainer.optimizer.loadStateBytes(state.optimizer, "a peer learner's optimizer state");
+    this.updates = Number(meta.version);
+    if (this.updates !== state.version) throw new Error(`importState: the optimizer state is of version ${meta.version}, the parameters of ${state.version}`);
+    return this.updates;
+  }
+
+  /**
+   * Takes parameters and optimizer state from a peer learner (learner to
+   * learner over the data plane's bulk path; no disk): how a replacement
+   * joins a data-parallel group whose members are bit-identical.
+   */
+  async loadStateFrom(peer: ActorHandle<LearnerActor>): Promise<{ version: number; bytes: number; seconds: number }> {
+    const t0 = performance.now();
+    const st = await peer.exportState();
+    const version = this.importState(st);
+    this.log?.info({ version }, 'state taken from a peer learner');
+    return { version, bytes: st.params.byteLength + st.optimizer.byteLength, seconds: (performance.now() - t0) / 1000 };
   }
 
   /** Removes this learner's weight files from shared memory (also done when its process exits). */

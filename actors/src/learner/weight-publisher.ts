@@ -23,6 +23,8 @@ export interface PublishResult {
   /** Bytes of the published weights. */
   bytes: number;
   seconds: number;
+  /** Rollouts that did not take the version (their worker died meanwhile; a restarted rollout is brought to the version before it generates), with the reason. */
+  failed: string[];
 }
 
 /** /dev/shm when it exists and is writable, else the OS temp directory. */
@@ -119,17 +121,29 @@ export class WeightPublisher {
       renameSync(tmp, file);
       if (!this.files.includes(file)) this.files.push(file);
     }
-    await Promise.all(plan.map((p) => (p.how === 'shm' ? p.t.handle.loadWeightsFile(version, file!) : p.t.handle.setWeights(version, params))));
-    // Every rollout has loaded this version: older files are no longer needed.
+    const settled = await Promise.allSettled(plan.map((p) => (p.how === 'shm' ? p.t.handle.loadWeightsFile(version, file!) : p.t.handle.setWeights(version, params))));
+    const failed: string[] = [];
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') return;
+      // Only a rollout that died may miss a version (it is caught up before it generates again); anything else is a real error.
+      if ((r.reason as Error)?.name !== 'ActorDiedError') throw r.reason;
+      failed.push(`${plan[i].t.handle.$name ?? plan[i].t.handle.$id}: ${(r.reason as Error).message}`);
+    });
+    // Every live rollout has loaded this version: older files are no longer needed.
     for (const f of this.files.filter((x) => x !== file)) rmSync(f, { force: true });
     this.files = file ? [file] : [];
-    return { version, shm: plan.filter((p) => p.how === 'shm').length, bulk: plan.filter((p) => p.how === 'bulk').length, bytes: bytes.byteLength, seconds: (performance.now() - t0) / 1000 };
+    return { version, shm: plan.filter((p) => p.how === 'shm').length, bulk: plan.filter((p) => p.how === 'bulk').length, bytes: bytes.byteLength, seconds: (performance.now() - t0) / 1000, failed };
   }
 
   /** The weights of the last published version (for a rollout that restarted); throws for any other version. */
   published(version: number): Map<string, Float32Array> {
     if (!this.last || this.last.version !== version) throw new Error(`weights of version ${version} were not the last published (last: ${this.last?.version ?? 'none'})`);
     return decodeWeights(this.last.bytes, version);
+  }
+
+  /** The version published last (undefined before the first publish). */
+  get lastVersion(): number | undefined {
+    return this.last?.version;
   }
 
   /** Files currently in shared memory. */

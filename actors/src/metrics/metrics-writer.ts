@@ -71,6 +71,44 @@ export const stepMetricsSchema = z.strictObject({
   emByType: z.strictObject({ 'single-hop': percent().optional(), 'multi-hop': percent().optional() }).optional(),
   /** Questions that evaluation scored (over all splits). */
   evalQuestions: z.number().int().positive().optional(),
+  /**
+   * Data movement of the step: the weights learner 0 published (bytes, and how
+   * many rollouts read the shared-memory file or got them over the bulk path),
+   * and the learners' ring all-reduce (bytes over the step's updates; bus
+   * bandwidth bytes·2(W−1)/W ÷ all-reduce seconds in GB/s, 0 with one learner).
+   */
+  transfer: z
+    .strictObject({
+      weightSyncBytes: z.number().int().nonnegative(),
+      weightSyncShm: z.number().int().nonnegative(),
+      weightSyncBulk: z.number().int().nonnegative(),
+      allreduceBytes: z.number().int().nonnegative(),
+      allreduceBusbw: z.number().nonnegative(),
+    })
+    .optional(),
+  /** The node each live actor of the job ran on at the end of the step (actor name → node id). */
+  nodes: z.record(z.string(), z.string()).optional(),
+  /**
+   * What was lost during the step and how the run went on: actors the runtime
+   * restarted, rollout calls redone, learners (critics) replaced from a peer,
+   * a return to the last checkpoint; with the learners' parameter checksums
+   * after it (all equal: the learners are bit-identical again).
+   */
+  recovery: z
+    .strictObject({
+      events: z.array(
+        z.strictObject({
+          kind: z.enum(['replaced', 'restored-from-checkpoint', 'restarted', 'redone']),
+          role: z.string(),
+          actor: z.string(),
+          node: z.string().optional(),
+          seconds: seconds(),
+          detail: z.string().optional(),
+        }),
+      ),
+      learnerChecksums: z.array(z.number()).optional(),
+    })
+    .optional(),
 });
 export type StepMetrics = z.output<typeof stepMetricsSchema>;
 
@@ -119,10 +157,15 @@ export class MetricsWriter {
       renameSync(this.file, this.previous);
       return;
     }
-    const from = opts.resumeFrom;
+    this.truncateFrom(opts.resumeFrom);
+  }
+
+  /** Drops the lines of steps `fromStep` and later (the run went back to a checkpoint and redoes them). */
+  truncateFrom(fromStep: number): void {
+    if (!existsSync(this.file)) return;
     const kept = readFileSync(this.file, 'utf8')
       .split('\n')
-      .filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step < from);
+      .filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step < fromStep);
     writeFileSync(this.file, kept.map((l) => `${l}\n`).join(''));
   }
 

@@ -87,6 +87,16 @@ export class RolloutActor {
     return this.setWeights(version, decodeWeights(readFileSync(file), version));
   }
 
+  /**
+   * The learners went back to a checkpoint of version `version`: weights of
+   * that version may be published again (they only move forward otherwise).
+   * The driver publishes them right after; nothing is generated in between.
+   */
+  rewind(version: number): number {
+    if (Number.isInteger(version) && version >= 0 && version < this.current) this.current = version;
+    return this.current;
+  }
+
   /** Rolls out `samplesPerPrompt` trajectories for each prompt with the current weights. */
   async rollout(prompts: RolloutPrompt[], opts: Omit<PolicyRolloutOptions, 'version'>): Promise<RolloutBatch> {
     const r = await runPolicyRollouts(this.model, this.tokenizer, this.pool, prompts, { ...opts, version: this.current });

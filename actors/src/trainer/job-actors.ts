@@ -4,6 +4,8 @@ import type { LearnerActor } from '../learner/learner-actor.js';
 import type { ReferenceActor } from '../learner/reference-actor.js';
 import type { RolloutActor } from '../rollout/rollout-actor.js';
 import type { SimulatorActor } from '../simulator/simulator-actor.js';
+import { shardRows } from '../trajectory/collate.js';
+import type { ReplicaGroup } from './replicas.js';
 
 /**
  * The live actors of a training job by role, rank order. The driver may swap
@@ -18,10 +20,22 @@ export interface JobActors {
   critics: ActorHandle<CriticActor>[];
 }
 
-/** Rows `0..n-1` split over `parts` handles, each handle's part scored by `run`, reassembled in row order. */
-export async function shardedCall<H, T>(handles: readonly H[], rows: readonly T[], shard: (n: number, r: number, w: number) => number[], run: (h: H, part: T[]) => PromiseLike<Float32Array[]>): Promise<Float32Array[]> {
-  const shards = handles.map((_, r) => shard(rows.length, r, handles.length));
-  const parts = await Promise.all(handles.map((h, r) => (shards[r].length ? run(h, shards[r].map((i) => rows[i])) : Promise.resolve([] as Float32Array[]))));
+/**
+ * The job as the RL loop drives it: the actors, and the two data-parallel
+ * groups (learners, PPO's critics) whose members the driver replaces from a
+ * surviving peer when they are lost.
+ */
+export interface Job {
+  actors: JobActors;
+  learners: ReplicaGroup<ActorHandle<LearnerActor>>;
+  /** Null without a critic. */
+  critics: ReplicaGroup<ActorHandle<CriticActor>> | null;
+}
+
+/** `rows` split over `world` ranks (`shardRows`), each rank's part turned into per-row arrays by `run`, reassembled in row order. */
+export async function sharded<T>(rows: readonly T[], world: number, run: (parts: T[][]) => Promise<Float32Array[][]>): Promise<Float32Array[]> {
+  const shards = Array.from({ length: world }, (_, r) => shardRows(rows.length, r, world));
+  const parts = await run(shards.map((s) => s.map((i) => rows[i])));
   const out: Float32Array[] = new Array(rows.length);
   shards.forEach((s, r) => s.forEach((i, k) => (out[i] = parts[r][k])));
   return out;

@@ -33,6 +33,12 @@ export interface ActorLayout {
    * by the runtime, the driver replaces them from a surviving peer's state.
    */
   maxRestarts: number;
+  /**
+   * Re-sends of calls in flight when its worker died (after the restart):
+   * simulators and references answer pure requests, so a search or a scoring
+   * cut short is simply asked again; rollouts are redone by the driver.
+   */
+  maxTaskRetries: number;
 }
 
 /** The job's placement: its groups and every actor, in spawn order. */
@@ -68,17 +74,17 @@ export function jobLayout(config: TrainConfig): JobLayout {
   });
   const actors: ActorLayout[] = [];
   for (let i = 0; i < l.simulator.bundles; i++) {
-    actors.push({ name: `simulator-${i}`, role: 'simulator', index: i, group: 'simulators', bundle: i, cpu: l.simulator.cpusPerBundle, gpu: l.simulator.gpusPerBundle, maxRestarts: ROLE_RESTARTS });
+    actors.push({ name: `simulator-${i}`, role: 'simulator', index: i, group: 'simulators', bundle: i, cpu: l.simulator.cpusPerBundle, gpu: l.simulator.gpusPerBundle, maxRestarts: ROLE_RESTARTS, maxTaskRetries: ROLE_RESTARTS });
   }
   const s = l.rl.shares;
   const cpu = Math.floor((l.rl.cpusPerBundle / (needCritic ? 4 : 3)) * 10_000) / 10_000;
-  const rl = (role: ActorRole, gpu: number, maxRestarts: number) => {
-    for (let i = 0; i < l.rl.bundles; i++) actors.push({ name: `${role}-${i}`, role, index: i, group: 'rl', bundle: i, cpu, gpu, maxRestarts });
+  const rl = (role: ActorRole, gpu: number, maxRestarts: number, maxTaskRetries: number) => {
+    for (let i = 0; i < l.rl.bundles; i++) actors.push({ name: `${role}-${i}`, role, index: i, group: 'rl', bundle: i, cpu, gpu, maxRestarts, maxTaskRetries });
   };
-  rl('learner', s.learner, 0);
-  rl('rollout', s.rollout, ROLE_RESTARTS);
-  if (needRef) rl('reference', s.reference, ROLE_RESTARTS);
-  if (needCritic) rl('critic', s.critic, 0);
+  rl('learner', s.learner, 0, 0);
+  rl('rollout', s.rollout, ROLE_RESTARTS, 0);
+  if (needRef) rl('reference', s.reference, ROLE_RESTARTS, ROLE_RESTARTS);
+  if (needCritic) rl('critic', s.critic, 0, 0);
   const trajectories = c.batch.promptsPerStep * c.batch.samplesPerPrompt;
   return {
     groups: { simulators: group('simulators', l.simulator), rl: group('rl', l.rl) },

@@ -118,7 +118,7 @@ export function formatTrainPlan(p: TrainPlan): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     'actors:',
-    ...p.actors.map((a) => `  ${a.name.padEnd(13)} ${a.group}[${a.bundle}]  GPU ${String(a.gpu).padEnd(4)} CPU ${a.cpu}${a.maxRestarts ? `  restarts ${a.maxRestarts}` : ''}${a.backend ? `  ${a.backend}` : ''}`),
+    ...p.actors.map((a) => `  ${a.name.padEnd(13)} ${a.group}[${a.bundle}]  GPU ${String(a.gpu).padEnd(4)} CPU ${a.cpu}${a.maxRestarts ? `  restarts ${a.maxRestarts}` : a.role === 'learner' || a.role === 'critic' ? '  replaced from a peer' : ''}${a.backend ? `  ${a.backend}` : ''}`),
   ];
   if (p.files.length) {
     lines.push('files:');

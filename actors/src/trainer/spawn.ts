@@ -1,12 +1,13 @@
 import { createCollectiveGroup, type ActorHandle, type PlacementGroup, type Runtime } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import { roleProviders, type TrainConfig } from '../config/schema.js';
-import { CriticActorClass } from '../learner/critic-actor.js';
-import { LearnerActorClass } from '../learner/learner-actor.js';
+import { CriticActorClass, type CriticActor } from '../learner/critic-actor.js';
+import { LearnerActorClass, type LearnerActor } from '../learner/learner-actor.js';
 import { ReferenceActorClass } from '../learner/reference-actor.js';
 import { RolloutActorClass } from '../rollout/rollout-actor.js';
 import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, type SimulatorActorSpec } from '../simulator/simulator-actor.js';
-import type { JobActors } from './job-actors.js';
+import type { Job, JobActors } from './job-actors.js';
+import { ReplicaGroup } from './replicas.js';
 import type { ActorLayout, GroupLayout, JobLayout } from './layout.js';
 
 /** Files and backends every actor of the job starts from. */
@@ -29,6 +30,8 @@ export interface SpawnInputs {
 export class JobSpawner {
   readonly groups: Partial<Record<GroupLayout['name'], PlacementGroup>> = {};
   private readonly replaced = new Map<string, number>();
+  /** Called with every actor spawned (the job watch follows them). */
+  onSpawn: ((h: ActorHandle<unknown>, a: ActorLayout, groupId: string) => void) | undefined;
 
   constructor(
     private readonly rt: Runtime,
@@ -37,6 +40,12 @@ export class JobSpawner {
     private readonly inputs: SpawnInputs,
     private readonly log: Logger,
   ) {}
+
+  private async spawned<H extends ActorHandle<unknown>>(a: ActorLayout, h: Promise<H>): Promise<H> {
+    const handle = await h;
+    this.onSpawn?.(handle, a, this.groups[a.group]!.id);
+    return handle;
+  }
 
   /** Creates both placement groups (atomically each) and every actor; forms the learners' (and critics') collective groups. */
   async spawnAll(): Promise<JobActors> {
@@ -65,8 +74,50 @@ export class JobSpawner {
 
   /** (Re)forms the learners' and critics' collective groups from the current handles. */
   async formGroups(actors: JobActors): Promise<void> {
-    await createCollectiveGroup(this.rt, { name: 'learners', members: actors.learners });
-    if (actors.critics.length) await createCollectiveGroup(this.rt, { name: 'critics', members: actors.critics });
+    await this.formGroup('learners', actors.learners);
+    if (actors.critics.length) await this.formGroup('critics', actors.critics);
+  }
+
+  /** (Re)forms one collective group (a replaced member gets the others' addresses; waits of the old group fail). */
+  async formGroup(name: 'learners' | 'critics', members: ActorHandle<unknown>[]): Promise<void> {
+    await createCollectiveGroup(this.rt, { name, members });
+  }
+
+  /** The layout entry of `role` rank `index`. */
+  entry(role: ActorLayout['role'], index: number): ActorLayout {
+    const a = this.layout.actors.find((x) => x.role === role && x.index === index);
+    if (!a) throw new Error(`the layout has no ${role} ${index}`);
+    return a;
+  }
+
+  /** The job as the RL loop drives it: `actors` plus the learners' (and critics') replica groups, whose lost members this spawner replaces. */
+  job(actors: JobActors): Job {
+    const learners = this.replicas(actors, 'learners', (r) => this.spawnLearner(this.entry('learner', r), true), (h) => h.version());
+    const critics = actors.critics.length ? this.replicas(actors, 'critics', (r) => this.spawnCritic(this.entry('critic', r), true), (h) => h.updates()) : null;
+    return { actors, learners, critics };
+  }
+
+  /** A replica group over `actors[key]` (replacements spawned by `spawn`, the collective of the same name formed again). */
+  private replicas<K extends 'learners' | 'critics', H extends JobActors[K][number]>(
+    actors: JobActors,
+    key: K,
+    spawn: (rank: number) => Promise<H>,
+    version: (h: H) => PromiseLike<number>,
+  ): ReplicaGroup<H> {
+    const list = () => actors[key] as H[];
+    return new ReplicaGroup<H>(
+      {
+        role: key.slice(0, -1),
+        handles: list,
+        set: (r, h) => (list()[r] = h),
+        spawn,
+        formGroup: () => this.formGroup(key, list()),
+        version,
+        // Same-role peers: a learner loads from a learner, a critic from a critic.
+        loadStateFrom: (h, src) => (h as ActorHandle<LearnerActor>).loadStateFrom(src as ActorHandle<LearnerActor>),
+      },
+      this.log,
+    );
   }
 
   /** Removes the placement groups (their actors end with them). */
@@ -84,14 +135,14 @@ export class JobSpawner {
     }
     const pg = this.groups[a.group];
     if (!pg) throw new Error(`placement group "${a.group}" was not created; call spawnAll() first`);
-    return { name, resources: { CPU: a.cpu, GPU: a.gpu }, placementGroup: pg, bundleIndex: a.bundle, maxRestarts: a.maxRestarts };
+    return { name, resources: { CPU: a.cpu, GPU: a.gpu }, placementGroup: pg, bundleIndex: a.bundle, maxRestarts: a.maxRestarts, maxTaskRetries: a.maxTaskRetries };
   }
 
   spawnSimulator(a: ActorLayout, replacement = false) {
     const sim = this.config.simulator;
     const spec: SimulatorActorSpec = { index: a.index, backend: this.inputs.simulatorBackends[a.index], style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: this.config.run.seed, batching: sim.batching };
     // Concurrent calls from every rollout must overlap so the batcher can merge them.
-    return this.rt.spawn(SimulatorActorClass, [spec], { ...this.options(a, replacement), maxConcurrency: SIMULATOR_MAX_CONCURRENCY });
+    return this.spawned(a, this.rt.spawn(SimulatorActorClass, [spec], { ...this.options(a, replacement), maxConcurrency: SIMULATOR_MAX_CONCURRENCY }));
   }
 
   spawnLearner(a: ActorLayout, replacement = false) {
@@ -107,21 +158,21 @@ export class JobSpawner {
       device: roleProviders(c, 'learner'),
       zero: c.optimizer.zeroStage === 1,
     };
-    return this.rt.spawn(LearnerActorClass, [spec], this.options(a, replacement));
+    return this.spawned(a, this.rt.spawn(LearnerActorClass, [spec], this.options(a, replacement)));
   }
 
   spawnRollout(a: ActorLayout, simulators: ActorHandle<import('../simulator/simulator-actor.js').SimulatorActor>[], replacement = false) {
-    return this.rt.spawn(RolloutActorClass, [{ index: a.index, modelDir: this.inputs.policyDir, tokenizer: this.inputs.tokenizerPath, simulators, device: roleProviders(this.config, 'rollout') }], this.options(a, replacement));
+    return this.spawned(a, this.rt.spawn(RolloutActorClass, [{ index: a.index, modelDir: this.inputs.policyDir, tokenizer: this.inputs.tokenizerPath, simulators, device: roleProviders(this.config, 'rollout') }], this.options(a, replacement)));
   }
 
   spawnReference(a: ActorLayout, replacement = false) {
-    return this.rt.spawn(ReferenceActorClass, [{ modelDir: this.inputs.policyDir, device: roleProviders(this.config, 'reference'), microBatch: this.config.batch.microBatch }], this.options(a, replacement));
+    return this.spawned(a, this.rt.spawn(ReferenceActorClass, [{ modelDir: this.inputs.policyDir, device: roleProviders(this.config, 'reference'), microBatch: this.config.batch.microBatch }], this.options(a, replacement)));
   }
 
   /** PPO: one critic per RL bundle, initialised from the warm-start policy (same value-head seed everywhere). */
   spawnCritic(a: ActorLayout, replacement = false) {
     const c = this.config;
     const spec = { rank: a.index, worldSize: c.layout.rl.bundles, modelDir: this.inputs.policyDir, params: c.algorithm.params, optimizer: c.optimizer, microBatch: c.batch.microBatch, seed: c.run.seed, group: 'critics', device: roleProviders(c, 'critic') };
-    return this.rt.spawn(CriticActorClass, [spec], this.options(a, replacement));
+    return this.spawned(a, this.rt.spawn(CriticActorClass, [spec], this.options(a, replacement)));
   }
 }

@@ -29,6 +29,7 @@ import {
   type LocalSimulator,
 } from './setup.js';
 import { JobSpawner } from './spawn.js';
+import { JobWatch } from './watch.js';
 
 /** Progress of a long stage (for progress bars). */
 export interface TrainerProgress {
@@ -142,18 +143,24 @@ export class Trainer {
     let after: EvalSplitResult[] = [];
     let spawner: JobSpawner | undefined;
     let actors: JobActors | undefined;
+    const watch = new JobWatch(rt, this.log);
     try {
       spawner = new JobSpawner(rt, c, jobLayout(c), { policyDir, tokenizerPath, simulatorBackends: simulatorBackends(c, this.cwd, localSim) }, this.log);
+      spawner.onSpawn = (h, a, groupId) => watch.track(h, a.role, groupId);
       actors = await this.timed('spawn', () => spawner!.spawnAll());
+      const job = spawner.job(actors);
+      watch.start();
       const loop = new RlLoop({
         config: c,
         runDir: this.runDir,
         configSha256: this.opts.configSha256,
         resume: this.opts.resume ?? false,
         ds,
-        actors,
+        job,
+        spawner,
+        watch,
         log: this.log,
-        periodicEval: async (step) => (this.evalDue(step) ? this.periodicEval(step, await actors!.learners[0].weights()) : undefined),
+        periodicEval: async (step) => (this.evalDue(step) ? this.periodicEval(step, await job.learners.one('eval weights', 0, (le) => le.weights())) : undefined),
         onStep: (line) => this.emitStep(line),
       });
       const finalWeights = await this.timed('rl', () => loop.run());
@@ -161,8 +168,10 @@ export class Trainer {
       finalModel.loadParams(finalWeights);
       if (c.eval.after) after = await this.timed('eval-after', () => this.evaluate(finalModel, tokenizer, evalEngine, ds, 'after'));
     } finally {
-      // Managed simulator servers get a SIGTERM to their process group (a SIGKILLed worker's guard does the same).
-      await Promise.all((actors?.simulators ?? []).map((s) => s.close().catch(() => undefined)));
+      watch.stop();
+      // Managed simulator servers get a SIGTERM to their process group (a SIGKILLed worker's guard does the same);
+      // a simulator that is not alive (e.g. waiting to be placed again) is not waited for.
+      await Promise.all((actors?.simulators ?? []).map(async (s) => ((await s.$info().catch(() => undefined))?.state === 'alive' ? withTimeout(s.close(), 15_000).catch(() => undefined) : undefined)));
       if (owned) await rt.shutdown();
       else await spawner?.removeGroups();
     }
@@ -280,4 +289,10 @@ export class Trainer {
       this.log.warn({ step: line.step, err: (err as Error).message }, 'onStep hook failed; training goes on');
     }
   }
+}
+
+/** `p`, or a rejection after `ms`. */
+function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([Promise.resolve(p), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }

@@ -78,10 +78,20 @@ export class Mailbox {
     }
   }
 
-  /** Drops what is stored for a group instance (it was re-created or left). */
+  /**
+   * Drops what is stored for a group instance (it was re-created or left) and
+   * fails the operations still waiting in it: a driver that re-forms a group
+   * after a member died frees the survivors stuck waiting for the dead one.
+   */
   dropGroup(g: string): void {
     const prefix = `${g}/`;
     for (const k of this.arrived.keys()) if (k.startsWith(prefix)) this.arrived.delete(k);
+    for (const [key, w] of this.waiting) {
+      if (!key.startsWith(prefix)) continue;
+      this.waiting.delete(key);
+      clearTimeout(w.timer);
+      w.reject(new CollectivePeerError(`${w.what()}: the group was formed again (a member was replaced) while this operation waited`));
+    }
   }
 
   /** Messages stored and not yet taken. */

@@ -3,7 +3,7 @@ import type { TrainConfig } from '../../config/schema.js';
 import type { DataLoader } from '../../state/data-loader.js';
 import { writeCheckpoint, type OpenedCheckpoint } from '../../state/checkpoint.js';
 import type { Prng } from '../../state/prng.js';
-import type { JobActors } from '../job-actors.js';
+import type { Job } from '../job-actors.js';
 
 /** Whether the step just finished (`step`, 0-based) writes a checkpoint: every `checkpoint.every` steps and after the last. */
 export function checkpointDue(config: TrainConfig, step: number): boolean {
@@ -16,11 +16,11 @@ export function checkpointDue(config: TrainConfig, step: number): boolean {
  * PPO), the trainer's RNG and the data loader's position, after `step`
  * (0-based) steps' worth of updates, atomically under the run's checkpoint dir.
  */
-export async function saveCheckpoint(actors: JobActors, config: TrainConfig, o: { runDir: string; step: number; rng: Prng; loader: DataLoader; configSha256?: string }): Promise<string> {
+export async function saveCheckpoint(job: Job, config: TrainConfig, o: { runDir: string; step: number; rng: Prng; loader: DataLoader; configSha256?: string }): Promise<string> {
   // ZeRO-1: learner 0 gathers the other learners' optimizer shards while they send them.
   const zero = config.optimizer.zeroStage === 1;
-  const [files] = await Promise.all([actors.learners[0].checkpointFiles(), ...(zero ? actors.learners.slice(1).map((l) => l.shareOptimizerShard()) : [])]);
-  const criticFiles = actors.critics.length ? await actors.critics[0].checkpointFiles() : null;
+  const files = (await job.learners.each('checkpoint', (le, r) => (r === 0 ? le.checkpointFiles() : zero ? le.shareOptimizerShard().then(() => undefined) : undefined)))[0]!;
+  const criticFiles = job.critics ? await job.critics.one('checkpoint', 0, (cr) => cr.checkpointFiles()) : null;
   return writeCheckpoint(
     path.resolve(o.runDir, config.checkpoint.dir),
     {
@@ -42,15 +42,15 @@ export async function saveCheckpoint(actors: JobActors, config: TrainConfig, o: 
  * the critic's into every critic); returns the policy version. The driver
  * restores RNG and data-loader position from the manifest itself.
  */
-export async function restoreActors(actors: JobActors, ck: OpenedCheckpoint, where: string): Promise<number> {
+export async function restoreActors(job: Job, ck: OpenedCheckpoint, where: string): Promise<number> {
   const policy = ck.readFile('policy');
   const optimizer = ck.readFile('optimizer');
-  const versions = await Promise.all(actors.learners.map((le) => le.restore(policy, optimizer)));
-  if (actors.critics.length) {
+  const versions = await job.learners.each('restore', (le) => le.restore(policy, optimizer));
+  if (job.critics) {
     if (!ck.manifest.files.critic || !ck.manifest.files.criticOptimizer) throw new Error(`${where} has no critic files (written by a run without a critic); resume it with its own algorithm or start a new run name`);
     const critic = ck.readFile('critic');
     const criticOptimizer = ck.readFile('criticOptimizer');
-    await Promise.all(actors.critics.map((cr) => cr.restore(critic, criticOptimizer)));
+    await job.critics.each('restore', (cr) => cr.restore(critic, criticOptimizer));
   }
   return versions[0];
 }

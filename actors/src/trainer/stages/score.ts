@@ -1,9 +1,9 @@
 import type { TrainConfig } from '../../config/schema.js';
 import { rowsToResponse, rowTokens } from '../../learner/engine-batch.js';
 import { applyStaleness, type StalenessOutcome } from '../../staleness/staleness.js';
-import { collate, shardRows, type CollatedBatch } from '../../trajectory/collate.js';
+import { collate, type CollatedBatch } from '../../trajectory/collate.js';
 import type { Trajectory } from '../../trajectory/trajectory.js';
-import { shardedCall, type JobActors } from '../job-actors.js';
+import { sharded, type Job } from '../job-actors.js';
 
 /** A step's batch with everything the advantages and the update need. */
 export interface ScoredBatch {
@@ -20,21 +20,26 @@ export interface ScoredBatch {
  * staleness policy (async mode), then adds the references' log-probs (KL) and
  * the critics' values (PPO), each sharded over its actors.
  */
-export async function score(actors: JobActors, config: TrainConfig, trajectories: Trajectory[], version: number): Promise<ScoredBatch> {
+export async function score(job: Job, config: TrainConfig, trajectories: Trajectory[], version: number): Promise<ScoredBatch> {
+  const { actors } = job;
   const full = collate(trajectories, { padId: 0 });
   const t1 = performance.now();
-  const oldLogprobs = rowsToResponse(full, await shardedCall(actors.learners, rowTokens(full), shardRows, (le, rows) => le.score(rows)));
+  const oldRows = await sharded(rowTokens(full), actors.learners.length, (parts) => job.learners.each('old log-probs', (le, r) => (parts[r].length ? le.score(parts[r]) : [])));
+  const oldLogprobs = rowsToResponse(full, oldRows);
   const oldLogprob = (performance.now() - t1) / 1000;
   const st = applyStaleness(full, { currentVersion: version, mode: config.mode, proximalLogprobs: oldLogprobs });
   const importance = config.mode.kind === 'async' && config.mode.correction === 'importance';
   const batch: CollatedBatch = { ...st.batch, oldLogprobs: importance ? st.batch.oldLogprobs : pickKept(full, st.batch, oldLogprobs) };
   const t2 = performance.now();
-  if (actors.references.length) batch.refLogprobs = rowsToResponse(batch, await shardedCall(actors.references, rowTokens(batch), shardRows, (re, rows) => re.score(rows)));
+  // References restart by themselves (their calls are re-sent after a restart).
+  const refs = actors.references;
+  if (refs.length) batch.refLogprobs = rowsToResponse(batch, await sharded(rowTokens(batch), refs.length, (parts) => Promise.all(refs.map((re, r) => (parts[r].length ? re.score(parts[r]) : [])))));
   const ref = (performance.now() - t2) / 1000;
   const t3 = performance.now();
   // PPO: the critics' per-token values (sharded like the references) go into GAE.
-  if (actors.critics.length) batch.values = rowsToResponse(batch, await shardedCall(actors.critics, rowTokens(batch), shardRows, (cr, rows) => cr.values(rows)));
-  const critic = actors.critics.length ? (performance.now() - t3) / 1000 : 0;
+  const critics = job.critics;
+  if (critics) batch.values = rowsToResponse(batch, await sharded(rowTokens(batch), actors.critics.length, (parts) => critics.each('critic values', (cr, r) => (parts[r].length ? cr.values(parts[r]) : []))));
+  const critic = critics ? (performance.now() - t3) / 1000 : 0;
   return { batch, staleness: st, seconds: { oldLogprob, ref, critic } };
 }
 

@@ -5,6 +5,7 @@ import type { SimulatorStats } from '../../simulator/simulator-actor.js';
 import type { CollatedBatch } from '../../trajectory/collate.js';
 import type { Trajectory } from '../../trajectory/trajectory.js';
 import type { PeriodicEval } from '../evaluate.js';
+import type { RecoveryEvent } from '../replicas.js';
 import type { ScoredBatch } from './score.js';
 import type { UpdateOutcome } from './update.js';
 
@@ -24,6 +25,14 @@ export interface StepRecord {
   evalS: number;
   periodic: PeriodicEval | undefined;
   totalS: number;
+  /** The weight publish of the step. */
+  sync: { bytes: number; shm: number; bulk: number };
+  /** Learners in the all-reduce. */
+  world: number;
+  /** Actor name → node at the end of the step. */
+  nodes: Record<string, string>;
+  /** What was recovered during the step, and the learners' checksums after it. */
+  recovery?: { events: RecoveryEvent[]; learnerChecksums?: number[] };
 }
 
 /** Stage "log": the step's line of metrics.jsonl (reward and lengths, time split, simulator batching, losses, staleness). */
@@ -66,6 +75,16 @@ export function stepMetrics(r: StepRecord): StepMetrics {
     updateRows: r.updateRows,
     staleness: { maxLag: st.maxLag, meanLag: st.meanLag, dropped: st.dropped.length },
     ...r.periodic,
+    transfer: {
+      weightSyncBytes: r.sync.bytes,
+      weightSyncShm: r.sync.shm,
+      weightSyncBulk: r.sync.bulk,
+      allreduceBytes: u.allreduceBytes,
+      // Ring all-reduce bus bandwidth (NCCL's convention): each byte crosses 2(W−1)/W links.
+      allreduceBusbw: r.world > 1 && u.seconds.allreduce > 0 ? (u.allreduceBytes * ((2 * (r.world - 1)) / r.world)) / u.seconds.allreduce / 1e9 : 0,
+    },
+    nodes: r.nodes,
+    ...(r.recovery && r.recovery.events.length ? { recovery: r.recovery } : {}),
   };
 }
 

@@ -1,10 +1,9 @@
-import type { ActorHandle } from '@cohort/runtime';
 import type { TrainConfig } from '../../config/schema.js';
-import { toValueBatch, type CriticActor, type CriticStepResult } from '../../learner/critic-actor.js';
+import { toValueBatch, type CriticStepResult } from '../../learner/critic-actor.js';
 import { toPolicyBatch } from '../../learner/engine-batch.js';
 import type { Prng } from '../../state/prng.js';
 import { selectRows, shardRows, type CollatedBatch } from '../../trajectory/collate.js';
-import type { JobActors } from '../job-actors.js';
+import type { Job } from '../job-actors.js';
 
 /** What a step's updates did (loss parts averaged over the updates). */
 export interface UpdateOutcome {
@@ -29,12 +28,13 @@ export interface UpdateOutcome {
  * before the first update.
  */
 export async function update(
-  actors: JobActors,
+  job: Job,
   config: TrainConfig,
   input: { batch: CollatedBatch; rows: number[]; importanceWeights?: Float32Array; rng: Prng; version: number },
 ): Promise<UpdateOutcome> {
   const { batch, importanceWeights: iw } = input;
-  const W = actors.learners.length;
+  const W = job.actors.learners.length;
+  let criticUpdates = 0;
   const out: UpdateOutcome = { version: input.version, updates: 0, gradNorm: 0, lr: 0, seconds: { update: 0, allreduce: 0, critic: 0 }, allreduceBytes: 0 };
   const sum = { total: 0, pg: 0, kl: 0, entropy: 0, clipFraction: 0 };
   let valueLoss = 0;
@@ -46,29 +46,29 @@ export async function update(
       const miniIw = iw ? pickWeights(batch, iw, picked) : undefined;
       const tu = performance.now();
       // The critics update on the same mini-batch alongside the learners (clip anchor: this step's values).
-      const criticRun = actors.critics.length ? criticUpdate(actors.critics, mini) : null;
-      // Every learner computes its shard's gradient, all-reduces it with the others (ring) and applies it.
-      const results = await Promise.all(
-        actors.learners.map((le, r) => {
-          const rowsR = shardRows(mini.batchSize, r, W);
-          if (rowsR.length === 0) return le.trainStep(null);
-          const shard = selectRows(mini, rowsR);
-          return le.trainStep(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, importanceWeights: miniIw ? pickWeights(mini, miniIw, rowsR) : undefined }));
-        }),
-      );
+      const criticRun = job.critics ? criticUpdate(job, mini, criticUpdates++) : null;
+      criticRun?.catch(() => undefined); // awaited below; must not go unhandled if the learners' update throws first
+      // Every learner computes its shard's gradient, all-reduces it with the others (ring) and applies
+      // it, exactly once even when a learner is lost mid-way (it is replaced from a surviving peer).
+      const results = await job.learners.update(`update ${out.updates + 1} of the step`, out.version, (le, r) => {
+        const rowsR = shardRows(mini.batchSize, r, W);
+        if (rowsR.length === 0) return le.trainStep(null);
+        const shard = selectRows(mini, rowsR);
+        return le.trainStep(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, importanceWeights: miniIw ? pickWeights(mini, miniIw, rowsR) : undefined }));
+      });
       // The collective's own time: the last learner to arrive waits for no one, so the minimum
       // is the communication; what the others waited beyond it is compute imbalance (update).
       const reduce = Math.min(...results.map((x) => x.allreduceS));
       out.seconds.allreduce += reduce;
-      out.seconds.update += (performance.now() - tu) / 1000 - reduce;
-      out.allreduceBytes += results[0].allreduceBytes ?? 0;
+      out.seconds.update += Math.max(0, (performance.now() - tu) / 1000 - reduce);
+      out.allreduceBytes += results[0].allreduceBytes;
+      const res = results[0];
       if (criticRun) {
         const cr = await criticRun;
         out.seconds.critic += cr.seconds;
         valueLoss += cr.result.valueLoss;
         out.critic = { valueLoss: 0, last: cr.result };
       }
-      const res = results[0];
       out.version = res.version;
       out.gradNorm = res.gradNorm;
       out.lr = res.lr;
@@ -86,18 +86,19 @@ export async function update(
   return out;
 }
 
-/** One data-parallel critic update on a mini-batch (every critic takes its shard; all-reduced in the critics). */
-async function criticUpdate(critics: ActorHandle<CriticActor>[], mini: CollatedBatch): Promise<{ result: CriticStepResult; seconds: number }> {
+/** One data-parallel critic update on a mini-batch (every critic takes its shard; all-reduced in the critics), exactly once. */
+async function criticUpdate(job: Job, mini: CollatedBatch, n: number): Promise<{ result: CriticStepResult; seconds: number }> {
   const t0 = performance.now();
-  const results = await Promise.all(
-    critics.map((cr, r) => {
-      const rowsR = shardRows(mini.batchSize, r, critics.length);
-      if (rowsR.length === 0) return cr.trainStep(null);
-      const shard = selectRows(mini, rowsR);
-      return cr.trainStep(toValueBatch(shard, shard.returns!, shard.values!));
-    }),
-  );
-  return { result: results[0], seconds: (performance.now() - t0) / 1000 };
+  const critics = job.critics!;
+  const W = job.actors.critics.length;
+  const before = await critics.one('critic version', 0, (cr) => cr.updates());
+  const [result] = await critics.update(`critic update ${n + 1} of the step`, before, (cr, r) => {
+    const rowsR = shardRows(mini.batchSize, r, W);
+    if (rowsR.length === 0) return cr.trainStep(null);
+    const shard = selectRows(mini, rowsR);
+    return cr.trainStep(toValueBatch(shard, shard.returns!, shard.values!));
+  });
+  return { result, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Rows of a response-aligned weight array. */
