@@ -1,4 +1,4 @@
-import type { PendingEntry, PlacementGroupState, PlacementStrategy, ResourceMap } from './scheduler/index.js';
+import type { NodeUsage, PendingEntry, PlacementGroupState, PlacementStrategy, ResourceMap } from './scheduler/index.js';
 import type { ResolvedActorOptions } from './options.js';
 import type { WireError } from './errors.js';
 import type { Endpoint } from './transport/endpoint.js';
@@ -98,6 +98,8 @@ export interface ControlPlane {
   removePlacementGroup(id: string): Promise<void>;
   /** Actors and placement groups waiting for resources, with the reason. */
   pending(): Promise<PendingEntry[]>;
+  /** The live nodes the scheduler places on: labels, totals and usage (a cluster's change as agents join and leave). */
+  listNodes(): Promise<NodeUsage[]>;
   /** A worker process is up and asks what to construct. */
   workerStarted(actorId: string, incarnation: number, address: string, pid: number): Promise<WorkerBoot>;
   /** The actor's constructor finished. */
@@ -116,6 +118,7 @@ const METHODS = [
   'waitPlacementGroup',
   'removePlacementGroup',
   'pending',
+  'listNodes',
   'workerStarted',
   'workerReady',
   'workerFailed',

@@ -10,7 +10,7 @@ import type { ActorEvent, ActorInfo, ControlPlane } from './control-plane.js';
 import { ActorNotFoundError, CohortError, GetTimeoutError, InvalidOptionsError, RuntimeClosedError } from './errors.js';
 import { ObjectRef } from './object-ref.js';
 import { resolveActorOptions, type ActorOptions, type ResolvedRuntimeConfig } from './options.js';
-import type { PendingEntry, PlacementGroupState, PlacementStrategy, ResourceMap } from './scheduler/index.js';
+import type { NodeUsage, PendingEntry, PlacementGroupState, PlacementStrategy, ResourceMap } from './scheduler/index.js';
 import { Endpoint, type EndpointExtras } from './transport/endpoint.js';
 
 /** A placement group: a gang reservation of resource bundles. */
@@ -175,6 +175,11 @@ export class Runtime {
   /** Actors and placement groups waiting for resources, with the reason. */
   pending(): Promise<PendingEntry[]> {
     return this.cp.pending();
+  }
+
+  /** The live nodes (id, labels, total and used resources): one in local mode, the cluster's agents with `connect()`. */
+  nodes(): Promise<NodeUsage[]> {
+    return this.cp.listNodes();
   }
 
   /** Stores a value in this process and returns its ref. Binary data is copied (later changes to it do not show). */

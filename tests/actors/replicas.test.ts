@@ -115,3 +115,25 @@ test('losing every replica throws AllReplicasLostError (the run goes back to its
   const h2 = harness(2);
   await t.throwsAsync(h2.group.update('update', 0, () => Promise.reject(new Error('NaN in the loss'))), { message: 'NaN in the loss' });
 });
+
+test('SimulatorPool: a simulator that died for good (an elastic one whose node left) is skipped from then on; other errors are raised', async (t) => {
+  const { SimulatorPool } = await import('../../actors/src/simulator/simulator-pool.js');
+  const calls: string[] = [];
+  const fake = (name: string, fail?: Error) => ({
+    $name: name,
+    search: async (reqs: unknown[]) => {
+      calls.push(name);
+      if (fail) throw fail;
+      return reqs.map(() => ({ docs: [name] }));
+    },
+  });
+  const gone = fake('s-gone', new ActorDiedError('id1', 's-gone', 'node n2 was lost'));
+  const pool = new SimulatorPool([gone, fake('s-ok')] as never);
+  const req = { query: 'q', question: 'q?', goldenAnswers: ['a'], mode: 'useful' as const };
+  for (let i = 0; i < 3; i++) t.deepEqual(await pool.search([req]), [{ docs: ['s-ok'] }] as never);
+  t.deepEqual(calls, ['s-gone', 's-ok', 's-ok', 's-ok'], 'the dead one was tried once');
+  const broken = new SimulatorPool([fake('s-bad', new Error('HTTP 500'))] as never);
+  await t.throwsAsync(broken.search([req]), { message: 'HTTP 500' });
+  const allGone = new SimulatorPool([gone] as never);
+  await t.throwsAsync(allGone.search([req]), { message: /every simulator of the pool died/ });
+});

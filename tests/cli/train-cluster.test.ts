@@ -33,10 +33,12 @@ async function until<T>(what: string, f: () => T | undefined | Promise<T | undef
  * process. While it runs: `cohort status --json` shows the planned placement;
  * then kill -9 of a simulator worker, a learner worker, a reference worker and
  * the whole simulator agent (a spare agent labelled role=simulator takes its
- * placement group). The run must complete with every step once, each with the
+ * placement group). An agent of the elastic type started mid-run gets its
+ * share of rollouts and a simulator at the next step; kill -9 of it takes the
+ * share away. The run must complete with every step once, each with the
  * configured trajectories, and the learners bit-identical after each recovery.
  */
-test('cohort train cluster-smoke --address on a two-agent cluster: planned placement, and kill -9 of a simulator, a learner, a reference worker and a whole agent cost nothing', async (t) => {
+test('cohort train cluster-smoke --address on a two-agent cluster: planned placement; kill -9 of a simulator, a learner, a reference worker and a whole agent cost nothing; an agent joining mid-run grows the rollout pool, killing it shrinks it', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cohort-train-cluster-'));
   const stateDir = path.join(dir, 'state');
   const started: ChildProcess[] = [];
@@ -112,9 +114,14 @@ test('cohort train cluster-smoke --address on a two-agent cluster: planned place
     t.deepEqual([g.strategy, g.bundles, g.labels], [pg.strategy, pg.bundles, pg.labels], pg.name);
   }
 
-  // A spare agent for the simulators, then the kills, one a step.
-  const spare = spawn(process.execPath, [bin, 'start', '--address', state.natsUrl, '--token-file', tokenFile, '--config', CLUSTER, '--node-type', 'simulator', '--node-id', 'spare-simulator'], { cwd: dir, env: env(), stdio: 'ignore' });
-  started.push(spare);
+  // A spare agent for the simulators, and an agent of the elastic type (it joins mid-run).
+  const agentProc = (type: string, id: string) => {
+    const c = spawn(process.execPath, [bin, 'start', '--address', state.natsUrl, '--token-file', tokenFile, '--config', CLUSTER, '--node-type', type, '--node-id', id], { cwd: dir, env: env(), stdio: 'ignore' });
+    started.push(c);
+    return c;
+  };
+  agentProc('simulator', 'spare-simulator');
+  const elastic = agentProc('rollout', 'elastic-0');
   // Each kill right after a step's line: the next step calls every role, so each kill is met mid-run.
   const next = async () => afterStep(lines().length);
   await kill9('simulator-1');
@@ -123,14 +130,22 @@ test('cohort train cluster-smoke --address on a two-agent cluster: planned place
   await next();
   await kill9('reference-2');
   await next();
+  // The elastic agent gets its share at a step boundary: 2 more rollouts (weights over the bulk path: another node) and a simulator.
+  const grown = await until('the elastic share', () => lines().find((l) => l.pool?.rollouts === 6));
+  t.deepEqual([grown.pool, grown.transfer!.weightSyncBulk], [{ rollouts: 6, simulators: 5, joined: ['elastic-0'] }, 2]);
+  t.is(Object.entries(grown.nodes!).filter(([, node]) => node === 'elastic-0').length, 3);
+  // kill -9 of that whole agent: its share leaves the pool, its prompts are redone by the fixed rollouts.
+  elastic.kill('SIGKILL');
+  const shrunk = await until('the pool shrinking', () => lines().find((l) => l.step > grown.step && l.pool?.rollouts === 4));
+  t.deepEqual(shrunk.pool, { rollouts: 4, simulators: 4, left: ['elastic-0'] });
   await until('the spare agent', async () => (await status()).nodes.some((n) => n.id === 'spare-simulator' && n.alive) || undefined);
-  t.true(lines().length < 9, `steps left for the agent kill (${lines().length} done)`);
+  t.true(lines().length < 13, `steps left for the agent kill (${lines().length} done)`);
   process.kill(state.processes.find((p) => p.id === simNode)!.pid, 'SIGKILL');
   t.is(await exited, 0, stderr.slice(-3000));
   const runS = (Date.now() - tRun) / 1000;
   const ls = lines();
   for (const l of ls) t.true(stepMetricsSchema.safeParse(l).success);
-  t.deepEqual(ls.map((l) => l.step), [...Array(10).keys()], 'every step once');
+  t.deepEqual(ls.map((l) => l.step), [...Array(14).keys()], 'every step once');
   t.true(ls.every((l) => l.trajectories === 8), `trajectories per step ${ls.map((l) => l.trajectories)}`);
   t.deepEqual(ls.map((l) => l.policyVersion), ls.map((_, i) => 2 * (i + 1)), 'two updates a step, none lost or repeated');
   const events = ls.flatMap((l) => (l.recovery?.events ?? []).map((e) => ({ ...e, step: l.step })));
@@ -150,5 +165,5 @@ test('cohort train cluster-smoke --address on a two-agent cluster: planned place
   // The report has the shape a local run writes.
   const report = JSON.parse(readFileSync(path.join(runDir, 'report.json'), 'utf8')) as Record<string, unknown>;
   for (const k of ['em_before', 'em_after', 'em_twohop_before', 'em_twohop_after', 'wall_s']) t.is(typeof report[k], 'number', k);
-  t.log(`cluster up ${((tRun - t0) / 1000).toFixed(0)} s to step 0; steps 1-9 with the kills ${runS.toFixed(0)} s`);
+  t.log(`cluster up ${((tRun - t0) / 1000).toFixed(0)} s to step 0; steps 1-13 with the kills ${runS.toFixed(0)} s`);
 });

@@ -224,6 +224,24 @@ export const rlSharesSchema = z.strictObject({
   critic: z.number().nonnegative().max(1).default(0),
 });
 
+/** What one elastic actor takes of its node. */
+const elasticDemandSchema = z.strictObject({ cpus: z.number().nonnegative().default(0.5), gpus: z.number().nonnegative().default(0) });
+
+/**
+ * An elastic rollout and simulator pool (per node type): every node whose
+ * labels include `labels` hosts `rollouts` rollout and `simulators` simulator
+ * actors beside the fixed layout. A node that joins mid-run gets its share at
+ * the next step boundary; one that leaves takes it away without failing the
+ * run. Learners stay a fixed group.
+ */
+export const elasticPoolSchema = z.strictObject({
+  labels: z.record(z.string().min(1), z.string()).refine((l) => Object.keys(l).length > 0, 'name at least one label (e.g. {role: rollout}) of the nodes that host the pool'),
+  rollouts: z.number().int().nonnegative().default(0),
+  simulators: z.number().int().nonnegative().default(0),
+  rollout: elasticDemandSchema.prefault({}),
+  simulator: elasticDemandSchema.prefault({ gpus: 1 }),
+});
+
 export const layoutSchema = z
   .strictObject({
     /** `physical` GPUs are real devices; `logical` GPUs are scheduling tokens on a CPU machine. */
@@ -245,6 +263,8 @@ export const layoutSchema = z
     strategy: z.enum(['PACK', 'SPREAD', 'STRICT_PACK', 'STRICT_SPREAD']).default('PACK'),
     simulator: bundleGroupSchema,
     rl: bundleGroupSchema.extend({ shares: rlSharesSchema.prefault({}) }),
+    /** Elastic rollout/simulator pools per node type (see elasticPoolSchema); default none. */
+    elastic: z.array(elasticPoolSchema).default([]),
   })
   .superRefine((l, ctx) => {
     const s = l.rl.shares;

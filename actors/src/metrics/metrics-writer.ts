@@ -86,6 +86,14 @@ export const stepMetricsSchema = z.strictObject({
       allreduceBusbw: z.number().nonnegative(),
     })
     .optional(),
+  /**
+   * The rollouts the step's prompts were split over and the simulators they
+   * searched, with the nodes whose elastic share joined or left the pool at
+   * the step's start (`layout.elastic`).
+   */
+  pool: z
+    .strictObject({ rollouts: z.number().int().positive(), simulators: z.number().int().nonnegative(), joined: z.array(z.string()).optional(), left: z.array(z.string()).optional() })
+    .optional(),
   /** The node each live actor of the job ran on at the end of the step (actor name → node id). */
   nodes: z.record(z.string(), z.string()).optional(),
   /**

@@ -46,7 +46,7 @@ export interface RolloutBatch {
 export class RolloutActor {
   private readonly model: CausalLM;
   private readonly tokenizer: Tokenizer;
-  private readonly pool: SimulatorPool;
+  private pool: SimulatorPool;
   private current: number;
   private readonly log: Logger | undefined;
 
@@ -56,6 +56,12 @@ export class RolloutActor {
     this.pool = new SimulatorPool(spec.simulators);
     this.current = spec.version ?? 0;
     this.log = inActor() ? actorContext().logger.child({ actor: `rollout-${spec.index}` }) : undefined;
+  }
+
+  /** Sends later searches to these simulators (the elastic pool grew or shrank); calls in progress finish on the old set. */
+  setSimulators(simulators: ActorHandle<SimulatorActor>[]): number {
+    this.pool = new SimulatorPool(simulators);
+    return simulators.length;
   }
 
   /** Weight version in use. */

@@ -30,6 +30,8 @@ export interface Job {
   learners: ReplicaGroup<ActorHandle<LearnerActor>>;
   /** Null without a critic. */
   critics: ReplicaGroup<ActorHandle<CriticActor>> | null;
+  /** Rollouts of the fixed layout (the first ones of `actors.rollouts`; the elastic pool's follow). */
+  fixedRollouts: number;
 }
 
 /** `rows` split over `world` ranks (`shardRows`), each rank's part turned into per-row arrays by `run`, reassembled in row order. */

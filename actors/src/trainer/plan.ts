@@ -28,6 +28,8 @@ export interface TrainPlan {
   rlBundles: { count: number; gpus: number; cpus: number; shares: Record<string, number> };
   /** The placement groups the run creates (what `status --json` shows once it runs). */
   groups: GroupLayout[];
+  /** Elastic pools: what each node with these labels hosts once it joins (`layout.elastic`). */
+  elastic: TrainConfig['layout']['elastic'];
   actors: PlannedActor[];
   algorithm: string;
   steps: number;
@@ -97,6 +99,7 @@ export function trainPlan(config: TrainConfig, cwd = process.cwd()): TrainPlan {
     simulatorBundles: { count: l.simulator.bundles, gpus: l.simulator.gpusPerBundle, cpus: l.simulator.cpusPerBundle },
     rlBundles: { count: l.rl.bundles, gpus: l.rl.gpusPerBundle, cpus: l.rl.cpusPerBundle, shares: { ...s } },
     groups: [layout.groups.simulators, layout.groups.rl],
+    elastic: l.elastic,
     actors,
     algorithm: c.algorithm.name,
     steps: c.run.totalSteps,
@@ -117,6 +120,7 @@ export function formatTrainPlan(p: TrainPlan): string {
     `RL bundles (placement group "rl", ${groupWhere(p.groups[1])}): ${p.rlBundles.count} × { GPU ${p.rlBundles.gpus}, CPU ${p.rlBundles.cpus} }, shares ${Object.entries(p.rlBundles.shares)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
+    ...p.elastic.map((e) => `elastic pool: each node labelled ${Object.entries(e.labels).map(([k, v]) => `${k}=${v}`).join(',')} hosts ${e.rollouts} rollout(s) { GPU ${e.rollout.gpus}, CPU ${e.rollout.cpus} } and ${e.simulators} simulator(s) { GPU ${e.simulator.gpus}, CPU ${e.simulator.cpus} } while it is in the cluster`),
     'actors:',
     ...p.actors.map((a) => `  ${a.name.padEnd(13)} ${a.group}[${a.bundle}]  GPU ${String(a.gpu).padEnd(4)} CPU ${a.cpu}${a.maxRestarts ? `  restarts ${a.maxRestarts}` : a.role === 'learner' || a.role === 'critic' ? '  replaced from a peer' : ''}${a.backend ? `  ${a.backend}` : ''}`),
   ];

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/schema.js';
 import { MetricsWriter, type StepMetrics } from '../metrics/metrics-writer.js';
 import type { RolloutPrompt } from '../rollout/policy-rollout.js';
+import type { SimulatorStats } from '../simulator/simulator-actor.js';
 import { findLatestCheckpoint, readCheckpoint } from '../state/checkpoint.js';
 import { DataLoader } from '../state/data-loader.js';
 import { Prng } from '../state/prng.js';
@@ -20,6 +21,7 @@ import { stepMetrics } from './stages/step-metrics.js';
 import { syncWeights } from './stages/sync-weights.js';
 import { update } from './stages/update.js';
 import type { JobWatch } from './watch.js';
+import type { ElasticPool, PoolChange } from './elastic.js';
 
 /** What the RL loop needs from the Trainer. */
 export interface RlLoopContext {
@@ -33,6 +35,8 @@ export interface RlLoopContext {
   spawner: JobSpawner;
   /** Restarts, nodes, and actors that cannot be placed again. */
   watch: JobWatch;
+  /** The elastic rollout/simulator pool, brought in line with the live nodes at each step boundary. */
+  elastic: ElasticPool;
   log: Logger;
   /** Greedy EM on a held-out sample after `step` when `eval.every` says so (undefined otherwise). */
   periodicEval: (step: number) => Promise<PeriodicEval | undefined>;
@@ -58,6 +62,8 @@ export class RlLoop {
   version = 0;
   private startStep = 0;
   private metrics!: MetricsWriter;
+  /** What the last step boundary changed in the elastic pool. */
+  private poolChange: PoolChange = { joined: [], left: [] };
   /** Recoveries made between steps (a return to a checkpoint), reported with the next step. */
   private pending: RecoveryEvent[] = [];
 
@@ -79,6 +85,8 @@ export class RlLoop {
     const asyncMode = this.c.mode.kind === 'async';
     let prefetch: Promise<Collected> | null = null;
     for (let step = this.startStep; step < this.c.run.totalSteps; ) {
+      // Step boundary: nodes that joined get their elastic share, those gone take theirs away.
+      this.poolChange = await this.x.elastic.reconcile(this.version);
       const got: Promise<Collected> = prefetch ?? this.collect(step);
       // Async: the next step's rollouts start as soon as this one's are in, on the current weights.
       prefetch = asyncMode && step + 1 < this.c.run.totalSteps ? got.then(() => this.collect(step + 1)) : null;
@@ -106,8 +114,8 @@ export class RlLoop {
     const t0 = performance.now();
     const { trajectories, batches, redone } = await rollouts;
     const waitS = (performance.now() - t0) / 1000;
-    const simStats = await Promise.all(job.actors.simulators.map((s) => s.stats()));
-    await Promise.all(job.actors.simulators.map((s) => s.resetStats()));
+    const pool = { rollouts: job.actors.rollouts.length, simulators: job.actors.simulators.length, ...(this.poolChange.joined.length ? { joined: this.poolChange.joined } : {}), ...(this.poolChange.left.length ? { left: this.poolChange.left } : {}) };
+    const simStats = await simulatorStats(job);
     const scored = await score(job, c, trajectories, this.version);
     const rows = advantages(c, scored.batch, job.critics !== null);
     const upd = await update(job, c, { batch: scored.batch, rows, importanceWeights: scored.staleness.importanceWeights, rng: this.rng, version: this.version });
@@ -118,7 +126,7 @@ export class RlLoop {
     const evalS = (performance.now() - te) / 1000;
     const recovery = await this.recoveries(redone);
     const nodes = await this.x.watch.nodes();
-    const line = stepMetrics({ step, noiseP: this.schedule.p(step), trajectories, batches, simStats, scored, updateRows: rows.length, update: upd, waitS, syncS: sync.wallS, evalS, periodic, totalS: (performance.now() - t0) / 1000, sync, world: job.actors.learners.length, nodes, recovery });
+    const line = stepMetrics({ step, noiseP: this.schedule.p(step), trajectories, batches, simStats, scored, updateRows: rows.length, update: upd, waitS, syncS: sync.wallS, evalS, periodic, totalS: (performance.now() - t0) / 1000, sync, world: job.actors.learners.length, nodes, pool, recovery });
     this.metrics.write(line);
     this.x.onStep(line);
     if (checkpointDue(c, step)) await saveCheckpoint(job, c, { runDir: this.x.runDir, step, rng: this.rng, loader: this.loader, configSha256: this.x.configSha256 });
@@ -216,4 +224,15 @@ export class RlLoop {
     });
     return this.startStep;
   }
+}
+
+/** Each simulator's batching stats since the last step (reset after reading); an elastic simulator gone meanwhile has none. */
+async function simulatorStats(job: Job): Promise<SimulatorStats[]> {
+  const lost = (err: unknown) => {
+    if ((err as Error)?.name !== 'ActorDiedError') throw err;
+    return null;
+  };
+  const stats = await Promise.all(job.actors.simulators.map((s) => s.stats().then((x) => x, lost)));
+  await Promise.all(job.actors.simulators.map((s) => s.resetStats().then(undefined, lost)));
+  return stats.filter((x): x is SimulatorStats => x !== null);
 }

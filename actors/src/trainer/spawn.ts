@@ -5,7 +5,7 @@ import { CriticActorClass, type CriticActor } from '../learner/critic-actor.js';
 import { LearnerActorClass, type LearnerActor } from '../learner/learner-actor.js';
 import { ReferenceActorClass } from '../learner/reference-actor.js';
 import { RolloutActorClass } from '../rollout/rollout-actor.js';
-import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, type SimulatorActorSpec } from '../simulator/simulator-actor.js';
+import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, type SimulatorActor, type SimulatorActorSpec } from '../simulator/simulator-actor.js';
 import type { Job, JobActors } from './job-actors.js';
 import { ReplicaGroup } from './replicas.js';
 import type { ActorLayout, GroupLayout, JobLayout } from './layout.js';
@@ -31,7 +31,7 @@ export class JobSpawner {
   readonly groups: Partial<Record<GroupLayout['name'], PlacementGroup>> = {};
   private readonly replaced = new Map<string, number>();
   /** Called with every actor spawned (the job watch follows them). */
-  onSpawn: ((h: ActorHandle<unknown>, a: ActorLayout, groupId: string) => void) | undefined;
+  onSpawn: ((h: ActorHandle<unknown>, role: string, o: { groupId?: string; elastic?: boolean }) => void) | undefined;
 
   constructor(
     private readonly rt: Runtime,
@@ -43,7 +43,7 @@ export class JobSpawner {
 
   private async spawned<H extends ActorHandle<unknown>>(a: ActorLayout, h: Promise<H>): Promise<H> {
     const handle = await h;
-    this.onSpawn?.(handle, a, this.groups[a.group]!.id);
+    this.onSpawn?.(handle, a.role, { groupId: this.groups[a.group]!.id });
     return handle;
   }
 
@@ -94,7 +94,7 @@ export class JobSpawner {
   job(actors: JobActors): Job {
     const learners = this.replicas(actors, 'learners', (r) => this.spawnLearner(this.entry('learner', r), true), (h) => h.version());
     const critics = actors.critics.length ? this.replicas(actors, 'critics', (r) => this.spawnCritic(this.entry('critic', r), true), (h) => h.updates()) : null;
-    return { actors, learners, critics };
+    return { actors, learners, critics, fixedRollouts: actors.rollouts.length };
   }
 
   /** A replica group over `actors[key]` (replacements spawned by `spawn`, the collective of the same name formed again). */
@@ -138,9 +138,38 @@ export class JobSpawner {
     return { name, resources: { CPU: a.cpu, GPU: a.gpu }, placementGroup: pg, bundleIndex: a.bundle, maxRestarts: a.maxRestarts, maxTaskRetries: a.maxTaskRetries };
   }
 
-  spawnSimulator(a: ActorLayout, replacement = false) {
+  /**
+   * Spawn options of an elastic pool's actor on node `nodeId` (hard node
+   * affinity, no restarts: a node that leaves takes it away); `index` numbers
+   * the pool's actors of that role across nodes, after the fixed ones.
+   */
+  private elasticOptions(role: string, nodeId: string, index: number, demand: { cpus: number; gpus: number }) {
+    const name = `${role}-${nodeId}-${index}`.replace(/[^A-Za-z0-9_.:\-/]/g, '_').slice(0, 128);
+    return { name, resources: { CPU: demand.cpus, GPU: demand.gpus }, nodeAffinity: { nodeId }, maxRestarts: 0 };
+  }
+
+  async spawnElasticRollout(nodeId: string, index: number, demand: { cpus: number; gpus: number }, simulators: ActorHandle<SimulatorActor>[]) {
+    const h = await this.rt.spawn(RolloutActorClass, [{ index, modelDir: this.inputs.policyDir, tokenizer: this.inputs.tokenizerPath, simulators, device: roleProviders(this.config, 'rollout') }], this.elasticOptions('rollout', nodeId, index, demand));
+    this.onSpawn?.(h, 'rollout', { elastic: true });
+    return h;
+  }
+
+  async spawnElasticSimulator(nodeId: string, index: number, demand: { cpus: number; gpus: number }) {
+    const h = await this.rt.spawn(SimulatorActorClass, [this.simulatorSpec(index, 0)], { ...this.elasticOptions('simulator', nodeId, index, demand), maxConcurrency: SIMULATOR_MAX_CONCURRENCY });
+    this.onSpawn?.(h, 'simulator', { elastic: true });
+    return h;
+  }
+
+  /** A simulator's spec: its index, and the backend of simulator bundle `backendOf` (a managed server's port moved past the fixed ones' for an elastic simulator). */
+  private simulatorSpec(index: number, backendOf: number): SimulatorActorSpec {
     const sim = this.config.simulator;
-    const spec: SimulatorActorSpec = { index: a.index, backend: this.inputs.simulatorBackends[a.index], style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: this.config.run.seed, batching: sim.batching };
+    let backend = this.inputs.simulatorBackends[backendOf];
+    if (backend.kind === 'managed' && index !== backendOf) backend = { ...backend, port: backend.port + index - backendOf };
+    return { index, backend, style: sim.prompt, maxTokens: sim.maxTokens, temperature: sim.temperature, seed: this.config.run.seed, batching: sim.batching };
+  }
+
+  spawnSimulator(a: ActorLayout, replacement = false) {
+    const spec = this.simulatorSpec(a.index, a.index);
     // Concurrent calls from every rollout must overlap so the batcher can merge them.
     return this.spawned(a, this.rt.spawn(SimulatorActorClass, [spec], { ...this.options(a, replacement), maxConcurrency: SIMULATOR_MAX_CONCURRENCY }));
   }
@@ -161,7 +190,7 @@ export class JobSpawner {
     return this.spawned(a, this.rt.spawn(LearnerActorClass, [spec], this.options(a, replacement)));
   }
 
-  spawnRollout(a: ActorLayout, simulators: ActorHandle<import('../simulator/simulator-actor.js').SimulatorActor>[], replacement = false) {
+  spawnRollout(a: ActorLayout, simulators: ActorHandle<SimulatorActor>[], replacement = false) {
     return this.spawned(a, this.rt.spawn(RolloutActorClass, [{ index: a.index, modelDir: this.inputs.policyDir, tokenizer: this.inputs.tokenizerPath, simulators, device: roleProviders(this.config, 'rollout') }], this.options(a, replacement)));
   }
 

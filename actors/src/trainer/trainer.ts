@@ -30,6 +30,7 @@ import {
 } from './setup.js';
 import { JobSpawner } from './spawn.js';
 import { JobWatch } from './watch.js';
+import { ElasticPool } from './elastic.js';
 
 /** Progress of a long stage (for progress bars). */
 export interface TrainerProgress {
@@ -146,7 +147,7 @@ export class Trainer {
     const watch = new JobWatch(rt, this.log);
     try {
       spawner = new JobSpawner(rt, c, jobLayout(c), { policyDir, tokenizerPath, simulatorBackends: simulatorBackends(c, this.cwd, localSim) }, this.log);
-      spawner.onSpawn = (h, a, groupId) => watch.track(h, a.role, groupId);
+      spawner.onSpawn = (h, role, o) => watch.track(h, role, o);
       actors = await this.timed('spawn', () => spawner!.spawnAll());
       const job = spawner.job(actors);
       watch.start();
@@ -159,6 +160,7 @@ export class Trainer {
         job,
         spawner,
         watch,
+        elastic: new ElasticPool(rt, spawner, job, c, this.log),
         log: this.log,
         periodicEval: async (step) => (this.evalDue(step) ? this.periodicEval(step, await job.learners.one('eval weights', 0, (le) => le.weights())) : undefined),
         onStep: (line) => this.emitStep(line),

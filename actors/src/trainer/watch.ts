@@ -15,6 +15,8 @@ interface Tracked {
   cause?: string;
   /** The runtime is restarting it (not a first start). */
   restarting?: boolean;
+  /** An elastic pool's actor: a node that leaves may take it away; never fails the run. */
+  elastic?: boolean;
 }
 
 /** An actor of the job cannot be placed again: the run stops with this one line. */
@@ -50,9 +52,9 @@ export class JobWatch {
     this.failed.catch(() => undefined);
   }
 
-  /** Follows `h` (role e.g. `simulator`; `groupId` its placement group). */
-  track(h: ActorHandle<unknown>, role: string, groupId?: string): void {
-    this.actors.set(h.$id, { role, name: h.$name ?? h.$id, groupId });
+  /** Follows `h` (role e.g. `simulator`; `groupId` its placement group; `elastic`: an elastic pool's, which may go away). */
+  track(h: ActorHandle<unknown>, role: string, o: { groupId?: string; elastic?: boolean } = {}): void {
+    this.actors.set(h.$id, { role, name: h.$name ?? h.$id, ...o });
   }
 
   start(): void {
@@ -121,7 +123,7 @@ export class JobWatch {
       return;
     }
     // Dead: learners are replaced by the driver; other deaths fail the calls that need them. Starting: a first start.
-    if (i.state === 'dead' || i.state === 'starting') return;
+    if (i.state === 'dead' || i.state === 'starting' || a.elastic) return;
     a.downSince ??= performance.now();
     if (i.state === 'restarting') a.restarting = true;
     const reason = (a.groupId && groupReason.get(a.groupId)) || i.pendingReason;

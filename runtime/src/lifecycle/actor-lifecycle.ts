@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Scheduler, type Assignment, type Demand, type PendingEntry, type PlacementGroupState, type PlacementRequest, type ScheduleResult } from '../scheduler/index.js';
+import { Scheduler, type Assignment, type Demand, type NodeUsage, type PendingEntry, type PlacementGroupState, type PlacementRequest, type ScheduleResult } from '../scheduler/index.js';
 import { ActorDiedError, CohortError, InvalidOptionsError, ModuleLoadError, errorFromWire, type WireError } from '../errors.js';
 import { resolveActorOptions, resolvePlacementGroupOptions, toResourceMap } from '../options.js';
 import type { ActorEvent, ActorInfo, ActorSpec, ControlPlane, PlacementGroupRequest, WorkerBoot } from '../control-plane.js';
@@ -369,6 +369,10 @@ export abstract class ActorLifecycle<R extends ActorRecord = ActorRecord> implem
 
   async pending(): Promise<PendingEntry[]> {
     return this.scheduler.pending();
+  }
+
+  async listNodes(): Promise<NodeUsage[]> {
+    return this.scheduler.nodes();
   }
 
   // ------------------------------------------------------ worker registration

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { TrainConfig } from '../../config/schema.js';
 import { rolloutWithRecovery } from '../../rollout/rollout-recovery.js';
 import type { RolloutPrompt } from '../../rollout/policy-rollout.js';
-import type { RolloutBatch } from '../../rollout/rollout-actor.js';
+import type { ActorHandle } from '@cohort/runtime';
+import type { RolloutActor, RolloutBatch } from '../../rollout/rollout-actor.js';
 import { decodeTrajectories } from '../../trajectory/codec.js';
 import { shardRows } from '../../trajectory/collate.js';
 import type { Trajectory } from '../../trajectory/trajectory.js';
@@ -21,45 +22,56 @@ export interface Collected {
  * once with policy `version` and the curriculum's noise probability. A
  * rollout whose worker dies mid-call is brought back to `version` (from
  * learner 0's last publish) and redoes its prompts whole, so no trajectory is
- * lost or counted twice.
+ * lost or counted twice. The prompts of a rollout gone for good (an elastic
+ * rollout whose node left) are redone by a rollout of the fixed layout.
  */
 export async function collect(job: Job, config: TrainConfig, prompts: RolloutPrompt[], o: { step: number; noiseP: number; version: number; log: Logger }): Promise<Collected> {
   const c = config;
-  const { actors } = job;
+  const rollouts = [...job.actors.rollouts];
   const redone: Collected['redone'] = [];
   const t0 = performance.now();
-  const n = actors.rollouts.length;
-  const parts = actors.rollouts.map((_, r) => shardRows(prompts.length, r, n).map((i) => prompts[i]));
+  const n = rollouts.length;
+  const run = (ro: ActorHandle<RolloutActor>, part: RolloutPrompt[], r: number) =>
+    rolloutWithRecovery(
+      ro,
+      part,
+      {
+        step: o.step,
+        samplesPerPrompt: c.batch.samplesPerPrompt,
+        maxTurns: c.rollout.maxTurns,
+        maxNewTokensPerTurn: c.rollout.maxNewTokensPerTurn,
+        observationTokenCap: c.rollout.observationTokenCap,
+        contextWindow: c.rollout.contextWindow,
+        temperature: c.rollout.temperature,
+        topP: c.rollout.topP,
+        noiseP: o.noiseP,
+        seed: c.run.seed * 131 + r,
+      },
+      {
+        version: o.version,
+        // A restarted rollout gets the published version from learner 0 (not the driver's copy: there is none).
+        weights: () => job.learners.one('weights for a restarted rollout', 0, (le) => le.publishedWeights(o.version)),
+        onRetry: (reason) => {
+          redone.push({ rollout: ro.$name ?? ro.$id, reason, seconds: (performance.now() - t0) / 1000 });
+          o.log.warn({ rollout: ro.$name, step: o.step, reason }, 'rollout redone');
+        },
+      },
+    );
   const batches = await Promise.all(
-    actors.rollouts.map((ro, r) =>
-      parts[r].length
-        ? rolloutWithRecovery(
-            ro,
-            parts[r],
-            {
-              step: o.step,
-              samplesPerPrompt: c.batch.samplesPerPrompt,
-              maxTurns: c.rollout.maxTurns,
-              maxNewTokensPerTurn: c.rollout.maxNewTokensPerTurn,
-              observationTokenCap: c.rollout.observationTokenCap,
-              contextWindow: c.rollout.contextWindow,
-              temperature: c.rollout.temperature,
-              topP: c.rollout.topP,
-              noiseP: o.noiseP,
-              seed: c.run.seed * 131 + r,
-            },
-            {
-              version: o.version,
-              // A restarted rollout gets the published version from learner 0 (not the driver's copy: there is none).
-              weights: () => job.learners.one('weights for a restarted rollout', 0, (le) => le.publishedWeights(o.version)),
-              onRetry: (reason) => {
-                redone.push({ rollout: ro.$name ?? ro.$id, reason, seconds: (performance.now() - t0) / 1000 });
-                o.log.warn({ rollout: r, step: o.step, reason }, 'rollout redone');
-              },
-            },
-          )
-        : Promise.resolve<RolloutBatch | null>(null),
-    ),
+    rollouts.map(async (ro, r) => {
+      const part = shardRows(prompts.length, r, n).map((i) => prompts[i]);
+      if (part.length === 0) return null;
+      try {
+        return await run(ro, part, r);
+      } catch (err) {
+        // A rollout that is gone for good (an elastic one whose node left): a rollout of the fixed layout,
+        // which the runtime restarts, redoes its prompts whole.
+        if ((err as Error)?.name !== 'ActorDiedError' || (await ro.$info().catch(() => undefined))?.state !== 'dead' || r < job.fixedRollouts) throw err;
+        const k = r % job.fixedRollouts;
+        redone.push({ rollout: ro.$name ?? ro.$id, reason: `${(err as Error).message}; its prompts redone by ${rollouts[k].$name ?? rollouts[k].$id}`, seconds: (performance.now() - t0) / 1000 });
+        return run(rollouts[k], part, r);
+      }
+    }),
   );
   const real = batches.filter((b): b is RolloutBatch => b !== null);
   return { trajectories: real.flatMap((b) => decodeTrajectories(b.trajectories)), batches: real, redone };

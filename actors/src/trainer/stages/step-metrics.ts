@@ -15,6 +15,7 @@ export interface StepRecord {
   noiseP: number;
   trajectories: Trajectory[];
   batches: RolloutBatch[];
+  /** Stats of the simulators that answered (one lost meanwhile has none). */
   simStats: SimulatorStats[];
   scored: ScoredBatch;
   updateRows: number;
@@ -31,6 +32,7 @@ export interface StepRecord {
   world: number;
   /** Actor name → node at the end of the step. */
   nodes: Record<string, string>;
+  pool: { rollouts: number; simulators: number; joined?: string[]; left?: string[] };
   /** What was recovered during the step, and the learners' checksums after it. */
   recovery?: { events: RecoveryEvent[]; learnerChecksums?: number[] };
 }
@@ -83,6 +85,7 @@ export function stepMetrics(r: StepRecord): StepMetrics {
       // Ring all-reduce bus bandwidth (NCCL's convention): each byte crosses 2(W−1)/W links.
       allreduceBusbw: r.world > 1 && u.seconds.allreduce > 0 ? (u.allreduceBytes * ((2 * (r.world - 1)) / r.world)) / u.seconds.allreduce / 1e9 : 0,
     },
+    pool: r.pool,
     nodes: r.nodes,
     ...(r.recovery && r.recovery.events.length ? { recovery: r.recovery } : {}),
   };
