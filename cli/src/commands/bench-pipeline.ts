@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SIMULATOR_MAX_CONCURRENCY, SimulatorActorClass, SimulatorPool, Trainer, loadTrainConfig, type SimulatorActorSpec } from '@cohort/actors';
 import { CausalLM, Tokenizer, parseModelConfig } from '@cohort/engine';
-import { init, runAllreduceBench } from '@cohort/runtime';
+import { init, runAllreduceBench, type Runtime } from '@cohort/runtime';
+import { connect, resolveClusterTarget } from '@cohort/cluster';
 import { makeDataset } from '@cohort/zerosearch';
 import { pino } from 'pino';
 import { parseFlags } from '../args.js';
@@ -17,7 +18,7 @@ import { cacheDir } from './zerosearch-common.js';
  * SFT steps and 16 tokens a turn it never did, so the simulator saw no request
  * and its batch figures were 0); it is cached across bench runs by content hash.
  */
-function tinyConfig(dir: string, name: string, steps: number, mode: string): string {
+function tinyConfig(dir: string, name: string, steps: number, mode: string, rlStrategy = 'PACK'): string {
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(
     file,
@@ -29,7 +30,7 @@ simulator: { backend: template, batching: { maxBatch: 16, maxWaitMs: 5 } }
 layout:
   gpus: { kind: logical, count: 3 }
   simulator: { bundles: 1, cpusPerBundle: 0.5 }
-  rl: { bundles: 2, cpusPerBundle: 0.5 }
+  rl: { bundles: 2, cpusPerBundle: 0.5, strategy: ${rlStrategy} }
 algorithm: { name: grpo }
 optimizer: { lr: 1.0e-3, warmupRatio: 0 }
 batch: { promptsPerStep: 8, samplesPerPrompt: 2, miniBatch: 16, microBatch: 8 }
@@ -49,6 +50,23 @@ interface Line {
   idleRatio: number;
   timings: Record<string, number>;
   simulatorBatch: { mean: number; max: number; batches: number };
+  transfer?: { weightSyncBytes: number; weightSyncBulk: number; allreduceBytes: number; allreduceBusbw: number };
+  nodes?: Record<string, string>;
+}
+
+/** Means over a run's measured steps of what placement changes: throughput, idle ratio, weight sync, the learners' all-reduce (÷ raw TCP of the same run). */
+function placement(ls: Line[], rawTcpGbPerS: number) {
+  const busbw = mean(ls.map((l) => l.transfer?.allreduceBusbw ?? 0));
+  return {
+    trajectories_per_s: mean(ls.map((l) => l.trajectories)) / mean(ls.map((l) => l.timings.total)),
+    learner_idle_ratio: mean(ls.map((l) => l.idleRatio)),
+    weight_sync_s: mean(ls.map((l) => l.timings.weightSync)),
+    weight_sync_bulk_rollouts: Math.round(mean(ls.map((l) => l.transfer?.weightSyncBulk ?? 0))),
+    allreduce_bytes: mean(ls.map((l) => l.transfer?.allreduceBytes ?? 0)),
+    allreduce_busbw_gb_per_s: busbw,
+    allreduce_busbw_vs_tcp: rawTcpGbPerS > 0 ? busbw / rawTcpGbPerS : 0,
+    nodes: [...new Set(ls.flatMap((l) => Object.values(l.nodes ?? {})))].sort(),
+  };
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0);
@@ -57,9 +75,9 @@ const batchMean = (ls: Line[]) => {
   return n ? ls.reduce((s, l) => s + l.simulatorBatch.mean * l.simulatorBatch.batches, 0) / n : 0;
 };
 
-async function runPipeline(dir: string, name: string, steps: number, mode: string): Promise<Line[]> {
-  const { config, sha256 } = await loadTrainConfig(tinyConfig(dir, name, steps, mode));
-  const { runDir } = await new Trainer({ config, configSha256: sha256, logger: pino({ level: 'silent' }) }).run();
+async function runPipeline(dir: string, name: string, steps: number, mode: string, o: { runtime?: Runtime; rlStrategy?: string } = {}): Promise<Line[]> {
+  const { config, sha256 } = await loadTrainConfig(tinyConfig(dir, name, steps, mode, o.rlStrategy));
+  const { runDir } = await new Trainer({ config, configSha256: sha256, logger: pino({ level: 'silent' }), runtime: o.runtime }).run();
   return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
 }
 
@@ -125,7 +143,7 @@ async function simulatorBatching(dir: string, requests: number): Promise<{ templ
 commands.push({
   path: ['bench', 'pipeline'],
   summary: 'benchmark the ZeroSearch training pipeline (tiny world): throughput, step split, batching, async/sync',
-  usage: `Usage: cohort bench pipeline [--steps N] [--allreduce-mib M] [--json]
+  usage: `Usage: cohort bench pipeline [--steps N] [--allreduce-mib M] [--address NATS_URL [--token-file F]] [--json]
 
 Runs a tiny ZeroSearch pipeline (1 simulator + 2 RL bundles, logical GPUs) in
 sync and async mode for N steps each (default 4; the first step, which pays
@@ -136,16 +154,33 @@ local ONNX simulator model and the model-free template simulator), and the
 ring all-reduce bandwidth among 2 and 4 learner-like actor processes (M MiB of
 float32, default 16) against one raw TCP stream measured in the same run.
 The policy's warm start (400 SFT steps, so it searches) is cached under
-$COHORT_CACHE or ~/.cache/cohort/bench-pipeline; the first run pays for it.`,
+$COHORT_CACHE or ~/.cache/cohort/bench-pipeline; the first run pays for it.
+--address (or COHORT_ADDRESS; token from --token-file or COHORT_TOKEN) also runs
+the sync pipeline on that cluster, RL bundles spread over its nodes (SPREAD; on
+one machine the same config packs), beside the same config run locally in the
+same process: trajectories/s, learner idle ratio, weight-sync seconds, rollouts
+fed over the bulk path, and the learners' all-reduce bus bandwidth ÷ the raw
+TCP figure of this run.`,
   async run(argv) {
-    const { values } = parseFlags(argv, { steps: { type: 'string' }, 'allreduce-mib': { type: 'string' }, json: { type: 'boolean' } }, false);
+    const { values } = parseFlags(argv, { steps: { type: 'string' }, 'allreduce-mib': { type: 'string' }, json: { type: 'boolean' }, address: { type: 'string' }, 'token-file': { type: 'string' } }, false);
     const steps = values.steps === undefined ? 4 : Number(values.steps);
     if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`--steps must be an integer >= 2, found "${values.steps}"`);
     const mib = values['allreduce-mib'] === undefined ? 16 : Number(values['allreduce-mib']);
     if (!Number.isInteger(mib) || mib < 1 || mib > 1024) throw new UsageError(`--allreduce-mib must be an integer from 1 to 1024, found "${values['allreduce-mib']}"`);
     const dir = mkdtempSync(path.join(tmpdir(), 'cohort-bench-pipeline-'));
     try {
-      const sync = (await runPipeline(dir, 'bench-sync', steps, '{ kind: sync }')).slice(1);
+      const target = values.address || process.env.COHORT_ADDRESS ? resolveClusterTarget({ address: values.address, tokenFile: values['token-file'] }) : undefined;
+      const rlStrategy = target ? 'SPREAD' : 'PACK';
+      const sync = (await runPipeline(dir, 'bench-sync', steps, '{ kind: sync }', { rlStrategy })).slice(1);
+      let onCluster: Line[] | undefined;
+      if (target) {
+        const rt = await connect(target.url, { ...target.auth, runtime: { logLevel: 'silent' } });
+        try {
+          onCluster = (await runPipeline(dir, 'bench-cluster', steps, '{ kind: sync }', { runtime: rt, rlStrategy })).slice(1);
+        } finally {
+          await rt.shutdown();
+        }
+      }
       const asyn = (await runPipeline(dir, 'bench-async', steps, '{ kind: async, maxStaleness: 1, correction: importance }')).slice(1);
       const sim = await simulatorBatching(dir, 64);
       const allreduce = [];
@@ -167,6 +202,7 @@ $COHORT_CACHE or ~/.cache/cohort/bench-pipeline; the first run pays for it.`,
         async_sync_step_time_ratio: asyncStep / syncStep,
         simulator_batching: sim,
         allreduce,
+        ...(onCluster ? { cluster_vs_local: { local: placement(sync, allreduce[0].raw_tcp_gb_per_s), cluster: placement(onCluster, allreduce[0].raw_tcp_gb_per_s) } } : {}),
       };
       if (values.json) process.stdout.write(JSON.stringify(out) + '\n'); // lint-allow-console
       else {
@@ -185,6 +221,13 @@ $COHORT_CACHE or ~/.cache/cohort/bench-pipeline; the first run pays for it.`,
               `all-reduce W=${a.world}          ${(a.bytes / 2 ** 20).toFixed(0)} MiB in ${a.ms.toFixed(1)} ms: algbw ${a.algbw_gb_per_s.toFixed(2)} GB/s, busbw ${a.busbw_gb_per_s.toFixed(2)} GB/s vs raw TCP ${a.raw_tcp_gb_per_s.toFixed(2)} GB/s (${a.busbw_vs_tcp.toFixed(2)}x)`,
           ),
         ];
+        if (out.cluster_vs_local) {
+          for (const [k, v] of Object.entries(out.cluster_vs_local)) {
+            lines.push(
+              `${k.padEnd(8)} (same config) ${v.trajectories_per_s.toFixed(2)} trajectories/s, idle ${v.learner_idle_ratio.toFixed(2)}, weight sync ${v.weight_sync_s.toFixed(3)} s (${v.weight_sync_bulk_rollouts} of the rollouts over the bulk path), all-reduce ${(v.allreduce_bytes / 1024).toFixed(0)} KiB busbw ${v.allreduce_busbw_gb_per_s.toFixed(4)} GB/s = ${v.allreduce_busbw_vs_tcp.toFixed(4)}x raw TCP; nodes ${v.nodes.join(', ')}`,
+            );
+          }
+        }
         process.stdout.write(lines.join('\n') + '\n'); // lint-allow-console
       }
       return 0;
