@@ -44,8 +44,8 @@ test('the Trainer on a cluster runtime: actors on the agents through the layout 
   // Where each actor ran, from the cluster's directory: the simulator on the simulator node, the RL actors on the trainer node.
   const alive = (await probe!).filter((a) => a.state === 'alive');
   const plan = trainPlan(config);
-  t.deepEqual(alive.map((a) => a.name).sort(), plan.actors.map((a) => a.name).sort(), 'the run spawned exactly the planned actors');
-  for (const a of alive) t.is(a.nodeId, a.name!.startsWith('simulator') ? 'sim-0' : 'trainer-0', a.name);
+  t.deepEqual(alive.map((a) => a.name).sort(), plan.actors.map((a) => `tiny-cluster/${a.name}`).sort(), 'the run spawned exactly the planned actors (named <run>/<actor>)');
+  for (const a of alive) t.is(a.nodeId, a.name!.startsWith('tiny-cluster/simulator') ? 'sim-0' : 'trainer-0', a.name);
   t.deepEqual(plan.groups.map((g) => [g.name, g.labels]), [['simulators', { role: 'simulator' }], ['rl', { role: 'trainer' }]]);
   t.is(jobLayout(config).actors.length, plan.actors.length);
   // At the end the Trainer removed its groups (and actors) from the caller's runtime, which stays usable.

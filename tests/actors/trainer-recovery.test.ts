@@ -27,7 +27,7 @@ test('local mode: a killed learner is replaced from its peer; when every learner
       delete kills[m.step];
       void rt.listActors().then((infos) => {
         for (const n of names) {
-          const a = infos.find((x) => x.name === n && x.state === 'alive');
+          const a = infos.find((x) => x.name === `tiny-recover/${n}` && x.state === 'alive');
           if (a?.pid) {
             process.kill(a.pid, 'SIGKILL');
             killed.push(n);

@@ -15,6 +15,7 @@ const SMOKE = path.join(ROOT, 'configs/zerosearch/cluster-smoke.yaml');
 const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, COHORT_TOKEN: '', COHORT_ADDRESS: '', COHORT_LOG_LEVEL: 'warn', NO_COLOR: '1', ...extra });
 const cohort = (args: string[], cwd = ROOT) => run(process.execPath, [bin, ...args], { cwd, env: env(), timeout: 120_000, maxBuffer: 16 << 20 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const RUN = 'zerosearch-cluster-smoke';
 
 async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -77,8 +78,8 @@ test('cohort train cluster-smoke --address on a two-agent cluster: planned place
   const afterStep = (n: number) => until(`step ${n}`, async () => (lines().length > n ? true : train.exitCode !== null ? Promise.reject(new Error(`cohort train exited (${train.exitCode}) early:\n${stderr.slice(-3000)}`)) : undefined));
   const kill9 = async (name: string): Promise<void> => {
     const st = await status();
-    const a = st.actors.find((x) => x.name === name && x.state === 'ALIVE');
-    if (!a?.pid) throw new Error(`no live ${name} with a pid in cohort status: ${JSON.stringify(st.actors.filter((x) => x.name === name))}; train exit ${train.exitCode}, steps ${lines().length}:\n${stderr.slice(-4000)}`);
+    const a = st.actors.find((x) => x.name === `${RUN}/${name}` && x.state === 'ALIVE');
+    if (!a?.pid) throw new Error(`no live ${name} with a pid in cohort status: ${JSON.stringify(st.actors.filter((x) => x.name === `${RUN}/${name}`))}; train exit ${train.exitCode}, steps ${lines().length}:\n${stderr.slice(-4000)}`);
     process.kill(a.pid, 'SIGKILL');
   };
 
@@ -86,7 +87,9 @@ test('cohort train cluster-smoke --address on a two-agent cluster: planned place
   const tRun = Date.now();
   // Placement, from `cohort status --json` while the run goes on.
   const s = await cliStatus();
-  const live = s.actors.filter((a) => a.state === 'ALIVE');
+  // Actors are named <run>/<actor>; below by their name within the run.
+  const live = s.actors.filter((a) => a.state === 'ALIVE').map((a) => ({ ...a, name: a.name.slice(RUN.length + 1) }));
+  t.true(s.actors.filter((a) => a.state === 'ALIVE').every((a) => a.name.startsWith(`${RUN}/`)));
   const simNode = 'local-8gpu-simulator-0';
   const rlNode = 'local-8gpu-trainer-0';
   const sims = live.filter((a) => a.name.startsWith('simulator-'));

@@ -42,3 +42,10 @@ export async function sharded<T>(rows: readonly T[], world: number, run: (parts:
   shards.forEach((s, r) => s.forEach((i, k) => (out[i] = parts[r][k])));
   return out;
 }
+
+/** An actor's name within its run: what follows `<run>/` (run names have no "/"). */
+export function localName(name: string | undefined, fallback = '?'): string {
+  if (!name) return fallback;
+  const i = name.indexOf('/');
+  return i < 0 ? name : name.slice(i + 1);
+}

@@ -1,5 +1,6 @@
 import type { ActorHandle } from '@cohort/runtime';
 import type { Logger } from 'pino';
+import { localName } from './job-actors.js';
 
 /** One recovery the driver made, recorded in the step's metrics. */
 export interface RecoveryEvent {
@@ -138,7 +139,7 @@ export class ReplicaGroup<H extends ActorHandle<unknown>> {
   private async replace(ranks: number[], what: string, old: H[], pending?: Promise<unknown>): Promise<void> {
     const t0 = performance.now();
     const hs = this.a.handles();
-    if (ranks.length >= hs.length) throw new AllReplicasLostError(this.a.role, `${what}: ${ranks.map((r) => old[r].$name ?? old[r].$id).join(', ')} died`);
+    if (ranks.length >= hs.length) throw new AllReplicasLostError(this.a.role, `${what}: ${ranks.map((r) => localName(old[r].$name, old[r].$id)).join(', ')} died`);
     const nodes = await Promise.all(ranks.map((r) => this.nodeOf(old[r])));
     for (const r of ranks) void old[r].$kill().catch(() => undefined);
     const fresh = await Promise.all(ranks.map((r) => this.a.spawn(r)));
@@ -156,10 +157,10 @@ export class ReplicaGroup<H extends ActorHandle<unknown>> {
       this.events.push({
         kind: 'replaced',
         role: this.a.role,
-        actor: old[r].$name ?? old[r].$id,
+        actor: localName(old[r].$name, old[r].$id),
         ...(nodes[i] ? { node: nodes[i] } : {}),
         seconds,
-        detail: `${what}: replaced by ${now[r].$name ?? now[r].$id}, state of version ${versions[src]} (${load?.bytes ?? 0} bytes) from ${now[src].$name ?? now[src].$id}`,
+        detail: `${what}: replaced by ${localName(now[r].$name, now[r].$id)}, state of version ${versions[src]} (${load?.bytes ?? 0} bytes) from ${localName(now[src].$name, now[src].$id)}`,
       });
     });
     this.log.warn({ role: this.a.role, lost: ranks, source: src, version: versions[src], seconds }, 'replicas replaced from a surviving peer');

@@ -41,6 +41,16 @@ export class JobSpawner {
     private readonly log: Logger,
   ) {}
 
+  /**
+   * The cluster-wide name of one of this run's actors: `<run>/<name>` (e.g.
+   * `zerosearch-local/learner-0`), so two runs on one cluster never clash.
+   * Metrics show the part after the run ({@link localName}).
+   */
+  actorName(local: string): string {
+    const run = this.config.run.name.slice(0, Math.max(1, 127 - local.length));
+    return `${run}/${local}`.slice(0, 128);
+  }
+
   private async spawned<H extends ActorHandle<unknown>>(a: ActorLayout, h: Promise<H>): Promise<H> {
     const handle = await h;
     this.onSpawn?.(handle, a.role, { groupId: this.groups[a.group]!.id });
@@ -127,12 +137,13 @@ export class JobSpawner {
 
   /** Spawn options of a layout entry; a replacement gets a fresh name (`learner-1.r1`). */
   private options(a: ActorLayout, replacement: boolean) {
-    let name = a.name;
+    let local = a.name;
     if (replacement) {
       const n = (this.replaced.get(a.name) ?? 0) + 1;
       this.replaced.set(a.name, n);
-      name = `${a.name}.r${n}`;
+      local = `${a.name}.r${n}`;
     }
+    const name = this.actorName(local);
     const pg = this.groups[a.group];
     if (!pg) throw new Error(`placement group "${a.group}" was not created; call spawnAll() first`);
     return { name, resources: { CPU: a.cpu, GPU: a.gpu }, placementGroup: pg, bundleIndex: a.bundle, maxRestarts: a.maxRestarts, maxTaskRetries: a.maxTaskRetries };
@@ -144,7 +155,7 @@ export class JobSpawner {
    * the pool's actors of that role across nodes, after the fixed ones.
    */
   private elasticOptions(role: string, nodeId: string, index: number, demand: { cpus: number; gpus: number }) {
-    const name = `${role}-${nodeId}-${index}`.replace(/[^A-Za-z0-9_.:\-/]/g, '_').slice(0, 128);
+    const name = this.actorName(`${role}-${nodeId}-${index}`.replace(/[^A-Za-z0-9_.:\-/]/g, '_'));
     return { name, resources: { CPU: demand.cpus, GPU: demand.gpus }, nodeAffinity: { nodeId }, maxRestarts: 0 };
   }
 
@@ -205,3 +216,4 @@ export class JobSpawner {
     return this.spawned(a, this.rt.spawn(CriticActorClass, [spec], this.options(a, replacement)));
   }
 }
+

@@ -1,6 +1,7 @@
 import type { ActorHandle, ActorInfo, Runtime } from '@cohort/runtime';
 import type { Logger } from 'pino';
 import type { RecoveryEvent } from './replicas.js';
+import { localName } from './job-actors.js';
 
 /** An actor of the job the watch follows. */
 interface Tracked {
@@ -54,7 +55,7 @@ export class JobWatch {
 
   /** Follows `h` (role e.g. `simulator`; `groupId` its placement group; `elastic`: an elastic pool's, which may go away). */
   track(h: ActorHandle<unknown>, role: string, o: { groupId?: string; elastic?: boolean } = {}): void {
-    this.actors.set(h.$id, { role, name: h.$name ?? h.$id, ...o });
+    this.actors.set(h.$id, { role, name: localName(h.$name, h.$id), ...o });
   }
 
   start(): void {

@@ -7,7 +7,7 @@ import type { RolloutActor, RolloutBatch } from '../../rollout/rollout-actor.js'
 import { decodeTrajectories } from '../../trajectory/codec.js';
 import { shardRows } from '../../trajectory/collate.js';
 import type { Trajectory } from '../../trajectory/trajectory.js';
-import type { Job } from '../job-actors.js';
+import { localName, type Job } from '../job-actors.js';
 
 /** What the rollouts returned for one step. */
 export interface Collected {
@@ -52,7 +52,7 @@ export async function collect(job: Job, config: TrainConfig, prompts: RolloutPro
         // A restarted rollout gets the published version from learner 0 (not the driver's copy: there is none).
         weights: () => job.learners.one('weights for a restarted rollout', 0, (le) => le.publishedWeights(o.version)),
         onRetry: (reason) => {
-          redone.push({ rollout: ro.$name ?? ro.$id, reason, seconds: (performance.now() - t0) / 1000 });
+          redone.push({ rollout: localName(ro.$name, ro.$id), reason, seconds: (performance.now() - t0) / 1000 });
           o.log.warn({ rollout: ro.$name, step: o.step, reason }, 'rollout redone');
         },
       },
@@ -68,7 +68,7 @@ export async function collect(job: Job, config: TrainConfig, prompts: RolloutPro
         // which the runtime restarts, redoes its prompts whole.
         if ((err as Error)?.name !== 'ActorDiedError' || (await ro.$info().catch(() => undefined))?.state !== 'dead' || r < job.fixedRollouts) throw err;
         const k = r % job.fixedRollouts;
-        redone.push({ rollout: ro.$name ?? ro.$id, reason: `${(err as Error).message}; its prompts redone by ${rollouts[k].$name ?? rollouts[k].$id}`, seconds: (performance.now() - t0) / 1000 });
+        redone.push({ rollout: localName(ro.$name, ro.$id), reason: `${(err as Error).message}; its prompts redone by ${localName(rollouts[k].$name, rollouts[k].$id)}`, seconds: (performance.now() - t0) / 1000 });
         return run(rollouts[k], part, r);
       }
     }),
