@@ -120,6 +120,10 @@ export class ReplicaGroup<H extends ActorHandle<unknown>> {
       if (attempt >= MAX_ATTEMPTS) throw (states[dead[0]] as { error: unknown }).error;
       // Replacing and re-forming the group frees the survivors still waiting in the collective.
       await this.replace(dead, what, hs, all);
+      // Deaths noticed only once the group was formed again (a lost node's replicas fail one by one): replaced too.
+      const late = states.flatMap((o, r) => (o && !o.ok && isDeath(o.error) && !dead.includes(r) ? [r] : []));
+      if (late.length) await this.replace(late, what, hs);
+      dead.push(...late);
       const done = states.flatMap((o, r) => (o?.ok && !dead.includes(r) ? [(o as { value: R }).value] : []));
       const versions = await Promise.all(this.a.handles().map((h) => this.a.version(h)));
       if (Math.max(...versions) > version) {
@@ -148,9 +152,11 @@ export class ReplicaGroup<H extends ActorHandle<unknown>> {
     await this.a.formGroup();
     if (pending) await pending;
     const now = this.a.handles();
-    const versions = await Promise.all(now.map((h, r) => (ranks.includes(r) ? -1 : this.a.version(h))));
+    // -1: a replacement; -2: a survivor that died meanwhile (replaced by the caller once noticed).
+    const versions = await Promise.all(now.map((h, r) => (ranks.includes(r) ? -1 : Promise.resolve(this.a.version(h)).then((v) => v, () => -2))));
     const src = versions.indexOf(Math.max(...versions));
-    const loads = await Promise.all(now.map((h, r) => (versions[r] < versions[src] ? this.a.loadStateFrom(h, now[src]) : null)));
+    if (versions[src] < 0) throw new AllReplicasLostError(this.a.role, `${what}: no survivor answered`);
+    const loads = await Promise.all(now.map((h, r) => (versions[r] !== -2 && versions[r] < versions[src] ? this.a.loadStateFrom(h, now[src]) : null)));
     const seconds = (performance.now() - t0) / 1000;
     ranks.forEach((r, i) => {
       const load = loads[r];

@@ -93,7 +93,9 @@ export class RlLoop {
       prefetch?.catch(() => undefined); // awaited by the next step; a failure here must not go unhandled if this step throws first
       try {
         // An actor that cannot be placed again ends the run at once (the step would wait for it forever).
-        await Promise.race([this.step(step, got), this.x.watch.failed]);
+        const done = this.step(step, got);
+        done.catch(() => undefined); // when the watch wins the race, the step's own failure must not go unhandled
+        await Promise.race([done, this.x.watch.failed]);
         step++;
       } catch (err) {
         if (!(err instanceof AllReplicasLostError)) throw err;
