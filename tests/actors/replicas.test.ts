@@ -114,6 +114,15 @@ test('losing every replica throws AllReplicasLostError (the run goes back to its
   t.regex(err!.message, /every learner was lost \(score: r-0, r-1 died\)/);
   const h2 = harness(2);
   await t.throwsAsync(h2.group.update('update', 0, () => Promise.reject(new Error('NaN in the loss'))), { message: 'NaN in the loss' });
+  // ZeRO-1: a lost learner's optimizer shard is on no peer, so even one loss goes back to the checkpoint.
+  const { hs } = harness(1);
+  const zero = new ReplicaGroup<ActorHandle<unknown>>(
+    { role: 'learner', handles: () => [hs[0], { ...hs[0], $id: 'z2', $name: 'r-1' }] as never, set: () => undefined, spawn: async () => hs[0] as never, formGroup: async () => undefined, version: async () => 0, loadStateFrom: async () => ({ version: 0, bytes: 0, seconds: 0 }), noPeerState: 'optimizer.zeroStage 1' },
+    pino({ level: 'silent' }),
+  );
+  const z = await t.throwsAsync(zero.each('score', (h, r) => (r === 1 ? died(h as unknown as Fake) : 'ok')));
+  t.true(z instanceof AllReplicasLostError);
+  t.regex(z!.message, /score: r-1 died, and its state is on no peer \(optimizer.zeroStage 1\)/);
 });
 
 test('SimulatorPool: a simulator that died for good (an elastic one whose node left) is skipped from then on; other errors are raised', async (t) => {

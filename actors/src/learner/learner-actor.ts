@@ -257,6 +257,7 @@ export class LearnerActor {
    * the version. What a replacement learner takes from a surviving peer.
    */
   exportState(): { params: Uint8Array; optimizer: Uint8Array; version: number } {
+    if (this.shard) throw new Error("exportState: with ZeRO-1 this learner holds only its shard of the AdamW state; a lost learner's shard is in the last checkpoint only");
     return { params: encodeWeights(this.model.params, this.updates), optimizer: this.trainer.optimizer.stateBytes({ version: String(this.updates) }), version: this.updates };
   }
 

@@ -27,6 +27,11 @@ export interface ReplicaAdapter<H> {
   version: (h: H) => PromiseLike<number>;
   /** `h` takes `source`'s parameters and optimizer state (replica to replica, over the data plane). */
   loadStateFrom: (h: H, source: H) => PromiseLike<{ version: number; bytes: number; seconds: number }>;
+  /**
+   * Why a lost replica's state exists on no peer (e.g. ZeRO-1: each learner's
+   * AdamW shard lives only on it): then any loss sends the run to its checkpoint.
+   */
+  noPeerState?: string;
 }
 
 /** Every replica of the group is gone: the run goes back to its last checkpoint. */
@@ -35,8 +40,9 @@ export class AllReplicasLostError extends Error {
   constructor(
     readonly role: string,
     cause: string,
+    message = `every ${role} was lost (${cause})`,
   ) {
-    super(`every ${role} was lost (${cause})`);
+    super(message);
   }
 }
 
@@ -143,7 +149,9 @@ export class ReplicaGroup<H extends ActorHandle<unknown>> {
   private async replace(ranks: number[], what: string, old: H[], pending?: Promise<unknown>): Promise<void> {
     const t0 = performance.now();
     const hs = this.a.handles();
-    if (ranks.length >= hs.length) throw new AllReplicasLostError(this.a.role, `${what}: ${ranks.map((r) => localName(old[r].$name, old[r].$id)).join(', ')} died`);
+    const lost = `${what}: ${ranks.map((r) => localName(old[r].$name, old[r].$id)).join(', ')} died`;
+    if (ranks.length >= hs.length) throw new AllReplicasLostError(this.a.role, lost);
+    if (this.a.noPeerState) throw new AllReplicasLostError(this.a.role, lost, `${lost}, and its state is on no peer (${this.a.noPeerState})`);
     const nodes = await Promise.all(ranks.map((r) => this.nodeOf(old[r])));
     for (const r of ranks) void old[r].$kill().catch(() => undefined);
     const fresh = await Promise.all(ranks.map((r) => this.a.spawn(r)));

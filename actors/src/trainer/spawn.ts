@@ -102,7 +102,8 @@ export class JobSpawner {
 
   /** The job as the RL loop drives it: `actors` plus the learners' (and critics') replica groups, whose lost members this spawner replaces. */
   job(actors: JobActors): Job {
-    const learners = this.replicas(actors, 'learners', (r) => this.spawnLearner(this.entry('learner', r), true), (h) => h.version());
+    const zero = this.config.optimizer.zeroStage === 1 ? "optimizer.zeroStage 1: each learner's AdamW shard lives only on it and in checkpoints" : undefined;
+    const learners = this.replicas(actors, 'learners', (r) => this.spawnLearner(this.entry('learner', r), true), (h) => h.version(), zero);
     const critics = actors.critics.length ? this.replicas(actors, 'critics', (r) => this.spawnCritic(this.entry('critic', r), true), (h) => h.updates()) : null;
     return { actors, learners, critics, fixedRollouts: actors.rollouts.length };
   }
@@ -113,6 +114,7 @@ export class JobSpawner {
     key: K,
     spawn: (rank: number) => Promise<H>,
     version: (h: H) => PromiseLike<number>,
+    noPeerState?: string,
   ): ReplicaGroup<H> {
     const list = () => actors[key] as H[];
     return new ReplicaGroup<H>(
@@ -125,6 +127,7 @@ export class JobSpawner {
         version,
         // Same-role peers: a learner loads from a learner, a critic from a critic.
         loadStateFrom: (h, src) => (h as ActorHandle<LearnerActor>).loadStateFrom(src as ActorHandle<LearnerActor>),
+        ...(noPeerState ? { noPeerState } : {}),
       },
       this.log,
     );
