@@ -66,7 +66,7 @@ test('cohort train cluster-smoke --address on a two-agent cluster: planned place
   t.teardown(() => reader.close().catch(() => undefined));
   const store = await ClusterStateStore.open(reader, { cluster: 'local-8gpu' });
   const status = () => readClusterStatus(store, 'local-8gpu');
-  const plan = JSON.parse((await cohort(['train', SMOKE, '--dry-run', '--json'])).stdout) as TrainPlan;
+  const plan = (JSON.parse((await cohort(['train', SMOKE, '--dry-run', '--json'])).stdout) as { plan: TrainPlan }).plan;
 
   let stderr = '';
   const train = spawn(process.execPath, [bin, 'train', SMOKE, '--address', state.natsUrl, '--token-file', tokenFile, '--log-level', 'warn'], { cwd: dir, env: env() });
