@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { timingSafeEqual, createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import { tokensEqual } from '@cohort/runtime';
 
 /** gRPC metadata key that carries the cluster token on every data-plane call. */
 export const TOKEN_METADATA_KEY = 'x-cohort-token';
@@ -18,13 +18,6 @@ export interface TlsPaths {
 /** How a process supplies the cluster token (quoted in every refusal). */
 export const HOW_TO_PASS = 'pass the cluster token: COHORT_TOKEN or --token-file for cohort commands, the `token` option of connect(), or security.token/tokenEnv/tokenFile in the cluster config';
 
-function sameToken(a: string, b: string): boolean {
-  // Hash first so the comparison takes the same time whatever the lengths.
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
-
 /**
  * Checks the cluster token in call metadata. Returns undefined when it is
  * valid, or the reason for refusing the call.
@@ -33,7 +26,7 @@ export function checkTokenMetadata(metadata: grpc.Metadata, token: string): stri
   const got = metadata.get(TOKEN_METADATA_KEY);
   if (got.length === 0) return `cluster token missing: this cluster's data plane requires the cluster token (gRPC metadata "${TOKEN_METADATA_KEY}"); ${HOW_TO_PASS}`;
   const value = typeof got[0] === 'string' ? got[0] : got[0].toString('utf8');
-  if (!sameToken(value, token)) return `cluster token rejected: the token sent does not match this cluster's token; ${HOW_TO_PASS}`;
+  if (!tokensEqual(value, token)) return `cluster token rejected: the token sent does not match this cluster's token; ${HOW_TO_PASS}`;
   return undefined;
 }
 

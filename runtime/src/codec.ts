@@ -26,6 +26,8 @@ export interface EncodeOptions {
   bulkThreshold: number;
   /** Limit on the serialized (non-bulk) payload. */
   maxBytes: number;
+  /** Limit on each bulk attachment (default: none). */
+  maxBulkBytes?: number;
   /** Names the message in errors, e.g. `arguments of Counter.add`. */
   what: string;
 }
@@ -189,6 +191,15 @@ export function encodeValue(value: unknown, opts: EncodeOptions): Encoded {
     );
   }
   if (payload.byteLength > opts.maxBytes) throw tooLarge(payload.byteLength, opts);
+  if (opts.maxBulkBytes !== undefined) {
+    for (const b of st.bulk) {
+      if (b.byteLength > opts.maxBulkBytes) {
+        throw new MessageTooLargeError(
+          `${opts.what} hold a binary array of ${b.byteLength} bytes, over the ${opts.maxBulkBytes}-byte bulk limit. Send it in slices, or raise maxBulkBytes in init() (or COHORT_MAX_BULK_BYTES) on every process: receivers refuse bigger attachments.`,
+        );
+      }
+    }
+  }
   return { payload, special: st.special, bulk: st.bulk };
 }
 

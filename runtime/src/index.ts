@@ -31,8 +31,9 @@ export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, Worker
 export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
 export { LocalWorkerLauncher, type LocalWorkerLauncherOptions, type RunningActor, gpuEnv, hugePageTunables, type WorkerLauncher, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './worker-launcher.js';
-export { Endpoint, type ValueCodec, type CallHandler, type EndpointOptions, type EndpointExtras } from './transport/endpoint.js';
+export { Endpoint, DEFAULT_MAX_BATCH_BYTES, type ValueCodec, type CallHandler, type EndpointOptions, type EndpointExtras } from './transport/endpoint.js';
 export { Channel } from './transport/channel.js';
+export { BulkServer, DEFAULT_BULK_LIMITS, MAX_BULK_HELLO_BYTES, tokensEqual, type BulkLimits, type BulkRefusal } from './transport/bulk.js';
 export { encodeValue, decodeValue, type Encoded } from './codec.js';
 export { createLogger } from './logging.js';
 export { workerEnvFor, workerConfigFromEnv } from './worker-config.js';

@@ -163,6 +163,8 @@ export const RuntimeConfigSchema = z
     maxMessageBytes: z.number().int().min(1024).optional(),
     /** Binary payloads at least this big take the bulk socket; default 64 KiB. */
     bulkThresholdBytes: z.number().int().min(0).optional(),
+    /** Limit on one bulk attachment (a typed array or Buffer sent or received); default `COHORT_MAX_BULK_BYTES` or 4 GiB. */
+    maxBulkBytes: z.number().int().min(1024).optional(),
     /** First restart delay; doubles per restart up to 5 s. Default 100 ms. */
     restartBackoffMs: z.number().int().min(0).optional(),
     /** Host to bind the data plane to; default 127.0.0.1. */
@@ -180,6 +182,7 @@ export interface ResolvedRuntimeConfig {
   logLevel?: string;
   maxMessageBytes: number;
   bulkThresholdBytes: number;
+  maxBulkBytes: number;
   restartBackoffMs: number;
   host: string;
   port: number;
@@ -206,6 +209,7 @@ export function resolveRuntimeConfig(input: unknown): ResolvedRuntimeConfig {
     logLevel: c.logLevel,
     maxMessageBytes: c.maxMessageBytes ?? envNumber('COHORT_MAX_MESSAGE_BYTES') ?? 64 * 1024 * 1024,
     bulkThresholdBytes: c.bulkThresholdBytes ?? 64 * 1024,
+    maxBulkBytes: c.maxBulkBytes ?? envNumber('COHORT_MAX_BULK_BYTES') ?? 4 * 1024 ** 3,
     restartBackoffMs: c.restartBackoffMs ?? 100,
     host: c.host ?? '127.0.0.1',
     port: c.port ?? 0,

@@ -95,6 +95,9 @@ export class Runtime {
       logger: parts.logger,
       host: parts.config.host,
       port: parts.config.port,
+      // a batch holds frames of at most maxMessageBytes each (senders split bigger ones)
+      maxBatchBytes: parts.config.maxMessageBytes + (1 << 20),
+      bulkLimits: { maxBulkBytes: parts.config.maxBulkBytes },
       codec: {
         encode: (v, what) => rt!.encode(v, what),
         decode: (p, s, b) => decodeValue(p, s, b, rt!.hooks),
@@ -111,7 +114,7 @@ export class Runtime {
 
   /** @internal */
   encode(value: unknown, what: string): Encoded {
-    return encodeValue(value, { bulkThreshold: this.parts.config.bulkThresholdBytes, maxBytes: this.parts.config.maxMessageBytes, what });
+    return encodeValue(value, { bulkThreshold: this.parts.config.bulkThresholdBytes, maxBytes: this.parts.config.maxMessageBytes, maxBulkBytes: this.parts.config.maxBulkBytes, what });
   }
 
   /** @internal */

@@ -5,6 +5,7 @@ export function workerEnvFor(cfg: ResolvedRuntimeConfig): Record<string, string>
   return {
     COHORT_MAX_MESSAGE_BYTES: String(cfg.maxMessageBytes),
     COHORT_BULK_THRESHOLD: String(cfg.bulkThresholdBytes),
+    COHORT_MAX_BULK_BYTES: String(cfg.maxBulkBytes),
     COHORT_HOST: cfg.host,
   };
 }

@@ -30,6 +30,7 @@ const bulkAttempt = (port: number, token: string) =>
       resolve('closed');
     });
     s.on('error', () => undefined);
+    s.resume(); // read what the server sends (a refusal record) so its close is seen
   });
 
 test('actor calls over the gRPC data plane need the cluster token: workers, head and drivers refuse a process without it or with a wrong one', async (t) => {

@@ -32,6 +32,8 @@ export class Channel {
   closeReason: Error | undefined;
   readonly bulkOut = new BulkWriter();
   bulkIn: net.Socket | undefined;
+  /** The peer broke the protocol (`what` it did); the endpoint closes the channel. */
+  onProtocolError: (what: string) => void = (what) => this.close(new Error(`peer ${this.peerAddress} ${what}`));
   /** Called once the peer has said hello (both sides). */
   ready: Promise<void>;
   markReady!: () => void;
@@ -49,6 +51,8 @@ export class Channel {
     private readonly writeBatch: (bytes: Uint8Array) => void,
     private readonly deliver: (ch: Channel, frame: Frame, bulk: Uint8Array[]) => void,
     private readonly endStream: () => void,
+    /** Largest batch written at once (the peer's gRPC receive bound); a frame bigger than it goes alone. */
+    private readonly maxBatchBytes = Infinity,
   ) {
     this.ready = new Promise((r) => (this.markReady = r));
   }
@@ -76,7 +80,20 @@ export class Channel {
     if (this.closed || this.out.length === 0) return;
     const frames = this.out;
     this.out = [];
-    this.writeBatch(encodeBatch(frames));
+    // Split so that no batch exceeds the peer's receive bound (frames ≤ maxMessageBytes each).
+    let start = 0;
+    let size = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      const n = f.payload.byteLength + f.target.length + f.method.length + 16 + 10 * f.bulk.length;
+      if (i > start && size + n > this.maxBatchBytes) {
+        this.writeBatch(encodeBatch(frames.slice(start, i)));
+        start = i;
+        size = 0;
+      }
+      size += n;
+    }
+    this.writeBatch(encodeBatch(start === 0 ? frames : frames.slice(start)));
   };
 
   /** Frames from the stream, in order; a frame with bulk attachments holds back later frames until its bytes arrive. */
@@ -95,11 +112,18 @@ export class Channel {
   }
 
   private pump(): void {
-    while (this.inbound.length) {
+    while (this.inbound.length && !this.closed) {
       const head = this.inbound[0];
       if (head.need > this.arrived.length) return;
       this.inbound.shift();
       const bulk = head.need ? this.arrived.splice(0, head.need) : [];
+      for (let i = 0; i < bulk.length; i++) {
+        if (bulk[i].byteLength !== head.frame.bulk[i]) {
+          // the stream and the bulk socket disagree: every later attachment would be misassigned
+          this.onProtocolError(`sent attachment ${i} of frame ${head.frame.id} with ${bulk[i].byteLength} bytes; the frame declared ${head.frame.bulk[i]}`);
+          return;
+        }
+      }
       this.deliver(this, head.frame, bulk);
     }
   }

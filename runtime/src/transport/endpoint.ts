@@ -5,17 +5,19 @@ import v8 from 'node:v8';
 import { decodeBatch, FrameFlags, FrameKind, type Frame } from '@cohort/protos';
 import type { Logger } from 'pino';
 import { BulkBufferPool } from './buffer-pool.js';
-import { BulkReader, createBulkServer, dialBulk, type BulkTls } from './bulk.js';
+import { BulkReader, BulkServer, DEFAULT_BULK_LIMITS, bulkHello, dialBulk, type BulkLimits, type BulkTls } from './bulk.js';
 import { Channel, makeFrame, type ReplySink } from './channel.js';
 import { errorFromWire, errorToWire, type WireError } from '../errors.js';
 import type { Encoded } from '../codec.js';
 
 const PATH = '/cohort.v1.DataPlane/Connect';
 const identity = (b: Buffer) => b;
-const GRPC_OPTIONS = {
-  'grpc.max_receive_message_length': -1,
+/** Default bound of one gRPC message (a batch of frames) received: the default value limit plus room for frame headers. */
+export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024 + (1 << 20);
+const grpcOptions = (maxBatchBytes: number) => ({
+  'grpc.max_receive_message_length': maxBatchBytes,
   'grpc.max_send_message_length': -1,
-};
+});
 
 /** How the endpoint turns values into payloads and back (the runtime supplies its codec). */
 export interface ValueCodec {
@@ -50,10 +52,53 @@ export interface EndpointOptions {
   bulkToken?: string;
   /** Mutual TLS on the bulk sockets (set with TLS gRPC credentials, so bulk bytes are encrypted too). */
   bulkTls?: BulkTls;
+  /** Largest gRPC message (one batch of frames) taken from a peer; senders split batches to fit. Default {@link DEFAULT_MAX_BATCH_BYTES}. */
+  maxBatchBytes?: number;
+  /** Bounds of the bulk path (attachment size, handshake deadline, connections in handshake); defaults in `DEFAULT_BULK_LIMITS`. */
+  bulkLimits?: Partial<BulkLimits>;
 }
 
 /** Endpoint options that a deployment layer adds (security, addressing); see `EndpointOptions`. */
-export type EndpointExtras = Omit<EndpointOptions, 'logger' | 'codec' | 'host' | 'port'>;
+export type EndpointExtras = Omit<EndpointOptions, 'logger' | 'codec' | 'host' | 'port' | 'maxBatchBytes' | 'bulkLimits'>;
+
+/** The hello each side of a channel sends first (process id, addresses, the channel id bulk sockets name). */
+interface Hello {
+  processId: string;
+  address: string;
+  bulkPort: number;
+  channelId: string;
+}
+
+function kindName(kind: number): string {
+  return Object.entries(FrameKind).find(([, v]) => v === kind)?.[0] ?? `kind-${kind}`;
+}
+
+/** Checks a peer's hello; returns it or throws naming what is wrong. */
+function parseHello(payload: Uint8Array): Hello {
+  let h: unknown;
+  try {
+    h = v8.deserialize(payload);
+  } catch (err) {
+    throw new Error(`undecodable hello (${(err as Error).message})`);
+  }
+  const o = h as Partial<Hello> | null;
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    typeof o.processId !== 'string' ||
+    o.processId.length > 200 ||
+    typeof o.address !== 'string' ||
+    !/^.{1,300}:\d{1,5}$/.test(o.address) ||
+    !Number.isInteger(o.bulkPort) ||
+    o.bulkPort! < 1 ||
+    o.bulkPort! > 65535 ||
+    typeof o.channelId !== 'string' ||
+    !/^[\w.-]{1,64}$/.test(o.channelId)
+  ) {
+    throw new Error('malformed hello: expected {processId, address "host:port", bulkPort 1-65535, channelId}');
+  }
+  return o as Hello;
+}
 
 /**
  * The data plane of one process: a gRPC server that peers dial (one
@@ -68,12 +113,16 @@ export class Endpoint {
   /** Where received bulk attachments are read into; give back arrays you are done with (`bulkPool.release(view)`) to have later ones reuse them. */
   readonly bulkPool = new BulkBufferPool();
   private readonly server: grpc.Server;
-  private readonly bulkServer: net.Server;
+  /** The accepting side of bulk sockets (its `refused` counters say what junk it turned away). */
+  readonly bulkServer: BulkServer;
+  readonly bulkLimits: BulkLimits;
+  private readonly maxBatchBytes: number;
   private readonly channels = new Map<string, Channel>();
   private readonly byPeerId = new Map<string, Channel>();
   /** Channels by the id their dialer chose; bulk sockets name it in their handshake. */
   private readonly byChannelId = new Map<string, Channel>();
-  private readonly waitingBulk = new Map<string, net.Socket>();
+  /** Authenticated bulk sockets whose channel's hello has not arrived yet (bounded in number and time). */
+  private readonly waitingBulk = new Map<string, { sock: net.Socket; timer: NodeJS.Timeout }>();
   private readonly clients = new Set<grpc.Client>();
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly notifyHandlers = new Map<string, NotifyHandler>();
@@ -82,8 +131,28 @@ export class Endpoint {
   private readonly bulkSockets = new Set<net.Socket>();
 
   private constructor(readonly opts: EndpointOptions) {
-    this.server = new grpc.Server({ ...GRPC_OPTIONS, ...(opts.serverInterceptors ? { interceptors: opts.serverInterceptors } : {}) });
-    this.bulkServer = createBulkServer((sock) => this.acceptBulk(sock), opts.bulkTls);
+    this.maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    this.bulkLimits = { ...DEFAULT_BULK_LIMITS, ...opts.bulkLimits };
+    this.server = new grpc.Server({ ...grpcOptions(this.maxBatchBytes), ...(opts.serverInterceptors ? { interceptors: opts.serverInterceptors } : {}) });
+    let lastRefusalLog = 0;
+    let unlogged = 0;
+    this.bulkServer = new BulkServer({
+      limits: this.bulkLimits,
+      token: opts.bulkToken,
+      tls: opts.bulkTls,
+      onAccept: (sock, channelId) => this.acceptBulk(sock, channelId),
+      onRefuse: (kind, reason, remote) => {
+        // junk can arrive at line rate: one warning a second at most, with the count of those not logged
+        const now = Date.now();
+        if (now - lastRefusalLog < 1000) {
+          unlogged++;
+          return;
+        }
+        opts.logger.warn({ remote, kind, alsoRefused: unlogged || undefined }, `bulk connection refused: ${reason}`);
+        lastRefusalLog = now;
+        unlogged = 0;
+      },
+    });
   }
 
   /** Starts the servers on random ports of `host` (default 127.0.0.1). */
@@ -108,8 +177,7 @@ export class Endpoint {
       ep.server.bindAsync(`${host}:${opts.port ?? 0}`, opts.serverCredentials ?? grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     ep.address = `${opts.advertiseHost ?? host}:${port}`;
-    await new Promise<void>((resolve) => ep.bulkServer.listen(0, host, resolve));
-    ep.bulkPort = (ep.bulkServer.address() as net.AddressInfo).port;
+    ep.bulkPort = await ep.bulkServer.listen(host);
     return ep;
   }
 
@@ -138,7 +206,7 @@ export class Endpoint {
     if (existing && !existing.closed) return existing;
     if (this.closedFlag) throw new Error('endpoint is closed');
     const client = new grpc.Client(address, this.opts.channelCredentials ?? grpc.credentials.createInsecure(), {
-      ...GRPC_OPTIONS,
+      ...grpcOptions(this.maxBatchBytes),
       ...(this.opts.callInterceptors ? { interceptors: this.opts.callInterceptors } : {}),
     });
     this.clients.add(client);
@@ -152,7 +220,9 @@ export class Endpoint {
         client.close();
         this.clients.delete(client);
       },
+      this.maxBatchBytes,
     );
+    ch.onProtocolError = (what) => this.protocolError(ch, what);
     this.channels.set(address, ch);
     ch.channelId = randomBytes(8).toString('hex');
     this.byChannelId.set(ch.channelId, ch);
@@ -170,8 +240,10 @@ export class Endpoint {
       (bytes) => call.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)),
       (c, f, b) => this.dispatch(c, f, b),
       () => call.end(),
+      this.maxBatchBytes,
     );
     const c = ch;
+    c.onProtocolError = (what) => this.protocolError(c, what);
     call.on('data', (buf: Buffer) => this.receive(c, buf));
     call.on('error', (err: Error) => this.closeChannel(c, new Error(`connection from ${c.peerAddress} failed: ${err.message}`)));
     call.on('end', () => this.closeChannel(c, new Error(`connection from ${c.peerAddress} closed`)));
@@ -184,11 +256,17 @@ export class Endpoint {
     try {
       frames = decodeBatch(buf);
     } catch (err) {
-      this.opts.logger.error({ err, peer: ch.peerAddress }, 'undecodable batch from peer; closing the channel');
-      this.closeChannel(ch, new Error(`peer ${ch.peerAddress} sent an undecodable batch: ${(err as Error).message}`));
+      this.protocolError(ch, `sent an undecodable batch: ${(err as Error).message}`);
       return;
     }
     ch.receive(frames);
+  }
+
+  /** A peer broke the protocol: log it once and close its channel (its pending calls fail with the reason). */
+  private protocolError(ch: Channel, what: string): void {
+    if (ch.closed) return;
+    this.opts.logger.error({ peer: ch.peerAddress }, `peer ${what}; closing the channel`);
+    this.closeChannel(ch, new Error(`peer ${ch.peerAddress} ${what}`));
   }
 
   private closeChannel(ch: Channel, err: Error): void {
@@ -201,7 +279,8 @@ export class Endpoint {
   }
 
   private hello(ch: Channel, frame: Frame): void {
-    const h = v8.deserialize(frame.payload) as { processId: string; address: string; bulkPort: number; channelId: string };
+    if (ch.peerId) return this.protocolError(ch, 'said hello twice');
+    const h = parseHello(frame.payload);
     const host = h.address.slice(0, h.address.lastIndexOf(':'));
     const dialed = ch.peerAddress !== '?';
     ch.peerId = h.processId;
@@ -218,13 +297,14 @@ export class Endpoint {
     const reader = new BulkReader(
       (bytes) => ch.bulkArrived(bytes),
       (len) => this.bulkPool.acquire(len),
+      this.bulkLimits.maxBulkBytes,
+      (err) => {
+        sock.destroy();
+        this.closeChannel(ch, new Error(`bulk connection to ${h.address}: ${err.message}`));
+      },
     );
-    const sock = dialBulk(host, h.bulkPort, reader, this.opts.bulkTls, () => {
-      const id = Buffer.from(`${ch.channelId}\n${this.opts.bulkToken ?? ''}`);
-      const len = Buffer.alloc(4);
-      len.writeUInt32LE(id.length);
-      sock.write(Buffer.concat([len, id]));
-    });
+    const hello = bulkHello(ch.channelId, this.opts.bulkToken);
+    const sock = dialBulk(host, h.bulkPort, reader, this.opts.bulkTls, () => sock.write(hello));
     sock.setNoDelay(true);
     sock.on('error', (err) => this.closeChannel(ch, new Error(`bulk connection to ${h.address} failed: ${err.message}`)));
     sock.on('close', () => this.closeChannel(ch, new Error(`bulk connection to ${h.address} closed`)));
@@ -232,35 +312,38 @@ export class Endpoint {
     const waiting = this.waitingBulk.get(ch.channelId);
     if (waiting) {
       this.waitingBulk.delete(ch.channelId);
-      this.attachBulkOut(ch, waiting);
+      clearTimeout(waiting.timer);
+      this.attachBulkOut(ch, waiting.sock);
     }
     ch.markReady();
   }
 
-  private acceptBulk(sock: net.Socket): void {
+  /** An authenticated bulk socket (the handshake was checked by the bulk server). */
+  private acceptBulk(sock: net.Socket, channelId: string): void {
     sock.setNoDelay(true);
     this.bulkSockets.add(sock);
     sock.on('close', () => this.bulkSockets.delete(sock));
-    let head = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      head = Buffer.concat([head, d]);
-      if (head.length < 4) return;
-      const n = head.readUInt32LE(0);
-      if (head.length < 4 + n) return;
-      sock.off('data', onData);
-      sock.pause();
-      const [channelId, token = ''] = head.subarray(4, 4 + n).toString().split('\n');
-      if (this.opts.bulkToken !== undefined && token !== this.opts.bulkToken) {
-        this.opts.logger.warn({ remote: sock.remoteAddress }, 'bulk connection refused: wrong or missing token');
-        sock.destroy();
-        return;
+    const ch = this.byChannelId.get(channelId);
+    if (ch && ch.peerId) return this.attachBulkOut(ch, sock);
+    // Its channel's hello is still on the way: wait for it, bounded like a handshake.
+    if (this.waitingBulk.has(channelId) || this.waitingBulk.size >= this.bulkLimits.maxPending) {
+      sock.destroy();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (this.waitingBulk.get(channelId)?.sock !== sock) return;
+      this.waitingBulk.delete(channelId);
+      this.opts.logger.warn({ remote: sock.remoteAddress }, `bulk connection for unknown channel ${channelId} closed after ${this.bulkLimits.handshakeMs} ms`);
+      sock.destroy();
+    }, this.bulkLimits.handshakeMs);
+    timer.unref();
+    this.waitingBulk.set(channelId, { sock, timer });
+    sock.once('close', () => {
+      if (this.waitingBulk.get(channelId)?.sock === sock) {
+        clearTimeout(timer);
+        this.waitingBulk.delete(channelId);
       }
-      const ch = this.byChannelId.get(channelId);
-      if (ch && ch.peerId) this.attachBulkOut(ch, sock);
-      else this.waitingBulk.set(channelId, sock);
-    };
-    sock.on('data', onData);
-    sock.on('error', () => sock.destroy());
+    });
   }
 
   private attachBulkOut(ch: Channel, sock: net.Socket): void {
@@ -269,6 +352,15 @@ export class Endpoint {
   }
 
   private dispatch(ch: Channel, frame: Frame, bulk: Uint8Array[]): void {
+    try {
+      this.dispatchFrame(ch, frame, bulk);
+    } catch (err) {
+      // A frame its handler could not take (undecodable payload, malformed hello): the peer is not speaking the protocol.
+      this.protocolError(ch, `sent a ${kindName(frame.kind)} frame that could not be handled (${(err as Error).message})`);
+    }
+  }
+
+  private dispatchFrame(ch: Channel, frame: Frame, bulk: Uint8Array[]): void {
     switch (frame.kind) {
       case FrameKind.Call:
       case FrameKind.StreamCredit:
@@ -361,8 +453,13 @@ export class Endpoint {
     const err = new Error('endpoint closed');
     for (const ch of [...this.channels.values(), ...this.byPeerId.values(), ...this.byChannelId.values()]) this.closeChannel(ch, err);
     for (const s of this.bulkSockets) s.destroy();
+    for (const { sock, timer } of this.waitingBulk.values()) {
+      clearTimeout(timer);
+      sock.destroy();
+    }
+    this.waitingBulk.clear();
     for (const c of this.clients) c.close();
     this.server.forceShutdown();
-    await new Promise<void>((r) => this.bulkServer.close(() => r()));
+    await this.bulkServer.close();
   }
 }
