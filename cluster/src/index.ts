@@ -91,5 +91,7 @@ export { startClusterHead, DRIVER_HELLO, type ClusterHeadService, type ClusterHe
 export { startClusterNode, type ClusterNode, type ClusterNodeOptions } from './agent-service.js';
 export { connect, type ConnectOptions, type ClusterRuntime } from './connect.js';
 export { runClusterBench, type ClusterBenchResult, type ClusterBenchOptions } from './bench/cluster-bench.js';
+export { runPortJunkBench, type PortJunkResult, type PortJunkRow, type PortJunkOptions } from './bench/port-junk-bench.js';
 export { ClusterBenchTarget, ClusterBenchTargetActor } from './bench/bench-actors.js';
+export { listeningAddresses, isLoopback } from './proc-sockets.js';
 export { NatsLogSink, fanoutLogger, logSubject, actorEventSubject } from './log-fanout.js';

@@ -16,6 +16,7 @@ import './bench-zerosearch.js';
 import './bench-runtime.js';
 import './data-inspect.js';
 import './bench-cluster.js';
+import './bench-ports.js';
 import './train.js';
 import './logs.js';
 import './bench-pipeline.js';
