@@ -9,8 +9,15 @@ type Options = NonNullable<ParseArgsConfig['options']>;
  * the flags the command does accept.
  */
 export function parseFlags<O extends Options>(argv: string[], options: O, allowPositionals = true) {
+  // `--steps -3`: a negative number after a string flag is its value (node would call it ambiguous);
+  // the command's own check then says what range the value takes
+  const args = [...argv];
+  for (let i = args.length - 2; i >= 0; i--) {
+    const m = /^--([^=]+)$/.exec(args[i]);
+    if (m && options[m[1]]?.type === 'string' && /^-(\d|\.\d|Infinity)/.test(args[i + 1])) args.splice(i, 2, `--${m[1]}=${args[i + 1]}`);
+  }
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+    return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (err) {
     const names = Object.keys(options);
     const known = names.map((k) => `--${k}`).join(', ');

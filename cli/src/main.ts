@@ -16,7 +16,8 @@ function overview(): string {
     ...rows,
     '',
     'Run `cohort <command> --help` for the options of one command.',
-    'Exit codes: 0 ok, 1 error, 2 usage (bad command, flag or config key), 3 cluster unreachable, 4 not found.',
+    'Exit codes: 0 ok, 1 error, 2 usage or invalid config (bad command, flag, config file or key), 3 cluster unreachable',
+    '(not up, no answer, or credentials refused), 4 not found, 130 interrupted.',
     'Colour is off under NO_COLOR and when output is not a terminal.',
   ].join('\n');
 }
@@ -24,17 +25,44 @@ function overview(): string {
 /** Exit codes of `cohort` (also listed by `cohort --help`). */
 export const EXIT = { ok: 0, error: 1, usage: 2, unreachable: 3, notFound: 4, interrupted: 130 } as const;
 
-function suggest(argv: string[]): string {
+/** The nearest of `options` to `word` within a third of its length (transpositions count once), if any. */
+function nearest(word: string, options: string[]): string | undefined {
+  return options
+    .map((o) => ({ o, d: editDistance(word, o) }))
+    .filter((x) => x.d <= Math.max(1, Math.floor(x.o.length / 3)))
+    .sort((a, b) => a.d - b.d)[0]?.o;
+}
+
+/**
+ * What was typed as the command (only the command words: `trian`, `bench runtim`,
+ * never the arguments after them) and a hint towards the commands meant.
+ */
+function unknownCommand(argv: string[]): { typed: string; hint: string } {
   const words = argv.filter((a) => !a.startsWith('-'));
-  const typed = words.join(' ');
-  // commands that start with what was typed (`cohort bench` → bench engine, bench runtime, ...)
-  const prefixed = commands.filter((c) => words.length > 0 && words.length < c.path.length && words.every((w, i) => c.path[i] === w));
-  if (prefixed.length) return `; did you mean one of: ${prefixed.map((c) => `cohort ${c.path.join(' ')}`).join(', ')}?`;
-  const scored = commands
-    .map((c) => ({ c, d: editDistance(typed.split(' ').slice(0, c.path.length).join(' '), c.path.join(' ')) }))
-    .filter((x) => x.d <= Math.max(1, Math.floor(x.c.path.join(' ').length / 3)))
-    .sort((a, b) => a.d - b.d);
-  return scored.length ? `; did you mean \`cohort ${scored[0].c.path.join(' ')}\`?` : '';
+  const firsts = [...new Set(commands.map((c) => c.path[0]))];
+  const group = (first: string) => commands.filter((c) => c.path[0] === first && c.path.length > 1);
+  const list = (cs: typeof commands) => cs.map((c) => `cohort ${c.path.join(' ')}`).join(', ');
+  if (words.length === 0) return { typed: argv.join(' '), hint: '' };
+  if (firsts.includes(words[0])) {
+    // a group (`cohort bench ...`) with a missing or mistyped second word
+    const members = group(words[0]);
+    const typed = words.slice(0, 2).join(' ');
+    const near = words[1] === undefined ? undefined : nearest(words[1], members.map((c) => c.path[1]));
+    return { typed, hint: near ? `; did you mean \`cohort ${words[0]} ${near}\`?` : `; did you mean one of: ${list(members)}?` };
+  }
+  const near = nearest(words[0], firsts);
+  if (!near) return { typed: words[0], hint: '' };
+  const members = group(near);
+  return { typed: words[0], hint: members.length ? `; did you mean one of: ${list(members)}?` : `; did you mean \`cohort ${near}\`?` };
+}
+
+/** Errors that mean an invalid configuration file or option (exit code 2, no usage text: the message names the key). */
+const CONFIG_ERRORS = new Set(['ConfigError', 'ClusterConfigError', 'DashboardConfigError']);
+
+/** The synopsis of a usage text (its first paragraph) and where the rest is. */
+function synopsis(c: { path: readonly string[]; usage: string }): string {
+  const first = c.usage.trim().split(/\n\s*\n/)[0];
+  return `${first}\n(\`cohort ${c.path.join(' ')} --help\` for the details)`;
 }
 
 /** The exit code an error maps to: its own numeric `exitCode`, 3 for an unreachable cluster, else 1. */
@@ -61,7 +89,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (!found) {
-    process.stderr.write(`cohort: unknown command "${argv.filter((a) => !a.startsWith('-')).join(' ') || argv.join(' ')}"${suggest(argv)}\n\n${overview()}\n`);
+    const { typed, hint } = unknownCommand(argv);
+    process.stderr.write(`cohort: unknown command "${typed}"${hint}\n${hint ? 'Run `cohort --help` for every command.' : `\n${overview()}`}\n`);
     return EXIT.usage;
   }
   if (found.rest.includes('--help') || found.rest.includes('-h')) {
@@ -72,10 +101,14 @@ export async function main(argv: string[]): Promise<number> {
     return await found.command.run(found.rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`cohort ${found.command.path.join(' ')}: ${err.message}\n\n${found.command.usage.trimEnd()}\n`);
-      return 2;
+      process.stderr.write(`cohort ${found.command.path.join(' ')}: ${err.message}\n\n${synopsis(found.command)}\n`);
+      return EXIT.usage;
     }
     const e = err as Error;
+    if (CONFIG_ERRORS.has(e?.name)) {
+      process.stderr.write(`cohort ${found.command.path.join(' ')}: ${e.message}\n`);
+      return EXIT.usage;
+    }
     process.stderr.write(`cohort ${found.command.path.join(' ')}: ${e?.message ?? String(err)}\n`);
     if (process.env.COHORT_DEBUG) process.stderr.write(`${e?.stack ?? ''}\n`);
     return exitCodeOf(err);

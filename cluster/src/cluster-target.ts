@@ -101,7 +101,8 @@ export function resolveClusterTarget(i: ClusterTargetInput): ClusterTarget {
       token ??= resolveToken(config.security);
     }
   }
-  if (!url) throw new Error(`no cluster address: the cluster of ${configPath} is not up (no state in ${stateDir}); start it with \`cohort up ${configPath}\`, or pass --address nats://HOST:PORT`);
+  // a cluster that is not up is unreachable (exit code 3), as an address where nothing answers
+  if (!url) throw new ClusterUnreachableError(`no cluster address: the cluster of ${configPath} is not up (no state in ${stateDir}); start it with \`cohort up ${configPath}\`, or pass --address nats://HOST:PORT`);
   const auth: NatsAuth = { token, credsFile: config?.security.natsCreds };
   return { url, auth, cluster: i.cluster ?? config?.clusterName ?? current?.cluster, config, stateDir, source, current };
 }

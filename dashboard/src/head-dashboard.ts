@@ -16,6 +16,8 @@ export interface HeadDashboardOptions {
   port?: number | 'off';
   /** Runs directory whose `<run>/metrics.jsonl` files are followed; default `./runs`. */
   runsDir?: string;
+  /** The cluster token: required by `/api/*` and `/metrics` when the dashboard binds beyond loopback. */
+  token?: string;
   logger?: Logger;
 }
 
@@ -39,10 +41,10 @@ export async function startHeadDashboard(head: { nc: NatsConnection; store: Clus
   const host = o.host ?? env.COHORT_DASHBOARD_HOST ?? '127.0.0.1';
   const runsDir = path.resolve(o.runsDir ?? 'runs');
   try {
-    return await startClusterDashboard(head.nc, head.store, head.cluster, { host, port: port ?? DEFAULT_DASHBOARD_PORT, runsDir }, o.logger);
+    return await startClusterDashboard(head.nc, head.store, head.cluster, { host, port: port ?? DEFAULT_DASHBOARD_PORT, runsDir, token: o.token }, o.logger);
   } catch (err) {
     if (port !== undefined || !(err instanceof DashboardConfigError) || !/in use/.test(err.message)) throw err;
     o.logger?.warn({ port: DEFAULT_DASHBOARD_PORT }, 'dashboard port taken; serving on a free port instead');
-    return startClusterDashboard(head.nc, head.store, head.cluster, { host, port: 0, runsDir }, o.logger);
+    return startClusterDashboard(head.nc, head.store, head.cluster, { host, port: 0, runsDir, token: o.token }, o.logger);
   }
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { tokensEqual } from '@cohort/runtime';
 import type { ClusterSnapshot, DashboardDataSource } from './data-source.js';
 import { PAGE_CSS, PAGE_JS, pageHtml } from './page.js';
 import { PromWriter, clusterMetrics, trainingMetrics } from './prometheus.js';
@@ -23,6 +24,12 @@ export const DashboardOptionsSchema = z.strictObject({
   title: z.string().default('Cohort dashboard'),
   /** Accept step metrics by HTTP POST on /api/training/<run>. Default true. */
   acceptPosts: z.boolean().default(true),
+  /**
+   * The cluster token. Required when `host` is not a loopback address: `/api/*` and
+   * `/metrics` then answer only requests that carry it (`Authorization: Bearer`,
+   * `x-cohort-token`, or the cookie set by opening `/?token=...` once).
+   */
+  token: z.string().min(1).optional(),
 });
 export type DashboardOptions = z.input<typeof DashboardOptionsSchema>;
 
@@ -49,6 +56,27 @@ function staticFile(rel: string): Buffer {
 }
 
 const SSE_KEEPALIVE_MS = 15_000;
+const COOKIE = 'cohort_token';
+
+/** True for interfaces only this machine reaches (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** The token a request carries: bearer header, `x-cohort-token`, `?token=`, or the dashboard cookie. */
+function tokenOf(req: IncomingMessage, url: URL): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  const h = req.headers['x-cohort-token'];
+  if (typeof h === 'string') return h;
+  const q = url.searchParams.get('token');
+  if (q) return q;
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
 
 /**
  * Serves the dashboard over HTTP: the page at `/`, JSON at `/api/cluster`,
@@ -67,6 +95,16 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
   }
   const o = parsed.data;
   const log = (deps.logger ?? pino({ level: 'silent' })).child({ component: 'dashboard' });
+  // bound beyond loopback, the data (cluster state, logs, training metrics) needs the cluster token
+  const guarded = !isLoopbackHost(o.host);
+  if (guarded && !o.token) {
+    throw new DashboardConfigError(`the dashboard binds ${o.host}, which other machines reach: give it the cluster token (the head passes its own; a cluster with natsCreds only has none) so /api/* and /metrics require it, or bind it to 127.0.0.1 (--dashboard-host)`);
+  }
+  const allowed = (req: IncomingMessage, url: URL) => {
+    if (!guarded) return true;
+    const t = tokenOf(req, url);
+    return t !== undefined && tokensEqual(t, o.token!);
+  };
   const training = deps.training ?? new TrainingFeed();
   const assets: Record<string, { type: string; body: Buffer | string }> = {
     '/static/uplot.js': { type: 'text/javascript; charset=utf-8', body: staticFile('uPlot.iife.min.js') },
@@ -137,6 +175,16 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://dashboard');
     const p = url.pathname;
+    if ((p.startsWith('/api/') || p === '/metrics') && !allowed(req, url)) {
+      res.setHeader('www-authenticate', 'Bearer realm="cohort"');
+      return json(res, 401, { error: `this dashboard is reachable beyond this machine, so ${p} needs the cluster token: send "Authorization: Bearer TOKEN" (or x-cohort-token), or open /?token=TOKEN once in the browser` });
+    }
+    if (p === '/' && guarded && url.searchParams.has('token')) {
+      // the browser keeps the token as a cookie for the page's own API calls
+      if (!allowed(req, url)) return json(res, 401, { error: 'wrong cluster token' });
+      res.writeHead(303, { location: '/', 'set-cookie': `${COOKIE}=${encodeURIComponent(o.token!)}; HttpOnly; SameSite=Strict; Path=/`, 'cache-control': 'no-store' });
+      return res.end();
+    }
     if (req.method === 'POST') {
       const m = /^\/api\/training\/([^/]+)$/.exec(p);
       if (!m || !o.acceptPosts) return json(res, 404, { error: `POST ${p}: only /api/training/<run> takes posts` });

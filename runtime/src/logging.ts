@@ -8,9 +8,13 @@ export function resolveLogLevel(level?: string): LevelWithSilent {
   return l;
 }
 
-/** The root logger of a driver or worker process. Workers write JSON lines to stdout, which the worker launcher forwards. */
+/**
+ * The root logger of a driver or worker process: JSON lines on stderr, so that
+ * stdout carries only a command's results (`--json` stays one document). The
+ * worker launcher forwards a worker's stderr (and stdout) lines into its own log.
+ */
 export function createLogger(opts: { level?: string; base?: Record<string, unknown> } = {}): Logger {
-  return pino({ level: resolveLogLevel(opts.level), base: opts.base ?? { pid: process.pid } });
+  return pino({ level: resolveLogLevel(opts.level), base: opts.base ?? { pid: process.pid } }, pino.destination(2));
 }
 
 export type { Logger };

@@ -166,6 +166,6 @@ test('POSTed step metrics are validated with a message naming the field; options
   t.regex(page, /<script src="\/static\/uplot.js">/);
   t.regex(await (await fetch(`${dash.url}/static/uplot.js`)).text(), /uPlot/);
   await t.throwsAsync(startDashboard(source, { port: 70000 }), { message: /dashboard option port/ });
-  await t.throwsAsync(startDashboard(source, { prot: 1 } as never), { message: 'unknown dashboard option "prot"; known options: host, port, pollMs, title, acceptPosts' });
+  await t.throwsAsync(startDashboard(source, { prot: 1 } as never), { message: 'unknown dashboard option "prot"; known options: host, port, pollMs, title, acceptPosts, token' });
   await t.throwsAsync(startDashboard(source, { port: dash.port }), { message: /is in use; pick another/ });
 });

@@ -28,7 +28,9 @@ and every gRPC data-plane connection (actor calls); security.tls adds mutual TLS
 A managed head with no token generates one and writes it beside the NATS store (mode 0600).
 --dashboard-port N|0|off  (head) serve the dashboard and Prometheus /metrics on port N (default
              COHORT_DASHBOARD_PORT, else 8265, or a free port when 8265 is taken; 0 any free port)
---dashboard-host HOST     (head) interface of the dashboard (default 127.0.0.1: loopback only)
+--dashboard-host HOST     (head) interface of the dashboard (default 127.0.0.1: loopback only); bound
+             elsewhere, its /api/* and /metrics require the cluster token (Bearer header, or
+             open /?token=TOKEN once in a browser)
 --no-record  (head) do not make this the current cluster. By default a head records its
              address, token file and config in ~/.cohort/current-cluster.json (or
              $XDG_STATE_HOME/cohort/), so \`cohort status\` etc. find it without flags, and
@@ -167,7 +169,7 @@ commands.push({
       });
       process.stdout.write(`cohort head ready: cluster ${cluster} at ${svc.natsUrl} (epoch ${svc.head.epoch}, control plane ${svc.grpcAddress})\n`);
       // the dashboard (and /metrics); a port asked for explicitly must work, the default is best effort
-      const dash = await startHeadDashboard(svc.head, { port: dashboardPort, host: v['dashboard-host'] }).catch(async (err: Error) => {
+      const dash = await startHeadDashboard(svc.head, { port: dashboardPort, host: v['dashboard-host'], token }).catch(async (err: Error) => {
         if (dashboardPort !== undefined || v['dashboard-host'] !== undefined) {
           await svc.stop();
           throw err;

@@ -1,4 +1,4 @@
-import { ConfigError, Trainer, checkPhysicalGpus, detectGpus, formatMemoryPlan, formatResultsTable, formatTrainPlan, loadTrainConfig, memoryCheck, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
+import { Trainer, checkPhysicalGpus, detectGpus, formatMemoryPlan, formatResultsTable, formatTrainPlan, loadTrainConfig, memoryCheck, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
 import { connect, resolveClusterTarget, targetNote, type ClusterRuntime, type ClusterTarget } from '@cohort/cluster';
 import { pino, type Logger } from 'pino';
 import { openTrainingPublisher, writeRunPlots, type TrainingPublisher } from '@cohort/dashboard';
@@ -90,13 +90,8 @@ or a shared filesystem). Without --address everything runs on this machine.`,
       cluster: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one config file, e.g. cohort train configs/zerosearch/local.yaml');
-    let loaded;
-    try {
-      loaded = await loadTrainConfig(positionals[0]);
-    } catch (err) {
-      if (err instanceof ConfigError) throw new UsageError(err.message);
-      throw err;
-    }
+    // an invalid config is a ConfigError: the CLI prints its problems (no usage text) and exits 2
+    const loaded = await loadTrainConfig(positionals[0]);
     if (values['dry-run']) {
       const plan = trainPlan(loaded.config);
       const c = loaded.config;
