@@ -10,19 +10,21 @@ export const DEFAULT_HEARTBEAT_MS = 1000;
 export const DEFAULT_NODE_TIMEOUT_MS = 5000;
 
 /** What a node says about itself in every heartbeat (so a restarted head learns the node table from heartbeats alone). */
+// bounded: an announcement is stored in KV and kept in every head's memory
+const fewKeys = (max: number) => (r: Record<string, unknown>) => Object.keys(r).length <= max;
 export const NodeAnnouncementSchema = z.object({
-  nodeId: z.string().regex(KEY_PATTERN),
-  resources: z.record(z.string(), z.number()),
-  labels: z.record(z.string(), z.string()).default({}),
-  address: z.string().optional(),
-  hostname: z.string().optional(),
+  nodeId: z.string().max(128).regex(KEY_PATTERN),
+  resources: z.record(z.string().max(64), z.number().min(0).max(1e18)).refine(fewKeys(64), 'at most 64 resources'),
+  labels: z.record(z.string().max(64), z.string().max(256)).refine(fewKeys(64), 'at most 64 labels').default({}),
+  address: z.string().max(300).optional(),
+  hostname: z.string().max(255).optional(),
   pid: z.number().int().optional(),
-  nodeType: z.string().optional(),
+  nodeType: z.string().max(64).optional(),
 });
 export type NodeAnnouncement = z.infer<typeof NodeAnnouncementSchema>;
 
 const HeartbeatSchema = NodeAnnouncementSchema.extend({ seq: z.number().int().min(0), sentAt: z.number() });
-const LeaveSchema = z.object({ nodeId: z.string().regex(KEY_PATTERN), reason: z.string().default('left') });
+const LeaveSchema = z.object({ nodeId: z.string().max(128).regex(KEY_PATTERN), reason: z.string().max(1000).default('left') });
 
 /** A membership change as published on `cohort.<cluster>.events.node`. */
 export const NodeEventSchema = z.object({

@@ -34,6 +34,8 @@ export function parseActorLogLine(line: string, node?: string): LogLine | undefi
  * the cluster's log subject on NATS, where node agents publish their
  * workers' lines ({@link LogStore.subscribe}; `logSubject` of `@cohort/cluster`).
  */
+const MAX_LOG_MSG_CHARS = 16 * 1024;
+
 export class LogStore {
   private readonly lines = new Map<string, LogLine[]>();
   private readonly listeners = new Set<(l: LogLine) => void>();
@@ -45,8 +47,9 @@ export class LogStore {
     readonly maxActors = 2000,
   ) {}
 
-  /** Adds one line (and tells the listeners). */
+  /** Adds one line (and tells the listeners); a message over 16 KiB keeps its head. */
   add(l: LogLine): void {
+    if (l.msg.length > MAX_LOG_MSG_CHARS) l = { ...l, msg: `${l.msg.slice(0, MAX_LOG_MSG_CHARS)}… (${l.msg.length - MAX_LOG_MSG_CHARS} characters cut)` };
     let ring = this.lines.get(l.actor);
     if (ring) this.lines.delete(l.actor); // re-inserted below: the map stays in least-recently-logged order
     else ring = [];

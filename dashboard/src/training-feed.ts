@@ -49,6 +49,9 @@ export function parseTrainingStep(value: unknown, where = 'step metrics'): Train
   return r.data;
 }
 
+/** Largest training-step message taken from NATS (a StepMetrics line is a few KB). */
+export const MAX_STEP_MESSAGE_BYTES = 256 * 1024;
+
 /** Run names: what `runs/<name>` allows. */
 export const RUN_NAME = /^[A-Za-z0-9_.=-]+$/;
 
@@ -81,15 +84,21 @@ export class TrainingFeed {
   private readonly listeners = new Set<(u: TrainingUpdate) => void>();
   private readonly stops: Array<() => void> = [];
 
-  /** Keeps at most `maxSteps` steps per run (the oldest go first). */
-  constructor(readonly maxSteps = 10_000) {}
+  /** Keeps at most `maxSteps` steps per run (the oldest go first) and `maxRuns` runs (the one that reported least recently goes). */
+  constructor(
+    readonly maxSteps = 10_000,
+    readonly maxRuns = 256,
+  ) {}
 
   /** Validates and records one step of `run` (a repeated step number replaces the earlier one). */
   push(run: string, step: unknown): TrainingStep {
     if (!RUN_NAME.test(run)) throw new TrainingStepError(`run name "${run}": use letters, digits, "-", "_", "." or "=" only`);
     const s = parseTrainingStep(step, `run ${run}`);
     let series = this.runs.get(run);
-    if (!series) this.runs.set(run, (series = []));
+    if (!series) {
+      this.runs.set(run, (series = []));
+      if (this.runs.size > this.maxRuns) this.runs.delete(this.runs.keys().next().value!);
+    }
     const last = series.at(-1);
     if (last && s.step <= last.step) {
       // a restarted run writes its steps again: drop what it overwrites
@@ -128,6 +137,7 @@ export class TrainingFeed {
       callback: (err, msg) => {
         if (err) return;
         try {
+          if (msg.data.length > MAX_STEP_MESSAGE_BYTES) throw new TrainingStepError(`training message of ${msg.data.length} bytes: at most ${MAX_STEP_MESSAGE_BYTES} are taken (one StepMetrics object)`);
           const m = msg.json<{ run?: unknown; step?: unknown }>();
           if (typeof m?.run !== 'string') throw new TrainingStepError('training message: expected {run: string, step: StepMetrics}');
           this.push(m.run, m.step);

@@ -32,7 +32,7 @@ export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
 export { LocalWorkerLauncher, type LocalWorkerLauncherOptions, type RunningActor, gpuEnv, hugePageTunables, type WorkerLauncher, type WorkerLaunch, type WorkerProcess, type WorkerExit } from './worker-launcher.js';
 export { Endpoint, DEFAULT_MAX_BATCH_BYTES, type ValueCodec, type CallHandler, type EndpointOptions, type EndpointExtras } from './transport/endpoint.js';
-export { Channel } from './transport/channel.js';
+export { Channel, makeFrame } from './transport/channel.js';
 export { BulkServer, DEFAULT_BULK_LIMITS, MAX_BULK_HELLO_BYTES, tokensEqual, type BulkLimits, type BulkRefusal } from './transport/bulk.js';
 export { encodeValue, decodeValue, type Encoded } from './codec.js';
 export { createLogger } from './logging.js';
