@@ -52,7 +52,14 @@ export interface RuntimeParts {
 interface StoredObject {
   value?: unknown;
   promise?: Promise<unknown>;
+  /** Large binary copies made by put(), lent by the endpoint's buffer pool. */
+  buffers?: ArrayBuffer[];
+  /** Handed out (a local get, or sent to another process): its buffers may still be in use and are never recycled. */
+  shared?: boolean;
 }
+
+/** Binary values at least this big are copied into pooled memory by put() (reused after free()). */
+const POOLED_COPY_BYTES = 64 * 1024;
 
 /**
  * The driver API, the same in the driver and inside actors: spawn and look up
@@ -185,17 +192,42 @@ export class Runtime {
     return this.cp.listNodes();
   }
 
-  /** Stores a value in this process and returns its ref. Binary data is copied (later changes to it do not show). */
+  /**
+   * Stores a value in this process and returns its ref. Binary data is copied
+   * (later changes to it do not show): large arrays into pooled memory, so a
+   * put after a free() of one nobody fetched costs one memory copy.
+   */
   put<T>(value: T): ObjectRef<T> {
     this.check();
     const id = `o${++this.seq}`;
-    this.store.set(id, { value: snapshot(value, 0) });
+    const buffers: ArrayBuffer[] = [];
+    const copy = (len: number) => {
+      if (len < POOLED_COPY_BYTES) return new ArrayBuffer(len);
+      const view = this.endpoint.bulkPool.acquire(len);
+      buffers.push(view.buffer as ArrayBuffer);
+      return view.buffer as ArrayBuffer;
+    };
+    this.store.set(id, { value: snapshot(value, 0, copy), buffers: buffers.length ? buffers : undefined });
     return new ObjectRef<T>(id, this.address);
   }
 
-  /** Drops a stored object of this process. */
+  /** Drops a stored object of this process; the memory of one never handed out is reused by later puts and bulk reads. */
   free(ref: ObjectRef<unknown>): void {
-    if (ref.owner === this.address) this.store.delete(ref.id);
+    if (ref.owner !== this.address) return;
+    const o = this.store.get(ref.id);
+    this.store.delete(ref.id);
+    if (o?.buffers && !o.shared) for (const b of o.buffers) this.endpoint.bulkPool.release(new Uint8Array(b));
+  }
+
+  /**
+   * Gives back a binary array the runtime received for you (an argument or
+   * result that came over the bulk path): later attachments of that size are
+   * read into its memory instead of fresh pages (which cost more than the
+   * copy for large transfers). Do not touch the array, or any view of its
+   * buffer, afterwards. Returns false (and does nothing) for other arrays.
+   */
+  release(view: ArrayBufferView): boolean {
+    return this.endpoint.bulkPool.release(view);
   }
 
   /** @internal Makes a call's future value fetchable by other processes. */
@@ -208,6 +240,7 @@ export class Runtime {
   private async localGet(id: string): Promise<unknown> {
     const o = this.store.get(id);
     if (!o) throw new CohortError(`object ${id} is not stored at ${this.address} (freed, or its owner restarted)`);
+    o.shared = true;
     return o.promise ? o.promise : o.value;
   }
 
@@ -292,19 +325,24 @@ export class Runtime {
 }
 
 /** Copies binary data and containers so later changes by the caller do not show; handles, refs and other values are kept. */
-function snapshot(v: unknown, depth: number): unknown {
+/** A copy of `v` whose binary parts live in memory from `alloc` (one memcpy each), so later changes to `v` do not show. */
+function snapshot(v: unknown, depth: number, alloc: (len: number) => ArrayBuffer): unknown {
   if (v === null || typeof v !== 'object' || depth > 64) return v;
-  if (ArrayBuffer.isView(v)) {
-    if (Buffer.isBuffer(v)) return Buffer.from(v);
-    if (v instanceof DataView) return new DataView(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
-    return (v as unknown as { slice(): unknown }).slice();
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) {
+    const src = v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    const ab = alloc(src.byteLength);
+    new Uint8Array(ab).set(src);
+    if (v instanceof ArrayBuffer) return ab;
+    if (Buffer.isBuffer(v)) return Buffer.from(ab, 0, src.byteLength);
+    if (v instanceof DataView) return new DataView(ab);
+    const Ctor = v.constructor as new (b: ArrayBuffer) => unknown;
+    return new Ctor(ab);
   }
-  if (v instanceof ArrayBuffer) return v.slice(0);
-  if (Array.isArray(v)) return v.map((x) => snapshot(x, depth + 1));
+  if (Array.isArray(v)) return v.map((x) => snapshot(x, depth + 1, alloc));
   const p = Object.getPrototypeOf(v);
   if (p === Object.prototype || p === null) {
     const out: Record<string, unknown> = {};
-    for (const k in v as Record<string, unknown>) out[k] = snapshot((v as Record<string, unknown>)[k], depth + 1);
+    for (const k in v as Record<string, unknown>) out[k] = snapshot((v as Record<string, unknown>)[k], depth + 1, alloc);
     return out;
   }
   if (v instanceof Map || v instanceof Set || v instanceof Date) {

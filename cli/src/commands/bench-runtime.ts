@@ -24,14 +24,18 @@ const LABELS: Array<[string, string]> = [
   ['put_calls_per_s', 'put calls (/s)'],
   ['get_calls_per_s', 'get calls (/s)'],
   ['put_gb_per_s', 'put (GB/s)'],
-  ['transfer_gb_per_s', 'actor-to-actor 256 MiB Float32Array (GB/s)'],
+  ['transfer_gb_per_s', 'actor-to-actor 256 MiB Float32Array, fresh memory (GB/s)'],
+  ['transfer_reuse_gb_per_s', 'same, receiver releases the array (GB/s)'],
   ['placement_groups_per_s', 'placement group create+remove (/s)'],
   ['actor_spawn_ms', 'actor spawn to first result (ms)'],
   ['baseline_stream_echo_per_s', 'floor: bare gRPC bidi-stream echo (/s)'],
   ['baseline_stream_echo_sync_per_s', 'floor: same echo, one message in flight (/s)'],
   ['baseline_tcp_gb_per_s', 'floor: raw TCP between processes (GB/s)'],
+  ['baseline_tcp_fresh_gb_per_s', 'floor: raw TCP into fresh memory (GB/s)'],
   ['async_vs_stream_echo', 'ratio 1:1 async / stream echo'],
   ['transfer_vs_tcp', 'ratio transfer / raw TCP'],
+  ['transfer_reuse_vs_tcp', 'ratio transfer (released) / raw TCP'],
+  ['transfer_vs_tcp_fresh', 'ratio transfer (fresh) / raw TCP into fresh memory'],
 ];
 
 commands.push({

@@ -99,19 +99,25 @@ export class BaselinePeer {
 
   /**
    * Raw TCP from the peer to this process: each `round()` moves `bytes`
-   * (written in 4 MiB writes, read straight into one reused 4 MiB buffer: no
-   * page faults, no copies — the best case a socket gives) and resolves with GB/s.
+   * (written in 4 MiB writes) and resolves with GB/s. By default read straight
+   * into one reused 4 MiB buffer: no page faults, no copies — the best case a
+   * socket gives. With `fresh`, each round reads into a newly allocated
+   * `bytes`-long buffer instead (what a receiver that keeps what it gets pays:
+   * first-touch page faults).
    */
-  async openTcp(bytes: number): Promise<FloorProbe> {
+  async openTcp(bytes: number, opts: { fresh?: boolean } = {}): Promise<FloorProbe> {
     const buf = Buffer.allocUnsafe(4 << 20);
+    let dest: Uint8Array = buf;
+    let fill = 0;
     let left = 0;
     let done: (() => void) | undefined;
     const sock = net.connect({
       port: this.tcpPort,
       host: '127.0.0.1',
       onread: {
-        buffer: buf,
+        buffer: () => (opts.fresh && fill < dest.byteLength ? dest.subarray(fill) : buf),
         callback: (n: number) => {
+          if (opts.fresh) fill += n;
           left -= n;
           if (left <= 0) done?.();
           return true;
@@ -123,6 +129,10 @@ export class BaselinePeer {
       left = bytes;
       const p = new Promise<void>((r) => (done = r));
       const t0 = performance.now();
+      if (opts.fresh) {
+        dest = new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer);
+        fill = 0;
+      }
       const h = Buffer.alloc(8);
       h.writeUInt32LE(bytes % 2 ** 32, 0);
       h.writeUInt32LE(Math.floor(bytes / 2 ** 32), 4);

@@ -20,11 +20,17 @@ export class BenchTarget {
     return this.held.byteLength;
   }
   /** Sends the held array to another actor; resolves with the element count the receiver saw. */
-  async sendTo(other: ActorHandle<BenchTarget>): Promise<number> {
-    return await other.receive(this.held!);
+  async sendTo(other: ActorHandle<BenchTarget>, release = false): Promise<number> {
+    return await (release ? other.receiveAndRelease(this.held!) : other.receive(this.held!));
   }
   receive(a: Float32Array): number {
     return a.length;
+  }
+  /** Like `receive`, then gives the array's memory back for the next transfer (what a weight-loading consumer does). */
+  receiveAndRelease(a: Float32Array): number {
+    const n = a.length;
+    actorContext().runtime.release(a);
+    return n;
   }
 }
 export const BenchTargetActor = actorClass<typeof BenchTarget>(import.meta.url, 'BenchTarget');

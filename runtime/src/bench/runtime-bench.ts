@@ -15,17 +15,26 @@ export interface RuntimeBenchResult {
   put_calls_per_s: number;
   get_calls_per_s: number;
   put_gb_per_s: number;
+  /** Actor → actor, the receiver keeping nothing but not giving the memory back: each transfer lands in fresh pages. */
   transfer_gb_per_s: number;
+  /** The same, the receiver giving the array back (`runtime.release`): transfers land in reused memory, as the floor's do. */
+  transfer_reuse_gb_per_s: number;
   placement_groups_per_s: number;
   actor_spawn_ms: number;
   baseline_stream_echo_per_s: number;
   /** The same echo with one message in flight (the floor of sync calls). */
   baseline_stream_echo_sync_per_s: number;
   baseline_tcp_gb_per_s: number;
+  /** Raw TCP into a freshly allocated buffer of the transfer's size each round (the floor of `transfer_gb_per_s`). */
+  baseline_tcp_fresh_gb_per_s: number;
   /** actor_calls_async_per_s / baseline_stream_echo_per_s. */
   async_vs_stream_echo: number;
   /** transfer_gb_per_s / baseline_tcp_gb_per_s. */
   transfer_vs_tcp: number;
+  /** transfer_reuse_gb_per_s / its own same-run baseline_tcp rounds. */
+  transfer_reuse_vs_tcp: number;
+  /** transfer_gb_per_s / baseline_tcp_fresh_gb_per_s (both land in fresh pages). */
+  transfer_vs_tcp_fresh: number;
   params: { in_flight: number; n: number; transfer_bytes: number; arg_bytes: number };
 }
 
@@ -170,6 +179,26 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<R
     );
     const transferGb = transfer.ours;
     const baselineTcp = transfer.floor;
+    say('raw TCP into fresh memory (the floor of a transfer the receiver keeps)');
+    const fresh = await paired(
+      async () => {
+        await a.sendTo(b);
+        return transferBytes / 1e9;
+      },
+      await peer.openTcp(transferBytes, { fresh: true }),
+      rounds(4),
+      0,
+    );
+    say('the same transfer, the receiver giving the memory back (and the raw TCP floor again)');
+    const reuse = await paired(
+      async () => {
+        await a.sendTo(b, true);
+        return transferBytes / 1e9;
+      },
+      await peer.openTcp(transferBytes),
+      rounds(4),
+      2,
+    );
 
     say('placement group create + remove');
     const pgs = await medianRate(async () => {
@@ -192,13 +221,17 @@ export async function runRuntimeBench(opts: RuntimeBenchOptions = {}): Promise<R
       get_calls_per_s: Math.round(getCalls),
       put_gb_per_s: +putGb.toFixed(2),
       transfer_gb_per_s: +transferGb.toFixed(2),
+      transfer_reuse_gb_per_s: +reuse.ours.toFixed(2),
       placement_groups_per_s: Math.round(pgs),
       actor_spawn_ms: Math.round(spawnMs),
       baseline_stream_echo_per_s: Math.round(baselineEcho),
       baseline_stream_echo_sync_per_s: Math.round(baselineEchoSync),
       baseline_tcp_gb_per_s: +baselineTcp.toFixed(2),
+      baseline_tcp_fresh_gb_per_s: +fresh.floor.toFixed(2),
       async_vs_stream_echo: +(asyncRate / baselineEcho).toFixed(2),
       transfer_vs_tcp: +(transferGb / baselineTcp).toFixed(2),
+      transfer_reuse_vs_tcp: +(reuse.ours / reuse.floor).toFixed(2),
+      transfer_vs_tcp_fresh: +(fresh.ours / fresh.floor).toFixed(2),
       params: { in_flight: inFlight, n, transfer_bytes: transferBytes, arg_bytes: argBytes },
     };
   } finally {

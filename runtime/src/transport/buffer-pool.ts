@@ -30,14 +30,14 @@ export class BulkBufferPool {
     this.maxPerSize = opts.maxPerSize ?? 8;
   }
 
-  /** A buffer of exactly `len` bytes (contents undefined), lent until released. */
+  /** A buffer of exactly `len` bytes (contents undefined: fresh memory is not zero-filled), lent until released. */
   acquire(len: number): Uint8Array {
     const list = this.free.get(len);
     let ab = list?.pop();
     if (ab) {
       this.freeBytes -= len;
       this.reused++;
-    } else ab = new ArrayBuffer(len);
+    } else ab = Buffer.allocUnsafeSlow(len).buffer as ArrayBuffer; // uninitialized: the caller fills every byte
     this.lent.add(ab);
     return new Uint8Array(ab);
   }
