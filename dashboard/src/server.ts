@@ -260,7 +260,8 @@ export async function startDashboard(source: DashboardDataSource, options: Dashb
     return json(res, 404, { error: `no page at ${p}; see / (dashboard), /metrics, /api/cluster, /api/training, /api/events` });
   };
 
-  const server: Server = createServer((req, res) => {
+  // slow or idle clients cannot hold connections for long: headers within 10 s, a whole request within 30 s (SSE responses are not limited)
+  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
     handle(req, res).catch((err) => {
       log.error({ err, url: req.url }, 'dashboard request failed');
       if (!res.headersSent) json(res, 500, { error: (err as Error).message });

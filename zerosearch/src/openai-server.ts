@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, HttpApiError as ApiError, listen, readJsonBody, sendJson } from './http-serve.js';
 import type { Logger } from 'pino';
+import { tokensEqual } from '@cohort/runtime';
 import { z } from 'zod';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
 
@@ -38,6 +39,11 @@ export interface OpenAIServerOptions {
   readonly defaultMaxTokens?: number;
   /** Most prompts handed to the generator at once (requests arriving together are batched). */
   readonly maxBatch?: number;
+  /**
+   * When set, every route but `/health` requires `Authorization: Bearer <apiKey>` (as vLLM's
+   * `--api-key`). Required when `host` is not a loopback address.
+   */
+  readonly apiKey?: string;
   readonly logger?: Logger;
 }
 
@@ -141,6 +147,11 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
     const path = url.pathname.replace(/\/+$/, '');
     const created = Math.floor(Date.now() / 1000);
     if (req.method === 'GET' && (path === '/health' || path === '/v1/health')) return send(res, 200, { status: 'ok', model });
+    if (opts.apiKey !== undefined) {
+      const auth = req.headers.authorization ?? '';
+      const given = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+      if (!given || !tokensEqual(given, opts.apiKey)) throw new ApiError(401, given ? 'incorrect API key provided' : 'missing API key: send "Authorization: Bearer KEY"', 'invalid_request_error');
+    }
     if (req.method === 'GET' && path === '/v1/models') return send(res, 200, { object: 'list', data: [{ id: model, object: 'model', created, owned_by: 'cohort' }] });
     if (path === '/v1/chat/completions' || path === '/v1/completions') {
       if (req.method !== 'POST') throw new ApiError(405, `${path} accepts POST only`);
@@ -177,7 +188,12 @@ export async function startOpenAIServer(opts: OpenAIServerOptions): Promise<Open
     throw new ApiError(404, `no route ${req.method} ${path}; try POST /v1/chat/completions, POST /v1/completions, GET /v1/models or GET /health`, 'not_found_error');
   };
 
-  const server: Server = createServer((req, res) => {
+  const loopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+  if (opts.apiKey === undefined && !loopback(opts.host ?? '127.0.0.1')) {
+    throw new Error(`the simulator server binds ${opts.host}, which other machines reach: give it an API key (clients send it as "Authorization: Bearer KEY") or bind 127.0.0.1`);
+  }
+  // slow or idle clients cannot hold connections for long: headers within 10 s, a whole request within 60 s
+  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 60_000 }, (req, res) => {
     handle(req, res).catch((err: Error) => {
       if (err instanceof ApiError) return send(res, err.status, { error: { message: err.message, type: err.type, param: err.param, code: null } });
       stats.errors++;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LocalModelGenerator, makeDataset, readJsonl, readTuneReport, startOpenAIServer, tuneSimulator, WorldSimulator, type SimPair, type TextGenerator } from '@cohort/zerosearch';
 import { parseFlags } from '../args.js';
@@ -16,6 +16,8 @@ commands.push({
 
 Serves a simulation LLM as sglang/vLLM would: POST /v1/chat/completions, POST /v1/completions,
 GET /v1/models, GET /health (default port 6001). Runs until interrupted.
+  --api-key-file F (or COHORT_SIM_API_KEY) every route but /health then requires
+                   "Authorization: Bearer KEY"; required with a --host other machines reach
   --backend local  (default) the engine's local model from --model DIR; with no model named, the
                    default simulator: the default world is made and a simulator tuned on it first
                    (cached under $COHORT_CACHE or ~/.cache/cohort, so later runs start at once)
@@ -34,9 +36,20 @@ GET /v1/models, GET /health (default port 6001). Runs until interrupted.
         'tune-steps': { type: 'string' },
         threads: { type: 'string' },
         name: { type: 'string' },
+        'api-key-file': { type: 'string' },
       },
       false,
     );
+    let apiKey = process.env.COHORT_SIM_API_KEY || undefined;
+    if (values['api-key-file']) {
+      try {
+        apiKey = readFileSync(values['api-key-file'], 'utf8').trim();
+      } catch (err) {
+        throw new UsageError(`--api-key-file: cannot read ${values['api-key-file']} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    }
+    const host = values.host ?? '127.0.0.1';
+    if (!apiKey && !/^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host)) throw new UsageError(`--host ${host} lets other machines reach the simulator: give it an API key (--api-key-file F or COHORT_SIM_API_KEY), or bind 127.0.0.1`);
     const port = intFlag('port', values.port, 6001, 0);
     if (port > 65535) throw new UsageError(`--port must be <= 65535, got ${port}`);
     const backend = values.backend ?? 'local';
@@ -70,7 +83,7 @@ GET /v1/models, GET /health (default port 6001). Runs until interrupted.
     }
     let server;
     try {
-      server = await startOpenAIServer({ generator, port, host: values.host ?? '127.0.0.1', modelName: values.name ?? (backend === 'world' ? 'cohort-world-simulator' : 'cohort-simulator') });
+      server = await startOpenAIServer({ generator, port, host, apiKey, modelName: values.name ?? (backend === 'world' ? 'cohort-world-simulator' : 'cohort-simulator') });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EADDRINUSE') throw new Error(`port ${port} is already in use; pick another with --port`);
