@@ -17,6 +17,8 @@ export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024 + (1 << 20);
 const grpcOptions = (maxBatchBytes: number) => ({
   'grpc.max_receive_message_length': maxBatchBytes,
   'grpc.max_send_message_length': -1,
+  // a peer uses one stream per channel; more on one connection is not this protocol
+  'grpc.max_concurrent_streams': 100,
 });
 
 /** How the endpoint turns values into payloads and back (the runtime supplies its codec). */
