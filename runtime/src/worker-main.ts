@@ -122,7 +122,11 @@ function importActorModule(url: string): Promise<Record<string, unknown>> {
 async function construct(rt: Runtime, actorId: string, incarnation: number, scoped: boolean): Promise<{ host: ActorHost; ctx: ActorContext; boot: WorkerBoot } | undefined> {
   const boot = await rt.cp.workerStarted(actorId, incarnation, rt.address, process.pid);
   const log = logger.child({ actor: boot.name ?? actorId, ...(boot.owner ? { owner: boot.owner } : {}) });
-  if (!scoped) logger = log;
+  if (!scoped) {
+    logger = log;
+    // `ps` (and /proc/PID/cmdline) name the actor a worker hosts, as Ray's `ray::Actor` titles do
+    process.title = `cohort-worker ${boot.name ?? actorId}`;
+  } else process.title = 'cohort-worker shared';
   try {
     let mod: Record<string, unknown>;
     try {
