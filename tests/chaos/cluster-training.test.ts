@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { localDown, localUp, parseClusterConfig, startNatsServer, type LocalClusterState } from '@cohort/cluster';
 import { writeTinyTrainConfig } from '../helpers/tiny-train-config.js';
-import { killActor, markedProcesses, newMarker, readSteps, startCohort, until, type FaultRecord } from './harness.js';
+import { killActor, killAgentOf, markedProcesses, newMarker, readSteps, startCohort, until, type FaultRecord } from './harness.js';
 
 // Chaos on a training run on a two-agent cluster (`cohort up`: nats-server, head, two agents;
 // `cohort train --address`): SIGKILLs of workers and one nats-server restart (kill -9, started
 // again on its port and store) in one run. The run completes with every step once and its
 // trajectory count; after `cohort down` no process of the run is left.
 
-const STEPS = 8;
+const STEPS = 10;
 const TRAJECTORIES = 4;
 const TOKEN = `chaos-cluster-${process.pid}`;
 const ROLE_RECOVERY = existsSync(new URL('../../actors/src/trainer/replicas.ts', import.meta.url));
@@ -39,7 +39,7 @@ test('a training run on two agents survives worker kills and a nats-server resta
 provider: { type: local, stateDir: ${JSON.stringify(path.join(dir, 'state'))} }
 nodeTypes:
   trainer: { count: 1, resources: { CPU: 2, GPU: 2 }, labels: { role: trainer }, workerPool: { prestart: 0 } }
-  simulator: { count: 1, resources: { CPU: 2, GPU: 2 }, labels: { role: simulator }, workerPool: { prestart: 0 } }
+  simulator: { count: ${ROLE_RECOVERY ? 2 : 1}, resources: { CPU: 2, GPU: 2 }, labels: { role: simulator }, workerPool: { prestart: 0 } }
 membership: { heartbeatMs: 300, timeoutMs: 3000 }
 security: { token: ${TOKEN} }
 `,
@@ -63,8 +63,8 @@ security: { token: ${TOKEN} }
     name: 'chaos-cluster',
     seed: 11,
     totalSteps: STEPS,
-    algorithm: 'grpo',
-    layout: '  gpus: { kind: logical, count: 3 }\n  simulator: { bundles: 1, cpusPerBundle: 0.5, labels: { role: simulator } }\n  rl: { bundles: 2, cpusPerBundle: 0.5, labels: { role: trainer } }',
+    algorithm: 'ppo', // learners, rollouts, references and critics on each RL bundle
+    layout: '  gpus: { kind: logical, count: 3 }\n  simulator: { bundles: 1, cpusPerBundle: 0.5, labels: { role: simulator } }\n  rl: { bundles: 2, cpusPerBundle: 0.5, labels: { role: trainer }, shares: { learner: 0.3, rollout: 0.3, reference: 0.2, critic: 0.2 } }',
   });
   const metrics = path.join(dir, 'runs', 'chaos-cluster', 'metrics.jsonl');
   const d = startCohort(['train', file, '--address', natsUrl, '--json'], marker, { COHORT_TOKEN: TOKEN, COHORT_LOG_LEVEL: 'warn' });
@@ -86,14 +86,15 @@ security: { token: ${TOKEN} }
     [2, 'nats-server'],
     [4, 'rollout-1'],
   ];
-  if (ROLE_RECOVERY) schedule.push([3, 'simulator-0'], [5, 'reference-1'], [6, 'learner-0']);
+  // with role recovery: a simulator, a reference, a learner and a critic worker, then the agent that hosts the simulator (a spare simulator agent takes it)
+  if (ROLE_RECOVERY) schedule.push([3, 'simulator-0'], [5, 'reference-1'], [6, 'learner-0'], [7, 'critic-1'], [8, 'agent:simulator-0']);
   else t.log('role recovery (trainer M2) not in this tree: simulator, reference and learner kills are left out');
   schedule.sort((a, b) => a[0] - b[0]);
   const faults: FaultRecord[] = [];
   for (const [afterStep, target] of schedule) {
     const reached = await until(() => done || readSteps(metrics).some((s) => s.step >= afterStep), 180_000);
     if (!reached || done) break;
-    const f = target === 'nats-server' ? await natsRestart(afterStep) : await killActor(marker, target, afterStep);
+    const f = target === 'nats-server' ? await natsRestart(afterStep) : target.startsWith('agent:') ? await killAgentOf(marker, target.slice(6), afterStep) : await killActor(marker, target, afterStep);
     if (f) faults.push(f);
   }
   const code = await d.exited;
@@ -108,6 +109,7 @@ security: { token: ${TOKEN} }
     const sums = s.recovery?.learnerChecksums;
     if (sums) t.is(new Set(sums).size, 1, `step ${s.step}: learners bit-identical`);
   }
+  if (ROLE_RECOVERY) t.true(steps.some((s) => s.recovery?.learnerChecksums?.length), 'learner checksums recorded after the recoveries');
   await localDown(cluster);
   state = undefined;
   const left = await until(() => markedProcesses(marker).length === 0 || undefined, 15_000);

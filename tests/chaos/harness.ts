@@ -35,9 +35,10 @@ export function markedProcesses(marker: string): Array<{ pid: number; cmd: strin
   return out;
 }
 
-/** The pid of the worker that hosts actor `name` in this chaos run, if one is up. */
+/** The pid of the worker that hosts actor `name` (or its replacement `name.rN`, as the trainer names one) in this chaos run, if one is up. */
 export function actorPid(marker: string, name: string): number | undefined {
-  return markedProcesses(marker).find((p) => p.cmd === `cohort-worker ${name}` || p.cmd.startsWith(`cohort-worker ${name} `))?.pid;
+  const re = new RegExp(`^cohort-worker ${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.r\\d+)?$`);
+  return markedProcesses(marker).find((p) => re.test(p.cmd))?.pid;
 }
 
 export async function until<T>(f: () => T | undefined | false, timeoutMs: number, stepMs = 50): Promise<T | undefined> {
@@ -71,6 +72,27 @@ export async function killActor(marker: string, name: string, atStep: number, ki
     return p && p !== pid ? p : undefined;
   }, 60_000);
   return { kind, target: name, atStep, pid, recoveredS: next ? +((performance.now() - t0) / 1000).toFixed(2) : undefined };
+}
+
+/** The parent pid of a process (its node agent, for a worker). */
+export function parentPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** Kills the node agent that hosts actor `name` (SIGKILL; its workers die with it) and measures how long until the actor runs elsewhere. */
+export async function killAgentOf(marker: string, name: string, atStep: number): Promise<FaultRecord | undefined> {
+  const worker = await until(() => actorPid(marker, name), 20_000);
+  if (!worker) return undefined;
+  const agent = parentPid(worker);
+  if (!markedProcesses(marker).some((p) => p.pid === agent)) return undefined; // not an agent of this run
+  const t0 = performance.now();
+  process.kill(agent, 'SIGKILL');
+  const next = await until(() => {
+    const p = actorPid(marker, name);
+    return p && p !== worker && parentPid(p) !== agent ? p : undefined;
+  }, 90_000);
+  return { kind: 'agent', target: `agent of ${name}`, atStep, pid: agent, recoveredS: next ? +((performance.now() - t0) / 1000).toFixed(2) : undefined };
 }
 
 /** One metrics.jsonl line (the fields the chaos suite checks). */

@@ -85,6 +85,7 @@ test.serial('repeated SIGKILLs of workers mid-run: the run completes with every 
     const sums = s.recovery?.learnerChecksums;
     if (sums) t.is(new Set(sums).size, 1, `step ${s.step}: learners bit-identical (${sums.join(', ')})`);
   }
+  if (ROLE_RECOVERY) t.true(steps.some((s) => s.recovery?.learnerChecksums?.length), 'learner checksums recorded after the recoveries');
   // Tolerance: none. Rollouts redo their prompts with the step's seeds, so a run of the same seed
   // with faults trains on the same trajectories: the step sequence and EM equal the undisturbed run's.
   t.deepEqual(steps.map(stepSignature), reference, 'the same steps as the undisturbed run of this seed');
