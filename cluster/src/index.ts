@@ -85,6 +85,7 @@ export {
   type LaunchedProcess,
   type LocalUpOptions,
 } from './launcher/local-provider.js';
+export { startScratchCluster, type ScratchCluster, type ScratchClusterOptions } from './launcher/scratch-cluster.js';
 export { sshUpPlan, sshDownPlan, sshNodes, sshNatsUrl, runSshPlan, formatStep, shQuote, SSH_READY_TIMEOUT_S, SSH_STOP_TIMEOUT_S, type SshStep } from './launcher/ssh-provider.js';
 export { ClusterControlPlane, AGENT_OPS, HEAD_WORKER_EXIT, type ClusterControlPlaneOptions, type WorkerExitReport } from './cluster-control-plane.js';
 export { startClusterHead, DRIVER_HELLO, type ClusterHeadService, type ClusterHeadServiceOptions } from './head-service.js';

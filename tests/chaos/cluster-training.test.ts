@@ -1,8 +1,7 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { localDown, localUp, parseClusterConfig, startNatsServer, type LocalClusterState } from '@cohort/cluster';
+import { startNatsServer, startScratchCluster } from '@cohort/cluster';
 import { writeTinyTrainConfig } from '../helpers/tiny-train-config.js';
 import { killActor, killAgentOf, markedProcesses, newMarker, readSteps, startCohort, until, type FaultRecord } from './harness.js';
 
@@ -13,48 +12,27 @@ import { killActor, killAgentOf, markedProcesses, newMarker, readSteps, startCoh
 
 const STEPS = 10;
 const TRAJECTORIES = 4;
-const TOKEN = `chaos-cluster-${process.pid}`;
 const ROLE_RECOVERY = existsSync(new URL('../../actors/src/trainer/replicas.ts', import.meta.url));
 
-/** Runs `fn` with the chaos marker in this process's environment, so the processes it spawns carry it. */
-async function marked<T>(marker: string, fn: () => Promise<T>): Promise<T> {
-  const prev = process.env.COHORT_CHAOS_RUN;
-  process.env.COHORT_CHAOS_RUN = marker;
-  try {
-    return await fn();
-  } finally {
-    if (prev === undefined) delete process.env.COHORT_CHAOS_RUN;
-    else process.env.COHORT_CHAOS_RUN = prev;
-  }
-}
-
 test('a training run on two agents survives worker kills and a nats-server restart; nothing is left after cohort down', async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cohort-chaos-cluster-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const marker = newMarker();
-  const clusterFile = path.join(dir, 'cluster.yaml');
-  writeFileSync(
-    clusterFile,
-    `clusterName: chaos${process.pid}
-provider: { type: local, stateDir: ${JSON.stringify(path.join(dir, 'state'))} }
-nodeTypes:
-  trainer: { count: 1, resources: { CPU: 2, GPU: 2 }, labels: { role: trainer }, workerPool: { prestart: 0 } }
-  simulator: { count: ${ROLE_RECOVERY ? 2 : 1}, resources: { CPU: 2, GPU: 2 }, labels: { role: simulator }, workerPool: { prestart: 0 } }
-membership: { heartbeatMs: 300, timeoutMs: 3000 }
-security: { token: ${TOKEN} }
-`,
-  );
-  const cluster = parseClusterConfig(readFileSync(clusterFile, 'utf8'), clusterFile);
-  const prevDash = process.env.COHORT_DASHBOARD_PORT;
-  process.env.COHORT_DASHBOARD_PORT = 'off';
-  let state: LocalClusterState | undefined;
+  // the chaos marker reaches every process the launcher starts (nats-server, head, agents, their workers)
+  const env = { COHORT_CHAOS_RUN: marker, COHORT_DASHBOARD_PORT: 'off' };
+  const c = await startScratchCluster({
+    name: `chaos${process.pid}`,
+    nodeTypes: {
+      trainer: { count: 1, resources: { CPU: 2, GPU: 2 }, labels: { role: 'trainer' }, workerPool: { prestart: 0 } },
+      // with role recovery a spare simulator agent takes over when the simulator's agent dies
+      simulator: { count: ROLE_RECOVERY ? 2 : 1, resources: { CPU: 2, GPU: 2 }, labels: { role: 'simulator' }, workerPool: { prestart: 0 } },
+    },
+    env,
+  });
+  let up = true;
   t.teardown(async () => {
-    if (prevDash === undefined) delete process.env.COHORT_DASHBOARD_PORT;
-    else process.env.COHORT_DASHBOARD_PORT = prevDash;
-    if (state) await localDown(cluster).catch(() => undefined);
+    if (up) await c.stop();
     for (const p of markedProcesses(marker)) process.kill(p.pid, 'SIGKILL'); // only this run's processes
   });
-  state = await marked(marker, () => localUp({ configPath: clusterFile, config: cluster }));
+  const { state, token: TOKEN, dir } = c;
   const natsUrl = state.natsUrl;
   const natsPort = Number(natsUrl.slice(natsUrl.lastIndexOf(':') + 1));
   const natsDir = path.join(dir, 'state', 'nats');
@@ -72,11 +50,12 @@ security: { token: ${TOKEN} }
   void d.exited.then(() => (done = true));
 
   const natsRestart = async (afterStep: number): Promise<FaultRecord> => {
-    const nats = state!.processes.find((p) => p.role === 'nats')!;
+    const nats = state.processes.find((p) => p.role === 'nats')!;
     const t0 = performance.now();
     process.kill(nats.pid, 'SIGKILL');
     await until(() => !markedProcesses(marker).some((p) => p.pid === nats.pid) || undefined, 5000);
-    const again = await marked(marker, () => startNatsServer({ dir: natsDir, host: '127.0.0.1', port: natsPort, token: TOKEN, detached: true }));
+    process.env.COHORT_CHAOS_RUN = marker; // the new server carries the marker too
+    const again = await startNatsServer({ dir: natsDir, host: '127.0.0.1', port: natsPort, token: TOKEN, detached: true }).finally(() => delete process.env.COHORT_CHAOS_RUN);
     nats.pid = again.pid; // cohort down stops the new one
     writeFileSync(path.join(dir, 'state', 'state.json'), JSON.stringify(state, null, 2));
     return { kind: 'nats-server', target: 'nats-server', atStep: afterStep, pid: nats.pid, recoveredS: +((performance.now() - t0) / 1000).toFixed(2) };
@@ -110,8 +89,8 @@ security: { token: ${TOKEN} }
     if (sums) t.is(new Set(sums).size, 1, `step ${s.step}: learners bit-identical`);
   }
   if (ROLE_RECOVERY) t.true(steps.some((s) => s.recovery?.learnerChecksums?.length), 'learner checksums recorded after the recoveries');
-  await localDown(cluster);
-  state = undefined;
+  await c.stop();
+  up = false;
   const left = await until(() => markedProcesses(marker).length === 0 || undefined, 15_000);
   t.truthy(left, `no process of the run outlives cohort down: ${JSON.stringify(markedProcesses(marker))}`);
 });

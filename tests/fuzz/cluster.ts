@@ -1,8 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { ActorHandle } from '@cohort/runtime';
-import { ClusterBenchTarget, ClusterBenchTargetActor, ClusterStateStore, connect, connectCluster, localDown, localUp, parseClusterConfig, pidAlive, type ClusterConfig, type ClusterRuntime, type LocalClusterState } from '@cohort/cluster';
+import { ClusterBenchTarget, ClusterBenchTargetActor, ClusterStateStore, connect, connectCluster, pidAlive, startScratchCluster, type ClusterConfig, type ClusterRuntime, type LocalClusterState } from '@cohort/cluster';
 
 /** A real local cluster for the wire fuzz tests: nats-server, head, one agent (each its own process), a driver, one actor worker. */
 export interface FuzzCluster {
@@ -13,64 +10,38 @@ export interface FuzzCluster {
   actor: ActorHandle<ClusterBenchTarget>;
   pids: { nats: number; head: number; agent: number; worker: number };
   addresses: { head: string; agent: string; worker: string };
-  /** Every process still alive? (names of the dead ones) */
+  /** Names of the processes that died. */
   dead(): string[];
   stop(): Promise<void>;
 }
 
 export async function startFuzzCluster(name: string): Promise<FuzzCluster> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cohort-fuzz-'));
-  const token = `fuzz-token-${process.pid}`;
-  const configPath = path.join(dir, 'cluster.yaml');
-  writeFileSync(
-    configPath,
-    `clusterName: ${name}
-provider: { type: local, stateDir: ${JSON.stringify(path.join(dir, 'state'))} }
-nodeTypes:
-  cpu: { count: 1, resources: { CPU: 4 }, workerPool: { prestart: 0 } }
-membership: { heartbeatMs: 300, timeoutMs: 3000 }
-security: { token: ${token} }
-`,
-  );
-  const config = parseClusterConfig(readFileSync(configPath, 'utf8'), configPath);
-  const env = { ...process.env };
-  process.env.COHORT_DASHBOARD_PORT = '0';
-  process.env.COHORT_LOG_LEVEL = 'error';
-  let state: LocalClusterState | undefined;
+  const c = await startScratchCluster({ name, nodeTypes: { cpu: { count: 1, resources: { CPU: 4 }, workerPool: { prestart: 0 } } }, env: { COHORT_DASHBOARD_PORT: '0', COHORT_LOG_LEVEL: 'error' } });
   try {
-    state = await localUp({ configPath, config });
+    const { state, token } = c;
     const rt = await connect(state.natsUrl, { token, runtime: { logLevel: 'silent' } });
     const actor = await rt.spawn(ClusterBenchTargetActor, [], { name: `${name}-target` });
     await actor.noop();
     const info = (await actor.$info())!;
-    const pid = (role: string) => state!.processes.find((p) => p.role === role)!.pid;
-    const agentAddress = await agentGrpcAddress(state, pid('agent'), token, name);
+    const pid = (role: string) => state.processes.find((p) => p.role === role)!.pid;
     const pids = { nats: pid('nats'), head: pid('head'), agent: pid('agent'), worker: info.pid! };
-    const s = state;
     return {
       token,
-      config,
-      state: s,
+      config: c.config,
+      state,
       rt,
       actor,
       pids,
-      addresses: { head: rt.clusterInfo.grpcAddress!, agent: agentAddress, worker: info.address! },
+      addresses: { head: rt.clusterInfo.grpcAddress!, agent: await agentGrpcAddress(state, pids.agent, token, name), worker: info.address! },
       dead: () => Object.entries(pids).filter(([, p]) => !pidAlive(p)).map(([k]) => k),
       async stop() {
         await rt.shutdown().catch(() => undefined);
-        await localDown(config).catch(() => undefined);
-        rmSync(dir, { recursive: true, force: true });
+        await c.stop();
       },
     };
   } catch (err) {
-    if (state) await localDown(config).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await c.stop();
     throw err;
-  } finally {
-    process.env.COHORT_DASHBOARD_PORT = env.COHORT_DASHBOARD_PORT;
-    if (env.COHORT_DASHBOARD_PORT === undefined) delete process.env.COHORT_DASHBOARD_PORT;
-    process.env.COHORT_LOG_LEVEL = env.COHORT_LOG_LEVEL;
-    if (env.COHORT_LOG_LEVEL === undefined) delete process.env.COHORT_LOG_LEVEL;
   }
 }
 

@@ -71,7 +71,7 @@ test.serial('gRPC data plane: random and truncated batches, junk hellos and fram
   }
   const n = await forBudget(FUZZ_CASES, FUZZ_SECONDS, async (i) => {
     const [, address] = targets[i % targets.length];
-    const msgs = Array.from({ length: r.int(1, 3) }, () => randomBatch(r));
+    const msgs = Array.from({ length: r.between(1, 3) }, () => randomBatch(r));
     const out = await rawStream(address, msgs, c.token);
     // whatever came back must itself be well-formed (refusals are Error frames)
     for (const b of out.replies) t.notThrows(() => decodeBatch(b));
@@ -100,7 +100,7 @@ test.serial('gRPC data plane: well-formed requests with ill-typed bodies and cal
     const [who, address] = targets[i % targets.length];
     // requests that wait by design (waitAlive / waitPlacementGroup on an id) answer at once for unknown ids
     const op = r.pick(OPS.filter((o) => o !== 'agent.headAddress'));
-    const body = r.next() < 0.5 ? randomValue(r) : Array.from({ length: r.int(0, 4) }, () => randomValue(r));
+    const body = r.next() < 0.5 ? randomValue(r) : Array.from({ length: r.between(0, 4) }, () => randomValue(r));
     try {
       await within(ep.request(address, op, body), 10_000);
       replies++;
@@ -114,7 +114,7 @@ test.serial('gRPC data plane: well-formed requests with ill-typed bodies and cal
       const ch: Channel = ep.channelTo(c.addresses.worker);
       await ch.ready;
       const id = ch.nextId();
-      const target = r.next() < 0.5 ? `no-such-actor-${r.int(0, 1e6)}` : c.actor.$id;
+      const target = r.next() < 0.5 ? `no-such-actor-${r.between(0, 1e6)}` : c.actor.$id;
       const method = r.pick(['nope', 'constructor', '__proto__', 'then', r.string(12)]);
       const got = await within(
         new Promise<{ kind: number; payload: Uint8Array }>((resolve, reject) => {
@@ -155,9 +155,9 @@ test.serial('bulk ports: junk, huge declared lengths, truncated and tokenless ha
     const [, port] = bulk[i % bulk.length];
     const len = Buffer.alloc(4);
     const body = Buffer.from(`${r.pick(['', 'abcd', r.string(20)])}\n${r.pick(['', 'wrong', c.token.slice(0, 5), r.string(30)])}`);
-    len.writeUInt32LE(r.pick([body.length, r.int(0, 2 ** 32 - 1), 0]));
-    const whole = Buffer.concat([len, body, r.next() < 0.3 ? r.bytes(r.int(1, 1000)) : Buffer.alloc(0)]);
-    const bytes = r.pick([r.bytes(r.int(0, 64 << 10)), whole, whole.subarray(0, r.int(0, whole.length))]);
+    len.writeUInt32LE(r.pick([body.length, r.between(0, 2 ** 32 - 1), 0]));
+    const whole = Buffer.concat([len, body, r.next() < 0.3 ? r.bytes(r.between(1, 1000)) : Buffer.alloc(0)]);
+    const bytes = r.pick([r.bytes(r.between(0, 64 << 10)), whole, whole.subarray(0, r.between(0, whole.length))]);
     await send(port, bytes);
   });
   t.log(`${n} bulk cases`);
@@ -176,19 +176,19 @@ test.serial('NATS subjects the head serves: junk, ill-typed and oversized messag
   t.teardown(() => nc.close());
   const m = membershipSubjects(cluster);
   const d = dashboardSubjects(cluster);
-  const subjects = [m.heartbeat(`fz${r.int(0, 99)}`), m.heartbeat('x'), m.leave('nosuchnode'), m.events, trainingSubject(cluster), logSubject(cluster), actorEventSubject(cluster), d.info, d.logs, DISCOVER_SUBJECT];
+  const subjects = [m.heartbeat(`fz${r.between(0, 99)}`), m.heartbeat('x'), m.leave('nosuchnode'), m.events, trainingSubject(cluster), logSubject(cluster), actorEventSubject(cluster), d.info, d.logs, DISCOVER_SUBJECT];
   const junk = (): Uint8Array => {
-    switch (r.int(0, 4)) {
+    switch (r.between(0, 4)) {
       case 0:
-        return r.bytes(r.int(0, 4096));
+        return r.bytes(r.between(0, 4096));
       case 1:
         return Buffer.from(JSON.stringify(randomValue(r, 0), (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) ?? 'null');
       case 2: // heartbeat-shaped, with wrong types and hostile sizes
-        return Buffer.from(JSON.stringify({ nodeId: r.pick(['fz1', '', 'a'.repeat(5000), '../x']), resources: r.pick([{ CPU: -4 }, { CPU: 1e308 }, Object.fromEntries(Array.from({ length: 3000 }, (_, k) => [`r${k}`, 1])), 'x']), labels: { k: 'v'.repeat(r.int(0, 20000)) }, seq: r.pick([0, -1, 'a']), sentAt: Date.now(), address: r.pick(['127.0.0.1:1', 'x'.repeat(10000)]) }));
+        return Buffer.from(JSON.stringify({ nodeId: r.pick(['fz1', '', 'a'.repeat(5000), '../x']), resources: r.pick([{ CPU: -4 }, { CPU: 1e308 }, Object.fromEntries(Array.from({ length: 3000 }, (_, k) => [`r${k}`, 1])), 'x']), labels: { k: 'v'.repeat(r.between(0, 20000)) }, seq: r.pick([0, -1, 'a']), sentAt: Date.now(), address: r.pick(['127.0.0.1:1', 'x'.repeat(10000)]) }));
       case 3: // a training step with oversized and wrong fields
-        return Buffer.from(JSON.stringify({ run: r.pick(['r1', '../../etc', 'r'.repeat(300), `run${r.int(0, 1e6)}`]), step: { step: r.pick([1, -1, 'x', 1e20]), reward: r.pick([0.5, 'x', null]), extra: 'y'.repeat(r.int(0, 50_000)) } }));
+        return Buffer.from(JSON.stringify({ run: r.pick(['r1', '../../etc', 'r'.repeat(300), `run${r.between(0, 1e6)}`]), step: { step: r.pick([1, -1, 'x', 1e20]), reward: r.pick([0.5, 'x', null]), extra: 'y'.repeat(r.between(0, 50_000)) } }));
       default: // a log line with a huge message
-        return Buffer.from(JSON.stringify({ actor: `a${r.int(0, 1e6)}`, msg: 'm'.repeat(r.int(0, 200_000)), level: 'info', time: Date.now() }));
+        return Buffer.from(JSON.stringify({ actor: `a${r.between(0, 1e6)}`, msg: 'm'.repeat(r.between(0, 200_000)), level: 'info', time: Date.now() }));
     }
   };
   const n = await forBudget(FUZZ_CASES * 2, FUZZ_SECONDS, async (i) => {

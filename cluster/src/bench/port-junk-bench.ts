@@ -1,11 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
-import path from 'node:path';
-import { parseClusterConfig } from '../cluster-config.js';
+import { loadavg } from 'node:os';
 import { connect, type ClusterRuntime } from '../connect.js';
-import { localDown, localUp, type LocalClusterState } from '../launcher/local-provider.js';
+import { startScratchCluster, type ScratchCluster } from '../launcher/scratch-cluster.js';
 import { connectCluster } from '../nats-connect.js';
 import { ClusterStateStore } from '../state-store.js';
 import { listeningAddresses } from '../proc-sockets.js';
@@ -121,32 +119,17 @@ export async function runPortJunkBench(o: PortJunkOptions = {}): Promise<PortJun
   const capMs = (o.capSPerPort ?? 60) * 1000;
   const chunk = randomBytes(1 << 20);
   const load0 = loadavg()[0];
-  const dir = mkdtempSync(path.join(tmpdir(), 'cohort-bench-junk-'));
-  const configPath = path.join(dir, 'cluster.yaml');
-  const token = randomBytes(24).toString('hex');
-  writeFileSync(
-    configPath,
-    `clusterName: junk${process.pid}
-provider: { type: local, stateDir: ${JSON.stringify(path.join(dir, 'state'))} }
-nodeTypes:
-  cpu: { count: 1, resources: { CPU: 2 }, workerPool: { prestart: 0 } }
-membership: { heartbeatMs: 500, timeoutMs: 5000 }
-security: { token: ${token} }
-`,
-  );
-  const config = parseClusterConfig(readFileSync(configPath, 'utf8'), configPath);
-  const prevDash = process.env.COHORT_DASHBOARD_PORT;
-  process.env.COHORT_DASHBOARD_PORT = '0';
-  let state: LocalClusterState | undefined;
+  let cluster: ScratchCluster | undefined;
   let rt: ClusterRuntime | undefined;
   try {
     say('starting a local cluster: nats-server, head (with dashboard), one agent');
-    state = await localUp({ configPath, config, progress: say });
+    cluster = await startScratchCluster({ name: `junk${process.pid}`, nodeTypes: { cpu: { count: 1, resources: { CPU: 2 }, workerPool: { prestart: 0 } } }, env: { COHORT_DASHBOARD_PORT: '0' }, progress: say });
+    const { state, token, config } = cluster;
     rt = await connect(state.natsUrl, { token, runtime: { logLevel: 'silent' } });
     const actor = await rt.spawn(ClusterBenchTargetActor, []);
     const callBefore = await timeCall(() => actor.noop());
     const info = await actor.$info();
-    const pidOf = (role: string) => state!.processes.find((p) => p.role === role)!.pid;
+    const pidOf = (role: string) => state.processes.find((p) => p.role === role)!.pid;
     const headLog = state.processes.find((p) => p.role === 'head')!.log!;
     const dashPort = Number(/cohort dashboard: http:\/\/[^:]+:(\d+)/.exec(readFileSync(headLog, 'utf8'))?.[1] ?? 0);
     const portOf = (addr: string | undefined) => Number(addr?.slice(addr.lastIndexOf(':') + 1) ?? 0);
@@ -219,10 +202,7 @@ security: { token: ${token} }
       load: [+load0.toFixed(2), +loadavg()[0].toFixed(2)],
     };
   } finally {
-    if (prevDash === undefined) delete process.env.COHORT_DASHBOARD_PORT;
-    else process.env.COHORT_DASHBOARD_PORT = prevDash;
     await rt?.shutdown().catch(() => undefined);
-    if (state) await localDown(config).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   }
 }
