@@ -54,6 +54,18 @@ export async function startScratchCluster(o: ScratchClusterOptions): Promise<Scr
       else process.env[k] = v;
     }
   }
+  // the launched processes are detached: if this process ends without stop() (a test timed out), take them along
+  const orphans = () => {
+    for (const p of state.processes) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', orphans);
   return {
     dir,
     configPath,
@@ -61,6 +73,7 @@ export async function startScratchCluster(o: ScratchClusterOptions): Promise<Scr
     token,
     state,
     async stop() {
+      process.off('exit', orphans);
       await localDown(config).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
