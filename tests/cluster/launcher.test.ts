@@ -166,7 +166,7 @@ test('CLI errors name the problem: bad config key, unknown node type, agent with
     t.throwsAsync(cohort(['start'])),
     t.throwsAsync(cohort(['list', 'jobs', '--address', 'nats://127.0.0.1:1'])),
   ])) as unknown as Array<{ code: number; stderr: string }>;
-  t.is(e1.code, 1);
+  t.is(e1.code, 2); // an invalid config exits 2 in every command (issue 16)
   t.regex(e1.stderr, /nodeTypes\.gpu: unknown key "cuont"; known keys: resources, labels, count/);
   t.is(e2.code, 2);
   t.regex(e2.stderr, /"tpu" is not in .*known types: gpu/);
