@@ -35,9 +35,12 @@ export function markedProcesses(marker: string): Array<{ pid: number; cmd: strin
   return out;
 }
 
-/** The pid of the worker that hosts actor `name` (or its replacement `name.rN`, as the trainer names one) in this chaos run, if one is up. */
+/**
+ * The pid of the worker that hosts actor `name` in this chaos run, if one is up. The trainer
+ * names its actors `<run>/<name>` and a replacement `<run>/<name>.rN`; both match.
+ */
 export function actorPid(marker: string, name: string): number | undefined {
-  const re = new RegExp(`^cohort-worker ${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.r\\d+)?$`);
+  const re = new RegExp(`^cohort-worker ([^ /]+/)?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.r\\d+)?$`);
   return markedProcesses(marker).find((p) => re.test(p.cmd))?.pid;
 }
 
