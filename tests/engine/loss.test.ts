@@ -71,10 +71,10 @@ test.serial('loss: PPO-clip / dual-clip / KL k1,k2,k3 / entropy / all aggregatio
     const e = expectedPolicy(lp, ent, old, ref, c);
     const close = (a: number, b: number) => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
     t.true(close(r.loss, e.loss), `${JSON.stringify(c)}: loss ${r.loss} vs ${e.loss}`);
-    t.true(close(r.pg_loss as number, e.pg), `pg ${r.pg_loss} vs ${e.pg}`);
-    t.true(close(r.kl_loss as number, e.kl), `kl ${r.kl_loss} vs ${e.kl}`);
-    t.true(close(r.entropy_loss as number, e.ent), `entropy ${r.entropy_loss} vs ${e.ent}`);
-    t.true((r.clip_frac as number) > 0 && (r.clip_frac as number) < 1);
+    t.true(close(r.metrics.pg_loss, e.pg), `pg ${r.metrics.pg_loss} vs ${e.pg}`);
+    t.true(close(r.metrics.kl_loss, e.kl), `kl ${r.metrics.kl_loss} vs ${e.kl}`);
+    t.true(close(r.metrics.entropy_loss, e.ent), `entropy ${r.metrics.entropy_loss} vs ${e.ent}`);
+    t.true(r.metrics.clip_frac > 0 && r.metrics.clip_frac < 1);
   }
 });
 

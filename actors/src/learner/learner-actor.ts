@@ -117,7 +117,7 @@ export class LearnerActor {
   /** Loss and gradient of the policy loss on a shard (no update). */
   async gradients(batch: PolicyBatch): Promise<GradientResult> {
     const r = await this.trainer.gradients({ ...batch, oldLogprobs: batch.oldLogprobs! });
-    const num = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : 0);
+    const num = (k: string) => r.metrics[k] ?? 0;
     return { grads: r.grads, loss: r.loss, pgLoss: num('pg_loss'), klLoss: num('kl_loss'), entropyLoss: num('entropy_loss'), clipFrac: num('clip_frac'), rows: batch.inputIds.length };
   }
 

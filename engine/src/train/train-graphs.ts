@@ -1,6 +1,6 @@
 import { Graph } from '../graph/graph.js';
 import type { Tensor } from '../graph/tensor.js';
-import { add, mul } from '../ops/elementwise.js';
+import { add } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
 import { neg } from '../ops/unary.js';
@@ -8,7 +8,8 @@ import { grad } from '../autodiff/grad.js';
 import type { ModelConfig } from '../io/model-config.js';
 import { DIMS, declareDecoderInputs, declareParams, decoderTrunk } from '../model/decoder-graph.js';
 import { tokenLogprobs } from '../model/score-graph.js';
-import { aggregate, clippedValueLoss, klPenalty, ppoClipLoss, type Aggregation, type PolicyLossConfig } from './losses.js';
+import { aggregate, clippedValueLoss, type BasicAggregation } from './losses.js';
+import { declarePolicyLossInputs, emitPolicyLoss, type PolicyLoss } from './policy-loss.js';
 
 /** Output name of the gradient of parameter `name`. */
 export const gradName = (name: string): string => `grad.${name}`;
@@ -20,43 +21,35 @@ function perToken(g: Graph, name: string): Tensor {
   return g.input(name, 'float32', [DIMS.batch, DIMS.seq]);
 }
 
-function finish(g: Graph, loss: Tensor, params: Tensor[]): void {
-  g.output('loss', loss);
+function emitGrads(g: Graph, loss: Tensor, params: Tensor[]): void {
   const grads = grad(loss, params);
   params.forEach((p, i) => g.output(gradName(p.name), grads[i]));
 }
 
+function finish(g: Graph, loss: Tensor, params: Tensor[]): void {
+  g.output('loss', loss);
+  emitGrads(g, loss, params);
+}
+
 /**
- * Policy-gradient training graph. Inputs: trunk inputs, `targets` [B,T] (next token at each
- * position), and per-target `loss_mask`, `advantages`, `old_logprobs`, `ref_logprobs` [B,T].
- * Outputs: `loss`, `pg_loss`, `kl_loss`, `entropy_loss`, `clip_frac` (scalars), `logprobs`,
+ * Policy-gradient training graph: the decoder trunk and log-prob head feed `loss` (a
+ * {@link PolicyLoss}, compiled in). Inputs: trunk inputs, `targets` [B,T] (next token at each
+ * position), and per-target `loss_mask`, `advantages`, `old_logprobs`, `ref_logprobs`,
+ * `rollout_logprobs` [B,T]. Outputs: `loss`, the loss's scalar metrics, `logprobs`,
  * `entropy` [B,T], and `grad.<param>` for every parameter.
  */
-export function buildPolicyGraph(cfg: ModelConfig, o: PolicyLossConfig): Graph {
+export function buildPolicyGraph(cfg: ModelConfig, loss: PolicyLoss): Graph {
   const g = new Graph('policy_loss');
   const p = declareParams(g, cfg);
   const inp = declareDecoderInputs(g, cfg, false);
   const targets = g.input('targets', 'int64', [DIMS.batch, DIMS.seq]);
-  const mask = perToken(g, 'loss_mask');
-  const adv = perToken(g, 'advantages');
-  const old = perToken(g, 'old_logprobs');
-  const ref = perToken(g, 'ref_logprobs');
   const { hidden } = decoderTrunk(g, cfg, p, inp);
   const { logprobs, entropy } = tokenLogprobs(cfg, p, hidden, targets);
-  const { loss: pgTok, clipped } = ppoClipLoss(logprobs, old, adv, o);
-  const pg = aggregate(pgTok, mask, o.aggregation);
-  const kl = aggregate(klPenalty(logprobs, ref, o.klType), mask, o.aggregation);
-  const ent = aggregate(entropy, mask, o.aggregation);
-  let loss = pg;
-  if (o.klCoef > 0) loss = add(loss, mul(kl, o.klCoef));
-  if (o.entropyCoef > 0) loss = add(loss, mul(ent, -o.entropyCoef));
-  g.output('pg_loss', pg);
-  g.output('kl_loss', kl);
-  g.output('entropy_loss', ent);
-  g.output('clip_frac', aggregate(clipped, mask, 'token-mean'));
+  const x = declarePolicyLossInputs(g, logprobs, entropy, [DIMS.batch, DIMS.seq]);
+  const l = emitPolicyLoss(g, loss, x);
   g.output('logprobs', logprobs);
   g.output('entropy', entropy);
-  finish(g, loss, [...p.values()]);
+  emitGrads(g, l, [...p.values()]);
   return g;
 }
 
@@ -64,7 +57,7 @@ export function buildPolicyGraph(cfg: ModelConfig, o: PolicyLossConfig): Graph {
  * SFT graph: masked cross-entropy of `targets` under `loss_mask`. Outputs `loss`, `logprobs`,
  * and gradients.
  */
-export function buildSftGraph(cfg: ModelConfig, aggregation: Aggregation = 'token-mean'): Graph {
+export function buildSftGraph(cfg: ModelConfig, aggregation: BasicAggregation = 'token-mean'): Graph {
   const g = new Graph('sft_loss');
   const p = declareParams(g, cfg);
   const inp = declareDecoderInputs(g, cfg, false);
@@ -83,7 +76,7 @@ export function buildSftGraph(cfg: ModelConfig, aggregation: Aggregation = 'toke
  * [B,T]. Outputs `loss` (clipped value loss), `values`, gradients (LM parameters the values
  * do not depend on, such as an untied lm_head, get zeros).
  */
-export function buildValueGraph(cfg: ModelConfig, clipRange: number | null, aggregation: Aggregation = 'token-mean'): Graph {
+export function buildValueGraph(cfg: ModelConfig, clipRange: number | null, aggregation: BasicAggregation = 'token-mean'): Graph {
   const g = new Graph('value_loss');
   const p = declareParams(g, cfg);
   const w = g.param(VALUE_HEAD.weight, [cfg.hidden_size, 1]);

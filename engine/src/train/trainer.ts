@@ -15,7 +15,8 @@ import { loadWeights } from '../model/load-weights.js';
 import { lrSchedule, type LrScheduleOptions } from './schedule.js';
 import { GradAccumulator, type GradMap } from './grad-utils.js';
 import { applyGradients, type AppliedUpdate } from './apply-gradients.js';
-import { AGGREGATIONS, policyLossOptionsSchema, valueLossOptionsSchema, type PolicyLossConfig } from './losses.js';
+import { AGGREGATIONS, valueLossOptionsSchema, type BasicAggregation } from './losses.js';
+import { POLICY_LOSS_FEEDS, ppoPolicyLoss, type PolicyLoss, type PolicyLossOptions } from './policy-loss.js';
 import { VALUE_HEAD, buildPolicyGraph, buildSftGraph, buildValueGraph, gradName } from './train-graphs.js';
 import { decoderParamSpecs } from '../io/weight-names.js';
 
@@ -153,7 +154,7 @@ abstract class TrainerBase {
    * Runs forward+backward on each micro-batch and accumulates gradients (each scaled by
    * 1 / number of micro-batches) into `this.acc`. Returns the averaged scalars and token count.
    */
-  protected async accumulate(rowsTotal: number, pack: (rows: number[]) => Packed, fetchScalars: string[]): Promise<{ sums: Record<string, number>; tokens: number; micro: number }> {
+  protected async accumulate(rowsTotal: number, pack: (rows: number[]) => Packed, fetchScalars: readonly string[]): Promise<{ sums: Record<string, number>; tokens: number; micro: number }> {
     const sess = await this.session();
     const mbs = this.microBatches(rowsTotal);
     this.acc.reset();
@@ -174,7 +175,7 @@ abstract class TrainerBase {
   }
 
   /** {@link accumulate}, then grad-norm clipping and one AdamW update at the scheduled lr. */
-  protected async runStep(rowsTotal: number, pack: (rows: number[]) => Packed, fetchScalars: string[]): Promise<StepMetrics> {
+  protected async runStep(rowsTotal: number, pack: (rows: number[]) => Packed, fetchScalars: readonly string[]): Promise<StepMetrics> {
     const { sums, tokens, micro } = await this.accumulate(rowsTotal, pack, fetchScalars);
     const { gradNorm, lr } = this.applyGradients(this.acc.grads);
     const m: StepMetrics = { ...sums, step: this.optimizer.step, loss: sums.loss, gradNorm, lr, tokens, microBatches: micro };
@@ -236,58 +237,81 @@ export interface PolicyBatch {
   advantages: PerToken;
   /** Log-probs under the behaviour policy; default: the current model's (computed first). */
   oldLogprobs?: PerToken;
-  /** Log-probs under the reference model; needed when klCoef > 0. */
+  /** Log-probs under the reference model; needed when the loss requires them (klCoef > 0). */
   refLogprobs?: PerToken;
+  /** Log-probs the rollout recorded when sampling; needed when the loss requires them (truncated importance sampling). */
+  rolloutLogprobs?: PerToken;
 }
 
-/** Step metrics of a policy update plus the per-token log-probs/entropy seen in the pass. */
-export interface PolicyStepResult extends StepMetrics {
-  pg_loss: number;
-  kl_loss: number;
-  entropy_loss: number;
-  clip_frac: number;
-}
+/** Step metrics of a policy update: the loss's own scalar metrics (pg_loss, kl_loss, ... for PPO-clip). */
+export type PolicyStepResult = StepMetrics;
 
-const POLICY_SCALARS = ['pg_loss', 'kl_loss', 'entropy_loss', 'clip_frac'];
-
-/** PPO / GRPO / REINFORCE-style policy updates on a {@link CausalLM}. */
+/**
+ * Policy-gradient updates on a {@link CausalLM} with any {@link PolicyLoss} (default: the
+ * built-in PPO-clip loss from `loss` options). The loss is compiled once into the training
+ * graph; the session is cached by the loss's key.
+ */
 export class PolicyTrainer extends TrainerBase {
-  readonly loss: PolicyLossConfig;
+  readonly loss: PolicyLoss;
+  private metricNames: readonly string[] | undefined;
 
-  constructor(model: CausalLM, options: TrainerOptions & { loss?: z.input<typeof policyLossOptionsSchema> } = {}) {
+  constructor(model: CausalLM, options: TrainerOptions & { loss?: PolicyLossOptions | PolicyLoss } = {}) {
     const { loss, ...rest } = options;
     super(model, model.params, rest);
-    this.loss = parse(policyLossOptionsSchema, loss ?? {}, 'policy loss options');
+    this.loss = isPolicyLoss(loss) ? loss : ppoPolicyLoss(loss ?? {});
   }
 
-  protected session(): Promise<Session> {
-    return this.model.session(`policy:${JSON.stringify(this.loss)}`, () => buildPolicyGraph(this.model.config, this.loss));
+  protected async session(): Promise<Session> {
+    const s = await this.model.session(`policy:${this.loss.key}`, () => buildPolicyGraph(this.model.config, this.loss));
+    this.metricNames ??= s.outputNames.filter((n) => n !== 'loss' && n !== 'logprobs' && n !== 'entropy' && !n.startsWith('grad.'));
+    return s;
   }
   protected extraFeeds(): Feeds {
     return {};
   }
 
+  /** Scalar metrics the compiled loss reports (known once its graph is built). */
+  private async metrics(): Promise<readonly string[]> {
+    await this.session();
+    return this.metricNames!;
+  }
+
+  private check(batch: PolicyBatch, where: string): number {
+    const n = batch.inputIds?.length ?? 0;
+    if (n === 0) throw new Error(`PolicyTrainer.${where}: batch.inputIds is empty`);
+    if (!batch.advantages || !batch.lossMask) throw new Error(`PolicyTrainer.${where}: batch needs lossMask and advantages (one value per token)`);
+    for (const need of this.loss.requires ?? []) {
+      if (!batch[need]) throw new Error(`PolicyTrainer.${where}: the "${this.loss.name}" loss needs batch.${need}${need === 'refLogprobs' ? ' (compute them with refModel.score(...))' : ' (the log-probs the rollout recorded)'}`);
+    }
+    return n;
+  }
+
   /** One optimizer step over the batch (micro-batched). */
   async step(batch: PolicyBatch): Promise<PolicyStepResult> {
-    const n = batch.inputIds?.length ?? 0;
-    if (n === 0) throw new Error('PolicyTrainer.step: batch.inputIds is empty');
-    if (!batch.advantages || !batch.lossMask) throw new Error('PolicyTrainer.step: batch needs lossMask and advantages (one value per token)');
-    if (this.loss.klCoef > 0 && !batch.refLogprobs) throw new Error('PolicyTrainer.step: klCoef > 0 needs batch.refLogprobs (compute them with refModel.score(...))');
+    const n = this.check(batch, 'step');
     let old = batch.oldLogprobs;
     if (!old) old = (await this.model.score({ inputIds: batch.inputIds, attentionMask: batch.attentionMask })).logprobs.map((a) => Array.from(a));
     const o = old;
-    return (await this.runStep(n, this.packer(batch, o), POLICY_SCALARS)) as PolicyStepResult;
+    return this.runStep(n, this.packer(batch, o), await this.metrics());
   }
 
-  /** Loss, its parts and the gradients for a batch, without updating anything. */
-  async gradients(batch: PolicyBatch & { oldLogprobs: PerToken }): Promise<{ loss: number; grads: Map<string, Float32Array>; [k: string]: unknown }> {
-    const { sums } = await this.accumulate(batch.inputIds.length, this.packer(batch, batch.oldLogprobs), POLICY_SCALARS);
-    return { ...sums, loss: sums.loss, grads: this.gradCopies() };
+  /** Loss, the loss's metrics and the gradients for a batch, without updating anything. */
+  async gradients(batch: PolicyBatch & { oldLogprobs: PerToken }): Promise<{ loss: number; grads: Map<string, Float32Array>; metrics: Record<string, number> }> {
+    this.check(batch, 'gradients');
+    const { sums } = await this.accumulate(batch.inputIds.length, this.packer(batch, batch.oldLogprobs), await this.metrics());
+    const { loss, ...metrics } = sums;
+    return { loss, metrics, grads: this.gradCopies() };
   }
 
   private packer(batch: PolicyBatch, old: PerToken): (rows: number[]) => Packed {
-    return (rows) => packShifted(this.model, batch.inputIds, batch.attentionMask, batch.lossMask, { advantages: batch.advantages, old_logprobs: old, ref_logprobs: batch.refLogprobs }, rows);
+    const F = POLICY_LOSS_FEEDS;
+    return (rows) =>
+      packShifted(this.model, batch.inputIds, batch.attentionMask, batch.lossMask, { [F.advantages]: batch.advantages, [F.oldLogprobs]: old, [F.refLogprobs]: batch.refLogprobs ?? old, [F.rolloutLogprobs]: batch.rolloutLogprobs ?? old }, rows);
   }
+}
+
+function isPolicyLoss(v: unknown): v is PolicyLoss {
+  return typeof v === 'object' && v !== null && typeof (v as PolicyLoss).build === 'function' && typeof (v as PolicyLoss).key === 'string';
 }
 
 /** A batch for supervised fine-tuning. */
@@ -300,12 +324,12 @@ export interface SftBatch {
 
 /** Supervised fine-tuning (masked cross-entropy) of a {@link CausalLM}. */
 export class SftTrainer extends TrainerBase {
-  readonly aggregation: (typeof AGGREGATIONS)[number];
+  readonly aggregation: BasicAggregation;
 
-  constructor(model: CausalLM, options: TrainerOptions & { aggregation?: (typeof AGGREGATIONS)[number] } = {}) {
+  constructor(model: CausalLM, options: TrainerOptions & { aggregation?: BasicAggregation } = {}) {
     const { aggregation, ...rest } = options;
     super(model, model.params, rest);
-    this.aggregation = parse(z.enum(AGGREGATIONS).default('token-mean'), aggregation, 'SFT aggregation');
+    this.aggregation = parse(z.enum(AGGREGATIONS).exclude(['seq-mean-token-sum-norm']).default('token-mean'), aggregation, 'SFT aggregation');
   }
   protected session(): Promise<Session> {
     return this.model.session(`sft:${this.aggregation}`, () => buildSftGraph(this.model.config, this.aggregation));
@@ -345,7 +369,7 @@ export interface ValueBatch {
 export class ValueTrainer extends TrainerBase {
   readonly head: Map<string, Float32Array>;
   readonly clipRange: number | null;
-  readonly aggregation: (typeof AGGREGATIONS)[number];
+  readonly aggregation: BasicAggregation;
 
   constructor(model: CausalLM, options: TrainerOptions & { value?: z.input<typeof valueLossOptionsSchema>; seed?: number } = {}) {
     const { value, seed, ...rest } = options;
