@@ -48,7 +48,8 @@ export { clipGradNorm, globalGradNorm, GradAccumulator, type GradMap } from './t
 export { applyGradients, type ApplyGradientsOptions, type AppliedUpdate } from './train/apply-gradients.js';
 export { encodeOptimizerState, decodeOptimizerState } from './train/optimizer-state.js';
 export { aggregate, seqSum, seqMean, klPenalty, ppoClipLoss, clippedSurrogate, clippedValueLoss, valueLossOptionsSchema, AGGREGATIONS, KL_TYPES, type Aggregation, type BasicAggregation, type KlType, type ClipSettings, type ValueLossOptions } from './train/losses.js';
-export { ppoPolicyLoss, withRegularizers, policyLossOptionsSchema, declarePolicyLossInputs, emitPolicyLoss, PolicyLossEvaluator, POLICY_LOSS_FEEDS, type PolicyLoss, type PolicyLossInputs, type PolicyLossOutput, type PolicyLossOptions, type PolicyLossConfig, type Regularizers, type LossEvalBatch, type LossEvalResult } from './train/policy-loss.js';
+export { ppoPolicyLoss, withRegularizers, policyLossOptionsSchema, declarePolicyLossInputs, emitPolicyLoss, POLICY_LOSS_FEEDS, type PolicyLoss, type PolicyLossInputs, type PolicyLossOutput, type PolicyLossOptions, type PolicyLossConfig, type Regularizers } from './train/policy-loss.js';
+export { PolicyLossEvaluator, type LossEvalBatch, type LossEvalResult } from './train/loss-evaluator.js';
 export { buildPolicyGraph, buildSftGraph, buildValueGraph, gradName, VALUE_HEAD } from './train/train-graphs.js';
 export { PolicyTrainer, SftTrainer, ValueTrainer, trainerOptionsSchema, type TrainerOptions, type StepMetrics, type PolicyBatch, type PolicyStepResult, type SftBatch, type ValueBatch, type PerToken } from './train/trainer.js';
 export { paramCount, weightBytes, adamWStateBytes, activationBytes, forwardActivationBytes, kvCacheBytes } from './model/memory.js';

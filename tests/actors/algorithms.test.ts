@@ -2,25 +2,19 @@ import test from 'ava';
 import path from 'node:path';
 import {
   GRPO_EPS,
-  aggregationWeights,
-  algorithmParamsSchema,
   collate,
   getAlgorithm,
-  getPolicyLoss,
   informativeRows,
-  klEstimate,
   listAlgorithms,
   loadAlgorithmPlugins,
-  ppoClipLoss,
+  parseAlgorithmParams,
   registerAlgorithm,
-  clippedValueLoss,
   toAdvantageBatch,
   type AdvantageBatch,
-  type PolicyLossInput,
 } from '../../actors/src/core.js';
 import { lcg, makeTrajectory } from './helpers.js';
 
-const params = algorithmParamsSchema.parse({});
+const params = parseAlgorithmParams('grpo', {});
 const ctx = { params, options: {} };
 
 /** Two prompts × n samples, with an observation block in the middle of each response. */
@@ -45,7 +39,7 @@ function batchOf(rewardsPerPrompt: number[][], step = 3): AdvantageBatch {
 
 test('the built-ins are registered and the names are unique', (t) => {
   const names = listAlgorithms().map((a) => a.name);
-  for (const n of ['reinforce', 'reinforce++', 'grpo', 'ppo']) t.true(names.includes(n));
+  for (const n of ['reinforce', 'reinforce++', 'grpo', 'ppo', 'drgrpo', 'dapo', 'gspo']) t.true(names.includes(n));
   t.throws(() => registerAlgorithm({ ...getAlgorithm('grpo') }), { message: /already registered/ });
   t.throws(() => getAlgorithm('reinforce+'), { message: /did you mean "reinforce\+\+"|did you mean "reinforce"/ });
 });
@@ -99,7 +93,7 @@ test('REINFORCE++: returns-to-go with the KL in the reward, whitened over the ba
   const b = batchOf([[1, 0], [0.5]]);
   const R = b.responseLength;
   // Without KL (coef 0) and γ = 1 every policy token's return is the score.
-  const noKl = { params: algorithmParamsSchema.parse({ kl: { coef: 0 } }), options: {} };
+  const noKl = { params: parseAlgorithmParams('reinforce++', { kl: { coef: 0 } }), options: {} };
   const r0 = getAlgorithm('reinforce++').computeAdvantages(b, noKl);
   const scores = [1, 0, 0.5];
   const vals: number[] = [];
@@ -111,7 +105,7 @@ test('REINFORCE++: returns-to-go with the KL in the reward, whitened over the ba
   // With the KL in the reward, an early token's return is the score minus the KL of itself and every later policy token.
   const old = new Float32Array(b.batchSize * R).fill(-1);
   const ref = new Float32Array(b.batchSize * R).fill(-2);
-  const withKl = { params: algorithmParamsSchema.parse({ kl: { coef: 0.1, estimator: 'k1' } }), options: {} };
+  const withKl = { params: parseAlgorithmParams('reinforce++', { kl: { coef: 0.1, estimator: 'k1' } }), options: {} };
   const r1 = getAlgorithm('reinforce++').computeAdvantages({ ...b, oldLogprobs: old, refLogprobs: ref }, withKl);
   // token rewards: −0.1 × (−1 − −2) = −0.1 per policy token, + score on the last one
   t.true(Math.abs(r1.tokenRewards![0] + 0.1) < 1e-6);
@@ -125,7 +119,7 @@ test('PPO: GAE with γ = λ = 1 gives returns equal to the reward-to-go, indepen
   const R = b.responseLength;
   const rnd = lcg(3);
   const values = Float32Array.from({ length: b.batchSize * R }, () => rnd());
-  const p = { params: algorithmParamsSchema.parse({ kl: { coef: 0 } }), options: {} };
+  const p = { params: parseAlgorithmParams('ppo', { kl: { coef: 0 } }), options: {} };
   const out = getAlgorithm('ppo').computeAdvantages({ ...b, values }, p);
   for (let row = 0; row < b.batchSize; row++) {
     for (let k = 0; k < b.responseLengths[row]; k++) {
@@ -136,7 +130,7 @@ test('PPO: GAE with γ = λ = 1 gives returns equal to the reward-to-go, indepen
   }
   t.throws(() => getAlgorithm('ppo').computeAdvantages(b, p), { message: /needs critic values/ });
   // With γλ < 1 the last policy token's advantage is r − V (before whitening): check its sign tracks r − V.
-  const p2 = { params: algorithmParamsSchema.parse({ kl: { coef: 0 }, gamma: 0.9, lambda: 0.5 }), options: {} };
+  const p2 = { params: parseAlgorithmParams('ppo', { kl: { coef: 0 }, gamma: 0.9, lambda: 0.5 }), options: {} };
   const lastIdx = b.responseLengths[0] - 1;
   const v2 = new Float32Array(values.length).fill(0.5);
   const out2 = getAlgorithm('ppo').computeAdvantages({ ...b, values: v2 }, p2);
@@ -154,106 +148,6 @@ test('the RLOO example plug-in: reward minus the mean of the other samples', asy
   });
 });
 
-function lossInput(n: number, B: number, seed: number): PolicyLossInput {
-  const rnd = lcg(seed);
-  const R = n / B;
-  const logprobs = Float32Array.from({ length: n }, () => -0.2 - 2 * rnd());
-  return {
-    batchSize: B,
-    responseLength: R,
-    logprobs,
-    oldLogprobs: Float32Array.from(logprobs, (x) => x + (rnd() - 0.5) * 0.8),
-    refLogprobs: Float32Array.from(logprobs, (x) => x + (rnd() - 0.5) * 1.5),
-    advantages: Float32Array.from({ length: n }, () => (rnd() - 0.5) * 4),
-    lossMask: Float32Array.from({ length: n }, (_, i) => (i % 5 === 3 ? 0 : 1)),
-    entropy: Float32Array.from({ length: n }, () => rnd() * 3),
-  };
-}
-
-test('KL sign: the k3 penalty is non-negative and increases the loss; its gradient pulls toward the reference', (t) => {
-  for (const [lp, ref] of [[-1, -2], [-2, -1], [-0.5, -0.5]]) t.true(klEstimate('k3', lp, ref) >= 0);
-  const inp = lossInput(40, 4, 7);
-  const withKl = ppoClipLoss(inp, algorithmParamsSchema.parse({ kl: { coef: 0.5 } }), { klInLoss: true });
-  const noKl = ppoClipLoss(inp, algorithmParamsSchema.parse({ kl: { coef: 0 } }), { klInLoss: true });
-  t.true(withKl.kl > 0);
-  t.true(withKl.loss > noKl.loss, `loss with KL ${withKl.loss} should exceed ${noKl.loss}`);
-  t.true(Math.abs(withKl.loss - noKl.loss - 0.5 * withKl.kl) < 1e-9);
-  // Zero advantages isolate the KL gradient: descending it moves logp toward ref.
-  const zeroAdv = { ...inp, advantages: new Float32Array(40), entropy: undefined };
-  const g = ppoClipLoss(zeroAdv, algorithmParamsSchema.parse({ kl: { coef: 1 } }), { klInLoss: true }).dLogprobs;
-  for (let i = 0; i < 40; i++) {
-    if (!inp.lossMask[i]) continue;
-    const diff = inp.logprobs[i] - inp.refLogprobs![i];
-    if (Math.abs(diff) > 1e-3) t.is(Math.sign(g[i]), Math.sign(diff), `token ${i}`);
-  }
-  // With the KL in the reward the loss ignores it.
-  const inReward = ppoClipLoss(inp, algorithmParamsSchema.parse({ kl: { coef: 0.5 } }), { klInLoss: false });
-  t.is(inReward.loss, noKl.loss);
-});
-
-test('PPO-clip (with dual clip, KL and entropy) gradient matches finite differences', (t) => {
-  const p = algorithmParamsSchema.parse({ dualClip: 3, kl: { coef: 0.2, estimator: 'k3' }, entropyCoef: 0.01, lossAggregation: 'seq-mean-token-mean' });
-  const inp = lossInput(30, 3, 11);
-  const base = ppoClipLoss(inp, p, { klInLoss: true });
-  const h = 1e-3;
-  let checked = 0;
-  for (let i = 0; i < 30; i++) {
-    const up = Float32Array.from(inp.logprobs);
-    const dn = Float32Array.from(inp.logprobs);
-    up[i] += h;
-    dn[i] -= h;
-    const fd = (ppoClipLoss({ ...inp, logprobs: up }, p, { klInLoss: true }).loss - ppoClipLoss({ ...inp, logprobs: dn }, p, { klInLoss: true }).loss) / (2 * h);
-    // Skip tokens sitting on a clip boundary (non-differentiable there).
-    if (Math.abs(fd - base.dLogprobs[i]) > 1e-3 && Math.abs(fd) > 1e-9) {
-      const r = Math.exp(inp.logprobs[i] - inp.oldLogprobs[i]);
-      if (Math.abs(r - 0.8) < 0.01 || Math.abs(r - 1.2) < 0.01) continue;
-    }
-    t.true(Math.abs(fd - base.dLogprobs[i]) < 2e-3, `token ${i}: fd ${fd} vs ${base.dLogprobs[i]}`);
-    checked++;
-  }
-  t.true(checked > 20);
-  t.true(base.clipFraction > 0 && base.clipFraction < 1);
-  t.is(getPolicyLoss('ppo-clip').compute, ppoClipLoss);
-});
-
-test('dual clip bounds the loss of negative-advantage tokens at −A·c', (t) => {
-  const inp: PolicyLossInput = {
-    batchSize: 1,
-    responseLength: 1,
-    logprobs: Float32Array.of(0 - 0.01),
-    oldLogprobs: Float32Array.of(-3),
-    advantages: Float32Array.of(-1),
-    lossMask: Float32Array.of(1),
-  };
-  const plain = ppoClipLoss(inp, algorithmParamsSchema.parse({ kl: { coef: 0 }, entropyCoef: 0 }), { klInLoss: true });
-  const dual = ppoClipLoss(inp, algorithmParamsSchema.parse({ kl: { coef: 0 }, entropyCoef: 0, dualClip: 3 }), { klInLoss: true });
-  t.true(plain.loss > 10); // ratio ≈ e^3
-  t.true(Math.abs(dual.loss - 3) < 1e-9);
-  t.is(dual.dLogprobs[0], 0);
-});
-
-test('loss aggregation weights: token-mean, seq-mean-token-sum, seq-mean-token-mean', (t) => {
-  const mask = Float32Array.of(1, 1, 1, 0, 1, 0, 0, 0, 0);
-  const tm = aggregationWeights('token-mean', mask, 3, 3);
-  t.true(Math.abs(tm[0] - 0.25) < 1e-7 && tm[3] === 0);
-  const sts = aggregationWeights('seq-mean-token-sum', mask, 3, 3);
-  t.true(Math.abs(sts[0] - 1 / 3) < 1e-7 && Math.abs(sts[4] - 1 / 3) < 1e-7);
-  const stm = aggregationWeights('seq-mean-token-mean', mask, 3, 3);
-  // Row 2 has no policy tokens but still counts in the mean over sequences.
-  t.true(Math.abs(stm[0] - 1 / 9) < 1e-7 && Math.abs(stm[4] - 1 / 3) < 1e-7);
-  t.true(Math.abs(stm.reduce((s, x) => s + x, 0) - 2 / 3) < 1e-6);
-});
-
-test('clipped value loss and its gradient', (t) => {
-  const out = clippedValueLoss(
-    { values: Float32Array.of(2, 0.1), oldValues: Float32Array.of(0, 0), returns: Float32Array.of(1, 1), lossMask: Float32Array.of(1, 1) },
-    0.5,
-  );
-  // token 0: max((2−1)², (0.5−1)²) = 1 (unclipped branch); token 1: max(0.81, 0.81) = 0.81
-  t.true(Math.abs(out.loss - 0.5 * (1 + 0.81) / 2) < 1e-6);
-  t.true(Math.abs(out.dValues[0] - 0.5) < 1e-6);
-});
-
 test('filterGroups: only rows of groups with a reward difference carry advantage; all-equal groups are dropped', (t) => {
   // prompt 0: all fail, prompt 1: one success, prompt 2: all succeed
   const b = batchOf([[0, 0, 0, 0], [0, 1, 0, 0], [1, 1, 1, 1]]);
@@ -262,5 +156,6 @@ test('filterGroups: only rows of groups with a reward difference carry advantage
   t.deepEqual(informativeRows({ ...trajs, advantages }), [4, 5, 6, 7]);
   t.deepEqual(informativeRows({ ...trajs, advantages: new Float32Array(advantages.length) }), []);
   t.throws(() => informativeRows({ ...trajs, advantages: undefined }), { message: /compute the batch advantages first/ });
-  t.is(algorithmParamsSchema.parse({}).filterGroups, false);
+  t.is(parseAlgorithmParams('grpo', {}).filterGroups, false);
+  t.is(parseAlgorithmParams('dapo', {}).filterGroups, true, 'DAPO samples dynamically by default');
 });

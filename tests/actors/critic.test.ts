@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CausalLM, encodeSafetensors, parseModelConfig } from '@cohort/engine';
 import { createCollectiveGroup, init } from '@cohort/runtime';
-import { CriticActor, CriticActorClass, algorithmParamsSchema, collate, getAlgorithm, optimizerSchema, rowTokens, rowsToResponse, selectRows, toAdvantageBatch, toValueBatch } from '../../actors/src/index.js';
+import { CriticActor, CriticActorClass, parseAlgorithmParams, collate, getAlgorithm, optimizerSchema, rowTokens, rowsToResponse, selectRows, toAdvantageBatch, toValueBatch } from '../../actors/src/index.js';
 import { makeTrajectory } from './helpers.js';
 
 const cfg = parseModelConfig({
@@ -39,7 +39,7 @@ test('data-parallel critics in worker processes fit PPO returns on a fixed batch
   CausalLM.random(cfg, { seed: 5 }).save(dir);
   const rt = await init({ logLevel: 'silent', resources: { CPU: 4, GPU: 2 } });
   t.teardown(() => rt.shutdown());
-  const params = algorithmParamsSchema.parse({ kl: { coef: 0 }, criticLr: 0.02, valueClip: 0.5, gamma: 1, lambda: 0.95 });
+  const params = parseAlgorithmParams('ppo', { kl: { coef: 0 }, criticLr: 0.02, valueClip: 0.5, gamma: 1, lambda: 0.95 });
   const spec = (rank: number) => ({ rank, worldSize: 2, modelDir: dir, params, optimizer: optimizerSchema.parse({ weightDecay: 0 }), microBatch: 4, seed: 11 });
   const critics = await Promise.all([0, 1].map((r) => rt.spawn(CriticActorClass, [spec(r)], { resources: { CPU: 0.5, GPU: 0.5 } })));
   await createCollectiveGroup(rt, { name: 'critics', members: critics });

@@ -6,7 +6,7 @@ import { CausalLM, parseModelConfig } from '@cohort/engine';
 import { createCollectiveGroup, init } from '@cohort/runtime';
 import {
   LearnerActorClass,
-  algorithmParamsSchema,
+  parseAlgorithmParams,
   collate,
   getAlgorithm,
   optimizerSchema,
@@ -38,7 +38,7 @@ function batch() {
 
 test('toPolicyBatch: rows of real tokens, loss mask 0 on the prompt and on environment tokens', (t) => {
   const b = batch();
-  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: algorithmParamsSchema.parse({}), options: {} }).advantages;
+  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: parseAlgorithmParams('grpo', {}), options: {} }).advantages;
   const pb = toPolicyBatch(b, { advantages: adv, oldLogprobs: b.oldLogprobs });
   t.deepEqual(pb.inputIds[0], [1, 2, 3, 10, 11, 40, 41, 42, 12, 13]);
   t.deepEqual(pb.lossMask[0], [0, 0, 0, 1, 1, 0, 0, 0, 1, 1]);
@@ -57,14 +57,14 @@ test('data-parallel learners in worker processes all-reduce gradients through th
   t.teardown(() => rt.shutdown());
   const spec = (rank: number) => ({
     rank, worldSize: 2, modelDir: dir,
-    algorithm: { name: 'grpo', params: algorithmParamsSchema.parse({ kl: { coef: 0 } }) },
+    algorithm: { name: 'grpo', params: parseAlgorithmParams('grpo', { kl: { coef: 0 } }) },
     optimizer: optimizerSchema.parse({ lr: 0.01, warmupRatio: 0 }),
     totalUpdates: 4, microBatch: 4,
   });
   const learners = await Promise.all([0, 1].map((r) => rt.spawn(LearnerActorClass, [spec(r)], { resources: { CPU: 0.5, GPU: 0.5 } })));
   await createCollectiveGroup(rt, { name: 'learners', members: learners });
   const b = batch();
-  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: algorithmParamsSchema.parse({}), options: {} }).advantages;
+  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: parseAlgorithmParams('grpo', {}), options: {} }).advantages;
   b.advantages = adv;
   const before = await learners[0].paramChecksum();
   // The same updates computed in this process: the row-weighted mean of the shard gradients, applied once.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { CausalLM, Tokenizer, parseModelConfig } from '@cohort/engine';
 import { init } from '@cohort/runtime';
 import { makeDataset } from '@cohort/zerosearch';
-import { LearnerActorClass, RolloutActorClass, SimulatorActorClass, algorithmParamsSchema, collate, getAlgorithm, optimizerSchema, sharedMemoryDir, toAdvantageBatch, WeightPublisher, toPolicyBatch } from '../../actors/src/index.js';
+import { LearnerActorClass, RolloutActorClass, SimulatorActorClass, parseAlgorithmParams, collate, getAlgorithm, optimizerSchema, sharedMemoryDir, toAdvantageBatch, WeightPublisher, toPolicyBatch } from '../../actors/src/index.js';
 import { makeTrajectory } from './helpers.js';
 
 test('learner 0 publishes versioned weights: rollouts on its node read a shared-memory file (old versions removed), the bulk path reaches the rest', async (t) => {
@@ -26,14 +26,14 @@ test('learner 0 publishes versioned weights: rollouts on its node read a shared-
   const sim = await rt.spawn(SimulatorActorClass, [{ index: 0, backend: { kind: 'template', world: { size: 'tiny', seed: 5 } }, batching: { maxBatch: 8, maxWaitMs: 5 } }], { resources: { CPU: 0.2 } });
   const learner = await rt.spawn(LearnerActorClass, [{
     rank: 0, worldSize: 1, modelDir,
-    algorithm: { name: 'grpo', params: algorithmParamsSchema.parse({ kl: { coef: 0 } }) },
+    algorithm: { name: 'grpo', params: parseAlgorithmParams('grpo', { kl: { coef: 0 } }) },
     optimizer: optimizerSchema.parse({ lr: 0.05, warmupRatio: 0 }),
     totalUpdates: 4, microBatch: 4,
   }], { resources: { CPU: 0.2 } });
   const rollouts = await Promise.all([0, 1].map((i) => rt.spawn(RolloutActorClass, [{ index: i, modelDir, tokenizer: tokPath, simulators: [sim] }], { resources: { CPU: 0.2 } })));
   const trajs = [0, 1].map((s) => makeTrajectory({ step: 1, promptIndex: 0, sampleIndex: s, reward: s, prompt: [1, 2, 3], segments: [{ by: 'policy', ids: [10 + s, 11, 12] }] }));
   const b = collate(trajs, { padId: 0 });
-  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: algorithmParamsSchema.parse({}), options: {} }).advantages;
+  const adv = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: parseAlgorithmParams('grpo', {}), options: {} }).advantages;
   const pb = toPolicyBatch(b, { advantages: adv, oldLogprobs: b.oldLogprobs });
   const update = async () => (await learner.applyGradients((await learner.gradients(pb)).grads)).version;
 

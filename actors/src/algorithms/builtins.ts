@@ -3,4 +3,6 @@ import './reinforce.js';
 import './reinforce-plus-plus.js';
 import './grpo.js';
 import './ppo.js';
-import './policy-loss.js';
+import './drgrpo.js';
+import './dapo.js';
+import './gspo.js';

@@ -1,4 +1,7 @@
-/** KL estimators between the current policy and the reference, per token. */
+/**
+ * KL estimators between a policy and the reference, per token, for the KL-in-reward token
+ * rewards (PPO, REINFORCE++). The KL in the loss is the engine's `klPenalty` graph op.
+ */
 export type KlEstimator = 'k1' | 'k2' | 'k3';
 
 /**
@@ -23,19 +26,5 @@ function rawKl(estimator: KlEstimator, logp: number, ref: number): number {
       const x = ref - logp;
       return Math.exp(x) - x - 1;
     }
-  }
-}
-
-/** d klEstimate / d logp (0 where the clamp is active). */
-export function klGradient(estimator: KlEstimator, logp: number, ref: number, clamp = 10): number {
-  const v = rawKl(estimator, logp, ref);
-  if (v > clamp || v < -clamp) return 0;
-  switch (estimator) {
-    case 'k1':
-      return 1;
-    case 'k2':
-      return logp - ref;
-    case 'k3':
-      return 1 - Math.exp(ref - logp);
   }
 }

@@ -1,7 +1,13 @@
+import { z } from 'zod';
 import { klInReward, registerAlgorithm } from './registry.js';
 import type { AlgorithmDefinition } from './types.js';
 import { maskedWhiten } from './masked-stats.js';
+import { clipParams, commonParams, entropyCoef, klSchema, lossAggregation } from './params.js';
+import { gammaParam } from './ppo.js';
+import { clipPolicyLoss } from './standard-loss.js';
 import { tokenLevelRewards } from './token-rewards.js';
+
+const paramsSchema = z.strictObject({ ...commonParams(), ...clipParams, kl: klSchema.prefault({}), entropyCoef: entropyCoef(), lossAggregation, gamma: gammaParam });
 
 /**
  * REINFORCE++: token-level rewards (the score on the last response token,
@@ -9,16 +15,18 @@ import { tokenLevelRewards } from './token-rewards.js';
  * over the whole batch. Returns skip environment-inserted tokens: they are not
  * actions, so they neither earn reward nor advance the discount.
  */
-const definition: AlgorithmDefinition = {
+const definition: AlgorithmDefinition<z.output<typeof paramsSchema>> = {
   name: 'reinforce++',
   description: 'discounted token returns with KL in the reward, whitened over the batch',
+  reference: 'Hu 2025, REINFORCE++ (arXiv 2501.03262)',
   needsCritic: false,
   minSamplesPerPrompt: 1,
   klInRewardByDefault: true,
-  policyLoss: 'ppo-clip',
+  params: paramsSchema,
+  policyLoss: (ctx) => clipPolicyLoss(ctx.params, ctx),
   computeAdvantages(batch, ctx) {
     const { batchSize: B, responseLength: R } = batch;
-    const rewards = tokenLevelRewards(batch, ctx.params, klInReward(definition, ctx.params));
+    const rewards = tokenLevelRewards(batch, ctx.params, klInReward(definition as unknown as AlgorithmDefinition, ctx.params));
     const returns = new Float32Array(B * R);
     const gamma = ctx.params.gamma;
     for (let b = 0; b < B; b++) {

@@ -1,4 +1,6 @@
 import { registerAlgorithm } from './registry.js';
+import { standardParamsSchema } from './params.js';
+import { clipPolicyLoss } from './standard-loss.js';
 import { broadcastOverMask } from './token-rewards.js';
 
 /**
@@ -9,11 +11,13 @@ import { broadcastOverMask } from './token-rewards.js';
 registerAlgorithm({
   name: 'reinforce',
   description: 'raw outcome reward broadcast over response tokens, no baseline (ZeroSearch default)',
+  reference: 'Williams 1992; ZeroSearch (arXiv 2505.04588) default',
   needsCritic: false,
   minSamplesPerPrompt: 1,
   klInRewardByDefault: false,
-  policyLoss: 'ppo-clip',
+  params: standardParamsSchema,
   computeAdvantages(batch) {
     return { advantages: broadcastOverMask(batch.scores, batch) };
   },
+  policyLoss: (ctx) => clipPolicyLoss(ctx.params, ctx),
 });

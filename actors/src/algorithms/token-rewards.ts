@@ -1,4 +1,4 @@
-import type { AlgorithmParams } from '../config/schema.js';
+import type { AlgorithmParams } from './params.js';
 import { klEstimate } from './kl.js';
 import type { AdvantageBatch } from './types.js';
 

@@ -1,4 +1,6 @@
-import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
+import type { PolicyLoss } from '@cohort/engine';
+import type { TrainConfig } from '../config/schema.js';
+import type { AlgorithmParams, ParamsSchema } from './params.js';
 
 /**
  * Response-aligned batch the advantage estimators read. Arrays of shape
@@ -33,28 +35,56 @@ export interface AdvantageResult {
   tokenRewards?: Float32Array;
 }
 
-export interface AdvantageContext {
-  params: AlgorithmParams;
+export interface AdvantageContext<P extends AlgorithmParams = AlgorithmParams> {
+  /** This algorithm's parameters (`algorithm.params`, validated by its schema, defaults filled in). */
+  params: P;
   /** `algorithm.options` from the config, for plug-ins. */
   options: Record<string, unknown>;
+  /**
+   * Most policy tokens one response can hold: (rollout.maxTurns + 1) × rollout.maxNewTokensPerTurn.
+   * The trainer always gives it; an algorithm that needs it says so when it is missing.
+   */
+  maxResponseTokens?: number;
 }
 
-/** A named RL algorithm: how advantages are estimated and which policy loss is used. */
-export interface AlgorithmDefinition {
+/** What an algorithm's policy loss is built from. */
+export interface LossContext<P extends AlgorithmParams = AlgorithmParams> {
+  params: P;
+  /** Whether the KL penalty belongs in the loss (false when this run puts it in the rewards). */
+  klInLoss: boolean;
+  /** Most policy tokens one response can hold (the constant of Dr. GRPO-style aggregation); the learners always get it. */
+  maxResponseTokens?: number;
+}
+
+/**
+ * A named RL algorithm: its parameters, how advantages are estimated, and the policy loss the
+ * learners compile into their training graph.
+ */
+export interface AlgorithmDefinition<P extends AlgorithmParams = AlgorithmParams> {
   /** Name chosen in config (`algorithm.name`). */
   name: string;
-  /** One line for `cohort` listings and docs. */
+  /** One line for `cohort algorithms` and docs. */
   description: string;
+  /** Where the method comes from (paper or reference implementation), for listings and docs. */
+  reference?: string;
   /** Whether a CriticActor is needed (values in, returns out). */
   needsCritic: boolean;
   /** Smallest `batch.samplesPerPrompt` that makes sense (2 for group baselines). */
   minSamplesPerPrompt: number;
   /** Whether the KL penalty goes into the token rewards rather than the loss, unless the config says otherwise. */
   klInRewardByDefault: boolean;
-  /** Name of a registered policy loss (`ppo-clip` for every built-in). */
-  policyLoss: string;
+  /**
+   * The parameters `algorithm.params` may hold (a strict zod object with defaults); a key it does
+   * not declare is rejected. Default: {@link standardParamsSchema} (the PPO-clip family's).
+   */
+  params?: ParamsSchema<P>;
   /** Advantage estimator. Must leave masked positions at 0. */
-  computeAdvantages(batch: AdvantageBatch, ctx: AdvantageContext): AdvantageResult;
+  computeAdvantages(batch: AdvantageBatch, ctx: AdvantageContext<P>): AdvantageResult;
+  /**
+   * The policy loss, a function over the engine's graph ops compiled once into every learner's
+   * training graph. Default: PPO-clip from the standard parameters.
+   */
+  policyLoss?(ctx: LossContext<P>): PolicyLoss;
   /** Extra config checks; return one message per problem (naming the key and the fix). */
   validateConfig?(config: TrainConfig): string[];
 }

@@ -6,6 +6,8 @@ export interface ConfigProblem {
   message: string;
   /** 1-based line in the YAML file when known. */
   line?: number;
+  /** The command-line override the value came from (`--set key=value`), when it did. */
+  override?: string;
 }
 
 /** Thrown when a configuration file cannot be read, parsed or validated. Lists every problem. */
@@ -18,7 +20,7 @@ export class ConfigError extends Error {
     super(
       `invalid config ${file}:\n` +
         problems
-          .map((p) => `  - ${p.line !== undefined ? `line ${p.line}: ` : ''}${p.path || '(root)'}: ${p.message}`)
+          .map((p) => `  - ${p.override ? `${p.override}: ` : p.line !== undefined ? `line ${p.line}: ` : ''}${p.path || '(root)'}: ${p.message}`)
           .join('\n'),
     );
   }

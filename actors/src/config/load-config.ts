@@ -3,9 +3,11 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { getAlgorithm, loadAlgorithmPlugins } from '../algorithms/registry.js';
+import { getAlgorithm, listAlgorithms, loadAlgorithmPlugins, paramsSchemaOf, resolvePluginSpec } from '../algorithms/registry.js';
+import type { AlgorithmDefinition } from '../algorithms/types.js';
+import '../algorithms/builtins.js';
 import { ConfigError, type ConfigProblem } from './config-error.js';
-import { issuesToProblems } from './format-issues.js';
+import { formatPath, issuesToProblems } from './format-issues.js';
 import { trainConfigSchema, type TrainConfig } from './schema.js';
 
 type AnySchema = z.ZodType;
@@ -94,38 +96,149 @@ function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, p: Reado
   return line;
 }
 
+/** One `--set key=value` override: a dotted key path and a YAML value. */
+export interface ConfigOverride {
+  /** As given, for messages (`run.totalSteps=2`). */
+  text: string;
+  path: (string | number)[];
+  value: unknown;
+}
+
 /**
- * Parses and validates a training config from YAML text (schema checks only:
- * no plug-ins are loaded). Throws a ConfigError listing every problem with its
- * key path, line, expected and found value.
+ * Parses `key=value` (veRL-style overrides): the key is a dotted path (`algorithm.params.kl.coef`,
+ * list items as `eval.splits.0.maxQuestions` or `eval.splits[0].maxQuestions`), the value is
+ * YAML (`2`, `gspo`, `null`, `[a, b]`, `{coef: 0}`).
  */
-export function parseTrainConfig(text: string, file = '<inline>'): TrainConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: `YAML syntax: ${e.message.split('\n')[0]}` })),
-    );
+export function parseOverride(text: string): ConfigOverride {
+  const eq = text.indexOf('=');
+  const key = eq < 0 ? '' : text.slice(0, eq).trim();
+  if (eq < 0 || !key) throw new Error(`--set ${text}: expected KEY=VALUE, e.g. --set run.totalSteps=2`);
+  const path = key.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+  if (path.length === 0 || path.some((k) => typeof k === 'string' && !/^[A-Za-z_][\w-]*$/.test(k))) {
+    throw new Error(`--set ${text}: "${key}" is not a key path; use dotted keys such as algorithm.params.kl.coef`);
   }
-  const raw: unknown = doc.toJS();
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(file, [{ path: '', message: 'expected a mapping of sections (run, world, policy, ...), found ' + (Array.isArray(raw) ? 'a list' : String(raw)) }]);
+  const valueText = text.slice(eq + 1);
+  if (valueText.trim() === '') throw new Error(`--set ${text}: no value after "="; give one (YAML: 2, gspo, null, [a, b], {coef: 0})`);
+  const vdoc = parseDocument(valueText);
+  if (vdoc.errors.length) throw new Error(`--set ${text}: the value is not valid YAML: ${vdoc.errors[0].message.split('\n')[0]}`);
+  return { text, path, value: vdoc.toJS() };
+}
+
+const pathStartsWith = (p: ReadonlyArray<string | number>, prefix: ReadonlyArray<string | number>) => prefix.length <= p.length && prefix.every((k, i) => String(p[i]) === String(k));
+const splitPath = (path: string) => path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+
+/** A YAML document with its overrides applied, and where each key came from. */
+class ConfigSource {
+  readonly lc = new LineCounter();
+  readonly doc: ReturnType<typeof parseDocument>;
+  readonly raw: Record<string, unknown>;
+
+  constructor(
+    text: string,
+    readonly file: string,
+    readonly overrides: readonly ConfigOverride[],
+  ) {
+    this.doc = parseDocument(text, { lineCounter: this.lc, prettyErrors: true, uniqueKeys: true });
+    if (this.doc.errors.length) {
+      throw new ConfigError(
+        file,
+        this.doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: `YAML syntax: ${e.message.split('\n')[0]}` })),
+      );
+    }
+    if (this.doc.contents === null) this.doc.contents = this.doc.createNode({}) as never;
+    const bad: ConfigProblem[] = [];
+    for (const o of overrides) {
+      try {
+        this.doc.setIn(o.path, this.doc.createNode(o.value));
+      } catch (err) {
+        bad.push({ path: formatPath(o.path), override: `--set ${o.text}`, message: `cannot set it: ${(err as Error).message} (a key above it holds a value, not a mapping)` });
+      }
+    }
+    if (bad.length) throw new ConfigError(file, bad);
+    const raw: unknown = this.doc.toJS();
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new ConfigError(file, [{ path: '', message: 'expected a mapping of sections (run, world, policy, ...), found ' + (Array.isArray(raw) ? 'a list' : String(raw)) }]);
+    }
+    this.raw = raw as Record<string, unknown>;
   }
-  const result = trainConfigSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) {
-    const problems = issuesToProblems(result.error.issues, raw, (p) => {
-      const s = schemaAt(trainConfigSchema, raw, p);
-      const shape = s ? defOf(s).shape : undefined;
+
+  /** Problems from zod issues of `schema` applied at `base` (a key path), with lines or the override they came from. */
+  problems(schema: AnySchema, value: unknown, issues: ReadonlyArray<z.core.$ZodIssue>, base: ReadonlyArray<string | number> = []): ConfigProblem[] {
+    const problems = issuesToProblems(issues, value, (p) => {
+      const sub = schemaAt(schema, value, p);
+      const shape = sub ? defOf(sub).shape : undefined;
       return shape ? Object.keys(shape) : [];
     });
     for (const pr of problems) {
-      const keys = pr.path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
-      pr.line = lineOf(doc, lc, keys);
+      const keys = [...base, ...splitPath(pr.path)];
+      pr.path = formatPath(keys);
+      this.locate(pr, keys);
     }
-    throw new ConfigError(file, problems);
+    return problems;
   }
-  return result.data;
+
+  /** Sets the line of a problem at `keys`, or the override its value came from. */
+  locate(pr: ConfigProblem, keys: ReadonlyArray<string | number>): ConfigProblem {
+    const o = [...this.overrides].reverse().find((x) => pathStartsWith(keys, x.path) || (keys.length > 0 && pathStartsWith(x.path, keys) && typeof this.at(keys) !== 'object'));
+    if (o) pr.override = `--set ${o.text}`;
+    else pr.line = lineOf(this.doc, this.lc, keys);
+    return pr;
+  }
+
+  private at(keys: ReadonlyArray<string | number>): unknown {
+    let cur: unknown = this.raw;
+    for (const k of keys) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string | number, unknown>)[k] : undefined;
+    return cur;
+  }
+
+  /**
+   * Schema checks of everything but the algorithm's parameters. When they fail and the
+   * algorithm is already registered, its parameters' problems are reported with the rest.
+   */
+  parseBase(): z.output<typeof trainConfigSchema> {
+    const result = trainConfigSchema.safeParse(this.raw, { reportInput: true });
+    if (result.success) return result.data;
+    const problems = this.problems(trainConfigSchema, this.raw, result.error.issues);
+    const alg = this.raw.algorithm as { name?: unknown; params?: unknown } | undefined;
+    const name = alg?.name ?? 'reinforce';
+    if (typeof name === 'string' && listAlgorithms().some((a) => a.name === name) && !problems.some((p) => p.path.startsWith('algorithm.params'))) {
+      problems.push(...this.paramProblems(getAlgorithm(name), alg?.params ?? {}));
+    }
+    throw new ConfigError(this.file, problems);
+  }
+
+  private paramProblems(def: AlgorithmDefinition, rawParams: unknown): ConfigProblem[] {
+    const schema = paramsSchemaOf(def);
+    const r = schema.safeParse(rawParams, { reportInput: true });
+    if (r.success) return [];
+    const problems = this.problems(schema, rawParams, r.error.issues, ['algorithm', 'params']);
+    for (const p of problems) p.message += ` (algorithm "${def.name}"; \`cohort algorithms\` lists each algorithm's parameters)`;
+    return problems;
+  }
+
+  /** `algorithm.params` checked by the chosen algorithm's own schema (it must be registered). */
+  resolveAlgorithm(base: z.output<typeof trainConfigSchema>): TrainConfig {
+    let def;
+    try {
+      def = getAlgorithm(base.algorithm.name);
+    } catch (err) {
+      throw new ConfigError(this.file, [this.locate({ path: 'algorithm.name', message: (err as Error).message }, ['algorithm', 'name'])]);
+    }
+    const problems = this.paramProblems(def, base.algorithm.params);
+    if (problems.length) throw new ConfigError(this.file, problems);
+    return { ...base, algorithm: { ...base.algorithm, params: paramsSchemaOf(def).parse(base.algorithm.params) } };
+  }
+}
+
+/**
+ * Parses and validates a training config from YAML text, with optional `--set` overrides
+ * applied first, and `algorithm.params` checked by the chosen algorithm's schema (built-ins
+ * are registered; plug-ins must be loaded first, as {@link loadTrainConfig} does). Throws a
+ * ConfigError listing every problem with its key path, line (or override), expected and found value.
+ */
+export function parseTrainConfig(text: string, file = '<inline>', overrides: readonly ConfigOverride[] = []): TrainConfig {
+  const src = new ConfigSource(text, file, overrides);
+  return src.resolveAlgorithm(src.parseBase());
 }
 
 /**
@@ -167,15 +280,20 @@ export interface LoadedConfig {
   config: TrainConfig;
   /** Absolute path of the YAML file. */
   file: string;
-  /** sha256 of the file's bytes (recorded in checkpoints and reports). */
+  /** sha256 of the file's bytes and the overrides (recorded in checkpoints and reports; a resume must match it). */
   sha256: string;
+  /** The `--set` overrides applied, as given. */
+  overrides: string[];
 }
 
 /**
- * Reads, validates and cross-checks a training config: loads the algorithm
- * plug-ins it lists (relative to the config file) and checks the algorithm fits.
+ * Reads, validates and cross-checks a training config: applies `--set` overrides
+ * (`key=value`, validated like the file), loads the algorithm plug-ins it lists (paths
+ * relative to the config file; the config then holds them as absolute paths, so the learner
+ * processes import the same files), checks the algorithm's parameters with its own schema and
+ * that the algorithm fits the rest of the config.
  */
-export async function loadTrainConfig(file: string): Promise<LoadedConfig> {
+export async function loadTrainConfig(file: string, opts: { overrides?: readonly string[] } = {}): Promise<LoadedConfig> {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -183,13 +301,29 @@ export async function loadTrainConfig(file: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(abs, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
-  const config = parseTrainConfig(text, abs);
-  try {
-    await loadAlgorithmPlugins(config.algorithm.plugins, path.dirname(abs));
-  } catch (err) {
-    throw new ConfigError(abs, [{ path: 'algorithm.plugins', message: (err as Error).message }]);
+  const given = [...(opts.overrides ?? [])];
+  const overrides: ConfigOverride[] = [];
+  const bad: ConfigProblem[] = [];
+  for (const o of given) {
+    try {
+      overrides.push(parseOverride(o));
+    } catch (err) {
+      bad.push({ path: o.split('=')[0] ?? '', override: `--set ${o}`, message: (err as Error).message.replace(/^--set [^:]*: /, '') });
+    }
   }
+  if (bad.length) throw new ConfigError(abs, bad);
+  const src = new ConfigSource(text, abs, overrides);
+  const base = src.parseBase();
+  const baseDir = path.dirname(abs);
+  try {
+    await loadAlgorithmPlugins(base.algorithm.plugins, baseDir);
+  } catch (err) {
+    throw new ConfigError(abs, [src.locate({ path: 'algorithm.plugins', message: (err as Error).message }, ['algorithm', 'plugins'])]);
+  }
+  const config = src.resolveAlgorithm({ ...base, algorithm: { ...base.algorithm, plugins: base.algorithm.plugins.map((p) => resolvePluginSpec(p, baseDir)) } });
   const problems = checkAlgorithmFit(config);
   if (problems.length) throw new ConfigError(abs, problems);
-  return { config, file: abs, sha256: createHash('sha256').update(text).digest('hex') };
+  const hash = createHash('sha256').update(text);
+  for (const o of given) hash.update(`\n--set ${o}`);
+  return { config, file: abs, sha256: hash.digest('hex'), overrides: given };
 }

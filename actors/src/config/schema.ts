@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AlgorithmParams } from '../algorithms/params.js';
 
 /**
  * The ZeroSearch training configuration (`configs/zerosearch/*.yaml`).
@@ -288,53 +289,17 @@ export const layoutSchema = z
     }
   });
 
-/** KL control. */
-export const klSchema = z.strictObject({
-  /** k1: logp - ref; k2: ½(logp - ref)²; k3 (low-variance): exp(ref - logp) - (ref - logp) - 1. */
-  estimator: z.enum(['k1', 'k2', 'k3']).default('k3'),
-  /** Coefficient; the penalty is *added* to the loss (the reference subtracts it: a bug). */
-  coef: z.number().nonnegative().default(0.001),
-  /** Put the KL into the token rewards instead of the loss; when absent the algorithm decides (in reward for PPO and REINFORCE++, in the loss otherwise). */
-  inReward: z.boolean().optional(),
-  /** Per-token clamp of the estimate (±clamp). */
-  clamp: z.number().positive().default(10),
-});
-
-/** Policy-loss and advantage settings shared by the built-in algorithms. */
-export const algorithmParamsSchema = z.strictObject({
-  /** PPO clip ε. */
-  clipRatio: z.number().positive().default(0.2),
-  /** Upper clip ε when asymmetric (defaults to clipRatio). */
-  clipRatioHigh: z.number().positive().optional(),
-  /** Dual-clip constant c > 1 for negative advantages; null disables it. */
-  dualClip: z.number().gt(1).nullable().default(null),
-  kl: klSchema.prefault({}),
-  entropyCoef: z.number().nonnegative().default(0.001),
-  lossAggregation: z.enum(['token-mean', 'seq-mean-token-sum', 'seq-mean-token-mean']).default('token-mean'),
-  /** Discount γ and GAE λ (PPO, REINFORCE++). */
-  gamma: z.number().min(0).max(1).default(1),
-  lambda: z.number().min(0).max(1).default(1),
-  /** Critic (PPO). */
-  criticLr: z.number().positive().default(1e-5),
-  valueClip: z.number().positive().default(0.5),
-  /** Epochs over each step's batch. */
-  epochs: positiveInt().default(1),
-  /**
-   * Drop trajectories whose advantages are all zero (a GRPO/RLOO group where
-   * every sample got the same reward) before the updates, as DAPO's dynamic
-   * sampling does; a step with none left makes no update. Without it a
-   * mini-batch with no reward signal still moves the policy: AdamW turns its
-   * near-zero gradient (KL and entropy terms, rounding) into a full-size step.
-   */
-  filterGroups: z.boolean().default(false),
-});
-
 export const algorithmSchema = z.strictObject({
   /** A registered algorithm: reinforce, reinforce++, grpo, ppo, or one added by a plug-in. */
   name: z.string().min(1).default('reinforce'),
   /** Module paths (relative to the config file) imported before the name is looked up; each registers algorithms. */
   plugins: z.array(z.string().min(1)).default([]),
-  params: algorithmParamsSchema.prefault({}),
+  /**
+   * The algorithm's parameters, validated by the algorithm's own schema once it is known
+   * (after its plug-in loads): each algorithm declares the keys it uses, any other key is an
+   * error. `cohort algorithms` lists them.
+   */
+  params: z.record(z.string(), z.unknown()).default({}),
   /** Free-form options for plug-in algorithms (validated by the plug-in's own schema). */
   options: z.record(z.string(), z.unknown()).default({}),
 });
@@ -601,11 +566,15 @@ export const trainConfigSchema = z
     });
   });
 
-/** A validated training configuration (all defaults filled in). */
-export type TrainConfig = z.output<typeof trainConfigSchema>;
+type ParsedConfig = z.output<typeof trainConfigSchema>;
+/**
+ * A validated training configuration (all defaults filled in), with `algorithm.params`
+ * validated by the chosen algorithm's schema.
+ */
+export type TrainConfig = Omit<ParsedConfig, 'algorithm'> & { algorithm: Omit<ParsedConfig['algorithm'], 'params'> & { params: AlgorithmParams } };
 /** What a YAML file may contain (defaults optional). */
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
-export type AlgorithmParams = z.output<typeof algorithmParamsSchema>;
+export type { AlgorithmParams };
 export type ModeConfig = z.output<typeof modeSchema>;
 export type CurriculumConfig = z.output<typeof curriculumSchema>;
 export type SimulatorConfig = z.output<typeof simulatorSchema>;

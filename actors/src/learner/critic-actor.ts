@@ -6,6 +6,7 @@ import type { CollatedBatch } from '../trajectory/collate.js';
 import { responseToRows, rowTokens } from './engine-batch.js';
 import { paramChecksum } from './param-checksum.js';
 import { decodeWeights, encodeWeights } from './weight-publisher.js';
+import { criticParams } from '../algorithms/ppo.js';
 
 /** Constructor argument of a CriticActor. */
 export interface CriticActorSpec {
@@ -15,8 +16,8 @@ export interface CriticActorSpec {
   worldSize: number;
   /** The warm-start policy (config.json + model.safetensors): the critic's trunk starts from it. */
   modelDir: string;
-  /** `criticLr` (constant) and `valueClip` are read from here. */
-  params: Pick<AlgorithmParams, 'criticLr' | 'valueClip'>;
+  /** `criticLr` (constant) and `valueClip` are read from here (the algorithm's parameters). */
+  params: AlgorithmParams;
   /** AdamW betas, eps, weight decay and the gradient-norm clip (shared with the policy). */
   optimizer: Pick<TrainConfig['optimizer'], 'betas' | 'eps' | 'weightDecay' | 'gradClip'>;
   microBatch: number;
@@ -77,10 +78,10 @@ export class CriticActor {
     const o = spec.optimizer;
     this.trainer = new ValueTrainer(this.model, {
       logger: this.log,
-      optimizer: { lr: spec.params.criticLr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay },
+      optimizer: { lr: criticParams(spec.params).criticLr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weightDecay },
       maxGradNorm: o.gradClip,
       microBatchSize: spec.microBatch,
-      value: { clipRange: spec.params.valueClip, aggregation: 'token-mean' },
+      value: { clipRange: criticParams(spec.params).valueClip, aggregation: 'token-mean' },
       seed: spec.seed,
     });
   }

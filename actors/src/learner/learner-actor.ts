@@ -6,7 +6,7 @@ import type { RolloutActor } from '../rollout/rollout-actor.js';
 import { paramChecksum } from './param-checksum.js';
 import { WeightPublisher, decodeWeights, encodeWeights, type PublishResult, type WeightTransport } from './weight-publisher.js';
 import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
-import { getAlgorithm, klInReward } from '../algorithms/registry.js';
+import { algorithmPolicyLoss, getAlgorithm } from '../algorithms/registry.js';
 import '../algorithms/builtins.js';
 
 /** Constructor argument of a LearnerActor. */
@@ -22,6 +22,8 @@ export interface LearnerActorSpec {
   /** Optimizer steps of the whole run (for the warm-up schedule). */
   totalUpdates: number;
   microBatch: number;
+  /** Most policy tokens one response can hold (for losses that normalise by it, e.g. Dr. GRPO). */
+  maxResponseTokens?: number;
   /** Collective group of the data-parallel learners (formed by the driver; default `learners`). */
   group?: string;
   /**
@@ -92,15 +94,8 @@ export class LearnerActor {
       schedule: { lr: o.lr, warmupSteps: Math.round(o.warmupRatio * spec.totalUpdates) },
       maxGradNorm: o.gradClip,
       microBatchSize: spec.microBatch,
-      loss: {
-        clipRatio: p.clipRatio,
-        clipRatioHigh: p.clipRatioHigh,
-        dualClip: p.dualClip,
-        klCoef: klInReward(def, p) ? 0 : p.kl.coef,
-        klType: p.kl.estimator,
-        entropyCoef: p.entropyCoef,
-        aggregation: p.lossAggregation,
-      },
+      // The algorithm's policy loss, compiled once into this learner's training graph.
+      loss: algorithmPolicyLoss(def, p, { maxResponseTokens: spec.maxResponseTokens }),
     });
   }
 

@@ -12,7 +12,6 @@ registerAlgorithm({
   needsCritic: false,
   minSamplesPerPrompt: 2,
   klInRewardByDefault: false,
-  policyLoss: 'ppo-clip',
   computeAdvantages(batch) {
     const perSeq = new Float32Array(batch.batchSize);
     for (const members of groupIndices(batch.groupIds).values()) {
