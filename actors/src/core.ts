@@ -9,6 +9,7 @@ export * from './config/load-config.js';
 export * from './algorithms/types.js';
 export * from './algorithms/registry.js';
 export * from './algorithms/params.js';
+export * from './algorithms/describe.js';
 export * from './algorithms/standard-loss.js';
 export * from './algorithms/kl.js';
 export * from './algorithms/masked-stats.js';

@@ -56,7 +56,7 @@ function publishSteps(p: TrainingPublisher, run: string, log: Logger): (m: StepM
 commands.push({
   path: ['train'],
   summary: 'run ZeroSearch RL training from a config (world, warm start, RL on the actors, eval before/after)',
-  usage: `Usage: cohort train CONFIG.yaml [--dry-run] [--resume] [--json] [--log-level LEVEL] [--address NATS_URL [--token-file F] [--cluster NAME]]
+  usage: `Usage: cohort train CONFIG.yaml [--set KEY=VALUE]... [--dry-run] [--resume] [--json] [--log-level LEVEL] [--address NATS_URL [--token-file F] [--cluster NAME]]
 
 Runs the whole job described by CONFIG (e.g. configs/zerosearch/local.yaml):
 makes the world, warm-starts the policy (cached by content hash), evaluates it
@@ -68,6 +68,10 @@ shares, simulator backends with filled-in commands, input files present or missi
 memory plan per GPU (weights, gradients, AdamW state, activations, KV cache against the GPU's
 memory from layout.gpus.memoryGiB or nvidia-smi) without starting anything; it exits 1 naming
 the knob when a GPU does not fit (--json: {"params", "gpus": [...], "plan": {...}}).
+--set KEY=VALUE overrides one config key before validation (repeatable; dotted keys,
+YAML values), e.g. --set algorithm.name=gspo --set run.totalSteps=2; a bad key or
+value is reported like one in the file, naming the --set it came from. The overrides
+are part of the config's hash (a resume needs the same ones).
 --resume continues from the newest checkpoint of the run (same config file).
 --address NATS_URL (or COHORT_ADDRESS) runs every actor of the job on that cluster
 (simulators, rollouts, learners, references, critics), placed through the placement
@@ -84,6 +88,7 @@ or a shared filesystem). Without --address everything runs on this machine.`,
       json: { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       resume: { type: 'boolean' },
+      set: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       address: { type: 'string' },
       'token-file': { type: 'string' },
@@ -91,7 +96,7 @@ or a shared filesystem). Without --address everything runs on this machine.`,
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one config file, e.g. cohort train configs/zerosearch/local.yaml');
     // an invalid config is a ConfigError: the CLI prints its problems (no usage text) and exits 2
-    const loaded = await loadTrainConfig(positionals[0]);
+    const loaded = await loadTrainConfig(positionals[0], { overrides: values.set ?? [] });
     if (values['dry-run']) {
       const plan = trainPlan(loaded.config);
       const c = loaded.config;
