@@ -44,9 +44,12 @@ test('toPolicyBatch: rows of real tokens, loss mask 0 on the prompt and on envir
   t.deepEqual(pb.lossMask[0], [0, 0, 0, 1, 1, 0, 0, 0, 1, 1]);
   t.is(pb.advantages[0][5], 0);
   t.not(pb.advantages[0][3], 0);
-  const w = new Float32Array(b.batchSize * b.responseLength).fill(0.5);
-  const scaled = toPolicyBatch(b, { advantages: adv, oldLogprobs: b.oldLogprobs, importanceWeights: w });
-  t.is(scaled.advantages[0][3], pb.advantages[0][3] * 0.5);
+  t.is(pb.rolloutLogprobs, undefined);
+  // The rollout's recorded log-probs (truncated importance sampling) are spread like the others.
+  const rollout = Float32Array.from(b.oldLogprobs, (x) => x - 0.25);
+  const withRollout = toPolicyBatch(b, { advantages: adv, oldLogprobs: b.oldLogprobs, rolloutLogprobs: rollout });
+  t.is(withRollout.rolloutLogprobs![0][3], rollout[0]);
+  t.is(withRollout.rolloutLogprobs![0][0], 0, 'prompt positions carry 0');
 });
 
 test('data-parallel learners in worker processes all-reduce gradients through the ring (weighted by rows) and stay identical', async (t) => {

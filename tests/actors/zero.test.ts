@@ -8,7 +8,7 @@ import { createCollectiveGroup, init } from '@cohort/runtime';
 import { pino } from 'pino';
 import YAML from 'yaml';
 import { writeTinyTrainConfig } from '../helpers/tiny-train-config.js';
-import { LearnerActorClass, Trainer, loadTrainConfig, algorithmParamsSchema, collate, getAlgorithm, optimizerSchema, selectRows, toAdvantageBatch, toPolicyBatch } from '../../actors/src/index.js';
+import { LearnerActorClass, Trainer, loadTrainConfig, parseAlgorithmParams, collate, getAlgorithm, optimizerSchema, selectRows, toAdvantageBatch, toPolicyBatch } from '../../actors/src/index.js';
 import { makeTrajectory } from './helpers.js';
 
 const cfg = parseModelConfig({
@@ -27,7 +27,7 @@ function batch() {
     ),
   );
   const b = collate(trajs, { padId: 0 });
-  b.advantages = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: algorithmParamsSchema.parse({}), options: {} }).advantages;
+  b.advantages = getAlgorithm('grpo').computeAdvantages(toAdvantageBatch(b), { params: parseAlgorithmParams('grpo', {}), options: {} }).advantages;
   return b;
 }
 
@@ -48,7 +48,7 @@ test('ZeRO-1 learners: the same update as the all-reduce path (bit-identical wit
   t.teardown(() => rt.shutdown());
   const spec = (rank: number, world: number, group: string, zero: boolean, gradClip: number) => ({
     rank, worldSize: world, modelDir: dir, group, zero,
-    algorithm: { name: 'grpo', params: algorithmParamsSchema.parse({ kl: { coef: 0 } }) },
+    algorithm: { name: 'grpo', params: parseAlgorithmParams('grpo', { kl: { coef: 0 } }) },
     optimizer: optimizerSchema.parse({ lr: 0.01, warmupRatio: 0, gradClip }),
     totalUpdates: 8, microBatch: 4,
   });

@@ -71,3 +71,8 @@ export type AlgorithmParams = {
 
 /** The zod schema of an algorithm's parameters. */
 export type ParamsSchema<P extends AlgorithmParams = AlgorithmParams> = z.ZodType<P, unknown>;
+
+/** Most policy tokens one response can hold: (maxTurns + 1) turns of maxNewTokensPerTurn (Dr. GRPO's normaliser, DAPO's L_max). */
+export function responseTokenBudget(rollout: { maxTurns: number; maxNewTokensPerTurn: number }): number {
+  return (rollout.maxTurns + 1) * rollout.maxNewTokensPerTurn;
+}

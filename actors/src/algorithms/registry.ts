@@ -117,3 +117,16 @@ export function algorithmPolicyLoss(def: AlgorithmDefinition, params: AlgorithmP
   }
   return tisCap ? truncatedImportanceSampling(loss, tisCap) : loss;
 }
+
+/**
+ * The policy loss of `algorithm` in a process that may not have its plug-in yet (a learner's
+ * worker): imports `algorithm.plugins` (absolute paths, or relative to the current directory)
+ * when the name is not registered, then builds the loss as {@link algorithmPolicyLoss} does.
+ */
+export async function loadPolicyLoss(
+  algorithm: { name: string; params: AlgorithmParams; plugins?: readonly string[] },
+  ctx: Omit<LossContext, 'params' | 'klInLoss'> & { tisCap?: number | null } = {},
+): Promise<PolicyLoss> {
+  if (!algorithms.has(algorithm.name)) await loadAlgorithmPlugins(algorithm.plugins ?? [], process.cwd());
+  return algorithmPolicyLoss(getAlgorithm(algorithm.name), algorithm.params, ctx);
+}

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { getAlgorithm, listAlgorithms, loadAlgorithmPlugins, paramsSchemaOf, resolvePluginSpec } from '../algorithms/registry.js';
+import { responseTokenBudget } from '../algorithms/params.js';
+import { algorithmPolicyLoss, getAlgorithm, listAlgorithms, loadAlgorithmPlugins, paramsSchemaOf, resolvePluginSpec } from '../algorithms/registry.js';
 import type { AlgorithmDefinition } from '../algorithms/types.js';
 import '../algorithms/builtins.js';
 import { ConfigError, type ConfigProblem } from './config-error.js';
@@ -272,7 +273,19 @@ export function checkAlgorithmFit(config: TrainConfig): ConfigProblem[] {
     });
   }
   for (const msg of def.validateConfig?.(config) ?? []) problems.push({ path: 'algorithm', message: msg });
+  // The learners build this loss; a loss that cannot be built fails here, not at the first step.
+  try {
+    algorithmPolicyLoss(def, config.algorithm.params, lossSettings(config));
+  } catch (err) {
+    problems.push({ path: 'algorithm', message: (err as Error).message });
+  }
   return problems;
+}
+
+/** What the learners' loss needs beyond the algorithm's parameters: the response token budget and the TIS cap (async importance mode). */
+export function lossSettings(config: Pick<TrainConfig, 'rollout' | 'mode'>): { maxResponseTokens: number; tisCap: number | null } {
+  const m = config.mode;
+  return { maxResponseTokens: responseTokenBudget(config.rollout), tisCap: m.kind === 'async' && m.correction === 'importance' ? m.importanceCap : null };
 }
 
 /** A loaded config with where it came from. */

@@ -408,12 +408,31 @@ export const modeSchema = z.discriminatedUnion('kind', [
     kind: z.literal('async'),
     /** Largest policy-version lag allowed on any learnable token. */
     maxStaleness: positiveInt().default(1),
-    /** `importance`: reweight stale tokens by a clipped ratio; `drop`: discard stale trajectories. */
+    /**
+     * `importance`: truncated importance sampling (TIS) in the loss graph, whatever the
+     * algorithm: each policy-gradient term is weighted by min(exp(old − rollout), cap), the
+     * learner's old log-probs over the rollout's recorded ones; `drop`: discard stale trajectories.
+     */
     correction: z.enum(['importance', 'drop']).default('importance'),
-    /** Upper clip of the per-token importance weight. */
+    /** The TIS cap: upper clip of the importance weight. */
     importanceCap: z.number().gt(1).default(2),
   }),
 ]);
+
+/**
+ * The staleness guard: each step compares the log-probs the rollouts recorded for their
+ * sampled tokens with the learners' log-probs of the same tokens before the update (tokens
+ * generated with the learners' current version only), and reports their mean absolute gap
+ * and a k3 KL in the step metrics. A gap above `maxLogprobGap` means the rollouts generate
+ * with weights other than the ones they claim (a weight sync that did not happen): each such
+ * step logs a warning, and `haltAfter` of them in a row stop the run.
+ */
+export const stalenessGuardSchema = z.strictObject({
+  /** Mean |rollout − learner| log-prob gap above which a step is flagged; null only reports it. */
+  maxLogprobGap: z.number().positive().nullable().default(0.05),
+  /** Consecutive flagged steps that halt the run. */
+  haltAfter: positiveInt().default(3),
+});
 
 export const warmStartSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -526,6 +545,7 @@ export const trainConfigSchema = z
     rollout: rolloutSchema.prefault({}),
     curriculum: curriculumSchema.prefault({ mode: 'curriculum' }),
     mode: modeSchema.prefault({ kind: 'sync' }),
+    stalenessGuard: stalenessGuardSchema.prefault({}),
     warmStart: warmStartSchema.prefault({}),
     checkpoint: checkpointSchema.prefault({}),
     eval: evalSchema,

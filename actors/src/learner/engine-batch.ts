@@ -53,17 +53,16 @@ export function rowsToResponse(batch: CollatedBatch, rows: readonly ArrayLike<nu
 
 /**
  * The engine's PolicyBatch for a collated batch: tokens per row, loss mask 0
- * on the prompt and on environment tokens, advantages (optionally scaled per
- * token by async importance weights — exact for the clipped surrogate, whose
- * value is linear in a non-negative per-token weight), old and ref log-probs.
+ * on the prompt and on environment tokens, advantages, old and ref log-probs,
+ * and the rollout's recorded log-probs (for truncated importance sampling).
  */
-export function toPolicyBatch(batch: CollatedBatch, opts: { advantages: Float32Array; oldLogprobs: Float32Array; refLogprobs?: Float32Array; importanceWeights?: Float32Array }): PolicyBatch {
-  const adv = opts.importanceWeights ? Float32Array.from(opts.advantages, (a, i) => a * opts.importanceWeights![i]) : opts.advantages;
+export function toPolicyBatch(batch: CollatedBatch, opts: { advantages: Float32Array; oldLogprobs: Float32Array; refLogprobs?: Float32Array; rolloutLogprobs?: Float32Array }): PolicyBatch {
   return {
     inputIds: rowTokens(batch),
     lossMask: responseToRows(batch, batch.lossMask),
-    advantages: responseToRows(batch, adv),
+    advantages: responseToRows(batch, opts.advantages),
     oldLogprobs: responseToRows(batch, opts.oldLogprobs),
     refLogprobs: opts.refLogprobs ? responseToRows(batch, opts.refLogprobs) : undefined,
+    rolloutLogprobs: opts.rolloutLogprobs ? responseToRows(batch, opts.rolloutLogprobs) : undefined,
   };
 }

@@ -6,7 +6,7 @@ import type { RolloutActor } from '../rollout/rollout-actor.js';
 import { paramChecksum } from './param-checksum.js';
 import { WeightPublisher, decodeWeights, encodeWeights, type PublishResult, type WeightTransport } from './weight-publisher.js';
 import type { AlgorithmParams, TrainConfig } from '../config/schema.js';
-import { algorithmPolicyLoss, getAlgorithm } from '../algorithms/registry.js';
+import { loadPolicyLoss } from '../algorithms/registry.js';
 import '../algorithms/builtins.js';
 
 /** Constructor argument of a LearnerActor. */
@@ -17,13 +17,16 @@ export interface LearnerActorSpec {
   worldSize: number;
   /** Initial policy (config.json + model.safetensors). */
   modelDir: string;
-  algorithm: { name: string; params: AlgorithmParams };
+  /** The algorithm; `plugins` (absolute paths) are imported here when its name is not registered in this process. */
+  algorithm: { name: string; params: AlgorithmParams; plugins?: string[] };
   optimizer: TrainConfig['optimizer'];
   /** Optimizer steps of the whole run (for the warm-up schedule). */
   totalUpdates: number;
   microBatch: number;
   /** Most policy tokens one response can hold (for losses that normalise by it, e.g. Dr. GRPO). */
   maxResponseTokens?: number;
+  /** Truncated importance sampling cap (async mode, `correction: importance`): the loss is wrapped in TIS; null/absent: off. */
+  tisCap?: number | null;
   /** Collective group of the data-parallel learners (formed by the driver; default `learners`). */
   group?: string;
   /**
@@ -60,13 +63,15 @@ export interface GradientResult {
   klLoss: number;
   entropyLoss: number;
   clipFrac: number;
+  /** Every scalar metric the compiled loss reports (the four above under their graph names, and a plug-in's own). */
+  metrics: Record<string, number>;
   rows: number;
 }
 
 /**
  * One data-parallel learner: recomputes old log-probs, computes the gradient
- * of the chosen algorithm's policy loss (PPO-clip with the KL *added*) on its
- * shard, all-reduces it with the other learners through the runtime's ring
+ * of the chosen algorithm's policy loss (its graph plug-in; PPO-clip with the
+ * KL *added* for the built-ins) on its shard, all-reduces it with the other learners through the runtime's ring
  * collective and applies it with AdamW (`trainStep`). Every learner applies
  * the same averaged gradient, so parameters stay identical; the version counts
  * applied updates. Learner 0 publishes the weights to the rollouts.
@@ -80,8 +85,6 @@ export class LearnerActor {
   private readonly shard: ZeroShard | undefined;
 
   constructor(private readonly spec: LearnerActorSpec) {
-    const def = getAlgorithm(spec.algorithm.name);
-    const p = spec.algorithm.params;
     this.model = CausalLM.load(spec.modelDir, spec.device ? { executionProviders: spec.device } : {});
     this.log = inActor() ? actorContext().logger.child({ actor: `learner-${spec.rank}` }) : undefined;
     // ZeRO-1: the parameters move into one flat buffer (before any session caches them), and AdamW covers this learner's shard only.
@@ -94,8 +97,8 @@ export class LearnerActor {
       schedule: { lr: o.lr, warmupSteps: Math.round(o.warmupRatio * spec.totalUpdates) },
       maxGradNorm: o.gradClip,
       microBatchSize: spec.microBatch,
-      // The algorithm's policy loss, compiled once into this learner's training graph.
-      loss: algorithmPolicyLoss(def, p, { maxResponseTokens: spec.maxResponseTokens }),
+      // The algorithm's policy loss (its plug-in imported here if need be), compiled once into this learner's training graph.
+      loss: loadPolicyLoss(spec.algorithm, { maxResponseTokens: spec.maxResponseTokens, tisCap: spec.tisCap }),
     });
   }
 
@@ -104,16 +107,15 @@ export class LearnerActor {
     return this.updates;
   }
 
-  /** Per-token log-probs of token rows under the current weights (the "old" log-probs). */
-  async score(inputIds: number[][]): Promise<Float32Array[]> {
-    return (await this.model.score({ inputIds }, { microBatchSize: this.spec.microBatch })).logprobs;
+  /** Per-token log-probs of token rows under the current weights (the "old" log-probs); `temperature` divides the logits first. */
+  async score(inputIds: number[][], temperature = 1): Promise<Float32Array[]> {
+    return (await this.model.score({ inputIds }, { microBatchSize: this.spec.microBatch, temperature })).logprobs;
   }
 
   /** Loss and gradient of the policy loss on a shard (no update). */
   async gradients(batch: PolicyBatch): Promise<GradientResult> {
     const r = await this.trainer.gradients({ ...batch, oldLogprobs: batch.oldLogprobs! });
-    const num = (k: string) => r.metrics[k] ?? 0;
-    return { grads: r.grads, loss: r.loss, pgLoss: num('pg_loss'), klLoss: num('kl_loss'), entropyLoss: num('entropy_loss'), clipFrac: num('clip_frac'), rows: batch.inputIds.length };
+    return { grads: r.grads, loss: r.loss, ...lossParts(r.metrics), metrics: r.metrics, rows: batch.inputIds.length };
   }
 
   /**
@@ -126,34 +128,36 @@ export class LearnerActor {
   async trainStep(batch: PolicyBatch | null): Promise<TrainStepResult> {
     if (this.shard) return this.zeroStep(batch, this.shard);
     const t0 = performance.now();
-    const { grads, stats } = await this.rowWeightedGradients(batch);
+    const { grads, stats, names } = await this.rowWeightedGradients(batch);
     if (grads.size === 0) for (const [k, p] of this.model.params) grads.set(k, new Float32Array(p.length));
     grads.set(STATS, stats);
     const t1 = performance.now();
     const group = collectiveGroup(this.spec.group ?? 'learners');
     const reduced = await group.allreduce(grads, 'sum');
     const t2 = performance.now();
-    const [rows, loss, pg, kl, ent, clip] = reduced.get(STATS)!;
+    const [rows, loss, ...sums] = reduced.get(STATS)!;
     reduced.delete(STATS);
     if (!(rows > 0)) throw new Error('trainStep: no learner had rows in this mini-batch');
     for (const g of reduced.values()) for (let i = 0; i < g.length; i++) g[i] /= rows;
     const applied = this.applyGradients(reduced);
-    return { ...applied, loss: loss / rows, pgLoss: pg / rows, klLoss: kl / rows, entropyLoss: ent / rows, clipFrac: clip / rows, rows, gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000, allreduceBytes: group.lastOp?.bytes ?? 0 };
+    const metrics = Object.fromEntries(names.map((k, i) => [k, sums[i] / rows]));
+    return { ...applied, loss: loss / rows, ...lossParts(metrics), metrics, rows, gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000, allreduceBytes: group.lastOp?.bytes ?? 0 };
   }
 
   /**
-   * The shard's gradient times its rows, and [rows, loss·rows, pg·rows, kl·rows, entropy·rows,
-   * clipFrac·rows] (what the group sums before dividing by all rows); no grads and zero stats
-   * without rows.
+   * The shard's gradient times its rows, and [rows, loss·rows, then each of the loss's metrics
+   * ·rows by sorted name] (what the group sums before dividing by all rows; the same layout on
+   * every learner, which compile the same loss); no grads and zero stats without rows.
    */
-  private async rowWeightedGradients(batch: PolicyBatch | null): Promise<{ grads: Map<string, Float32Array>; stats: Float32Array }> {
-    const stats = new Float32Array(6);
-    if (!batch || batch.inputIds.length === 0) return { grads: new Map(), stats };
+  private async rowWeightedGradients(batch: PolicyBatch | null): Promise<{ grads: Map<string, Float32Array>; stats: Float32Array; names: readonly string[] }> {
+    const names = await this.trainer.metricNames();
+    const stats = new Float32Array(2 + names.length);
+    if (!batch || batch.inputIds.length === 0) return { grads: new Map(), stats, names };
     const r = await this.gradients(batch);
     const n = r.rows;
     for (const g of r.grads.values()) for (let i = 0; i < g.length; i++) g[i] *= n;
-    stats.set([n, r.loss * n, r.pgLoss * n, r.klLoss * n, r.entropyLoss * n, r.clipFrac * n]);
-    return { grads: r.grads, stats };
+    stats.set([n, r.loss * n, ...names.map((k) => (r.metrics[k] ?? 0) * n)]);
+    return { grads: r.grads, stats, names };
   }
 
   /** The learners' collective group, checked against this learner's rank and world size (ZeRO shards depend on them). */
@@ -176,11 +180,11 @@ export class LearnerActor {
    */
   private async zeroStep(batch: PolicyBatch | null, shard: ZeroShard): Promise<TrainStepResult> {
     const t0 = performance.now();
-    const { grads, stats } = await this.rowWeightedGradients(batch);
+    const { grads, stats, names } = await this.rowWeightedGradients(batch);
     const flat = shard.flattenGrads(grads);
     const t1 = performance.now();
     const group = this.group();
-    const [rows, loss, pg, kl, ent, clip] = await group.allreduce(stats, 'sum');
+    const [rows, loss, ...sums] = await group.allreduce(stats, 'sum');
     const owned = await group.reduceScatter(flat, 'sum');
     // The gradient's size, as the all-reduce path reports it (the reduce-scatter sends half of what an all-reduce does).
     const bytes = group.lastOp?.bytes ?? 0;
@@ -195,9 +199,10 @@ export class LearnerActor {
     const u = this.trainer.applyGradients(shard.views(owned), { gradNorm });
     await group.allgatherChunks(shard.flat);
     this.updates++;
+    const metrics = Object.fromEntries(names.map((k, i) => [k, sums[i] / rows]));
     return {
       version: this.updates, gradNorm: u.gradNorm, lr: u.lr,
-      loss: loss / rows, pgLoss: pg / rows, klLoss: kl / rows, entropyLoss: ent / rows, clipFrac: clip / rows, rows,
+      loss: loss / rows, ...lossParts(metrics), metrics, rows,
       gradientS: (t1 - t0) / 1000, allreduceS: (t2 - t1) / 1000, allreduceBytes: bytes,
     };
   }
@@ -337,6 +342,11 @@ export class LearnerActor {
     this.updates = Number(meta.version ?? meta.step);
     return this.updates;
   }
+}
+
+/** The PPO-style loss parts under their graph names (0 for a loss that does not report one). */
+function lossParts(m: Record<string, number>): Pick<GradientResult, 'pgLoss' | 'klLoss' | 'entropyLoss' | 'clipFrac'> {
+  return { pgLoss: m.pg_loss ?? 0, klLoss: m.kl_loss ?? 0, entropyLoss: m.entropy_loss ?? 0, clipFrac: m.clip_frac ?? 0 };
 }
 
 /** Spawnable reference to LearnerActor. */

@@ -44,7 +44,17 @@ export const stepMetricsSchema = z.strictObject({
   simulatorBatch: z.strictObject({ mean: z.number().nonnegative(), max: z.number().int().nonnegative(), batches: z.number().int().nonnegative() }),
   /** Share of the step the learners spent waiting for data. */
   idleRatio: z.number().min(0).max(1),
-  loss: z.strictObject({ total: z.number(), pg: z.number(), kl: z.number(), entropy: z.number(), clipFraction: z.number().min(0).max(1) }).optional(),
+  loss: z
+    .strictObject({
+      total: z.number(),
+      pg: z.number(),
+      kl: z.number(),
+      entropy: z.number(),
+      clipFraction: z.number().min(0).max(1),
+      /** Every scalar the compiled policy loss reports, by its graph name (pg_loss, kl_loss, ..., a plug-in's own, tis_weight), mean over the step's updates. */
+      terms: z.record(z.string(), z.number()).optional(),
+    })
+    .optional(),
   lr: z.number().nonnegative().optional(),
   gradNorm: z.number().nonnegative().optional(),
   /**
@@ -64,7 +74,19 @@ export const stepMetricsSchema = z.strictObject({
     .optional(),
   /** Rows the updates used (algorithm.params.filterGroups drops rows with all-zero advantages). */
   updateRows: z.number().int().nonnegative().optional(),
-  staleness: z.strictObject({ maxLag: z.number().int().nonnegative(), meanLag: z.number().nonnegative(), dropped: z.number().int().nonnegative() }).optional(),
+  staleness: z
+    .strictObject({
+      maxLag: z.number().int().nonnegative(),
+      meanLag: z.number().nonnegative(),
+      dropped: z.number().int().nonnegative(),
+      /** The staleness guard: mean |rollout − learner| log-prob of the sampled tokens of the current version, before the update. */
+      logprob_gap: z.number().nonnegative().optional(),
+      /** k3 estimate of KL(rollout ‖ learner) on the same tokens. */
+      kl_k3: z.number().optional(),
+      /** Tokens compared. */
+      gapTokens: z.number().int().positive().optional(),
+    })
+    .optional(),
   /** Greedy held-out EM in percent (mean over eval splits), on steps with a periodic evaluation (`eval.every`). */
   em: percent().optional(),
   /** The same evaluation by question type: mean EM of the single-hop and of the multi-hop splits. */

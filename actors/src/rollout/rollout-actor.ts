@@ -74,6 +74,11 @@ export class RolloutActor {
     if (!Number.isInteger(version) || version < this.current) {
       throw new Error(`setWeights: version ${version} is older than the loaded ${this.current}; weights only move forward`);
     }
+    if (skipsWeightLoad(version)) {
+      // Test-only fault: the publish "succeeds" but the old weights stay (what the staleness guard must catch).
+      this.current = version;
+      return version;
+    }
     this.model.loadParams(params);
     this.current = version;
     this.log?.debug({ version }, 'weights loaded');
@@ -115,6 +120,18 @@ export class RolloutActor {
       sentPerSimulator: [...this.pool.sent],
     };
   }
+}
+
+/**
+ * Test-only fault hook: with `COHORT_TEST_SKIP_WEIGHT_LOAD=N` in a rollout's environment,
+ * every weight publish of version ≥ N records the version without loading the weights, as a
+ * weight sync that silently failed would. Never set it outside tests.
+ */
+export const SKIP_WEIGHT_LOAD_ENV = 'COHORT_TEST_SKIP_WEIGHT_LOAD';
+
+function skipsWeightLoad(version: number): boolean {
+  const v = process.env[SKIP_WEIGHT_LOAD_ENV];
+  return v !== undefined && v !== '' && version >= Number(v);
 }
 
 /** Spawnable reference to RolloutActor. */

@@ -20,39 +20,18 @@ export function tokenLags(batch: Pick<CollatedBatch, 'policyVersions' | 'lossMas
   return lags;
 }
 
-/**
- * Clipped per-token importance weights from the behaviour policy to the
- * proximal (current, recomputed) policy: `min(exp(prox − behaviour), cap)` on
- * stale policy tokens, exactly 1 on fresh tokens, 0 on masked positions.
- * The weights carry no gradient (decoupled PPO: the ratio inside the clip is
- * taken against the proximal policy).
- */
-export function importanceWeights(
-  behaviourLogprobs: Float32Array,
-  proximalLogprobs: Float32Array,
-  lags: Int32Array,
-  lossMask: Float32Array,
-  cap: number,
-): Float32Array {
-  if (behaviourLogprobs.length !== proximalLogprobs.length || lags.length !== behaviourLogprobs.length) {
-    throw new StalenessError(`importance weights: behaviour (${behaviourLogprobs.length}), proximal (${proximalLogprobs.length}) and lags (${lags.length}) must have the same length`);
-  }
-  const w = new Float32Array(behaviourLogprobs.length);
-  for (let i = 0; i < w.length; i++) {
-    if (lossMask[i] === 0) continue;
-    w[i] = lags[i] === 0 ? 1 : Math.min(cap, Math.exp(proximalLogprobs[i] - behaviourLogprobs[i]));
-  }
-  return w;
-}
-
 /** What staleness handling did to a batch. */
 export interface StalenessOutcome {
   /** The rows kept, in order. */
   batch: CollatedBatch;
   /** Trajectory ids dropped for exceeding the maximum lag. */
   dropped: string[];
-  /** Per-token importance weights of the kept rows (importance mode only). */
-  importanceWeights?: Float32Array;
+  /**
+   * Importance mode: the log-probs the rollouts recorded for the kept rows (the behaviour
+   * policy's); the loss graph's truncated importance sampling weighs each token by
+   * min(exp(old − rollout), cap), the batch's `oldLogprobs` being the proximal ones.
+   */
+  rolloutLogprobs?: Float32Array;
   /** Largest and mean lag over the policy tokens of the input batch. */
   maxLag: number;
   meanLag: number;
@@ -77,8 +56,9 @@ export interface StalenessInput {
  * - sync: every policy token must come from `currentVersion` (else an error: the lock-step broke);
  * - async + drop: trajectories with any token lagging more than `maxStaleness` are dropped;
  *   the rest are used as they are;
- * - async + importance: the same hard bound, then stale tokens are reweighted by
- *   clipped importance ratios behaviour → proximal.
+ * - async + importance: the same hard bound; the PPO ratio is then taken against the
+ *   proximal log-probs and the behaviour ones are returned as `rolloutLogprobs` for the
+ *   loss's truncated importance sampling.
  */
 export function applyStaleness(batch: CollatedBatch, input: StalenessInput): StalenessOutcome {
   const { currentVersion, mode } = input;
@@ -120,8 +100,7 @@ export function applyStaleness(batch: CollatedBatch, input: StalenessInput): Sta
     throw new StalenessError(`async importance mode needs proximalLogprobs of the whole batch (${batch.batchSize} × ${R}); compute the old log-probs with the current weights first`);
   }
   const prox = dropped.length ? pickRows(input.proximalLogprobs, keep, R) : input.proximalLogprobs;
-  const weights = importanceWeights(kept.oldLogprobs, prox, keptLags, kept.lossMask, mode.importanceCap);
-  return { batch: { ...kept, oldLogprobs: prox }, dropped, importanceWeights: weights, maxLag, meanLag, staleTokens };
+  return { batch: { ...kept, oldLogprobs: prox }, dropped, rolloutLogprobs: kept.oldLogprobs, maxLag, meanLag, staleTokens };
 }
 
 function pickRows<A extends Int32Array | Float32Array>(src: A, rows: number[], width: number): A {
@@ -139,4 +118,35 @@ function pickRows<A extends Int32Array | Float32Array>(src: A, rows: number[], w
 export function mayGenerate(rolloutVersion: number, learnerVersion: number, mode: ModeConfig): boolean {
   const bound = mode.kind === 'sync' ? 0 : mode.maxStaleness - 1;
   return learnerVersion - rolloutVersion <= Math.max(0, bound);
+}
+
+/** How far the rollouts' recorded log-probs are from the learners' (the staleness guard's measure). */
+export interface LogprobGap {
+  /** Mean |rollout − learner| over the compared tokens (0 when none). */
+  gap: number;
+  /** Mean k3 estimate exp(r) − r − 1, r = learner − rollout: a KL(rollout ‖ learner) estimate (0 when none). */
+  kl: number;
+  /** Policy tokens compared: those generated with the learners' current version (lag 0). */
+  tokens: number;
+}
+
+/**
+ * Compares the log-probs the rollouts recorded when they sampled (`batch.oldLogprobs` of a
+ * freshly collated batch) with the learners' log-probs of the same tokens (`learner`,
+ * response-aligned, before the update), on policy tokens generated with `currentVersion`:
+ * those must agree up to numerics unless the rollouts hold other weights than they claim.
+ */
+export function logprobGap(batch: Pick<CollatedBatch, 'oldLogprobs' | 'policyVersions' | 'lossMask'>, learner: Float32Array, currentVersion: number): LogprobGap {
+  if (learner.length !== batch.oldLogprobs.length) throw new StalenessError(`logprobGap: learner log-probs have ${learner.length} entries, the batch ${batch.oldLogprobs.length}`);
+  let n = 0;
+  let gap = 0;
+  let kl = 0;
+  for (let i = 0; i < learner.length; i++) {
+    if (batch.lossMask[i] === 0 || batch.policyVersions[i] !== currentVersion) continue;
+    const r = Math.max(-20, Math.min(20, learner[i] - batch.oldLogprobs[i]));
+    gap += Math.abs(r);
+    kl += Math.exp(r) - r - 1;
+    n++;
+  }
+  return { gap: n ? gap / n : 0, kl: n ? kl / n : 0, tokens: n };
 }

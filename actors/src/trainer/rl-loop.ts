@@ -17,6 +17,7 @@ import { advantages } from './stages/advantages.js';
 import { checkpointDue, restoreActors, saveCheckpoint } from './stages/checkpoint.js';
 import { collect, type Collected } from './stages/collect.js';
 import { score } from './stages/score.js';
+import { StalenessGuard } from './stages/staleness-guard.js';
 import { stepMetrics } from './stages/step-metrics.js';
 import { syncWeights } from './stages/sync-weights.js';
 import { update } from './stages/update.js';
@@ -47,7 +48,7 @@ export interface RlLoopContext {
 /**
  * The RL steps: the curriculum, the data loader and the trainer RNG (restored
  * from the newest checkpoint with `resume`), and per step the stages collect →
- * score → advantages → update → sync weights → log → checkpoint. In async mode
+ * score → guard → advantages → update → sync weights → log → checkpoint. In async mode
  * the next step's rollouts run while this step trains. A lost learner is
  * replaced inside the stages; when every learner is lost the loop goes back
  * to the last checkpoint (or the start) and redoes the steps after it.
@@ -66,6 +67,7 @@ export class RlLoop {
   private poolChange: PoolChange = { joined: [], left: [] };
   /** Recoveries made between steps (a return to a checkpoint), reported with the next step. */
   private pending: RecoveryEvent[] = [];
+  private readonly guard: StalenessGuard;
 
   constructor(private readonly x: RlLoopContext) {
     const c = (this.c = x.config);
@@ -76,6 +78,7 @@ export class RlLoop {
     );
     this.loader = new DataLoader(x.ds.train.length, c.run.seed);
     this.rng = Prng.fromSeed(c.run.seed, 'trainer');
+    this.guard = new StalenessGuard(c.stalenessGuard, x.log);
   }
 
   /** Runs every remaining step; returns learner 0's final weights. */
@@ -119,8 +122,9 @@ export class RlLoop {
     const pool = { rollouts: job.actors.rollouts.length, simulators: job.actors.simulators.length, ...(this.poolChange.joined.length ? { joined: this.poolChange.joined } : {}), ...(this.poolChange.left.length ? { left: this.poolChange.left } : {}) };
     const simStats = await simulatorStats(job);
     const scored = await score(job, c, trajectories, this.version);
+    this.guard.check(step, scored.gap);
     const rows = advantages(c, scored.batch, job.critics !== null);
-    const upd = await update(job, c, { batch: scored.batch, rows, importanceWeights: scored.staleness.importanceWeights, rng: this.rng, version: this.version });
+    const upd = await update(job, c, { batch: scored.batch, rows, rng: this.rng, version: this.version });
     const sync = await syncWeights(job, upd.version);
     this.version = upd.version;
     const te = performance.now();

@@ -1,5 +1,6 @@
 import { createCollectiveGroup, type ActorHandle, type PlacementGroup, type Runtime } from '@cohort/runtime';
 import type { Logger } from 'pino';
+import { lossSettings } from '../config/load-config.js';
 import { roleProviders, type TrainConfig } from '../config/schema.js';
 import { CriticActorClass, type CriticActor } from '../learner/critic-actor.js';
 import { LearnerActorClass, type LearnerActor } from '../learner/learner-actor.js';
@@ -194,12 +195,13 @@ export class JobSpawner {
       rank: a.index,
       worldSize: c.layout.rl.bundles,
       modelDir: this.inputs.policyDir,
-      algorithm: { name: c.algorithm.name, params: c.algorithm.params },
+      algorithm: { name: c.algorithm.name, params: c.algorithm.params, plugins: c.algorithm.plugins },
       optimizer: c.optimizer,
       totalUpdates: c.run.totalSteps * this.layout.updatesPerStep,
       microBatch: c.batch.microBatch,
       device: roleProviders(c, 'learner'),
       zero: c.optimizer.zeroStage === 1,
+      ...lossSettings(c),
     };
     return this.spawned(a, this.rt.spawn(LearnerActorClass, [spec], this.options(a, replacement)));
   }

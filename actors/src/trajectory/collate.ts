@@ -41,6 +41,11 @@ export interface CollatedBatch {
   advantages?: Float32Array;
   /** [B, R] reference log-probabilities, filled by the ReferenceActor. */
   refLogprobs?: Float32Array;
+  /**
+   * [B, R] the log-probs the rollouts recorded, kept once `oldLogprobs` hold the learners'
+   * (async importance mode: the loss's truncated importance sampling reads them).
+   */
+  rolloutLogprobs?: Float32Array;
   /** [B, R] critic values (PPO). */
   values?: Float32Array;
   /** [B, R] value targets (PPO). */
@@ -129,7 +134,7 @@ export function toAdvantageBatch(batch: CollatedBatch): AdvantageBatch {
   };
 }
 
-const perToken = ['lossMask', 'oldLogprobs', 'policyVersions', 'tokenRewards', 'advantages', 'refLogprobs', 'values', 'returns'] as const;
+const perToken = ['lossMask', 'oldLogprobs', 'policyVersions', 'tokenRewards', 'advantages', 'refLogprobs', 'rolloutLogprobs', 'values', 'returns'] as const;
 const perSeqToken = ['inputIds', 'attentionMask', 'positionIds'] as const;
 
 /**

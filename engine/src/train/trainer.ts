@@ -252,53 +252,66 @@ export type PolicyStepResult = StepMetrics;
  * graph; the session is cached by the loss's key.
  */
 export class PolicyTrainer extends TrainerBase {
-  readonly loss: PolicyLoss;
-  private metricNames: readonly string[] | undefined;
+  private readonly lossReady: Promise<PolicyLoss>;
+  private names: readonly string[] | undefined;
 
-  constructor(model: CausalLM, options: TrainerOptions & { loss?: PolicyLossOptions | PolicyLoss } = {}) {
+  /**
+   * `loss`: PPO-clip options, a {@link PolicyLoss}, or a promise of one (a loss whose module
+   * is still loading; it is awaited when the graph is first built, and its failure is
+   * reported by the first step).
+   */
+  constructor(model: CausalLM, options: TrainerOptions & { loss?: PolicyLossOptions | PolicyLoss | Promise<PolicyLoss> } = {}) {
     const { loss, ...rest } = options;
     super(model, model.params, rest);
-    this.loss = isPolicyLoss(loss) ? loss : ppoPolicyLoss(loss ?? {});
+    this.lossReady = loss instanceof Promise ? loss : Promise.resolve(isPolicyLoss(loss) ? loss : ppoPolicyLoss(loss ?? {}));
+    this.lossReady.catch(() => undefined); // surfaced by the first call that needs it
+  }
+
+  /** The policy loss compiled into this trainer's graph. */
+  policyLoss(): Promise<PolicyLoss> {
+    return this.lossReady;
   }
 
   protected async session(): Promise<Session> {
-    const s = await this.model.session(`policy:${this.loss.key}`, () => buildPolicyGraph(this.model.config, this.loss));
-    this.metricNames ??= s.outputNames.filter((n) => n !== 'loss' && n !== 'logprobs' && n !== 'entropy' && !n.startsWith('grad.'));
+    const loss = await this.lossReady;
+    const s = await this.model.session(`policy:${loss.key}`, () => buildPolicyGraph(this.model.config, loss));
+    this.names ??= s.outputNames.filter((n) => n !== 'loss' && n !== 'logprobs' && n !== 'entropy' && !n.startsWith('grad.'));
     return s;
   }
   protected extraFeeds(): Feeds {
     return {};
   }
 
-  /** Scalar metrics the compiled loss reports (known once its graph is built). */
-  private async metrics(): Promise<readonly string[]> {
+  /** Names of the scalar metrics the compiled loss reports, sorted (builds the graph if needed). */
+  async metricNames(): Promise<readonly string[]> {
     await this.session();
-    return this.metricNames!;
+    return [...this.names!].sort();
   }
 
-  private check(batch: PolicyBatch, where: string): number {
+  private async check(batch: PolicyBatch, where: string): Promise<number> {
     const n = batch.inputIds?.length ?? 0;
     if (n === 0) throw new Error(`PolicyTrainer.${where}: batch.inputIds is empty`);
     if (!batch.advantages || !batch.lossMask) throw new Error(`PolicyTrainer.${where}: batch needs lossMask and advantages (one value per token)`);
-    for (const need of this.loss.requires ?? []) {
-      if (!batch[need]) throw new Error(`PolicyTrainer.${where}: the "${this.loss.name}" loss needs batch.${need}${need === 'refLogprobs' ? ' (compute them with refModel.score(...))' : ' (the log-probs the rollout recorded)'}`);
+    const loss = await this.lossReady;
+    for (const need of loss.requires ?? []) {
+      if (!batch[need]) throw new Error(`PolicyTrainer.${where}: the "${loss.name}" loss needs batch.${need}${need === 'refLogprobs' ? ' (compute them with refModel.score(...))' : ' (the log-probs the rollout recorded)'}`);
     }
     return n;
   }
 
   /** One optimizer step over the batch (micro-batched). */
   async step(batch: PolicyBatch): Promise<PolicyStepResult> {
-    const n = this.check(batch, 'step');
+    const n = await this.check(batch, 'step');
     let old = batch.oldLogprobs;
     if (!old) old = (await this.model.score({ inputIds: batch.inputIds, attentionMask: batch.attentionMask })).logprobs.map((a) => Array.from(a));
     const o = old;
-    return this.runStep(n, this.packer(batch, o), await this.metrics());
+    return this.runStep(n, this.packer(batch, o), await this.metricNames());
   }
 
   /** Loss, the loss's metrics and the gradients for a batch, without updating anything. */
   async gradients(batch: PolicyBatch & { oldLogprobs: PerToken }): Promise<{ loss: number; grads: Map<string, Float32Array>; metrics: Record<string, number> }> {
-    this.check(batch, 'gradients');
-    const { sums } = await this.accumulate(batch.inputIds.length, this.packer(batch, batch.oldLogprobs), await this.metrics());
+    await this.check(batch, 'gradients');
+    const { sums } = await this.accumulate(batch.inputIds.length, this.packer(batch, batch.oldLogprobs), await this.metricNames());
     const { loss, ...metrics } = sums;
     return { loss, metrics, grads: this.gradCopies() };
   }

@@ -1,3 +1,4 @@
+import { responseTokenBudget } from '../../algorithms/params.js';
 import { getAlgorithm } from '../../algorithms/registry.js';
 import type { TrainConfig } from '../../config/schema.js';
 import { informativeRows } from '../../trajectory/filter-groups.js';
@@ -11,7 +12,7 @@ import { toAdvantageBatch, type CollatedBatch } from '../../trajectory/collate.j
  */
 export function advantages(config: TrainConfig, batch: CollatedBatch, withCritic: boolean): number[] {
   const def = getAlgorithm(config.algorithm.name);
-  const adv = def.computeAdvantages(toAdvantageBatch(batch), { params: config.algorithm.params, options: config.algorithm.options });
+  const adv = def.computeAdvantages(toAdvantageBatch(batch), { params: config.algorithm.params, options: config.algorithm.options, maxResponseTokens: responseTokenBudget(config.rollout) });
   batch.advantages = adv.advantages;
   if (withCritic) {
     if (!adv.returns) throw new Error(`algorithm "${def.name}" needs a critic but returned no returns (value targets) from computeAdvantages`);

@@ -1,6 +1,6 @@
 import type { TrainConfig } from '../../config/schema.js';
 import { rowsToResponse, rowTokens } from '../../learner/engine-batch.js';
-import { applyStaleness, type StalenessOutcome } from '../../staleness/staleness.js';
+import { applyStaleness, logprobGap, type LogprobGap, type StalenessOutcome } from '../../staleness/staleness.js';
 import { collate, type CollatedBatch } from '../../trajectory/collate.js';
 import type { Trajectory } from '../../trajectory/trajectory.js';
 import { sharded, type Job } from '../job-actors.js';
@@ -10,6 +10,8 @@ export interface ScoredBatch {
   /** The rows kept by the staleness policy, with old (and ref, critic) per-token figures. */
   batch: CollatedBatch;
   staleness: StalenessOutcome;
+  /** The rollouts' recorded log-probs against the learners' (the staleness guard's measure). */
+  gap: LogprobGap;
   /** Seconds of the old-log-prob pass (learners), the reference pass and the critic values. */
   seconds: { oldLogprob: number; ref: number; critic: number };
 }
@@ -17,8 +19,11 @@ export interface ScoredBatch {
 /**
  * Stage "score": collates the trajectories, has the learners recompute the
  * old log-probs under policy `version` (rows sharded over them), applies the
- * staleness policy (async mode), then adds the references' log-probs (KL) and
- * the critics' values (PPO), each sharded over its actors.
+ * staleness policy (async mode), compares the rollouts' recorded log-probs
+ * with the learners' (the staleness guard's gap, on tokens of the current
+ * version; at the rollout temperature when it is not 1, an extra pass), then
+ * adds the references' log-probs (KL) and the critics' values (PPO), each
+ * sharded over its actors.
  */
 export async function score(job: Job, config: TrainConfig, trajectories: Trajectory[], version: number): Promise<ScoredBatch> {
   const { actors } = job;
@@ -26,10 +31,14 @@ export async function score(job: Job, config: TrainConfig, trajectories: Traject
   const t1 = performance.now();
   const oldRows = await sharded(rowTokens(full), actors.learners.length, (parts) => job.learners.each('old log-probs', (le, r) => (parts[r].length ? le.score(parts[r]) : [])));
   const oldLogprobs = rowsToResponse(full, oldRows);
+  // The rollouts record log-probs of the tempered distribution they sample from (greedy: temperature 1).
+  const temperature = config.rollout.temperature || 1;
+  const atTemperature =
+    temperature === 1 ? oldLogprobs : rowsToResponse(full, await sharded(rowTokens(full), actors.learners.length, (parts) => job.learners.each('guard log-probs', (le, r) => (parts[r].length ? le.score(parts[r], temperature) : []))));
+  const gap = logprobGap(full, atTemperature, version);
   const oldLogprob = (performance.now() - t1) / 1000;
   const st = applyStaleness(full, { currentVersion: version, mode: config.mode, proximalLogprobs: oldLogprobs });
-  const importance = config.mode.kind === 'async' && config.mode.correction === 'importance';
-  const batch: CollatedBatch = { ...st.batch, oldLogprobs: importance ? st.batch.oldLogprobs : pickKept(full, st.batch, oldLogprobs) };
+  const batch: CollatedBatch = st.rolloutLogprobs ? { ...st.batch, rolloutLogprobs: st.rolloutLogprobs } : { ...st.batch, oldLogprobs: pickKept(full, st.batch, oldLogprobs) };
   const t2 = performance.now();
   // References restart by themselves (their calls are re-sent after a restart).
   const refs = actors.references;
@@ -40,7 +49,7 @@ export async function score(job: Job, config: TrainConfig, trajectories: Traject
   const critics = job.critics;
   if (critics) batch.values = rowsToResponse(batch, await sharded(rowTokens(batch), actors.critics.length, (parts) => critics.each('critic values', (cr, r) => (parts[r].length ? cr.values(parts[r]) : []))));
   const critic = critics ? (performance.now() - t3) / 1000 : 0;
-  return { batch, staleness: st, seconds: { oldLogprob, ref, critic } };
+  return { batch, staleness: st, gap, seconds: { oldLogprob, ref, critic } };
 }
 
 /** Old log-probs of the rows `kept` retained from `full` (drop mode keeps a subset, in order). */

@@ -75,7 +75,12 @@ export function stepMetrics(r: StepRecord): StepMetrics {
       ? { critic: { ...valueStats(batch.values, batch.returns, batch.lossMask), valueLoss: u.critic.valueLoss, lr: u.critic.last.lr, gradNorm: Number.isFinite(u.critic.last.gradNorm) ? u.critic.last.gradNorm : undefined } }
       : {}),
     updateRows: r.updateRows,
-    staleness: { maxLag: st.maxLag, meanLag: st.meanLag, dropped: st.dropped.length },
+    staleness: {
+      maxLag: st.maxLag,
+      meanLag: st.meanLag,
+      dropped: st.dropped.length,
+      ...(scored.gap.tokens ? { logprob_gap: scored.gap.gap, kl_k3: scored.gap.kl, gapTokens: scored.gap.tokens } : {}),
+    },
     ...r.periodic,
     transfer: {
       weightSyncBytes: r.sync.bytes,

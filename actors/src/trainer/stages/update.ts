@@ -10,7 +10,7 @@ export interface UpdateOutcome {
   /** Policy version after the last update. */
   version: number;
   updates: number;
-  loss?: { total: number; pg: number; kl: number; entropy: number; clipFraction: number };
+  loss?: { total: number; pg: number; kl: number; entropy: number; clipFraction: number; terms: Record<string, number> };
   gradNorm: number;
   lr: number;
   /** Seconds: learner compute (beyond the all-reduce), the all-reduce itself, the critics. */
@@ -30,20 +30,20 @@ export interface UpdateOutcome {
 export async function update(
   job: Job,
   config: TrainConfig,
-  input: { batch: CollatedBatch; rows: number[]; importanceWeights?: Float32Array; rng: Prng; version: number },
+  input: { batch: CollatedBatch; rows: number[]; rng: Prng; version: number },
 ): Promise<UpdateOutcome> {
-  const { batch, importanceWeights: iw } = input;
+  const { batch } = input;
   const W = job.actors.learners.length;
   let criticUpdates = 0;
   const out: UpdateOutcome = { version: input.version, updates: 0, gradNorm: 0, lr: 0, seconds: { update: 0, allreduce: 0, critic: 0 }, allreduceBytes: 0 };
   const sum = { total: 0, pg: 0, kl: 0, entropy: 0, clipFraction: 0 };
+  const terms: Record<string, number> = {};
   let valueLoss = 0;
   for (let epoch = 0; epoch < config.algorithm.params.epochs; epoch++) {
     const order = input.rng.shuffle([...input.rows]);
     for (let m = 0; m < order.length; m += config.batch.miniBatch) {
       const picked = order.slice(m, m + config.batch.miniBatch);
       const mini = selectRows(batch, picked);
-      const miniIw = iw ? pickWeights(batch, iw, picked) : undefined;
       const tu = performance.now();
       // The critics update on the same mini-batch alongside the learners (clip anchor: this step's values).
       const criticRun = job.critics ? criticUpdate(job, mini, criticUpdates++) : null;
@@ -54,7 +54,7 @@ export async function update(
         const rowsR = shardRows(mini.batchSize, r, W);
         if (rowsR.length === 0) return le.trainStep(null);
         const shard = selectRows(mini, rowsR);
-        return le.trainStep(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, importanceWeights: miniIw ? pickWeights(mini, miniIw, rowsR) : undefined }));
+        return le.trainStep(toPolicyBatch(shard, { advantages: shard.advantages!, oldLogprobs: shard.oldLogprobs, refLogprobs: shard.refLogprobs, rolloutLogprobs: shard.rolloutLogprobs }));
       });
       // The collective's own time: the last learner to arrive waits for no one, so the minimum
       // is the communication; what the others waited beyond it is compute imbalance (update).
@@ -77,11 +77,15 @@ export async function update(
       sum.kl += res.klLoss;
       sum.entropy += res.entropyLoss;
       sum.clipFraction += res.clipFrac;
+      for (const [k, v] of Object.entries(res.metrics)) terms[k] = (terms[k] ?? 0) + v;
       out.updates++;
     }
   }
   const n = out.updates;
-  if (n) out.loss = { total: sum.total / n, pg: sum.pg / n, kl: sum.kl / n, entropy: sum.entropy / n, clipFraction: Math.min(1, Math.max(0, sum.clipFraction / n)) };
+  if (n) {
+    for (const k of Object.keys(terms)) terms[k] /= n;
+    out.loss = { total: sum.total / n, pg: sum.pg / n, kl: sum.kl / n, entropy: sum.entropy / n, clipFraction: Math.min(1, Math.max(0, sum.clipFraction / n)), terms };
+  }
   if (out.critic) out.critic.valueLoss = valueLoss / n;
   return out;
 }
@@ -99,12 +103,4 @@ async function criticUpdate(job: Job, mini: CollatedBatch, n: number): Promise<{
     return cr.trainStep(toValueBatch(shard, shard.returns!, shard.values!));
   });
   return { result, seconds: (performance.now() - t0) / 1000 };
-}
-
-/** Rows of a response-aligned weight array. */
-function pickWeights(batch: CollatedBatch, w: Float32Array, rows: readonly number[]): Float32Array {
-  const R = batch.responseLength;
-  const out = new Float32Array(rows.length * R);
-  rows.forEach((r, i) => out.set(w.subarray(r * R, (r + 1) * R), i * R));
-  return out;
 }
