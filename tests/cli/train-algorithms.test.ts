@@ -12,6 +12,7 @@ const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
 const bin = path.join(root, 'cli/bin/cohort.mjs');
 const smoke = path.join(root, 'configs/zerosearch/smoke.yaml');
+const cispo = path.join(root, 'actors/src/algorithms/examples/cispo.ts');
 const dir = mkdtempSync(path.join(tmpdir(), 'cohort-algos-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -75,6 +76,30 @@ test.serial('the staleness guard halts a run whose weight publishes silently kee
   const ok = await train('working-publish', sets);
   t.is(ok.lines.length, 4);
   t.true(ok.lines.every((l) => l.staleness.logprob_gap < 0.01));
+});
+
+test.serial('a plug-in file trains smoke.yaml: its loss runs in the learner processes (its own metric comes back)', async (t) => {
+  const r = await train('cispo', ['algorithm.name=cispo', `algorithm.plugins=[${JSON.stringify(cispo)}]`]);
+  checkRun(t, r, 'cispo', ['pg_loss', 'cispo_capped_frac']);
+});
+
+test('cohort algorithms lists every algorithm with its parameters, plug-ins included', async (t) => {
+  const { stdout } = await run(process.execPath, [bin, 'algorithms', '--json', '--plugin', path.relative(root, cispo)], { cwd: root });
+  const list = JSON.parse(stdout) as { name: string; reference?: string; policyLoss: string; params: { key: string; default?: unknown; description?: string }[] }[];
+  t.deepEqual(list.map((a) => a.name), ['cispo', 'dapo', 'drgrpo', 'grpo', 'gspo', 'ppo', 'reinforce', 'reinforce++']);
+  const by = new Map(list.map((a) => [a.name, a]));
+  t.is(by.get('gspo')!.policyLoss, 'gspo');
+  t.is(by.get('cispo')!.policyLoss, 'cispo');
+  t.is(by.get('dapo')!.params.find((p) => p.key === 'clipRatioHigh')!.default, 0.28);
+  t.truthy(by.get('ppo')!.params.find((p) => p.key === 'kl.inReward'));
+  t.falsy(by.get('grpo')!.params.find((p) => p.key === 'gamma'), 'grpo does not declare gamma');
+  t.true(list.every((a) => a.name === 'cispo' || (a.reference && a.params.every((p) => p.description))), 'every built-in parameter is described');
+  const text = (await run(process.execPath, [bin, 'algorithms'])).stdout;
+  t.regex(text, /^gspo — sequence-level/m);
+  t.regex(text, /kl\.clamp\s+10\s+number — per-token clamp/);
+  const err = (await t.throwsAsync(run(process.execPath, [bin, 'algorithms', '--plugin', 'nope.ts']))) as unknown as { code: number; stderr: string };
+  t.is(err.code, 2);
+  t.regex(err.stderr, /could not load algorithm plug-in "nope\.ts".*--plugin/);
 });
 
 test('--set errors name the key and where it came from', async (t) => {

@@ -102,6 +102,11 @@ export class LearnerActor {
     });
   }
 
+  /** The name and metric names of the compiled policy loss (waits for a plug-in to load; its load error is thrown here). */
+  async policyLoss(): Promise<{ name: string; metrics: readonly string[] }> {
+    return { name: (await this.trainer.policyLoss()).name, metrics: await this.trainer.metricNames() };
+  }
+
   /** Policy version: optimizer updates applied so far. */
   version(): number {
     return this.updates;

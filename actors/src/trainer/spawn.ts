@@ -78,6 +78,8 @@ export class JobSpawner {
       critics: await Promise.all(of('critic').map((a) => this.spawnCritic(a))),
     };
     actors.rollouts = await Promise.all(of('rollout').map((a) => this.spawnRollout(a, actors.simulators)));
+    // Each learner imports the algorithm's plug-in and builds its loss: a failure shows here, not at the first update.
+    await Promise.all(actors.learners.map((le) => le.policyLoss()));
     // Gradients are all-reduced among the learners (and among the critics) by the runtime's ring collective.
     await this.formGroups(actors);
     return actors;
