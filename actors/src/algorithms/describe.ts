@@ -13,18 +13,12 @@ export interface ParamInfo {
   description?: string;
 }
 
-/** What `cohort algorithms` prints for one algorithm. */
-export interface AlgorithmInfo {
-  name: string;
-  description: string;
-  reference?: string;
-  needsCritic: boolean;
-  minSamplesPerPrompt: number;
-  klInRewardByDefault: boolean;
+/** What `cohort algorithms` prints for one algorithm: its flags, the loss it compiles, its parameters. */
+export type AlgorithmInfo = Pick<AlgorithmDefinition, 'name' | 'description' | 'reference' | 'needsCritic' | 'minSamplesPerPrompt' | 'klInRewardByDefault'> & {
   /** Name of the policy loss it compiles with its default parameters (`ppo-clip`, `gspo`, ...). */
   policyLoss: string;
   params: ParamInfo[];
-}
+};
 
 interface JsonSchema {
   type?: string | string[];
