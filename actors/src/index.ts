@@ -25,6 +25,7 @@ export * from './trainer/eval-engine.js';
 export * from './trainer/trainer.js';
 export * from './trainer/plan.js';
 export * from './trainer/layout.js';
+export { StalenessGuard, StalenessGuardError } from './trainer/stages/staleness-guard.js';
 export type { JobActors } from './trainer/job-actors.js';
 export * from './trainer/gpu-inventory.js';
 export * from './trainer/memory-plan.js';
