@@ -97,6 +97,9 @@ function lineOf(doc: ReturnType<typeof parseDocument>, lc: LineCounter, p: Reado
   return line;
 }
 
+/** `a.b[2].c` or `a.b.2.c` as keys (numbers for list items). */
+const splitPath = (path: string) => path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+
 /** One `--set key=value` override: a dotted key path and a YAML value. */
 export interface ConfigOverride {
   /** As given, for messages (`run.totalSteps=2`). */
@@ -114,7 +117,7 @@ export function parseOverride(text: string): ConfigOverride {
   const eq = text.indexOf('=');
   const key = eq < 0 ? '' : text.slice(0, eq).trim();
   if (eq < 0 || !key) throw new Error(`--set ${text}: expected KEY=VALUE, e.g. --set run.totalSteps=2`);
-  const path = key.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+  const path = splitPath(key);
   if (path.length === 0 || path.some((k) => typeof k === 'string' && !/^[A-Za-z_][\w-]*$/.test(k))) {
     throw new Error(`--set ${text}: "${key}" is not a key path; use dotted keys such as algorithm.params.kl.coef`);
   }
@@ -126,7 +129,6 @@ export function parseOverride(text: string): ConfigOverride {
 }
 
 const pathStartsWith = (p: ReadonlyArray<string | number>, prefix: ReadonlyArray<string | number>) => prefix.length <= p.length && prefix.every((k, i) => String(p[i]) === String(k));
-const splitPath = (path: string) => path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
 
 /** A YAML document with its overrides applied, and where each key came from. */
 class ConfigSource {
