@@ -16,6 +16,7 @@ import {
   type TextGenerator,
   type TextTokenizer,
 } from '@cohort/zerosearch';
+import type { QAItem } from '@cohort/zerosearch';
 
 const ds = makeDataset({ size: 'tiny', seed: 5 });
 const sample = { id: 't0', question: 'Where was Mara Kello born?', goldenAnswers: ['Velport'] };
@@ -93,7 +94,11 @@ test('observations are cut to maxObsTokens and the context rolls over a real tok
 test('a batch where some trajectories do not search: every simulator prompt carries its own question and answer', async (t) => {
   // Warm-start facts are "remembered": train questions are answered without search, test questions need it.
   const known = new Set(ds.warmFacts.map((f) => f.id));
-  const mixed = [ds.train[0], ds.test[0], ds.train[1], ds.train[2], ds.test[1], ds.test[2]];
+  // Three test questions whose searches are all distinct (two questions about one person share a query).
+  const shares = (p: QAItem, q: QAItem) => p.steps.some((a) => q.steps.some((b) => a.query === b.query));
+  const picked: QAItem[] = [ds.train[0], ds.train[1], ds.train[2]];
+  for (const q of ds.test) if (picked.length < 6 && !picked.some((p) => shares(p, q))) picked.push(q);
+  const mixed = [picked[0], picked[3], picked[1], picked[2], picked[4], picked[5]];
   const policy = new OraclePolicy(mixed, known);
   const prompts: string[] = [];
   const sim = new WorldSimulator(ds.world, {}, ds.corpus);

@@ -25,16 +25,30 @@ test('entity names are unique and every fact has its subject and object', (t) =>
   for (const c of ds.world.ofKind('country')) t.is(ds.world.object(ds.world.object(c.id, 'capital'), 'located_in'), c.id);
 });
 
-test('held-out split: test questions ask about held-out entities whose facts never reach warm-start data', (t) => {
+test('three disjoint entity splits: dev and test questions ask about held-out entities whose facts never reach warm-start or tuning data', (t) => {
   t.true(ds.test.length > 20);
+  t.true(ds.dev.length > 20);
   t.true(ds.train.length > 100);
-  for (const q of ds.test) {
-    t.true(q.heldout);
-    t.is(q.split, 'test');
-    t.true(ds.world.entity(q.subject).heldout);
-    t.true(ds.world.facts.find((f) => f.id === q.steps[0].fact)!.heldout);
+  // Each split's questions touch only facts of its own split or a less held-out one (test > dev > train).
+  const factSplit = new Map(ds.world.facts.map((f) => [f.id, f.split]));
+  const allowed = { train: ['train'], dev: ['train', 'dev'], test: ['train', 'dev', 'test'] } as const;
+  for (const [name, qs] of [['train', ds.train], ['dev', ds.dev], ['test', ds.test]] as const) {
+    for (const q of qs) {
+      t.is(q.split, name);
+      t.is(q.heldout, name !== 'train');
+      t.true(q.id.startsWith(`${name}-`));
+      const splits = q.steps.map((s) => factSplit.get(s.fact)!);
+      for (const sp of splits) t.true((allowed[name] as readonly string[]).includes(sp), `${q.id} uses a ${sp} fact`);
+      t.true(splits.includes(name), `${q.id} is ${name} but needs no ${name} fact`);
+    }
   }
-  for (const q of ds.train) t.false(ds.world.entity(q.subject).heldout);
+  // Dev and test are about disjoint persons, and both are non-empty.
+  const persons = (qs: readonly { subject: string }[]) => new Set(qs.map((q) => q.subject).filter((s) => ds.world.entity(s).split !== 'train'));
+  const devP = persons(ds.dev);
+  for (const p of persons(ds.test)) if (ds.world.entity(p).split === 'test') t.false(devP.has(p));
+  t.true(ds.world.entities.some((e) => e.split === 'dev') && ds.world.entities.some((e) => e.split === 'test'));
+  // Pools count every question of each split; the samples take at most their pool.
+  t.true(ds.pool.dev >= ds.dev.length && ds.pool.test >= ds.test.length && ds.pool.train >= ds.train.length);
   // The declared warm-start facts hold no held-out fact ...
   t.true(ds.warmFacts.length > 0);
   t.false(ds.warmFacts.some((f) => f.heldout));
@@ -46,6 +60,35 @@ test('held-out split: test questions ask about held-out entities whose facts nev
   // The first hop of every test question is answerable from the full corpus.
   const corpusText = ds.corpus.map((d) => d.text).join('\n');
   for (const e of held) t.true(corpusText.includes(e.name));
+});
+
+test('simulator tuning pairs come from train questions only and name no dev or test entity', (t) => {
+  t.true(ds.simPairs.length > 100);
+  const trainQuestions = new Set(ds.train.map((q) => q.question));
+  for (const p of ds.simPairs) t.true(trainQuestions.has(p.question), `pair for a non-train question: ${p.question}`);
+  const text = ds.simPairs.map((p) => `${p.prompt}\n${p.output}`).join('\n');
+  for (const e of ds.world.entities.filter((x) => x.heldout)) t.false(text.includes(e.name), `${e.name} (${e.split}) named in the simulator tuning pairs`);
+  for (const q of [...ds.dev, ...ds.test]) t.false(text.includes(q.question));
+});
+
+test('an older world.json (held-out, no split) reads back with its held-out entities as test', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { loadWorld } = await import('@cohort/zerosearch');
+  const dir = await mkdtemp(path.join(tmpdir(), 'cohort-oldworld-'));
+  try {
+    const strip = <T extends { split: string }>(x: T) => {
+      const { split: _s, ...rest } = x;
+      return rest;
+    };
+    await writeFile(path.join(dir, 'world.json'), JSON.stringify({ config: ds.world.config, entities: ds.world.entities.map(strip), facts: ds.world.facts.map(strip) }));
+    const w = await loadWorld(dir);
+    for (const e of w.entities) t.is(e.split, e.heldout ? 'test' : 'train');
+    for (const f of w.facts) t.is(f.split, f.heldout ? 'test' : 'train');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('two-hop questions compose two facts and demonstrations follow the template', (t) => {

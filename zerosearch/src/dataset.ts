@@ -11,14 +11,14 @@ import { RolloutState, type Segment } from './rollout-state.js';
 import { processSimulatorOutput, simulatorPrompt } from './simulator-prompt.js';
 import { policyInstruction } from './template.js';
 import { WorldSimulator } from './world-simulator.js';
-import { WORLD_SIZES, World, WorldOverridesSchema, makeWorld, type Fact } from './world.js';
+import { WORLD_SIZES, World, WorldOverridesSchema, makeWorld, type Entity, type Fact, type Split } from './world.js';
 
 /** Dataset sizes per preset (questions and simulator pairs). */
-export const DATASET_SIZES: Record<string, { trainSize: number; testSize: number; simPairs: number }> = {
-  tiny: { trainSize: 80, testSize: 40, simPairs: 120 },
-  small: { trainSize: 240, testSize: 80, simPairs: 300 },
-  default: { trainSize: 400, testSize: 100, simPairs: 600 },
-  large: { trainSize: 2000, testSize: 300, simPairs: 3000 },
+export const DATASET_SIZES: Record<string, { trainSize: number; devSize: number; testSize: number; simPairs: number }> = {
+  tiny: { trainSize: 80, devSize: 40, testSize: 40, simPairs: 120 },
+  small: { trainSize: 240, devSize: 80, testSize: 80, simPairs: 300 },
+  default: { trainSize: 400, devSize: 100, testSize: 100, simPairs: 600 },
+  large: { trainSize: 2000, devSize: 300, testSize: 300, simPairs: 3000 },
 };
 
 /** Dataset options (`size` picks the presets; explicit fields override them). */
@@ -27,7 +27,9 @@ export const DatasetConfigSchema = z
     seed: z.number().int().nonnegative().default(7),
     size: z.string().default('default'),
     world: WorldOverridesSchema.default({}),
+    /** Questions per split, each capped at its pool (the questions about that split's entities). */
     trainSize: z.number().int().positive().optional(),
+    devSize: z.number().int().positive().optional(),
     testSize: z.number().int().positive().optional(),
     simPairs: z.number().int().nonnegative().optional(),
     docsPerEntity: z.number().int().min(1).max(10).default(3),
@@ -84,8 +86,15 @@ export interface Dataset {
   readonly config: z.output<typeof DatasetConfigSchema>;
   readonly world: World;
   readonly corpus: readonly Doc[];
+  /** Questions about train entities: warm start, simulator tuning, RL. */
   readonly train: readonly QAItem[];
+  /** Questions about dev entities: every choice of settings, the EM curve during RL. */
+  readonly dev: readonly QAItem[];
+  /** Questions about test entities: reported once, at the end. */
   readonly test: readonly QAItem[];
+  /** Questions each split's pool holds (`train`, `dev`, `test` take at most these). */
+  readonly pool: Readonly<Record<Split, number>>;
+  /** Simulator tuning pairs, from train questions only. */
   readonly simPairs: readonly SimPair[];
   readonly demos: readonly Demonstration[];
   /** Documents of the LM warm-start corpus (none states a held-out fact). */
@@ -149,17 +158,24 @@ export function makeDataset(config: DatasetConfig = {}): Dataset {
   const preset = DATASET_SIZES[cfg.size];
   const world = makeWorld({ ...(WORLD_SIZES[cfg.size] ?? {}), ...cfg.world, seed: cfg.world.seed ?? cfg.seed });
   const corpus = makeCorpus(world, { docsPerEntity: cfg.docsPerEntity, seed: cfg.seed });
-  const { train, test } = makeSplits(world, { trainSize: cfg.trainSize ?? preset.trainSize, testSize: cfg.testSize ?? preset.testSize, seed: cfg.seed });
+  const { train, dev, test, pool } = makeSplits(world, {
+    trainSize: cfg.trainSize ?? preset.trainSize,
+    devSize: cfg.devSize ?? preset.devSize,
+    testSize: cfg.testSize ?? preset.testSize,
+    seed: cfg.seed,
+  });
   const warmCorpus = corpus.filter((d) => !d.heldout);
   const warmEngine = new CorpusSearchEngine(warmCorpus);
   const demos = train.map((q) => demonstration(q, warmEngine, world, cfg.demoTopk));
   demos.push(...extraDemonstrations(world, cfg));
 
-  // Simulator tuning pairs over train and test questions alike (the simulator plays the whole web).
+  // Simulator tuning pairs from train questions only: the simulator, like the tokenizer and the
+  // warm start, never sees a dev or test entity (the paper tunes its simulator on training data).
   const rng = new Rng(cfg.seed).fork('sim-pairs');
-  const sim = new WorldSimulator(world, { seed: cfg.seed }, corpus);
-  const questions = rng.shuffle([...train, ...test]);
-  // Every k-th question's pairs are held out, so any prefix of the pairs has both splits.
+  const sim = new WorldSimulator(world.trainView(), { seed: cfg.seed }, warmCorpus);
+  const questions = rng.shuffle([...train]);
+  // Every k-th question's pairs are held out of tuning for the fidelity check, so any prefix of
+  // the pairs has both.
   const every = cfg.simEvalFraction > 0 ? Math.max(2, Math.round(1 / cfg.simEvalFraction)) : 0;
   const simPairs: SimPair[] = [];
   const target = cfg.simPairs ?? preset.simPairs;
@@ -179,7 +195,7 @@ export function makeDataset(config: DatasetConfig = {}): Dataset {
   for (const d of warmCorpus) d.facts.forEach((f) => warmFactIds.add(f));
   for (const q of train) q.steps.forEach((s) => warmFactIds.add(s.fact));
   const warmFacts = world.facts.filter((f) => warmFactIds.has(f.id));
-  return { config: cfg, world, corpus, train, test, simPairs, demos, warmCorpus, warmFacts };
+  return { config: cfg, world, corpus, train, dev, test, pool, simPairs, demos, warmCorpus, warmFacts };
 }
 
 /**
@@ -219,8 +235,10 @@ export const DATASET_FILES = {
   world: 'world.json',
   corpus: 'corpus.jsonl',
   trainParquet: 'train.parquet',
+  devParquet: 'dev.parquet',
   testParquet: 'test.parquet',
   trainJsonl: 'train.jsonl',
+  devJsonl: 'dev.jsonl',
   testJsonl: 'test.jsonl',
   simPairs: 'sim_pairs.jsonl',
   demos: 'demos.jsonl',
@@ -232,12 +250,14 @@ export const DATASET_FILES = {
 export async function writeDataset(dir: string, ds: Dataset): Promise<Record<string, unknown>> {
   await mkdir(dir, { recursive: true });
   const F = DATASET_FILES;
-  const trainRows = ds.train.map(toQARow);
-  const testRows = ds.test.map(toQARow);
-  await writeQAParquet(join(dir, F.trainParquet), trainRows);
-  await writeQAParquet(join(dir, F.testParquet), testRows);
-  await writeFile(join(dir, F.trainJsonl), jsonl(trainRows));
-  await writeFile(join(dir, F.testJsonl), jsonl(testRows));
+  for (const [rows, parquet, lines] of [
+    [ds.train.map(toQARow), F.trainParquet, F.trainJsonl],
+    [ds.dev.map(toQARow), F.devParquet, F.devJsonl],
+    [ds.test.map(toQARow), F.testParquet, F.testJsonl],
+  ] as const) {
+    await writeQAParquet(join(dir, parquet), rows);
+    await writeFile(join(dir, lines), jsonl(rows));
+  }
   await writeFile(join(dir, F.world), JSON.stringify({ config: ds.world.config, entities: ds.world.entities, facts: ds.world.facts }, null, 1));
   await writeFile(join(dir, F.corpus), jsonl(ds.corpus));
   await writeFile(join(dir, F.simPairs), jsonl(ds.simPairs));
@@ -245,15 +265,19 @@ export async function writeDataset(dir: string, ds: Dataset): Promise<Record<str
   await writeFile(join(dir, F.warmCorpus), ds.warmCorpus.map((d) => d.text).join('\n') + '\n');
   await writeFile(join(dir, F.warmFacts), jsonl(ds.warmFacts));
   const manifest = {
-    format: 'cohort-zerosearch-world/1',
+    format: 'cohort-zerosearch-world/2',
     config: ds.config,
     counts: {
       entities: ds.world.entities.length,
       heldoutEntities: ds.world.entities.filter((e) => e.heldout).length,
+      devEntities: ds.world.entities.filter((e) => e.split === 'dev').length,
+      testEntities: ds.world.entities.filter((e) => e.split === 'test').length,
       facts: ds.world.facts.length,
       documents: ds.corpus.length,
       train: ds.train.length,
+      dev: ds.dev.length,
       test: ds.test.length,
+      pool: ds.pool,
       simPairs: ds.simPairs.length,
       demos: ds.demos.length,
       groundedDemos: ds.demos.filter((d) => d.grounded).length,
@@ -294,6 +318,12 @@ export async function loadWorld(dir: string): Promise<World> {
   const text = await readFile(path, 'utf8').catch((e: Error) => {
     throw new Error(`${path}: cannot read (${e.message}); run \`cohort data make --out ${dir}\` first`);
   });
-  const w = JSON.parse(text) as { config: World['config']; entities: World['entities']; facts: World['facts'] };
-  return new World(w.config, [...w.entities], [...w.facts]);
+  const w = JSON.parse(text) as { config: World['config']; entities: Array<Entity & { split?: Split }>; facts: Array<Fact & { split?: Split }> };
+  // Worlds written before the dev split: every held-out entity was a test one.
+  const split = (x: { heldout: boolean; split?: Split }): Split => x.split ?? (x.heldout ? 'test' : 'train');
+  return new World(
+    w.config,
+    w.entities.map((e) => ({ ...e, split: split(e) })),
+    w.facts.map((f) => ({ ...f, split: split(f) })),
+  );
 }

@@ -7,11 +7,12 @@
  */
 export { Rng, hashString } from './prng.js';
 export { makeWorld, World, WorldConfigSchema, WORLD_SIZES, ATTRIBUTE_RELATIONS, PROFESSIONS, INDUSTRIES } from './world.js';
-export type { Entity, EntityKind, Fact, Relation, WorldConfig } from './world.js';
+export { mostHeldOut } from './world.js';
+export type { Entity, EntityKind, Fact, Relation, Split, WorldConfig } from './world.js';
 export { makeCorpus, factSentence } from './corpus.js';
 export type { Doc, CorpusOptions } from './corpus.js';
 export { allQuestions, makeSplits, answersFor } from './questions.js';
-export type { QAItem, HopStep, SplitOptions } from './questions.js';
+export type { QAItem, HopStep, SplitOptions, Splits } from './questions.js';
 export { makeDataset, writeDataset, toQARow, readJsonl, loadCorpus, loadWorld, DATASET_FILES, DATASET_SIZES, DatasetConfigSchema } from './dataset.js';
 export type { Dataset, DatasetConfig, SimPair, Demonstration } from './dataset.js';
 export { writeQAParquet, readQAParquet, questionFromPrompt } from './parquet.js';

@@ -1,6 +1,23 @@
 import { z } from 'zod';
 import { Rng } from './prng.js';
 
+/**
+ * Which evaluation protocol split an entity (and the facts and questions
+ * about it) belongs to. Train entities feed every warm-start and tuning
+ * artefact; dev entities are for choosing settings; test entities are
+ * reported once, at the end.
+ */
+export type Split = 'train' | 'dev' | 'test';
+
+const SPLIT_ORDER: Record<Split, number> = { train: 0, dev: 1, test: 2 };
+
+/** The most held-out of some splits (test over dev over train): a fact or question touching a test entity is test. */
+export function mostHeldOut(splits: Iterable<Split>): Split {
+  let out: Split = 'train';
+  for (const s of splits) if (SPLIT_ORDER[s] > SPLIT_ORDER[out]) out = s;
+  return out;
+}
+
 /** The kinds of entity a world holds. */
 export type EntityKind = 'person' | 'company' | 'city' | 'country';
 
@@ -11,8 +28,10 @@ export interface Entity {
   readonly name: string;
   /** Other accepted spellings of the name (for golden answers). */
   readonly aliases: readonly string[];
-  /** True when the entity's facts are kept out of every warm-start artefact. */
+  /** True when the entity's facts are kept out of every warm-start artefact (split dev or test). */
   readonly heldout: boolean;
+  /** Its protocol split: persons held out alternate between dev and test; a company follows its founder. */
+  readonly split: Split;
 }
 
 /** Relation names. Objects are entity ids, except for the attribute relations. */
@@ -39,6 +58,8 @@ export interface Fact {
   readonly object: string;
   /** True when the subject or the object entity is held out. */
   readonly heldout: boolean;
+  /** The most held-out split of its subject and object entity. */
+  readonly split: Split;
 }
 
 /** World sizes and seed. */
@@ -98,6 +119,15 @@ export class World {
       (this.bySubject.get(f.subject) ?? this.bySubject.set(f.subject, []).get(f.subject)!).push(f);
       if (!ATTRIBUTE_RELATIONS.has(f.relation)) (this.byObject.get(f.object) ?? this.byObject.set(f.object, []).get(f.object)!).push(f);
     }
+  }
+
+  /** The same world without its held-out (dev and test) entities and the facts that touch them: what training artefacts may see. */
+  trainView(): World {
+    return new World(
+      this.config,
+      this.entities.filter((e) => !e.heldout),
+      this.facts.filter((f) => !f.heldout),
+    );
   }
 
   /** The entity with this id (throws on an unknown id). */
@@ -190,17 +220,19 @@ export function makeWorld(config: Partial<WorldConfig> = {}): World {
   const countries: Entity[] = [];
   for (let i = 0; i < cfg.countries; i++) {
     const name = uniqueName(rng, used, () => cap(syllable(rng) + syllable(rng).replace(/[aeiou]$/, '')) + rng.pick(COUNTRY_SUFFIX));
-    countries.push({ id: `country:${i}`, kind: 'country', name, aliases: [`Republic of ${name}`], heldout: false });
+    countries.push({ id: `country:${i}`, kind: 'country', name, aliases: [`Republic of ${name}`], heldout: false, split: 'train' });
   }
   const cities: Entity[] = [];
   for (let i = 0; i < cfg.cities; i++) {
     const name = uniqueName(rng, used, () => cap(syllable(rng) + syllable(rng).replace(/[aeiou]$/, '')) + rng.pick(CITY_SUFFIX));
-    cities.push({ id: `city:${i}`, kind: 'city', name, aliases: [`${name} City`], heldout: false });
+    cities.push({ id: `city:${i}`, kind: 'city', name, aliases: [`${name} City`], heldout: false, split: 'train' });
   }
-  const heldoutPersons = new Set<number>();
+  // Held-out persons alternate test, dev in the shuffled order (test gets the odd one out).
+  const personSplit = new Map<number, Split>();
   const personOrder = rng.shuffle([...Array(cfg.persons).keys()]);
   const nHeld = Math.max(1, Math.round(cfg.persons * cfg.heldoutFraction));
-  for (const i of personOrder.slice(0, nHeld)) heldoutPersons.add(i);
+  personOrder.slice(0, nHeld).forEach((p, k) => personSplit.set(p, k % 2 === 0 ? 'test' : 'dev'));
+  const splitOf = (p: number): Split => personSplit.get(p) ?? 'train';
   const persons: Entity[] = [];
   for (let i = 0; i < cfg.persons; i++) {
     let first = '';
@@ -213,7 +245,7 @@ export function makeWorld(config: Partial<WorldConfig> = {}): World {
     // A surname alias only when no other person shares it.
     const aliases = usedWords.has(last) ? [] : [last];
     usedWords.add(last);
-    persons.push({ id: `person:${i}`, kind: 'person', name, aliases, heldout: heldoutPersons.has(i) });
+    persons.push({ id: `person:${i}`, kind: 'person', name, aliases, heldout: personSplit.has(i), split: splitOf(i) });
   }
   // Founders: distinct persons, one per company.
   const founders = rng.shuffle([...Array(cfg.persons).keys()]).slice(0, cfg.companies);
@@ -224,18 +256,13 @@ export function makeWorld(config: Partial<WorldConfig> = {}): World {
       stem = cap(syllable(rng) + syllable(rng) + syllable(rng).replace(/[aeiou]$/, ''));
       return `${stem} ${rng.pick(COMPANY_SUFFIX)}`;
     });
-    companies.push({ id: `company:${i}`, kind: 'company', name, aliases: [stem], heldout: heldoutPersons.has(founders[i]) });
+    companies.push({ id: `company:${i}`, kind: 'company', name, aliases: [stem], heldout: personSplit.has(founders[i]), split: splitOf(founders[i]) });
   }
   entities.push(...countries, ...cities, ...persons, ...companies);
-  const held = new Set(entities.filter((e) => e.heldout).map((e) => e.id));
+  const entitySplit = new Map(entities.map((e) => [e.id, e.split]));
   const add = (subject: string, relation: Relation, object: string) => {
-    facts.push({
-      id: `f${facts.length}`,
-      subject,
-      relation,
-      object,
-      heldout: held.has(subject) || (!ATTRIBUTE_RELATIONS.has(relation) && held.has(object)),
-    });
+    const split = mostHeldOut([entitySplit.get(subject) ?? 'train', ATTRIBUTE_RELATIONS.has(relation) ? 'train' : (entitySplit.get(object) ?? 'train')]);
+    facts.push({ id: `f${facts.length}`, subject, relation, object, heldout: split !== 'train', split });
   };
 
   // Every country gets a capital among its own cities: the first cities go one per country.

@@ -51,8 +51,14 @@ export const syntheticWorldSchema = z.strictObject({
       heldoutFraction: z.number().min(0.05).max(0.9).optional(),
     })
     .optional(),
-  /** Training and held-out question counts (override the preset). */
+  /**
+   * Questions per protocol split (override the preset; each capped at the
+   * questions its split's entities have): train (warm start, simulator
+   * tuning, RL), dev (choosing settings, the EM curve during RL), test
+   * (reported once, at the end).
+   */
   trainSize: positiveInt().optional(),
+  devSize: positiveInt().optional(),
   testSize: positiveInt().optional(),
   /** Simulator tuning pairs (override the preset). */
   simPairs: nonNegativeInt().optional(),
@@ -64,8 +70,10 @@ export const parquetWorldSchema = z.strictObject({
   kind: z.literal('parquet'),
   /** Training parquet files (NQ + HotpotQA in the reference). */
   train: z.array(z.string().min(1)).min(1),
-  /** Evaluation split name → parquet file. */
+  /** Evaluation split name → parquet file (the test questions, reported at the end). */
   eval: z.record(z.string().min(1), z.string().min(1)),
+  /** Dev parquet files: the EM curve during RL and every choice of settings (no curve without them). */
+  dev: z.array(z.string().min(1)).default([]),
   /** Corpus used by the real search engine at evaluation time (one document per line or a parquet file). */
   corpus: z.string().min(1),
 });
@@ -520,9 +528,9 @@ export const evalSchema = z.strictObject({
   greedy: z.boolean().default(true),
   before: z.boolean().default(true),
   after: z.boolean().default(true),
-  /** Greedy evaluation during RL every N steps (0: off), its EM written into that step's metrics. */
+  /** Greedy evaluation of DEV questions during RL every N steps (0: off), its EM written into that step's metrics. */
   every: nonNegativeInt().default(0),
-  /** Questions per split in each periodic evaluation (the first N of the split, the same every time). */
+  /** Dev questions per split in each periodic evaluation (the first N of the split, the same every time). */
   sampleSize: positiveInt().default(8),
   /** Evaluation's real search engine: `corpus` (BM25 over the world's corpus) or `retriever` (a Search-R1 retrieval server, `eval.retriever`). */
   engine: z.enum(['corpus', 'retriever']).default('corpus'),

@@ -43,13 +43,17 @@ async function parquetWorld(config: TrainConfig, cwd: string): Promise<TrainWorl
   if (train.length === 0) throw new Error(`world.train files hold no questions: ${w.train.join(', ')}`);
   const evalSplits = new Map<string, QAItem[]>();
   for (const s of config.eval.splits) evalSplits.set(s.name, await readQAItems([abs(w.eval[s.name])], 'test'));
+  const dev = await readQAItems(w.dev.map(abs), 'dev');
   const corpus = await readCorpusFile(abs(w.corpus));
+  const test = [...evalSplits.values()].flat();
   return {
     config: DatasetConfigSchema.parse({ seed: config.run.seed, demoTopk: Math.min(10, config.rollout.topk) }),
     world: new World(WorldConfigSchema.parse({ seed: config.run.seed }), [], []),
     corpus,
     train,
-    test: [...evalSplits.values()].flat(),
+    dev,
+    test,
+    pool: { train: train.length, dev: dev.length, test: test.length },
     simPairs: [],
     demos: [],
     warmCorpus: corpus,
@@ -67,6 +71,7 @@ export async function prepareWorld(config: TrainConfig, extraDemos = 0, cwd = pr
     size: w.size,
     world: w.world ?? {},
     trainSize: w.trainSize,
+    devSize: w.devSize,
     testSize: w.testSize,
     simPairs: w.simPairs,
     docsPerEntity: w.docsPerEntity,
@@ -155,14 +160,15 @@ export async function cachedSupervised(
 }
 
 /**
- * Held-out items of an eval split: the split's own file for a parquet world
- * (`world.eval[name]`); otherwise the synthetic world's test questions with
- * the split kind's hop count.
+ * Held-out items of an eval split. `test` (the final evaluation): the split's
+ * own file for a parquet world (`world.eval[name]`), otherwise the synthetic
+ * world's test questions with the split kind's hop count. `dev` (the EM curve
+ * during RL, choosing settings): the dev questions with that hop count.
  */
-export function evalItems(ds: TrainWorld, split: { name: string; kind: 'single-hop' | 'multi-hop'; maxQuestions?: number }): QAItem[] {
+export function evalItems(ds: TrainWorld, split: { name: string; kind: 'single-hop' | 'multi-hop'; maxQuestions?: number }, which: 'dev' | 'test' = 'test'): QAItem[] {
   const hops = split.kind === 'single-hop' ? 1 : 2;
-  const named = ds.evalSplits?.get(split.name);
-  const items = named ? [...named] : ds.test.filter((q) => q.hops === hops);
+  const named = which === 'test' ? ds.evalSplits?.get(split.name) : undefined;
+  const items = named ? [...named] : (which === 'dev' ? ds.dev : ds.test).filter((q) => q.hops === hops);
   return split.maxQuestions ? items.slice(0, split.maxQuestions) : items;
 }
 

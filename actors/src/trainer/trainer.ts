@@ -129,7 +129,7 @@ export class Trainer {
     preflight(c, process.env, this.cwd, { localGpus: this.opts.runtime === undefined });
     mkdirSync(this.runDir, { recursive: true });
     const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
-    this.log.info({ train: ds.train.length, test: ds.test.length, docs: ds.corpus.length }, 'world ready');
+    this.log.info({ train: ds.train.length, dev: ds.dev.length, test: ds.test.length, pool: ds.pool, docs: ds.corpus.length }, 'world ready');
     const evalEngine = await openEvalEngine(c, ds, this.log);
     const workDir = path.join(this.runDir, 'work');
     mkdirSync(workDir, { recursive: true });
@@ -276,7 +276,8 @@ export class Trainer {
     if (!this.evalDue(step) || !ctx || weights.size === 0) return undefined;
     ctx.model ??= CausalLM.load(ctx.policyDir, this.evalDevice());
     ctx.model.loadParams(weights);
-    const splits = e.splits.map((s) => ({ ...s, items: evalItems(ctx.ds, s) }));
+    // The EM curve reads dev questions: the test split is evaluated once, at the end.
+    const splits = e.splits.map((s) => ({ ...s, items: evalItems(ctx.ds, s, 'dev') }));
     const r = await evaluateSample(ctx.model, ctx.tokenizer, ctx.engine, splits, this.config.rollout, { sampleSize: e.sampleSize, seed: this.config.run.seed });
     this.log.info({ step, em: r.em, emByType: r.emByType, questions: r.evalQuestions }, 'periodic evaluation');
     return r;
