@@ -33,3 +33,4 @@ export * from './state/checkpoint.js';
 export * from './metrics/metrics-writer.js';
 export * from './metrics/report.js';
 export * from './metrics/results-table.js';
+export { summarize, studentTCdf, studentTQuantile, type SampleSummary } from './metrics/stats.js';
