@@ -57,7 +57,7 @@ function unknownCommand(argv: string[]): { typed: string; hint: string } {
 }
 
 /** Errors that mean an invalid configuration file or option (exit code 2, no usage text: the message names the key). */
-const CONFIG_ERRORS = new Set(['ConfigError', 'ClusterConfigError', 'DashboardConfigError']);
+const CONFIG_ERRORS = new Set(['ConfigError', 'ClusterConfigError', 'DashboardConfigError', 'ExperimentError']);
 
 /** The synopsis of a usage text (its first paragraph) and where the rest is. */
 function synopsis(c: { path: readonly string[]; usage: string }): string {

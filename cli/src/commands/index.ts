@@ -22,3 +22,4 @@ import './algorithms.js';
 import './logs.js';
 import './bench-pipeline.js';
 import './bench-corpus.js';
+import './experiment.js';

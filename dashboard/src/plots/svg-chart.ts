@@ -11,7 +11,8 @@ export interface LineSeries {
 /** One group of bars in a {@link barChartSvg}. */
 export interface BarGroup {
   label: string;
-  values: Array<{ name: string; value: number }>;
+  /** `err`: an interval drawn as an error bar (e.g. a 95% CI over seeds). */
+  values: Array<{ name: string; value: number; err?: readonly [number, number] }>;
 }
 
 /** Size and labels shared by the charts. */
@@ -116,7 +117,7 @@ export function barChartSvg(f: ChartFrame & { groups: BarGroup[] }): string {
   const w = f.width ?? Math.max(480, 120 + f.groups.length * 110);
   const h = f.height ?? 360;
   const names = [...new Set(f.groups.flatMap((g) => g.values.map((v) => v.name)))];
-  const vals = f.groups.flatMap((g) => g.values.map((v) => v.value)).filter(Number.isFinite);
+  const vals = f.groups.flatMap((g) => g.values.flatMap((v) => [v.value, ...(v.err ?? [])])).filter(Number.isFinite);
   if (!vals.length) return frame(f, w, h, `<text x="${w / 2}" y="${h / 2}" text-anchor="middle" fill="#687083">no data</text>`);
   const yt = niceTicks(Math.min(0, ...vals), Math.max(0, ...vals), 5);
   const [y0, y1] = [yt[0], yt.at(-1)!];
@@ -132,7 +133,14 @@ export function barChartSvg(f: ChartFrame & { groups: BarGroup[] }): string {
       const top = Math.min(y(v.value), y(0));
       const hh = Math.abs(y(v.value) - y(0));
       parts.push(`<rect class="bar" data-group="${xmlEscape(g.label)}" data-name="${xmlEscape(v.name)}" data-value="${v.value}" x="${(gx + k * bw).toFixed(1)}" y="${top.toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${hh.toFixed(1)}" fill="${PALETTE[k % PALETTE.length]}"/>`);
-      parts.push(`<text x="${(gx + k * bw + bw / 2 - 1).toFixed(1)}" y="${(top - 3).toFixed(1)}" text-anchor="middle" font-size="10">${fmtTick(Number(v.value.toFixed(1)))}</text>`);
+      const cx = gx + k * bw + bw / 2 - 1;
+      let labelY = top - 3;
+      if (v.err && v.err.every(Number.isFinite)) {
+        const [e0, e1] = [y(v.err[0]), y(v.err[1])];
+        parts.push(`<path class="error-bar" data-group="${xmlEscape(g.label)}" data-lo="${v.err[0]}" data-hi="${v.err[1]}" d="M${cx.toFixed(1)},${e0.toFixed(1)} V${e1.toFixed(1)} M${(cx - 5).toFixed(1)},${e0.toFixed(1)} h10 M${(cx - 5).toFixed(1)},${e1.toFixed(1)} h10" stroke="#222" stroke-width="1.2" fill="none"/>`);
+        labelY = Math.min(labelY, Math.min(e0, e1) - 3);
+      }
+      parts.push(`<text x="${cx.toFixed(1)}" y="${labelY.toFixed(1)}" text-anchor="middle" font-size="10">${fmtTick(Number(v.value.toFixed(1)))}</text>`);
     });
     parts.push(`<text x="${(M.left + gi * gw + gw / 2).toFixed(1)}" y="${h - M.bottom + 16}" text-anchor="middle">${xmlEscape(g.label)}</text>`);
   });

@@ -1,0 +1,97 @@
+// Runs an experiment's trials (arm × seed), resumably: a trial whose run
+// finished under the same config is read back, never redone.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Runtime } from '@cohort/runtime';
+import { runReportSchema, type RunReport } from '../metrics/report.js';
+import { Trainer, type TrainerProgress } from '../trainer/trainer.js';
+import type { Experiment, Trial } from './experiment-spec.js';
+
+/** `<runDir>/trial.json`: written after report.json, it marks a finished trial. */
+interface TrialMarker {
+  arm: string;
+  seed: number;
+  configSha256: string;
+  finishedAt: string;
+}
+
+/** A trial's outcome. */
+export interface TrialResult {
+  readonly trial: Trial;
+  readonly report: RunReport;
+  /** True when the run was finished before and read back. */
+  readonly reused: boolean;
+}
+
+export interface RunExperimentOptions {
+  logger: Logger;
+  /** The cluster the trials' actors run on (each trial a job on it); default: a local runtime per trial. */
+  runtime?: Runtime;
+  /** Trials run at once (default 1; more only makes sense on a cluster). */
+  parallel?: number;
+  onProgress?: (trial: Trial, p: TrainerProgress) => void;
+  /** Called when a trial starts, finishes or is reused. */
+  onTrial?: (trial: Trial, event: 'start' | 'done' | 'reused', index: number, total: number) => void;
+}
+
+/** The finished report of a trial, or null when it has not finished (a stale marker is an error). */
+export function finishedTrial(trial: Trial): RunReport | null {
+  const markerFile = path.join(trial.runDir, 'trial.json');
+  const reportFile = path.join(trial.runDir, 'report.json');
+  if (!existsSync(markerFile) || !existsSync(reportFile)) return null;
+  const marker = JSON.parse(readFileSync(markerFile, 'utf8')) as TrialMarker;
+  if (marker.configSha256 !== trial.loaded.sha256) {
+    throw new Error(
+      `${trial.runDir} finished under another config (sha256 ${marker.configSha256.slice(0, 12)}…, now ${trial.loaded.sha256.slice(0, 12)}…): ` +
+        'the base config or the arm changed since; delete that run directory to redo it, or give the experiment a new name',
+    );
+  }
+  const r = runReportSchema.safeParse(JSON.parse(readFileSync(reportFile, 'utf8')));
+  if (!r.success) throw new Error(`${reportFile}: not a run report (${r.error.issues[0]?.message}); delete ${trial.runDir} to redo the trial`);
+  return r.data;
+}
+
+async function runTrial(trial: Trial, o: RunExperimentOptions): Promise<RunReport> {
+  // An unfinished run starts over (its checkpoints came from a killed process).
+  rmSync(trial.runDir, { recursive: true, force: true });
+  const trainer = new Trainer({
+    config: trial.loaded.config,
+    configSha256: trial.loaded.sha256,
+    logger: o.logger.child({ arm: trial.arm, seed: trial.seed }),
+    onProgress: o.onProgress ? (p) => o.onProgress!(trial, p) : undefined,
+    ...(o.runtime ? { runtime: o.runtime } : {}),
+  });
+  const { report } = await trainer.run();
+  if (!report) throw new Error(`trial ${trial.name} wrote no report: the base config evaluates nothing (eval.before and eval.after are false)`);
+  const marker: TrialMarker = { arm: trial.arm, seed: trial.seed, configSha256: trial.loaded.sha256, finishedAt: new Date().toISOString() };
+  writeFileSync(path.join(trial.runDir, 'trial.json'), JSON.stringify(marker, null, 2) + '\n');
+  return report;
+}
+
+/** Runs every unfinished trial (up to `parallel` at once) and returns all trials' results in the experiment's order. */
+export async function runExperiment(exp: Experiment, o: RunExperimentOptions): Promise<TrialResult[]> {
+  mkdirSync(exp.dir, { recursive: true });
+  const results: Array<TrialResult | undefined> = new Array(exp.trials.length);
+  const todo: number[] = [];
+  exp.trials.forEach((trial, i) => {
+    const done = finishedTrial(trial);
+    if (done) {
+      results[i] = { trial, report: done, reused: true };
+      o.onTrial?.(trial, 'reused', i, exp.trials.length);
+    } else todo.push(i);
+  });
+  const parallel = Math.max(1, o.parallel ?? 1);
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const i = todo[next++];
+      const trial = exp.trials[i];
+      o.onTrial?.(trial, 'start', i, exp.trials.length);
+      results[i] = { trial, report: await runTrial(trial, o), reused: false };
+      o.onTrial?.(trial, 'done', i, exp.trials.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, todo.length) }, worker));
+  return results as TrialResult[];
+}
