@@ -50,7 +50,7 @@ test('bad experiment files get errors naming the arm and the key (exit 2)', asyn
 test.serial('a tiny experiment runs every arm × seed, resumes after a kill without redoing a finished run, and its statistics hold', async (t) => {
   const file = experimentFile(
     'tiny',
-    'seeds: [1, 2]\nset: { eval.every: 1, eval.sampleSize: 2 }\narms:\n  - { name: reinforce, description: plain REINFORCE }\n  - { name: grpo, set: { algorithm.name: grpo } }\n',
+    'seeds: [1, 2]\nset: { eval.every: 1, eval.sampleSize: 2 }\narms:\n  - { name: reinforce, description: plain REINFORCE }\n  - { name: no-masking, set: { rollout.maskObservations: false } }\n',
   );
   const expDir = path.join(dir, 'runs', 'tiny');
   const firstMarker = path.join(expDir, 'reinforce-s1', 'trial.json');
@@ -79,7 +79,7 @@ test.serial('a tiny experiment runs every arm × seed, resumes after a kill with
   const { stdout, stderr } = await run(process.execPath, [bin, 'experiment', file, '--json'], { maxBuffer: 16 << 20 });
   t.regex(stderr, /\[1\/4\] reinforce-s1: finished before, read back/);
   t.notRegex(stderr, /reinforce-s1: running/);
-  t.regex(stderr, /\[4\/4\] grpo-s2: done/);
+  t.regex(stderr, /\[4\/4\] no-masking-s2: done/);
   t.is(readFileSync(firstMarker, 'utf8'), markerBefore);
   t.is(statSync(path.join(expDir, 'reinforce-s1', 'report.json')).mtimeMs, mtimeBefore);
 

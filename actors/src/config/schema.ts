@@ -206,7 +206,13 @@ export const simulatorSchema = z.discriminatedUnion('backend', [
       }
     }),
   /** Documents written from templates over the world's facts; no model (for tests). */
+  /** The world-backed template simulator (rule-based, answer-bearing by construction): a test backend. */
   z.strictObject({ backend: z.literal('template'), ...simulatorCommon }),
+  /**
+   * No simulator: RL against the real engine, BM25 top-`rollout.topk` over the synthetic
+   * world's corpus (the paper's real-search baseline; the curriculum's noise does not apply).
+   */
+  z.strictObject({ backend: z.literal('corpus'), ...simulatorCommon }),
 ]);
 
 const resourceMap = z.record(z.string().min(1), z.number().nonnegative());
@@ -374,6 +380,11 @@ export const rolloutSchema = z
     contextWindow: positiveInt().default(4096),
     temperature: z.number().nonnegative().default(1),
     topP: z.number().gt(0).max(1).default(0.95),
+    /**
+     * Keep the inserted documents (<information> tokens) out of the policy loss, as the
+     * paper does (true); false is its ablation: the loss covers every response token.
+     */
+    maskObservations: z.boolean().default(true),
   })
   .superRefine((r, ctx) => {
     if (r.observationTokenCap >= r.contextWindow) {
@@ -575,6 +586,14 @@ export const trainConfigSchema = z
         path: ['simulator', 'managed'],
         message: `managed server tp × dp = ${sim.managed.tp * sim.managed.dp} but each simulator bundle has ${c.layout.simulator.gpusPerBundle} GPU(s); make them equal`,
         input: sim.managed,
+      });
+    }
+    if (!c.rollout.maskObservations && c.mode.kind === 'async' && c.mode.correction === 'importance') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'maskObservations'],
+        message: 'rollout.maskObservations false trains on document tokens, which the rollouts never sampled, so the importance weights of async mode have no rollout log-prob for them; use mode.kind sync (or correction drop)',
+        input: false,
       });
     }
     if (c.eval.every > c.run.totalSteps) {

@@ -1,12 +1,14 @@
 import { CausalLM, Tokenizer } from '@cohort/engine';
 import { actorClass, actorContext, inActor } from '@cohort/runtime';
 import {
+  CorpusSearchEngine,
   OpenAIClient,
   SimulatorSearchEngine,
   WORLD_SIZES,
   WorldSimulator,
   makeCorpus,
   makeWorld,
+  type SearchEngine,
   type SearchRequest,
   type SearchResult,
   type TextGenerator,
@@ -18,19 +20,20 @@ import { EngineTextGenerator } from './engine-text-generator.js';
 import { ManagedGenerator } from './managed-generator.js';
 import { ManagedServer, fillPlaceholders, pickPort } from './managed-server.js';
 
+/** The synthetic world of a template or corpus backend: same fields as the training config's `world` (size, seed, world counts, docsPerEntity). */
+const syntheticWorldSpec = z.strictObject({
+  size: z.enum(['tiny', 'small', 'default', 'large']).default('default'),
+  seed: z.number().int().nonnegative(),
+  world: z.record(z.string(), z.number()).optional(),
+  docsPerEntity: z.number().int().min(1).max(10).default(3),
+});
+
 /** Where a SimulatorActor's documents come from. */
 export const simulatorBackendSchema = z.discriminatedUnion('kind', [
-  /** The world-backed template simulator (no model). */
-  z.strictObject({
-    kind: z.literal('template'),
-    /** The synthetic world: same fields as the training config's `world` (size, seed, world counts, docsPerEntity). */
-    world: z.strictObject({
-      size: z.enum(['tiny', 'small', 'default', 'large']).default('default'),
-      seed: z.number().int().nonnegative(),
-      world: z.record(z.string(), z.number()).optional(),
-      docsPerEntity: z.number().int().min(1).max(10).default(3),
-    }),
-  }),
+  /** The world-backed template simulator (no model): a test backend. */
+  z.strictObject({ kind: z.literal('template'), world: syntheticWorldSpec }),
+  /** The real engine instead of a simulator: BM25 top-k over the synthetic world's corpus (the paper's real-search baseline). */
+  z.strictObject({ kind: z.literal('corpus'), world: syntheticWorldSpec, topk: z.number().int().positive().default(5) }),
   /** External OpenAI-compatible servers. */
   z.strictObject({ kind: z.literal('openai'), addresses: z.array(z.url()).min(1), model: z.string().min(1) }),
   /** A local (tuned) model directory: `config.json` + `model.safetensors`, and a `tokenizer.json`. */
@@ -109,16 +112,23 @@ function makeGenerator(spec: ParsedSpec): TextGenerator {
   const b = spec.backend;
   switch (b.kind) {
     case 'template': {
-      const world = makeWorld({ ...(WORLD_SIZES[b.world.size] ?? {}), ...(b.world.world ?? {}), seed: b.world.seed });
-      return new WorldSimulator(world, { seed: spec.seed + spec.index }, makeCorpus(world, { docsPerEntity: b.world.docsPerEntity, seed: b.world.seed }));
+      const { world, corpus } = syntheticWorld(b.world);
+      return new WorldSimulator(world, { seed: spec.seed + spec.index }, corpus);
     }
     case 'openai':
       return new OpenAIClient({ addresses: b.addresses, model: b.model });
     case 'local':
       return new EngineTextGenerator(CausalLM.load(b.modelDir, b.device ? { executionProviders: b.device } : {}), Tokenizer.fromFile(b.tokenizer), { name: `simulator-${spec.index}`, seed: spec.seed + spec.index });
     case 'managed':
-      throw new Error('a managed backend is made by makeManaged');
+    case 'corpus':
+      throw new Error(`a ${b.kind} backend is not a text generator`);
   }
+}
+
+/** The synthetic world a template or corpus backend reads, with its corpus. */
+function syntheticWorld(w: z.output<typeof syntheticWorldSpec>) {
+  const world = makeWorld({ ...(WORLD_SIZES[w.size] ?? {}), ...(w.world ?? {}), seed: w.seed });
+  return { world, corpus: makeCorpus(world, { docsPerEntity: w.docsPerEntity, seed: w.seed }) };
 }
 
 /**
@@ -129,7 +139,7 @@ function makeGenerator(spec: ParsedSpec): TextGenerator {
  */
 export class SimulatorActor {
   private readonly spec: ParsedSpec;
-  private engine: SimulatorSearchEngine | undefined;
+  private engine: (SearchEngine & { readonly metrics?: SimulatorSearchEngine['metrics'] }) | undefined;
   private readonly batcher: DynamicBatcher<SearchRequest, SearchResult>;
   private readonly started: Promise<void>;
   private server: ManagedServer | undefined;
@@ -160,6 +170,10 @@ export class SimulatorActor {
       });
       // Surfaced by ready() and search(); never an unhandled rejection.
       this.started.catch(() => undefined);
+    } else if (b.kind === 'corpus') {
+      // Every search answered by the real engine: the useful/noisy mode is not used.
+      this.engine = new CorpusSearchEngine(syntheticWorld(b.world).corpus, { topk: b.topk });
+      this.started = Promise.resolve();
     } else {
       this.engine = engineFor(makeGenerator(this.spec));
       this.started = Promise.resolve();
@@ -225,7 +239,7 @@ export class SimulatorActor {
   async close(): Promise<void> {
     this.batcher.close();
     await this.started.catch(() => undefined);
-    await this.engine?.close();
+    await this.engine?.close?.();
   }
 }
 

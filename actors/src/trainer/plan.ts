@@ -61,7 +61,8 @@ export function trainPlan(config: TrainConfig, cwd = process.cwd()): TrainPlan {
     }
     if (sim.backend === 'openai') return `external OpenAI-compatible servers ${sim.addresses!.join(', ')} (model ${sim.model})`;
     if (sim.backend === 'local') return 'path' in sim.model ? `local ONNX model ${sim.model.path}` : `local ONNX model tuned on the world's simulator pairs (${sim.tune.steps} steps)`;
-    return 'template simulator over the synthetic world';
+    if (sim.backend === 'corpus') return `no simulator: BM25 top-${c.rollout.topk} over the synthetic world's corpus (the real-engine baseline)`;
+    return 'template (test) simulator over the synthetic world';
   };
   const actors: PlannedActor[] = layout.actors.map((a) => (a.role === 'simulator' ? { ...a, backend: backendOf(a.index) } : { ...a }));
   const s = l.rl.shares;

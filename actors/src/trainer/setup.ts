@@ -307,10 +307,12 @@ export function simulatorBackends(config: TrainConfig, cwd: string, local?: Loca
   const n = config.layout.simulator.bundles;
   return Array.from({ length: n }, (_, i): SimulatorActorSpec['backend'] => {
     switch (sim.backend) {
-      case 'template': {
+      case 'template':
+      case 'corpus': {
         const w = config.world;
-        if (w.kind !== 'synthetic') throw new Error('simulator.backend template writes documents from a synthetic world\'s facts; with world.kind parquet use backend openai (addresses or managed) or local with a tuned model.path');
-        return { kind: 'template', world: { size: w.size, seed: w.seed ?? config.run.seed, world: w.world, docsPerEntity: w.docsPerEntity } };
+        if (w.kind !== 'synthetic') throw new Error(`simulator.backend ${sim.backend} reads a synthetic world; with world.kind parquet use backend openai (addresses or managed) or local with a tuned model.path`);
+        const world = { size: w.size, seed: w.seed ?? config.run.seed, world: w.world, docsPerEntity: w.docsPerEntity };
+        return sim.backend === 'template' ? { kind: 'template', world } : { kind: 'corpus', world, topk: config.rollout.topk };
       }
       case 'openai': {
         if (sim.addresses) return { kind: 'openai', addresses: sim.addresses, model: sim.model };

@@ -38,7 +38,9 @@ export async function score(job: Job, config: TrainConfig, trajectories: Traject
   const gap = logprobGap(full, atTemperature, version);
   const oldLogprob = (performance.now() - t1) / 1000;
   const st = applyStaleness(full, { currentVersion: version, mode: config.mode, proximalLogprobs: oldLogprobs });
-  const batch: CollatedBatch = st.rolloutLogprobs ? { ...st.batch, rolloutLogprobs: st.rolloutLogprobs } : { ...st.batch, oldLogprobs: pickKept(full, st.batch, oldLogprobs) };
+  const kept: CollatedBatch = st.rolloutLogprobs ? { ...st.batch, rolloutLogprobs: st.rolloutLogprobs } : { ...st.batch, oldLogprobs: pickKept(full, st.batch, oldLogprobs) };
+  // The masking ablation: the loss covers the inserted documents too (after the gap, which compares sampled tokens only).
+  const batch: CollatedBatch = config.rollout.maskObservations ? kept : { ...kept, lossMask: unmaskedResponses(kept) };
   const t2 = performance.now();
   // References restart by themselves (their calls are re-sent after a restart).
   const refs = actors.references;
@@ -50,6 +52,14 @@ export async function score(job: Job, config: TrainConfig, trajectories: Traject
   if (critics) batch.values = rowsToResponse(batch, await sharded(rowTokens(batch), actors.critics.length, (parts) => critics.each('critic values', (cr, r) => (parts[r].length ? cr.values(parts[r]) : []))));
   const critic = critics ? (performance.now() - t3) / 1000 : 0;
   return { batch, staleness: st, gap, seconds: { oldLogprob, ref, critic } };
+}
+
+/** A loss mask of 1 on every response token of every row (documents included), 0 on padding. */
+export function unmaskedResponses(batch: CollatedBatch): Float32Array {
+  const R = batch.responseLength;
+  const out = new Float32Array(batch.batchSize * R);
+  for (let b = 0; b < batch.batchSize; b++) out.fill(1, b * R, b * R + batch.responseLengths[b]);
+  return out;
 }
 
 /** Old log-probs of the rows `kept` retained from `full` (drop mode keeps a subset, in order). */
