@@ -48,6 +48,8 @@ test('bad experiment files get errors naming the arm and the key (exit 2)', asyn
 });
 
 test.serial('a tiny experiment runs every arm × seed, resumes after a kill without redoing a finished run, and its statistics hold', async (t) => {
+  // Five tiny training jobs in a row (~40 s on a quiet 2-core machine; minutes under load).
+  t.timeout(10 * 60_000);
   const file = experimentFile(
     'tiny',
     'seeds: [1, 2]\nset: { eval.every: 1, eval.sampleSize: 2 }\narms:\n  - { name: reinforce, description: plain REINFORCE }\n  - { name: no-masking, set: { rollout.maskObservations: false } }\n',
