@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { WorkerPoolSchema } from '@cohort/runtime/options.js';
-import type { ResourceMap } from '@cohort/runtime/scheduler/types.ts';
+import { WorkerPoolSchema } from '@cohort/runtime';
+import type { ResourceMap } from '@cohort/runtime';
 
 /**
  * A strict object: unknown keys are refused with the list of known ones, so a

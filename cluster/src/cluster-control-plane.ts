@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { resolveActorOptions, type ActorInfo, type ActorSpec, type Channel, type Endpoint, type PlacementGroupState, type PlacementRequest, type RunningActor } from '@cohort/runtime';
-import { ActorLifecycle, type ActorRecord } from '@cohort/runtime/lifecycle/actor-lifecycle.js';
+import { ActorLifecycle, type ActorRecord } from '@cohort/runtime/internal';
 import type { NodeAnnouncement } from './membership.js';
 import type { ActorRecord as StoredActor, ClusterStateStore } from './state-store.js';
 

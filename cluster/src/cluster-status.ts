@@ -1,4 +1,4 @@
-import type { ResourceMap } from '@cohort/runtime/scheduler/types.ts';
+import type { ResourceMap } from '@cohort/runtime';
 import type { ClusterStateStore, HeadRecord } from './state-store.js';
 
 /** One node in {@link ClusterStatus}. */

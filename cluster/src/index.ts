@@ -91,8 +91,5 @@ export { ClusterControlPlane, AGENT_OPS, HEAD_WORKER_EXIT, type ClusterControlPl
 export { startClusterHead, DRIVER_HELLO, type ClusterHeadService, type ClusterHeadServiceOptions } from './head-service.js';
 export { startClusterNode, type ClusterNode, type ClusterNodeOptions } from './agent-service.js';
 export { connect, type ConnectOptions, type ClusterRuntime } from './connect.js';
-export { runClusterBench, type ClusterBenchResult, type ClusterBenchOptions } from './bench/cluster-bench.js';
-export { runPortJunkBench, type PortJunkResult, type PortJunkRow, type PortJunkOptions } from './bench/port-junk-bench.js';
-export { ClusterBenchTarget, ClusterBenchTargetActor } from './bench/bench-actors.js';
 export { listeningAddresses, isLoopback } from './proc-sockets.js';
 export { NatsLogSink, fanoutLogger, logSubject, actorEventSubject } from './log-fanout.js';

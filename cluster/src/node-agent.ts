@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism, hostname, totalmem } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { ResourceMap } from '@cohort/runtime/scheduler/types.ts';
+import type { ResourceMap } from '@cohort/runtime';
 import { discoverCluster, type ClusterInfo } from './head.js';
 import { childLogger } from './log.js';
 import { NodeHeartbeat } from './membership.js';

@@ -27,7 +27,6 @@ export { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions, Sessi
 export { Session } from './session/session.js';
 export { installedProviders, checkProviders, deviceIdFor, deviceOutputLocations, ortBindingDir, ProviderUnavailableError, type ProviderStatus } from './session/providers.js';
 export { engineLogger } from './session/logger.js';
-export { benchParamFeeding, type ParamFeedingReport } from './session/param-feed-bench.js';
 // engine-lm: model, generation, training, io, tokenizer
 export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors, writeFileAtomic, parseSafetensorsHeader, tensorData, float32ToBf16, float32ToF16, SafetensorsReader, SafetensorsError, type SafetensorsEntry, type SafetensorsHeader, type FloatStoreDType, type LazyTensorInput, type SafeTensor, type SafeTensorInput, type SafetensorsFile, type SafetensorsDType, type SafetensorsData } from './io/safetensors.js';
 export { CheckpointReader, writeCheckpoint, checkpointWeightFiles, SINGLE_FILE, INDEX_FILE, type CheckpointTensorInfo, type WriteCheckpointOptions, type WrittenCheckpoint } from './io/checkpoint.js';
@@ -53,4 +52,3 @@ export { PolicyLossEvaluator, type LossEvalBatch, type LossEvalResult } from './
 export { buildPolicyGraph, buildSftGraph, buildValueGraph, gradName, VALUE_HEAD } from './train/train-graphs.js';
 export { PolicyTrainer, SftTrainer, ValueTrainer, trainerOptionsSchema, type TrainerOptions, type StepMetrics, type PolicyBatch, type PolicyStepResult, type SftBatch, type ValueBatch, type PerToken } from './train/trainer.js';
 export { paramCount, weightBytes, adamWStateBytes, activationBytes, forwardActivationBytes, kvCacheBytes } from './model/memory.js';
-export { runEngineBench, benchAdamWUpdate, engineBenchOptionsSchema, type EngineBenchOptions, type EngineBenchReport, type GemmResult } from './bench/engine-bench.js';

@@ -26,7 +26,7 @@ export {
   GetTimeoutError,
   RuntimeClosedError,
 } from './errors.js';
-export { type ActorOptions, type RuntimeConfig, type Resources, type WorkerPoolOptions, resolveActorOptions, resolveRuntimeConfig, resolveWorkerPool } from './options.js';
+export { type ActorOptions, type RuntimeConfig, type Resources, type WorkerPoolOptions, WorkerPoolSchema, resolveActorOptions, resolveRuntimeConfig, resolveWorkerPool } from './options.js';
 export type { ActorInfo, ActorState, ActorEvent, ActorSpec, ControlPlane, WorkerBoot, PlacementGroupRequest } from './control-plane.js';
 export { serveControlPlane, controlPlaneClient } from './control-plane.js';
 export { LocalControlPlane, type LocalControlPlaneOptions } from './local-control-plane.js';
@@ -44,6 +44,4 @@ export { CollectiveGroup, type CollectivePeer, type CollectiveOpOptions, type Al
 export { chunkBounds, ownedRange, type ReduceOp } from './collective/ring-allreduce.js';
 export type { ReduceInput } from './collective/flatten.js';
 export { CollectiveError, CollectiveTimeoutError, CollectivePeerError, CollectiveMismatchError } from './collective/errors.js';
-export { runAllreduceBench, type AllreduceBenchResult, type AllreduceBenchOptions } from './collective/allreduce-bench.js';
-export { runRuntimeBench, type RuntimeBenchResult, type RuntimeBenchOptions } from './bench/runtime-bench.js';
 export { pidAlive } from './pid.js';

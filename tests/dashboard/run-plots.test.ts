@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
-import { MetricsWriter, buildReport, writeReport, type EvalSplitResult, type StepMetrics } from '@cohort/actors/core.js';
+import { MetricsWriter, buildReport, writeReport, type EvalSplitResult, type StepMetrics } from '../../actors/src/core.js';
 import { barChartSvg, lineChartSvg, niceTicks, writeRunPlots } from '@cohort/dashboard';
 import { tempDir } from './helpers.js';
 

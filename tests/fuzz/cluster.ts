@@ -1,5 +1,6 @@
 import type { ActorHandle } from '@cohort/runtime';
-import { ClusterBenchTarget, ClusterBenchTargetActor, ClusterStateStore, connect, connectCluster, pidAlive, startScratchCluster, type ClusterConfig, type ClusterRuntime, type LocalClusterState } from '@cohort/cluster';
+import { ClusterBenchTarget, ClusterBenchTargetActor } from '@cohort/cluster/bench';
+import { ClusterStateStore, connect, connectCluster, pidAlive, startScratchCluster, type ClusterConfig, type ClusterRuntime, type LocalClusterState } from '@cohort/cluster';
 
 /** A real local cluster for the wire fuzz tests: nats-server, head, one agent (each its own process), a driver, one actor worker. */
 export interface FuzzCluster {

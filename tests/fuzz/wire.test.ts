@@ -162,7 +162,7 @@ test.serial('bulk ports: junk, huge declared lengths, truncated and tokenless ha
   });
   t.log(`${n} bulk cases`);
   // the bulk path still carries a transfer between two actors
-  const b = await c.rt.spawn((await import('@cohort/cluster')).ClusterBenchTargetActor, []);
+  const b = await c.rt.spawn((await import('@cohort/cluster/bench')).ClusterBenchTargetActor, []);
   await c.actor.make(100_000);
   t.is(await c.actor.sendTo(b), 100_000);
   await b.$kill();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { runRuntimeBench } from '@cohort/runtime';
+import { runRuntimeBench } from '@cohort/runtime/bench';
 
 // Smoke run of `cohort bench runtime` at a tiny scale: every figure the issue
 // asks for is produced, as a positive number (speed is judged by the command

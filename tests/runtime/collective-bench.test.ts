@@ -1,5 +1,5 @@
 import test from 'ava';
-import { runAllreduceBench } from '@cohort/runtime';
+import { runAllreduceBench } from '@cohort/runtime/bench';
 
 test('runAllreduceBench times a ring allreduce among worker processes next to a raw TCP stream of the same run', async (t) => {
   const r = await runAllreduceBench({ world: 3, bytes: 1 << 20, rounds: 2 });

@@ -68,7 +68,3 @@ export { fidelityCheck } from './fidelity.js';
 export type { FidelityReport } from './fidelity.js';
 export { LocalModelGenerator, tuneSimulator, readTuneReport, TuneOptionsSchema } from './local-simulator.js';
 export type { TuneOptions, TuneReport } from './local-simulator.js';
-export { benchZeroSearch } from './bench.js';
-export { benchCorpus } from './corpus-bench.js';
-export type { CorpusBench } from './corpus-bench.js';
-export type { ZeroSearchBench } from './bench.js';

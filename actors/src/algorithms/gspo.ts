@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clip, clippedSurrogate, div, exp, maximum, mean, minimum, mul, seqMean, sub, sum, withRegularizers, type PolicyLoss } from '@cohort/engine/loss-api.js';
+import { clip, clippedSurrogate, div, exp, maximum, mean, minimum, mul, seqMean, sub, sum, withRegularizers, type PolicyLoss } from '@cohort/engine/loss-api';
 import { groupAdvantages } from './grpo.js';
 import { commonParams, entropyCoef, klLoss } from './params.js';
 import { registerAlgorithm } from './registry.js';

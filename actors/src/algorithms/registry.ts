@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { closest } from '../config/format-issues.js';
-import type { PolicyLoss } from '@cohort/engine/loss-api.js';
+import type { PolicyLoss } from '@cohort/engine/loss-api';
 import { standardParamsSchema, type AlgorithmParams, type ParamsSchema, type StandardParams } from './params.js';
 import { clipPolicyLoss } from './standard-loss.js';
 import { truncatedImportanceSampling } from './tis.js';

@@ -1,4 +1,4 @@
-import { ppoPolicyLoss, type Aggregation, type PolicyLoss } from '@cohort/engine/loss-api.js';
+import { ppoPolicyLoss, type Aggregation, type PolicyLoss } from '@cohort/engine/loss-api';
 import type { LossContext } from './types.js';
 
 /** The parameters the PPO-clip loss reads (the standard schema holds them all). */

@@ -1,4 +1,4 @@
-import { clip, exp, greater, cast, aggregate, minimum, mul, seqMean, stopGradient, sub, type PolicyLoss } from '@cohort/engine/loss-api.js';
+import { clip, exp, greater, cast, aggregate, minimum, mul, seqMean, stopGradient, sub, type PolicyLoss } from '@cohort/engine/loss-api';
 
 /**
  * Truncated importance sampling (TIS) around any policy loss: the rollouts

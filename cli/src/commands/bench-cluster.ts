@@ -1,4 +1,4 @@
-import { runClusterBench } from '@cohort/cluster';
+import { runClusterBench } from '@cohort/cluster/bench';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';

@@ -1,4 +1,4 @@
-import { benchCorpus } from '@cohort/zerosearch';
+import { benchCorpus } from '@cohort/zerosearch/bench';
 import { parseFlags } from '../args.js';
 import { commands } from '../registry.js';
 import { intFlag } from './zerosearch-common.js';

@@ -33,7 +33,8 @@ commands.push({
     }, false);
     const ep = values.ep ?? 'cpu';
     if (ep !== 'cpu' && ep !== 'webgpu' && ep !== 'cuda') throw new UsageError(`--ep must be cpu, webgpu or cuda, got '${ep}'`);
-    const { runEngineBench, TINY_CONFIG, BENCH_5M_CONFIG } = await import('@cohort/engine');
+    const { TINY_CONFIG, BENCH_5M_CONFIG } = await import('@cohort/engine');
+    const { runEngineBench } = await import('@cohort/engine/bench');
     const r = await runEngineBench({
       config: values.tiny ? TINY_CONFIG : BENCH_5M_CONFIG,
       batch: int(values.batch, 'batch', 32),

@@ -1,4 +1,4 @@
-import { runPortJunkBench } from '@cohort/cluster';
+import { runPortJunkBench } from '@cohort/cluster/bench';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';

@@ -46,7 +46,8 @@ commands.push({
     const { values } = parseFlags(argv, { json: { type: 'boolean' }, scale: { type: 'string' } }, false);
     const scale = values.scale === undefined ? 1 : Number(values.scale);
     if (!Number.isFinite(scale) || scale <= 0 || scale > 10) throw new UsageError(`--scale must be a number in (0, 10]; got "${values.scale}"`);
-    const { runRuntimeBench, hugePageTunables } = await import('@cohort/runtime');
+    const { hugePageTunables } = await import('@cohort/runtime');
+    const { runRuntimeBench } = await import('@cohort/runtime/bench');
     const tunables = hugePageTunables(process.env.GLIBC_TUNABLES);
     if (process.env.GLIBC_TUNABLES !== tunables) {
       // Re-run with huge pages for large allocations, as the runtime's workers get (see runtime/README.md).

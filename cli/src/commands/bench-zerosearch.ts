@@ -1,4 +1,4 @@
-import { benchZeroSearch } from '@cohort/zerosearch';
+import { benchZeroSearch } from '@cohort/zerosearch/bench';
 import { parseFlags } from '../args.js';
 import { commands } from '../registry.js';
 import { intFlag, sizeFlag } from './zerosearch-common.js';

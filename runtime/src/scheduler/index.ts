@@ -1,4 +1,3 @@
 export * from './types.js';
 export { SchedulerInputError } from './errors.js';
 export { Scheduler, type SchedulerOptions, type NodeRemoval } from './scheduler.js';
-export { benchScheduler, type SchedulerBenchResult } from './bench.js';

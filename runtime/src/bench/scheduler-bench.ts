@@ -1,4 +1,4 @@
-import { Scheduler } from './scheduler.js';
+import { Scheduler } from '../scheduler/scheduler.js';
 
 /** Figures from {@link benchScheduler}. */
 export interface SchedulerBenchResult {

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { BaselinePeer, median } from '../bench/baselines.js';
+import { BaselinePeer, median } from './baselines.js';
 import { init } from '../init.js';
-import { AllreduceBenchMemberActor } from './bench-member.js';
-import { createCollectiveGroup } from './create-group.js';
+import { AllreduceBenchMemberActor } from './allreduce-member.js';
+import { createCollectiveGroup } from '../collective/create-group.js';
 
 /** Figures of one ring-allreduce measurement and its same-run raw TCP floor. */
 export interface AllreduceBenchResult {

@@ -1,5 +1,5 @@
 import { actorClass } from '../actor-class.js';
-import { collectiveGroup } from './membership.js';
+import { collectiveGroup } from '../collective/membership.js';
 
 /** Actor of `runAllreduceBench`: times allreduces of a buffer inside the group. */
 export class AllreduceBenchMember {

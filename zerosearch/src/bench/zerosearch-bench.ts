@@ -1,9 +1,9 @@
-import { analyze, Bm25Index } from './bm25.js';
-import { makeDataset } from './dataset.js';
-import { OpenAIClient } from './openai-client.js';
-import { startOpenAIServer } from './openai-server.js';
-import { simulatorPrompt } from './simulator-prompt.js';
-import { WorldSimulator } from './world-simulator.js';
+import { analyze, Bm25Index } from '../bm25.js';
+import { makeDataset } from '../dataset.js';
+import { OpenAIClient } from '../openai-client.js';
+import { startOpenAIServer } from '../openai-server.js';
+import { simulatorPrompt } from '../simulator-prompt.js';
+import { WorldSimulator } from '../world-simulator.js';
 
 /** Figures of `cohort bench zerosearch`. */
 export interface ZeroSearchBench {

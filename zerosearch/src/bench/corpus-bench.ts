@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Bm25Builder, Bm25Index } from './bm25.js';
-import { CorpusSearchEngine } from './corpus-engine.js';
-import { streamCorpus } from './corpus-file.js';
-import { JsonlCorpusIndex } from './jsonl-corpus-index.js';
-import { Rng } from './prng.js';
-import { RetrieverSearchEngine } from './retriever-engine.js';
-import { startRetrieverServer } from './retriever-server.js';
+import { Bm25Builder, Bm25Index } from '../bm25.js';
+import { CorpusSearchEngine } from '../corpus-engine.js';
+import { streamCorpus } from '../corpus-file.js';
+import { JsonlCorpusIndex } from '../jsonl-corpus-index.js';
+import { Rng } from '../prng.js';
+import { RetrieverSearchEngine } from '../retriever-engine.js';
+import { startRetrieverServer } from '../retriever-server.js';
 
 /** Figures of `cohort bench corpus`. */
 export interface CorpusBench {

@@ -6,8 +6,8 @@ import { add, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { mean } from '../ops/reduce.js';
 import { silu } from '../ops/unary.js';
-import { Session } from './session.js';
-import type { SessionOptions } from './options.js';
+import { Session } from '../session/session.js';
+import type { SessionOptions } from '../session/options.js';
 
 /**
  * Result of {@link benchParamFeeding} (milliseconds, medians). Times are process CPU time
