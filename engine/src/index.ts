@@ -32,7 +32,7 @@ export { encodeSafetensors, decodeSafetensors, readSafetensors, writeSafetensors
 export { CheckpointReader, writeCheckpoint, checkpointWeightFiles, SINGLE_FILE, INDEX_FILE, type CheckpointTensorInfo, type WriteCheckpointOptions, type WrittenCheckpoint } from './io/checkpoint.js';
 export { loadModelConfig, parseModelConfig, hfConfigJson, MODEL_TYPES, modelConfigSchema, ModelConfigError, TINY_CONFIG, BENCH_5M_CONFIG, type ModelConfig, type ModelConfigInput } from './io/model-config.js';
 export { decoderParamSpecs, transpose2d, type ParamSpec } from './io/weight-names.js';
-export { Tokenizer, TokenizerError, DEFAULT_SPECIAL_TOKENS, ZEROSEARCH_TAGS, type TokenizerTrainOptions } from './tokenizer/tokenizer.js';
+export { Tokenizer, TokenizerError, DEFAULT_SPECIAL_TOKENS, type TokenizerTrainOptions } from './tokenizer/tokenizer.js';
 export { trainByteLevelBpe, byteLevelPreTokenize, type BpeModel } from './tokenizer/bpe-trainer.js';
 export { CausalLM, type TokenScores } from './model/causal-lm.js';
 export { loadWeights, fileSource, type TensorSource, type IgnoredTensor, type LoadedWeights } from './model/load-weights.js';

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CausalLM, Tokenizer, parseModelConfig } from '@cohort/engine';
 import { init } from '@cohort/runtime';
-import { makeDataset, CORRECTIVE_MESSAGE } from '@cohort/zerosearch';
+import { makeDataset, CORRECTIVE_MESSAGE, ZEROSEARCH_TAGS } from '@cohort/zerosearch';
 import { RolloutActorClass, SimulatorActorClass, checkGroups, collate, decodeTrajectories, rolloutWithRecovery } from '../../actors/src/index.js';
 
 test('rollout actor in a worker: trajectories with masks, versions and unique groups; new weights reach it by version', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cohort-rollout-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const ds = makeDataset({ size: 'tiny', seed: 5 });
-  const tok = Tokenizer.train(ds.corpus.map((d) => d.text).slice(0, 200), { vocabSize: 400 });
+  const tok = Tokenizer.train(ds.corpus.map((d) => d.text).slice(0, 200), { vocabSize: 400, addedTokens: [...ZEROSEARCH_TAGS] });
   const tokPath = path.join(dir, 'tokenizer.json');
   tok.save(tokPath);
   const cfg = parseModelConfig({

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { CausalLM, Tokenizer, parseModelConfig } from '@cohort/engine';
-import { makeDataset, toQARow, writeQAParquet } from '@cohort/zerosearch';
+import { makeDataset, toQARow, writeQAParquet, ZEROSEARCH_TAGS } from '@cohort/zerosearch';
 import { Trainer, loadTrainConfig, pickPort, prepareWorld, evalItems } from '../../actors/src/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,7 +33,7 @@ async function writeFiles(dir: string): Promise<{ single: number; multi: number 
   writeFileSync(path.join(dir, 'data/corpus.jsonl'), ds.corpus.map((d) => JSON.stringify({ id: d.id, contents: `"${d.title}"\n${d.text}` })).join('\n') + '\n');
   const model = path.join(dir, 'models/tiny-qwen');
   mkdirSync(model, { recursive: true });
-  const tok = Tokenizer.train([...ds.corpus.map((d) => `${d.title} ${d.text}`), ...ds.train.map((q) => q.question)], { vocabSize: 320 });
+  const tok = Tokenizer.train([...ds.corpus.map((d) => `${d.title} ${d.text}`), ...ds.train.map((q) => q.question)], { vocabSize: 320, addedTokens: [...ZEROSEARCH_TAGS] });
   tok.save(path.join(model, 'tokenizer.json'));
   const cfg = parseModelConfig({ model_type: 'qwen2', vocab_size: tok.vocabSize, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, max_position_embeddings: 512, tie_word_embeddings: true });
   CausalLM.random(cfg, { seed: 4 }).save(model);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CausalLM, Tokenizer, parseModelConfig } from '@cohort/engine';
 import { init } from '@cohort/runtime';
-import { makeDataset } from '@cohort/zerosearch';
+import { makeDataset, ZEROSEARCH_TAGS } from '@cohort/zerosearch';
 import { LearnerActorClass, RolloutActorClass, SimulatorActorClass, parseAlgorithmParams, collate, getAlgorithm, optimizerSchema, sharedMemoryDir, toAdvantageBatch, WeightPublisher, toPolicyBatch } from '../../actors/src/index.js';
 import { makeTrajectory } from './helpers.js';
 
@@ -12,7 +12,7 @@ test('learner 0 publishes versioned weights: rollouts on its node read a shared-
   const dir = mkdtempSync(path.join(tmpdir(), 'cohort-publish-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const ds = makeDataset({ size: 'tiny', seed: 5 });
-  const tok = Tokenizer.train(ds.corpus.map((d) => d.text).slice(0, 100), { vocabSize: 300 });
+  const tok = Tokenizer.train(ds.corpus.map((d) => d.text).slice(0, 100), { vocabSize: 300, addedTokens: [...ZEROSEARCH_TAGS] });
   const tokPath = path.join(dir, 'tokenizer.json');
   tok.save(tokPath);
   const cfg = parseModelConfig({

@@ -17,21 +17,23 @@ const corpus = [
 test('tokenizer: trained byte-level BPE round-trips, saves a tokenizer.json the HF package loads', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'tok-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const tok = Tokenizer.train(corpus, { vocabSize: 320 });
+  const tok = Tokenizer.train(corpus, { vocabSize: 320, addedTokens: ['<tool>', '</tool>'] });
   t.true(tok.vocabSize <= 320 && tok.vocabSize > 256);
   for (const s of [...corpus, 'unseen words: zyxw 12345 !!', '  leading and trailing  ', '']) {
     t.is(tok.decode(tok.encode(s)), s);
   }
   // merges shorten common words
   t.true(tok.encode('the capital of France').length < 'the capital of France'.length);
-  // ZeroSearch tags are single ids, kept when decoding; specials are skipped on request
-  const ids = tok.encode('<search>x</search>');
-  t.is(ids[0], tok.tokenToId('<search>')!);
-  t.is(ids[ids.length - 1], tok.tokenToId('</search>')!);
+  // added tokens are single ids, kept when decoding; specials are skipped on request
+  const ids = tok.encode('<tool>x</tool>');
+  t.is(ids[0], tok.tokenToId('<tool>')!);
+  t.is(ids[ids.length - 1], tok.tokenToId('</tool>')!);
   const eos = tok.eosTokenId!;
   t.is(typeof eos, 'number');
   t.is(tok.decode([...tok.encode('hi'), eos], { skipSpecialTokens: true }), 'hi');
-  t.is(tok.decode([...tok.encode('<answer>hi</answer>'), eos], { skipSpecialTokens: true }), '<answer>hi</answer>');
+  t.is(tok.decode([...tok.encode('<tool>hi</tool>'), eos], { skipSpecialTokens: true }), '<tool>hi</tool>');
+  // the engine's default adds no application tags (ZeroSearch passes its own)
+  t.is(Tokenizer.train(corpus, { vocabSize: 300 }).tokenToId('<search>'), undefined);
 
   const file = tok.save(dir);
   const json = JSON.parse(readFileSync(file, 'utf8'));

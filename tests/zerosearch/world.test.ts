@@ -1,5 +1,5 @@
 import test from 'ava';
-import { WORLD_SIZES, WorldSimulator, makeCorpus, makeDataset, makeWorld, simulatorPrompt, toQARow } from '@cohort/zerosearch';
+import { WORLD_SIZES, WorldSimulator, makeCorpus, makeDataset, makeWorld, simulatorPrompt, toQARow, ZEROSEARCH_TAGS } from '@cohort/zerosearch';
 import { Tokenizer } from '@cohort/engine';
 
 const ds = makeDataset({ size: 'small', seed: 11 });
@@ -143,7 +143,7 @@ test('bad world configs get errors naming the problem', (t) => {
 
 test('a demonstration copies names token for token: the query and answer tokenize as they do in the question and documents', (t) => {
   const ds = makeDataset({ seed: 3, size: 'tiny', demoTopk: 2 });
-  const tok = Tokenizer.train([...ds.corpus.map((d) => d.text), ...ds.demos.flatMap((d) => [d.prompt, d.response])], { vocabSize: 1024 });
+  const tok = Tokenizer.train([...ds.corpus.map((d) => d.text), ...ds.demos.flatMap((d) => [d.prompt, d.response])], { vocabSize: 1024, addedTokens: [...ZEROSEARCH_TAGS] });
   const has = (hay: number[], needle: number[]) => hay.some((_, i) => needle.every((x, k) => hay[i + k] === x));
   let checked = 0;
   for (const d of ds.demos.slice(0, 20)) {

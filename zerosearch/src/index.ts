@@ -22,7 +22,7 @@ export type { QARow } from './parquet.js';
 export { qaItemFromRow, readQAItems } from './parquet-world.js';
 export { readCorpusFile, streamCorpus, textLines, docFromRow, jsonlDoc, lineText, MAX_CORPUS_LINE_BYTES } from './corpus-file.js';
 export type { TextLine } from './corpus-file.js';
-export { policyInstruction, cutAtAction, parseAction, formatDocs, formatObservation, extractAnswer, ACTION_STOPS, CORRECTIVE_MESSAGE, NO_INFORMATION } from './template.js';
+export { policyInstruction, cutAtAction, parseAction, formatDocs, formatObservation, extractAnswer, ACTION_STOPS, CORRECTIVE_MESSAGE, NO_INFORMATION, ZEROSEARCH_TAGS } from './template.js';
 export type { ParsedAction } from './template.js';
 export { RolloutState } from './rollout-state.js';
 export type { RolloutSample, RolloutOptions, RolloutAction, Segment } from './rollout-state.js';

@@ -6,6 +6,7 @@ import { CausalLM, SftTrainer, Tokenizer, generate, parseModelConfig, type Model
 import type { SimPair } from './dataset.js';
 import { fidelityCheck, type FidelityReport } from './fidelity.js';
 import { Rng } from './prng.js';
+import { ZEROSEARCH_TAGS } from './template.js';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
 
 /**
@@ -107,7 +108,7 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
   const t0 = performance.now();
   const tokenizer = Tokenizer.train(
     train.map((p) => p.prompt + '\n' + p.output),
-    { vocabSize: o.vocabSize },
+    { vocabSize: o.vocabSize, addedTokens: [...ZEROSEARCH_TAGS] },
   );
   const eos = tokenizer.tokenToId('<|endoftext|>')!;
   const seqs = train.map((p) => {

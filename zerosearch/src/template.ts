@@ -4,6 +4,13 @@
  * observations, and the corrective message.
  */
 
+/**
+ * ZeroSearch's tags. A tokenizer trained for ZeroSearch takes them as added tokens
+ * (`Tokenizer.train(texts, { vocabSize, addedTokens: [...ZEROSEARCH_TAGS] })`): always one id
+ * each but NOT "special", so decoding keeps them in the text (a rollout needs to see `</search>`).
+ */
+export const ZEROSEARCH_TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'] as const;
+
 /** The stop strings a turn is cut at. */
 export const ACTION_STOPS: readonly string[] = ['</search>', '</answer>'];
 

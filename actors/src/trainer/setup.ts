@@ -14,6 +14,7 @@ import {
   type Dataset,
   type QAItem,
   type TuneReport,
+  ZEROSEARCH_TAGS,
 } from '@cohort/zerosearch';
 import { roleProviders, type TrainConfig } from '../config/schema.js';
 import type { SimulatorActorSpec } from '../simulator/simulator-actor.js';
@@ -93,7 +94,7 @@ export function tokenizerTexts(ds: Dataset): string[] {
 
 /** A byte-level BPE tokenizer for the world (ZeroSearch tags as added tokens). */
 export function makeWorldTokenizer(ds: Dataset, vocabSize: number): Tokenizer {
-  return Tokenizer.train(tokenizerTexts(ds), { vocabSize });
+  return Tokenizer.train(tokenizerTexts(ds), { vocabSize, addedTokens: [...ZEROSEARCH_TAGS] });
 }
 
 /** The model config of a config's model source for a given vocabulary. */

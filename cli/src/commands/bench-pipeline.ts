@@ -6,7 +6,7 @@ import { CausalLM, Tokenizer, parseModelConfig } from '@cohort/engine';
 import { init, type Runtime } from '@cohort/runtime';
 import { runAllreduceBench } from '@cohort/runtime/bench';
 import { connect, resolveClusterTarget } from '@cohort/cluster';
-import { makeDataset } from '@cohort/zerosearch';
+import { makeDataset, ZEROSEARCH_TAGS } from '@cohort/zerosearch';
 import { pino } from 'pino';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
@@ -86,7 +86,7 @@ async function runPipeline(dir: string, name: string, steps: number, mode: strin
 function tinySimulatorModel(dir: string, texts: string[]): string {
   const out = path.join(dir, 'sim-model');
   mkdirSync(out, { recursive: true });
-  const tok = Tokenizer.train(texts, { vocabSize: 400 });
+  const tok = Tokenizer.train(texts, { vocabSize: 400, addedTokens: [...ZEROSEARCH_TAGS] });
   tok.save(path.join(out, 'tokenizer.json'));
   const cfg = parseModelConfig({ model_type: 'qwen2', vocab_size: tok.vocabSize, hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024, tie_word_embeddings: true });
   CausalLM.random(cfg, { seed: 5 }).save(out);

@@ -8,20 +8,17 @@ import { trainByteLevelBpe } from './bpe-trainer.js';
 /** Padding, beginning- and end-of-sequence tokens of project-trained tokenizers. */
 export const DEFAULT_SPECIAL_TOKENS = { pad: '<|pad|>', bos: '<|bos|>', eos: '<|endoftext|>' } as const;
 
-/**
- * ZeroSearch's tags. They are added tokens (always one id each) but NOT "special", so decoding
- * keeps them in the text (a rollout needs to see `</search>`).
- */
-export const ZEROSEARCH_TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'] as const;
-
 /** Options of {@link Tokenizer.train}. */
 export const tokenizerTrainOptionsSchema = z.object({
   /** Final vocabulary size (added tokens + 256 bytes + merges). */
   vocabSize: z.number().int().min(300, 'vocabSize must be at least 300 (256 byte tokens + added tokens + some merges)').max(1_000_000),
   /** Minimum count for a pair to be merged. */
   minFrequency: z.number().int().positive().default(2),
-  /** Extra tokens that always map to one id and are kept when decoding (default: the ZeroSearch tags). */
-  addedTokens: z.array(z.string().min(1)).default([...ZEROSEARCH_TAGS]),
+  /**
+   * Extra tokens that always map to one id and are kept when decoding (not "special"), e.g. an
+   * application's markup tags (ZeroSearch passes its `ZEROSEARCH_TAGS`). Default: none.
+   */
+  addedTokens: z.array(z.string().min(1)).default([]),
   /** pad / bos / eos strings (skipped when decoding with skipSpecialTokens). */
   special: z.object({ pad: z.string().min(1), bos: z.string().min(1), eos: z.string().min(1) }).default({ ...DEFAULT_SPECIAL_TOKENS }),
 });
