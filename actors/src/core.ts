@@ -27,7 +27,6 @@ export * from './trajectory/collate.js';
 export * from './trajectory/filter-groups.js';
 export * from './trajectory/codec.js';
 export * from './staleness/staleness.js';
-export * from './state/prng.js';
 export * from './state/data-loader.js';
 export * from './state/checkpoint.js';
 export * from './metrics/metrics-writer.js';

@@ -40,7 +40,7 @@ export { buildInferenceGraph, decoderTrunk, declareParams, declareDecoderInputs,
 export { buildScoreGraph, tokenLogprobs } from './model/score-graph.js';
 export { packBatch, trunkFeeds, type TokenBatch, type PackedBatch } from './model/batch.js';
 export { generate, generateOptionsSchema, type GenerateOptions, type GeneratedSequence, type FinishReason } from './generate/generate.js';
-export { Rng } from './generate/sampling.js';
+export { Rng, hashString, rngStateSchema, type RngState } from './random/rng.js';
 export { AdamW, adamWOptionsSchema, type AdamWOptions, type AdamWState } from './train/adamw.js';
 export { lrSchedule, lrScheduleSchema, type LrScheduleOptions } from './train/schedule.js';
 export { clipGradNorm, globalGradNorm, GradAccumulator, type GradMap } from './train/grad-utils.js';

@@ -2,28 +2,31 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DataLoader, Prng, checkpointDirName, findLatestCheckpoint, listCheckpoints, readCheckpoint, writeCheckpoint } from '../../actors/src/core.js';
+import { Rng } from '../../engine/src/random/rng.js';
+import { DataLoader, checkpointDirName, findLatestCheckpoint, listCheckpoints, readCheckpoint, writeCheckpoint } from '../../actors/src/core.js';
 
 test('PRNG: same seed same stream; a saved state continues exactly; streams differ', (t) => {
-  const a = Prng.fromSeed(42);
-  const b = Prng.fromSeed(42);
-  const xs = Array.from({ length: 5 }, () => a.nextUint32());
-  t.deepEqual(xs, Array.from({ length: 5 }, () => b.nextUint32()));
+  const a = Rng.fromSeed(42);
+  const b = Rng.fromSeed(42);
+  const xs = Array.from({ length: 5 }, () => a.uint32());
+  t.deepEqual(xs, Array.from({ length: 5 }, () => b.uint32()));
   const saved = JSON.parse(JSON.stringify(a.state()));
-  const next = Array.from({ length: 5 }, () => a.nextFloat());
-  const resumed = Prng.fromState(saved);
-  t.deepEqual(Array.from({ length: 5 }, () => resumed.nextFloat()), next);
-  t.notDeepEqual(Prng.fromSeed(42, 'sampling').nextUint32(), Prng.fromSeed(42, 'curriculum').nextUint32());
-  t.throws(() => Prng.fromState({ algorithm: 'xoshiro128**', s: [0, 0, 0, 0] }), { message: /all-zero state/ });
+  const next = Array.from({ length: 5 }, () => a.next());
+  const resumed = Rng.fromState(saved);
+  t.deepEqual(Array.from({ length: 5 }, () => resumed.next()), next);
+  t.notDeepEqual(Rng.fromSeed(42, 'sampling').uint32(), Rng.fromSeed(42, 'curriculum').uint32());
+  // A state of another algorithm (a checkpoint from before the one PRNG) is refused by name.
+  t.throws(() => Rng.fromState({ algorithm: 'xoshiro128**', s: [1, 2, 3, 4] }), { message: /invalid PRNG state: algorithm: .*mulberry32.*pass what Rng.state\(\) returned/ });
+  t.throws(() => Rng.fromState({ algorithm: 'mulberry32', s: -1 }), { message: /invalid PRNG state: s:/ });
 });
 
 test('PRNG: uniform ints cover the range evenly and floats stay in [0, 1)', (t) => {
-  const p = Prng.fromSeed(1);
+  const p = Rng.fromSeed(1);
   const counts = new Array(6).fill(0);
-  for (let i = 0; i < 6000; i++) counts[p.nextInt(6)]++;
+  for (let i = 0; i < 6000; i++) counts[p.int(6)]++;
   for (const c of counts) t.true(c > 850 && c < 1150, `bucket count ${c}`);
   for (let i = 0; i < 1000; i++) {
-    const f = p.nextFloat();
+    const f = p.next();
     t.true(f >= 0 && f < 1);
   }
   const perm = p.shuffle([0, 1, 2, 3, 4, 5, 6, 7]);
@@ -49,7 +52,7 @@ test('data loader: epochs are permutations, and a restored state yields the same
 test('checkpoints: atomic write, manifest validation, latest pointer, retention and corruption detection', (t) => {
   const root = mkdtempSync(path.join(tmpdir(), 'cohort-ckpt-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  const rng = Prng.fromSeed(3);
+  const rng = Rng.fromSeed(3);
   const loader = new DataLoader(20, 3);
   loader.next(6);
   const contents = (step: number) => ({
@@ -70,7 +73,7 @@ test('checkpoints: atomic write, manifest validation, latest pointer, retention 
   t.is(ck.manifest.step, 30);
   t.deepEqual(ck.manifest.dataLoader, loader.state());
   t.deepEqual([...ck.readFile('policy')], [1, 2, 3, 30]);
-  t.deepEqual(Prng.fromState(ck.manifest.rng.trainer).nextUint32(), Prng.fromState(rng.state()).nextUint32());
+  t.deepEqual(Rng.fromState(ck.manifest.rng.trainer).uint32(), Rng.fromState(rng.state()).uint32());
   t.false(readFileSync(path.join(root, 'latest'), 'utf8').includes('tmp'));
   // A different config is refused; a corrupted file is caught.
   t.throws(() => readCheckpoint(latest, { configSha256: 'b'.repeat(64) }), { message: /different config/ });

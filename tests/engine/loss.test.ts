@@ -2,7 +2,7 @@ import test from 'ava';
 import { CausalLM } from '../../engine/src/model/causal-lm.js';
 import { PolicyTrainer, SftTrainer, ValueTrainer } from '../../engine/src/train/trainer.js';
 import { TINY_CONFIG } from '../../engine/src/io/model-config.js';
-import { Rng } from '../../engine/src/generate/sampling.js';
+import { Rng } from '../../engine/src/random/rng.js';
 import type { Aggregation, KlType } from '../../engine/src/train/losses.js';
 
 const model = CausalLM.random(TINY_CONFIG, { seed: 5, std: 0.2, threads: 1 });

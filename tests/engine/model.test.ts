@@ -7,7 +7,7 @@ import { SftTrainer } from '../../engine/src/train/trainer.js';
 import { parseModelConfig, TINY_CONFIG, type ModelConfig } from '../../engine/src/io/model-config.js';
 import { decoderParamSpecs } from '../../engine/src/io/weight-names.js';
 import { readSafetensors, writeSafetensors, type SafeTensorInput } from '../../engine/src/io/safetensors.js';
-import { Rng } from '../../engine/src/generate/sampling.js';
+import { Rng } from '../../engine/src/random/rng.js';
 import { referenceScores } from './model-reference.js';
 
 /** A model with every parameter random (biases and norm gains too). */

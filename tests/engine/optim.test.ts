@@ -5,7 +5,7 @@ import path from 'node:path';
 import { AdamW } from '../../engine/src/train/adamw.js';
 import { lrSchedule } from '../../engine/src/train/schedule.js';
 import { clipGradNorm, globalGradNorm, GradAccumulator } from '../../engine/src/train/grad-utils.js';
-import { Rng } from '../../engine/src/generate/sampling.js';
+import { Rng } from '../../engine/src/random/rng.js';
 import { applyGradients } from '../../engine/src/train/apply-gradients.js';
 import { decodeOptimizerState, encodeOptimizerState } from '../../engine/src/train/optimizer-state.js';
 import { encodeSafetensors } from '../../engine/src/io/safetensors.js';

@@ -1,6 +1,6 @@
 import v8 from 'node:v8';
 import { encodeBatch, FrameKind, type Frame } from '@cohort/protos';
-import { Rng as SeededRng } from '@cohort/zerosearch';
+import { Rng as SeededRng } from '@cohort/engine';
 
 /**
  * Seeded generators for the wire fuzz suite. Every test takes its seed from

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { Rng } from '@cohort/engine';
 import { closedPort } from './helpers.js';
 import {
   Bm25Index,
@@ -14,7 +15,6 @@ import {
   parseSimulatorPrompt,
   processSimulatorOutput,
   simulatorPrompt,
-  Rng,
 } from '@cohort/zerosearch';
 
 const ds = makeDataset({ size: 'tiny', seed: 3 });

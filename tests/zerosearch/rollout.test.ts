@@ -19,6 +19,14 @@ import {
 import type { QAItem } from '@cohort/zerosearch';
 
 const ds = makeDataset({ size: 'tiny', seed: 5 });
+
+/** Rollout loop items of bare states. */
+const items = (states: readonly RolloutState[]) => states.map((state) => ({ state }));
+
+/** The loop's driver for a text-level policy: greedy, 100 tokens per turn, cut at the action stops. */
+function textPolicy(policy: TextGenerator) {
+  return { generate: (active: readonly { state: RolloutState }[]) => policy.generate(active.map((a) => a.state.context()), { maxTokens: 100, temperature: 0, stop: active[0].state.stops }) };
+}
 const sample = { id: 't0', question: 'Where was Mara Kello born?', goldenAnswers: ['Velport'] };
 
 /** A real word-level tokenizer (Hugging Face tokenizer.json) over the corpus vocabulary. */
@@ -111,7 +119,7 @@ test('a batch where some trajectories do not search: every simulator prompt carr
   };
   const engine = new SimulatorSearchEngine({ generator: recording, schedule: { kind: 'fixed', mode: 'useful' } });
   const states = mixed.map((q) => new RolloutState(q));
-  const stats = await runRollouts(states, policy, engine, { generate: { maxTokens: 100, temperature: 0 } });
+  const stats = await runRollouts(items(states), engine, textPolicy(policy));
   t.is(states.filter((s) => s.searches === 0).length, 3);
   t.true(stats.searches >= 3);
   t.is(prompts.length, stats.searches);
@@ -133,12 +141,12 @@ test('a batch where some trajectories do not search: every simulator prompt carr
 test('the oracle policy over the real corpus engine answers held-out questions only by searching', async (t) => {
   const engine = new CorpusSearchEngine(ds.corpus);
   const states = ds.test.slice(0, 10).map((q) => new RolloutState(q));
-  await runRollouts(states, new OraclePolicy(ds.test, new Set()), engine, { generate: { maxTokens: 100, temperature: 0 } });
+  await runRollouts(items(states), engine, textPolicy(new OraclePolicy(ds.test, new Set())));
   for (const s of states) t.true(s.searches >= 1 && s.score().em === 1);
   t.like(summarizeRollouts(states), { trajectories: 10, em: 1, coverEm: 1, f1: 1, answered: 1, meanInvalidActions: 0 });
   // Without search, a policy that knows nothing answers "unknown": every score is 0.
   const blind = ds.test.slice(0, 4).map((q) => new RolloutState(q));
-  await runRollouts(blind, new OraclePolicy([], new Set()), engine, { generate: { maxTokens: 100, temperature: 0 } });
+  await runRollouts(items(blind), engine, textPolicy(new OraclePolicy([], new Set())));
   t.like(summarizeRollouts(blind), { em: 0, f1: 0, meanSearches: 0, meanTurns: 1 });
   t.throws(() => new RolloutState({ id: 'x', question: ' ', goldenAnswers: ['a'] }), { message: /question is empty/ });
 });

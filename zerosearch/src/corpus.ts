@@ -1,4 +1,4 @@
-import { Rng } from './prng.js';
+import { Rng } from '@cohort/engine/rng';
 import { FACT_SENTENCES, FILLERS, INVERSE_SENTENCES, fill } from './phrasing.js';
 import type { Fact, World } from './world.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Rng } from './prng.js';
+import type { Rng } from '@cohort/engine/rng';
 import type { SearchMode } from './search-engine.js';
 
 /**

@@ -5,7 +5,7 @@ import { CorpusSearchEngine } from './corpus-engine.js';
 import { makeCorpus, type Doc } from './corpus.js';
 import { writeQAParquet, type QARow } from './parquet.js';
 import { FACT_SENTENCES, fill } from './phrasing.js';
-import { Rng } from './prng.js';
+import { Rng } from '@cohort/engine/rng';
 import { allQuestions, makeSplits, type QAItem } from './questions.js';
 import { RolloutState, type Segment } from './rollout-state.js';
 import { processSimulatorOutput, simulatorPrompt } from './simulator-prompt.js';

@@ -5,7 +5,6 @@
  * API as client and server), the curriculum, an OpenAI-compatible client and
  * server for simulator backends, parquet and streamed corpus readers.
  */
-export { Rng, hashString } from './prng.js';
 export { makeWorld, World, WorldConfigSchema, WORLD_SIZES, ATTRIBUTE_RELATIONS, PROFESSIONS, INDUSTRIES } from './world.js';
 export { mostHeldOut } from './world.js';
 export type { Entity, EntityKind, Fact, Relation, Split, WorldConfig } from './world.js';
@@ -27,7 +26,7 @@ export type { ParsedAction } from './template.js';
 export { RolloutState } from './rollout-state.js';
 export type { RolloutSample, RolloutOptions, RolloutAction, Segment } from './rollout-state.js';
 export { runRollouts, summarizeRollouts } from './rollout-loop.js';
-export type { RolloutLoopOptions, RolloutLoopStats, RolloutSummary } from './rollout-loop.js';
+export type { RolloutItem, RolloutDriver, RolloutLoopStats, RolloutSummary } from './rollout-loop.js';
 export { normalizeAnswer, f1Score, exactMatch, coverExactMatch, scoreAnswer } from './rewards.js';
 export type { AnswerScores } from './rewards.js';
 export { truncateTokens, WhitespaceTokenizer } from './tokenizer.js';

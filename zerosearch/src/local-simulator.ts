@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { CausalLM, SftTrainer, Tokenizer, generate, parseModelConfig, type ModelConfig } from '@cohort/engine';
 import type { SimPair } from './dataset.js';
 import { fidelityCheck, type FidelityReport } from './fidelity.js';
-import { Rng } from './prng.js';
+import { Rng } from '@cohort/engine/rng';
 import { ZEROSEARCH_TAGS } from './template.js';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
 

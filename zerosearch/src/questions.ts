@@ -1,4 +1,4 @@
-import { Rng } from './prng.js';
+import { Rng } from '@cohort/engine/rng';
 import { QUERY_PATTERNS, SINGLE_HOP_QUESTIONS, TWO_HOP_SHAPES, fill } from './phrasing.js';
 import { ATTRIBUTE_RELATIONS, mostHeldOut, type Fact, type Relation, type Split, type World } from './world.js';
 

@@ -1,47 +1,66 @@
-import { RolloutState } from './rollout-state.js';
+import type { RolloutAction, RolloutState } from './rollout-state.js';
 import type { SearchEngine, SearchRequest } from './search-engine.js';
-import type { GenerateOptions, TextGenerator } from './text-generator.js';
 
-/** Options of the reference batched rollout loop. */
-export interface RolloutLoopOptions {
-  /** Sampling per turn; stop strings are added. Reference: 500 tokens, T 1.0, top-p 0.95 (greedy for evaluation). */
-  readonly generate: Omit<GenerateOptions, 'stop'>;
+/** What a rollout loop item is: a trajectory's state plus whatever the caller keeps with it. */
+export interface RolloutItem {
+  readonly state: RolloutState;
 }
 
-/** Counters of one loop run. */
+/**
+ * How the loop generates and what it records. `generate` is the policy: one batched call for the
+ * active items of a round, returning each item's text for its turn (a language model, or any
+ * `TextGenerator` through its `context()`s).
+ */
+export interface RolloutDriver<T extends RolloutItem> {
+  generate(active: readonly T[], round: number): Promise<readonly string[]>;
+  /** After an item's state took its turn's text (e.g. record the policy's tokens). */
+  onTurn?(item: T, action: RolloutAction): void;
+  /** The search request an item sends (e.g. with a drawn simulator mode); default as the state made it. */
+  request?(item: T, request: SearchRequest): SearchRequest;
+  /** After an item's state observed its search result (e.g. tokenize the observation). */
+  onObserve?(item: T): void;
+}
+
+/** Counters and wall times (seconds) of one loop run. */
 export interface RolloutLoopStats {
   generateCalls: number;
   searchCalls: number;
   searches: number;
+  generateSeconds: number;
+  searchSeconds: number;
 }
 
 /**
- * Drives a batch of trajectories to the end: each round generates for every
- * active trajectory in one batched call, then sends all pending searches in one
- * batched engine call. Each search request carries its own trajectory's
- * question and answers. The rollout actor may use it as is or drive the
- * states itself.
+ * The rollout loop: drives a batch of trajectories to the end. Each round generates for every
+ * active trajectory in one batched call, then sends all pending searches in one batched engine
+ * call; each search request carries its own trajectory's question and answers. The trainer's
+ * rollouts (`runPolicyRollouts` in @cohort/actors) and evaluations run through it.
  */
-export async function runRollouts(states: readonly RolloutState[], generator: TextGenerator, engine: SearchEngine, opts: RolloutLoopOptions): Promise<RolloutLoopStats> {
-  const stats: RolloutLoopStats = { generateCalls: 0, searchCalls: 0, searches: 0 };
-  for (;;) {
-    const active = states.filter((s) => !s.done);
+export async function runRollouts<T extends RolloutItem>(items: readonly T[], engine: SearchEngine, driver: RolloutDriver<T>): Promise<RolloutLoopStats> {
+  const stats: RolloutLoopStats = { generateCalls: 0, searchCalls: 0, searches: 0, generateSeconds: 0, searchSeconds: 0 };
+  for (let round = 0; ; round++) {
+    const active = items.filter((it) => !it.state.done);
     if (active.length === 0) return stats;
-    const outs = await generator.generate(
-      active.map((s) => s.context()),
-      { ...opts.generate, stop: active[0].stops },
-    );
+    const t0 = performance.now();
+    const outs = await driver.generate(active, round);
+    stats.generateSeconds += (performance.now() - t0) / 1000;
     stats.generateCalls++;
-    const pending: { state: RolloutState; request: SearchRequest }[] = [];
-    active.forEach((s, i) => {
-      const a = s.step(outs[i] ?? '');
-      if (a.kind === 'search') pending.push({ state: s, request: a.request });
-    });
+    const pending: { item: T; request: SearchRequest }[] = [];
+    for (const [i, it] of active.entries()) {
+      const action = it.state.step(outs[i] ?? '');
+      driver.onTurn?.(it, action);
+      if (action.kind === 'search') pending.push({ item: it, request: driver.request ? driver.request(it, action.request) : action.request });
+    }
     if (pending.length) {
+      const t1 = performance.now();
       const results = await engine.search(pending.map((p) => p.request));
+      stats.searchSeconds += (performance.now() - t1) / 1000;
       stats.searchCalls++;
       stats.searches += pending.length;
-      pending.forEach((p, i) => p.state.observe(results[i]));
+      for (const [i, p] of pending.entries()) {
+        p.item.state.observe(results[i]);
+        driver.onObserve?.(p.item);
+      }
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { NoiseSchedule, type NoiseScheduleConfig } from './curriculum.js';
-import { Rng } from './prng.js';
+import { Rng } from '@cohort/engine/rng';
 import { validateRequests, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult } from './search-engine.js';
 import { processSimulatorOutput, simulatorPrompt, type SimulatorStyle } from './simulator-prompt.js';
 import { NO_INFORMATION } from './template.js';

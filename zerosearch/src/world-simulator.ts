@@ -1,7 +1,7 @@
 import { CorpusSearchEngine } from './corpus-engine.js';
 import { makeCorpus, padText, type Doc } from './corpus.js';
 import { FACT_SENTENCES, INVERSE_SENTENCES, fill } from './phrasing.js';
-import { Rng, hashString } from './prng.js';
+import { Rng, hashString } from '@cohort/engine/rng';
 import { coverExactMatch } from './rewards.js';
 import { parseSimulatorPrompt } from './simulator-prompt.js';
 import { formatDocs } from './template.js';

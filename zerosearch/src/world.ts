@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Rng } from './prng.js';
+import { Rng } from '@cohort/engine/rng';
 
 /**
  * Which evaluation protocol split an entity (and the facts and questions

@@ -1,6 +1,6 @@
-import { generate, type CausalLM, type Tokenizer } from '@cohort/engine';
-import { RolloutState, type AnswerScores, type SearchEngine, type SearchRequest } from '@cohort/zerosearch';
-import { Prng } from '../state/prng.js';
+import { generate, type CausalLM, type GeneratedSequence, type Tokenizer } from '@cohort/engine';
+import { RolloutState, runRollouts, type AnswerScores, type SearchEngine } from '@cohort/zerosearch';
+import { Rng } from '@cohort/engine/rng';
 import { TrajectoryBuilder } from '../trajectory/trajectory-builder.js';
 import type { Trajectory } from '../trajectory/trajectory.js';
 
@@ -57,7 +57,8 @@ export interface PolicyRolloutResult {
  * tokenized as environment tokens (loss mask 0). Every search request carries
  * its own trajectory's question and answers, and a useful/noisy mode drawn
  * with probability `noiseP` per search call. All active trajectories generate
- * in one batched call per round; their searches go out in one batched call.
+ * in one batched call per round; their searches go out in one batched call (zerosearch's
+ * `runRollouts` is the loop; this function is its language-model driver).
  */
 export async function runPolicyRollouts(
   model: CausalLM,
@@ -66,7 +67,7 @@ export async function runPolicyRollouts(
   prompts: readonly RolloutPrompt[],
   opts: PolicyRolloutOptions,
 ): Promise<PolicyRolloutResult> {
-  const rng = Prng.fromSeed(opts.seed, `rollout/${opts.step}`);
+  const rng = Rng.fromSeed(opts.seed, `rollout/${opts.step}`);
   const textTok = { encode: (t: string) => tokenizer.encode(t), decode: (ids: readonly number[]) => tokenizer.decode([...ids], { skipSpecialTokens: false }) };
   const maxPos = model.config.max_position_embeddings;
   const window = Math.min(opts.contextWindow, maxPos);
@@ -80,6 +81,7 @@ export async function runPolicyRollouts(
     response: number[];
     seen: number;
     noisy: number;
+    last?: GeneratedSequence;
   }
   const lives: Live[] = [];
   for (const p of prompts) {
@@ -94,55 +96,43 @@ export async function runPolicyRollouts(
       lives.push({ state, builder, promptIds, response: [], seen: 0, noisy: 0 });
     }
   }
-  const timings: RolloutTimings = { generate: 0, search: 0, searchCalls: 0, searchRequests: 0 };
-  let round = 0;
-  for (;;) {
-    const active = lives.filter((l) => !l.state.done);
-    if (active.length === 0) break;
-    const contexts = active.map((l) => {
-      const all = [...l.promptIds, ...l.response];
-      return all.length > window - maxNew ? all.slice(all.length - (window - maxNew)) : all;
-    });
-    const t0 = performance.now();
-    const outs = await generate(model, contexts, {
-      maxNewTokens: maxNew,
-      temperature: opts.temperature,
-      topP: opts.temperature === 0 ? 1 : opts.topP,
-      seed: (opts.seed * 1000003 + opts.step * 7919 + round++) >>> 0,
-      stopTokenIds: eos === undefined ? [] : [eos],
-      stopStrings: [...active[0].state.stops],
-      padTokenId: tokenizer.padTokenId ?? 0,
-      decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: false }),
-    });
-    timings.generate += (performance.now() - t0) / 1000;
-    const pending: { live: Live; request: SearchRequest }[] = [];
-    active.forEach((l, i) => {
-      const g = outs[i];
+  const stats = await runRollouts(lives, engine, {
+    generate: async (active, round) => {
+      const contexts = active.map((l) => {
+        const all = [...l.promptIds, ...l.response];
+        return all.length > window - maxNew ? all.slice(all.length - (window - maxNew)) : all;
+      });
+      const outs = await generate(model, contexts, {
+        maxNewTokens: maxNew,
+        temperature: opts.temperature,
+        topP: opts.temperature === 0 ? 1 : opts.topP,
+        seed: (opts.seed * 1000003 + opts.step * 7919 + round) >>> 0,
+        stopTokenIds: eos === undefined ? [] : [eos],
+        stopStrings: [...active[0].state.stops],
+        padTokenId: tokenizer.padTokenId ?? 0,
+        decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: false }),
+      });
       // Drop a trailing eos from the text the protocol sees; the token stays in the response.
-      const text = tokenizer.decode(g.tokens.filter((t) => t !== eos), { skipSpecialTokens: false });
-      const action = l.state.step(text);
+      return active.map((l, i) => {
+        l.last = outs[i];
+        return tokenizer.decode(outs[i].tokens.filter((t) => t !== eos), { skipSpecialTokens: false });
+      });
+    },
+    onTurn: (l) => {
+      const g = l.last!;
       l.builder.addPolicyTokens(g.tokens, g.logprobs, opts.version);
       l.response.push(...g.tokens);
       l.seen++; // the model segment
       appendEnvironment(l, tokenizer);
-      if (action.kind === 'search') {
-        const noisy = rng.bernoulli(opts.noiseP);
-        if (noisy) l.noisy++;
-        pending.push({ live: l, request: { ...action.request, mode: noisy ? 'noisy' : 'useful' } });
-      }
-    });
-    if (pending.length) {
-      const t1 = performance.now();
-      const results = await engine.search(pending.map((p) => p.request));
-      timings.search += (performance.now() - t1) / 1000;
-      timings.searchCalls++;
-      timings.searchRequests += pending.length;
-      pending.forEach((p, i) => {
-        p.live.state.observe(results[i]);
-        appendEnvironment(p.live, tokenizer);
-      });
-    }
-  }
+    },
+    request: (l, request) => {
+      const noisy = rng.bernoulli(opts.noiseP);
+      if (noisy) l.noisy++;
+      return { ...request, mode: noisy ? 'noisy' : 'useful' };
+    },
+    onObserve: (l) => appendEnvironment(l, tokenizer),
+  });
+  const timings: RolloutTimings = { generate: stats.generateSeconds, search: stats.searchSeconds, searchCalls: stats.searchCalls, searchRequests: stats.searches };
   const trajectories: Trajectory[] = [];
   const scores: AnswerScores[] = [];
   for (const l of lives) {

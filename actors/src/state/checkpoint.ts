@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import path from 'node:path';
 import { z } from 'zod';
 import { dataLoaderStateSchema } from './data-loader.js';
-import { prngStateSchema } from './prng.js';
+import { rngStateSchema } from '@cohort/engine/rng';
 
 /** Current manifest format version. */
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -32,7 +32,7 @@ export const checkpointManifestSchema = z.strictObject({
   configSha256: z.string().optional(),
   algorithm: z.string().min(1),
   /** Named PRNG states (e.g. `trainer`, `sampling`, `curriculum`). */
-  rng: z.record(z.string(), prngStateSchema),
+  rng: z.record(z.string(), rngStateSchema),
   dataLoader: dataLoaderStateSchema,
   /** Role → file. `policy` and `optimizer` are required; `critic`, `criticOptimizer` for PPO. */
   files: z.record(z.string(), fileEntrySchema).refine((f) => 'policy' in f && 'optimizer' in f, 'files must include "policy" and "optimizer"'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Prng } from './prng.js';
+import { Rng } from '@cohort/engine/rng';
 
 /** Serialisable data-loader position. */
 export const dataLoaderStateSchema = z.strictObject({
@@ -49,7 +49,7 @@ export class DataLoader {
 
   /** The order of epoch `epoch`. */
   static permutation(size: number, seed: number, epoch: number): number[] {
-    return Prng.fromSeed(seed, `data-loader/epoch-${epoch}`).shuffle(Array.from({ length: size }, (_, i) => i));
+    return Rng.fromSeed(seed, `data-loader/epoch-${epoch}`).shuffle(Array.from({ length: size }, (_, i) => i));
   }
 
   /** The next `batchSize` indices. */

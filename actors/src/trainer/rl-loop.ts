@@ -8,7 +8,7 @@ import type { RolloutPrompt } from '../rollout/policy-rollout.js';
 import type { SimulatorStats } from '../simulator/simulator-actor.js';
 import { findLatestCheckpoint, readCheckpoint } from '../state/checkpoint.js';
 import { DataLoader } from '../state/data-loader.js';
-import { Prng } from '../state/prng.js';
+import { Rng } from '@cohort/engine/rng';
 import type { PeriodicEval } from './evaluate.js';
 import type { Job } from './job-actors.js';
 import { AllReplicasLostError, type RecoveryEvent } from './replicas.js';
@@ -58,7 +58,7 @@ export class RlLoop {
   private readonly c: TrainConfig;
   private readonly schedule: NoiseSchedule;
   private loader: DataLoader;
-  private rng: Prng;
+  private rng: Rng;
   /** Policy version the rollouts generate with (sync) or hold (async). */
   version = 0;
   private startStep = 0;
@@ -77,7 +77,7 @@ export class RlLoop {
         : { kind: 'random', p: c.curriculum.p },
     );
     this.loader = new DataLoader(x.ds.train.length, c.run.seed);
-    this.rng = Prng.fromSeed(c.run.seed, 'trainer');
+    this.rng = Rng.fromSeed(c.run.seed, 'trainer');
     this.guard = new StalenessGuard(c.stalenessGuard, x.log);
   }
 
@@ -182,7 +182,7 @@ export class RlLoop {
     const ck = readCheckpoint(dir, { configSha256: this.x.configSha256 });
     const m = ck.manifest;
     this.version = await restoreActors(job, ck, dir);
-    this.rng = Prng.fromState(m.rng.trainer);
+    this.rng = Rng.fromState(m.rng.trainer);
     this.loader = new DataLoader(this.x.ds.train.length, this.c.run.seed, m.dataLoader);
     this.startStep = m.curriculumStep;
     await this.republish();
@@ -215,7 +215,7 @@ export class RlLoop {
     if (latest) await this.loadCheckpoint(latest);
     else {
       this.version = 0;
-      this.rng = Prng.fromSeed(this.c.run.seed, 'trainer');
+      this.rng = Rng.fromSeed(this.c.run.seed, 'trainer');
       this.loader = new DataLoader(this.x.ds.train.length, this.c.run.seed);
       this.startStep = 0;
       await this.republish();

@@ -1,5 +1,5 @@
 import { SftTrainer, type CausalLM, type Tokenizer } from '@cohort/engine';
-import { Prng } from '../state/prng.js';
+import { Rng } from '@cohort/engine/rng';
 
 /** One supervised example: a prompt (not trained on) and response segments with their loss masks. */
 export interface SftExample {
@@ -61,10 +61,10 @@ export async function supervisedTrain(model: CausalLM, tokenizer: Tokenizer, exa
     maxGradNorm: 1,
     microBatchSize: o.batchSize,
   });
-  const rng = Prng.fromSeed(o.seed, 'supervised');
+  const rng = Rng.fromSeed(o.seed, 'supervised');
   const losses: number[] = [];
   for (let step = 0; step < o.steps; step++) {
-    const pick = Array.from({ length: o.batchSize }, () => rows[rng.nextInt(rows.length)]);
+    const pick = Array.from({ length: o.batchSize }, () => rows[rng.int(rows.length)]);
     const m = await trainer.step({ inputIds: pick.map((r) => r.ids), lossMask: pick.map((r) => r.mask) });
     losses.push(m.loss);
     o.onStep?.(step, m.loss);

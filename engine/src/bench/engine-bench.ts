@@ -11,7 +11,7 @@ import { CausalLM } from '../model/causal-lm.js';
 import { f32 } from '../model/model-session.js';
 import { SftTrainer } from '../train/trainer.js';
 import { generate } from '../generate/generate.js';
-import { Rng } from '../generate/sampling.js';
+import { Rng } from '../random/rng.js';
 
 /** Settings of {@link runEngineBench}. */
 export const engineBenchOptionsSchema = z.object({

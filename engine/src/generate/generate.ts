@@ -3,7 +3,8 @@ import type * as ort from 'onnxruntime-node';
 import type { CausalLM } from '../model/causal-lm.js';
 import { trunkFeeds } from '../model/batch.js';
 import { i64, type Feeds } from '../model/model-session.js';
-import { Rng, argmax, logSoftmaxRow, sampleTopP } from './sampling.js';
+import { Rng } from '../random/rng.js';
+import { argmax, logSoftmaxRow, sampleTopP } from './sampling.js';
 
 /** Generation options (validated). */
 export const generateOptionsSchema = z.object({

@@ -8,7 +8,7 @@ import { CheckpointReader, writeCheckpoint, type WriteCheckpointOptions, type Wr
 import { hfConfigJson } from '../io/model-config.js';
 import { engineLogger } from '../session/logger.js';
 import { fileSource, loadWeights, type IgnoredTensor } from './load-weights.js';
-import { Rng } from '../generate/sampling.js';
+import { Rng } from '../random/rng.js';
 import { buildInferenceGraph } from './decoder-graph.js';
 import { buildScoreGraph } from './score-graph.js';
 import { f32, i64, type Feeds } from './model-session.js';

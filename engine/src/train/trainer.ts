@@ -8,7 +8,7 @@ import { packBatch, decoderFeeds } from '../model/batch.js';
 import { f32, i64, type Feeds } from '../model/model-session.js';
 import type { Session } from '../session/session.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { Rng } from '../generate/sampling.js';
+import { Rng } from '../random/rng.js';
 import { AdamW, adamWOptionsSchema } from './adamw.js';
 import { CheckpointReader } from '../io/checkpoint.js';
 import { loadWeights } from '../model/load-weights.js';

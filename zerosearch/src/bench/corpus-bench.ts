@@ -8,7 +8,7 @@ import { Bm25Builder, Bm25Index } from '../bm25.js';
 import { CorpusSearchEngine } from '../corpus-engine.js';
 import { streamCorpus } from '../corpus-file.js';
 import { JsonlCorpusIndex } from '../jsonl-corpus-index.js';
-import { Rng } from '../prng.js';
+import { Rng } from '@cohort/engine/rng';
 import { RetrieverSearchEngine } from '../retriever-engine.js';
 import { startRetrieverServer } from '../retriever-server.js';
 

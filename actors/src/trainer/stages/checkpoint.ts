@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { TrainConfig } from '../../config/schema.js';
 import type { DataLoader } from '../../state/data-loader.js';
 import { writeCheckpoint, type OpenedCheckpoint } from '../../state/checkpoint.js';
-import type { Prng } from '../../state/prng.js';
+import type { Rng } from '@cohort/engine/rng';
 import type { Job } from '../job-actors.js';
 
 /** Whether the step just finished (`step`, 0-based) writes a checkpoint: every `checkpoint.every` steps and after the last. */
@@ -16,7 +16,7 @@ export function checkpointDue(config: TrainConfig, step: number): boolean {
  * PPO), the trainer's RNG and the data loader's position, after `step`
  * (0-based) steps' worth of updates, atomically under the run's checkpoint dir.
  */
-export async function saveCheckpoint(job: Job, config: TrainConfig, o: { runDir: string; step: number; rng: Prng; loader: DataLoader; configSha256?: string }): Promise<string> {
+export async function saveCheckpoint(job: Job, config: TrainConfig, o: { runDir: string; step: number; rng: Rng; loader: DataLoader; configSha256?: string }): Promise<string> {
   // ZeRO-1: learner 0 gathers the other learners' optimizer shards while they send them.
   const zero = config.optimizer.zeroStage === 1;
   const files = (await job.learners.each('checkpoint', (le, r) => (r === 0 ? le.checkpointFiles() : zero ? le.shareOptimizerShard().then(() => undefined) : undefined)))[0]!;

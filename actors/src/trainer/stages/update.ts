@@ -1,7 +1,7 @@
 import type { TrainConfig } from '../../config/schema.js';
 import { toValueBatch, type CriticStepResult } from '../../learner/critic-actor.js';
 import { toPolicyBatch } from '../../learner/engine-batch.js';
-import type { Prng } from '../../state/prng.js';
+import type { Rng } from '@cohort/engine/rng';
 import { selectRows, shardRows, type CollatedBatch } from '../../trajectory/collate.js';
 import type { Job } from '../job-actors.js';
 
@@ -30,7 +30,7 @@ export interface UpdateOutcome {
 export async function update(
   job: Job,
   config: TrainConfig,
-  input: { batch: CollatedBatch; rows: number[]; rng: Prng; version: number },
+  input: { batch: CollatedBatch; rows: number[]; rng: Rng; version: number },
 ): Promise<UpdateOutcome> {
   const { batch } = input;
   const W = job.actors.learners.length;
