@@ -30,16 +30,16 @@ async function cohort(args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 test.serial('cohort curriculum --json prints Eq. 1 for steps 1..M', async (t) => {
-  const r = await cohort(['curriculum', '--start', '0.1', '--end', '0.5', '--steps', '5', '--base', '3', '--json']);
+  const r = await cohort(['curriculum', '--ps', '0.1', '--pe', '0.5', '--steps', '5', '--base', '3', '--json']);
   t.is(r.code, 0, r.stderr);
   const rows = JSON.parse(r.stdout) as { step: number; p: number }[];
   t.deepEqual(
     rows,
     [1, 2, 3, 4, 5].map((i) => ({ step: i, p: curriculumNoiseP(i, 5, 0.1, 0.5, 3) })),
   );
-  const bad = await cohort(['curriculum', '--start', '0', '--end', '2', '--steps', '5']);
+  const bad = await cohort(['curriculum', '--ps', '0', '--pe', '2', '--steps', '5']);
   t.is(bad.code, 2);
-  t.regex(bad.stderr, /--end must be a number in \[0, 1\]/);
+  t.regex(bad.stderr, /--pe must be a number in \[0, 1\]/);
 });
 
 test.serial('cohort data make writes the dataset; cohort search reads it; bad input gets clear errors', async (t) => {

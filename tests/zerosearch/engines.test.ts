@@ -5,7 +5,7 @@ import {
   Bm25Index,
   CorpusSearchEngine,
   NO_INFORMATION,
-  NoiseSchedule,
+  Curriculum,
   OpenAIClient,
   SimulatorSearchEngine,
   WorldSimulator,
@@ -57,14 +57,21 @@ test('curriculum follows Eq. 1 exactly; random mode keeps p fixed; one draw per 
   t.is(curriculumNoiseP(10, 20, 0, 1, 2), Math.SQRT2 - 1);
   t.throws(() => curriculumNoiseP(1, 10, 0, 0.5, 1), { message: /base must be > 0 and not 1/ });
   t.throws(() => curriculumNoiseP(1, 0, 0, 0.5), { message: /total steps/ });
-  const random = new NoiseSchedule({ kind: 'random', p: 0.3 });
+  const random = new Curriculum({ mode: 'random', p: 0.3 });
   t.is(random.p(0), 0.3);
   t.is(random.p(500), 0.3);
   const rng = new Rng(1);
   const draws = Array.from({ length: 4000 }, () => random.draw(7, rng));
   const noisy = draws.filter((d) => d === 'noisy').length / draws.length;
   t.true(noisy > 0.26 && noisy < 0.34, `${noisy}`);
-  t.throws(() => new NoiseSchedule({ kind: 'curriculum', totalSteps: 0 } as never), { message: /totalSteps/ });
+  t.throws(() => new Curriculum({ mode: 'curriculum' }, 0), { message: /mode "curriculum" needs the run's total steps/ });
+  t.throws(() => new Curriculum({ mode: 'curriculum', base: 1 }, 10), { message: /base: curriculum.base must not be 1/ });
+  t.throws(() => new Curriculum({ mode: 'curriculum', start: 0 } as never, 10), { message: /bad curriculum: .*start/ });
+  // The train config's block, as is: Eq. 1 over the run's steps.
+  const eq1 = new Curriculum({ mode: 'curriculum', ps: 0.1, pe: 0.5, base: 3 }, 5);
+  t.is(eq1.p(2), curriculumNoiseP(2, 5, 0.1, 0.5, 3));
+  t.is(eq1.p(9), 0.5);
+  t.is(new Curriculum({ mode: 'fixed', prompt: 'noisy' }).p(3), 1);
 });
 
 test('simulator prompt: SFT shape round-trips; prompt-based noisy omits the question', (t) => {
@@ -92,7 +99,7 @@ test('world simulator: useful documents carry the gold answer, noisy ones never 
 });
 
 test('simulator engine: one curriculum draw per search call, from the request step', async (t) => {
-  const engine = new SimulatorSearchEngine({ generator: new WorldSimulator(ds.world, {}, ds.corpus), schedule: { kind: 'curriculum', start: 0, end: 1, totalSteps: 10 }, seed: 3 });
+  const engine = new SimulatorSearchEngine({ generator: new WorldSimulator(ds.world, {}, ds.corpus), curriculum: { mode: 'curriculum', ps: 0, pe: 1 }, totalSteps: 10, seed: 3 });
   const reqs = (step: number) => Array.from({ length: 60 }, (_, i) => ({ query: ds.test[i % ds.test.length].steps[0].query, step }));
   const early = await engine.search(reqs(0));
   t.true(early.every((r) => r.mode === 'useful')); // p_0 = start = 0
@@ -108,7 +115,7 @@ test('simulator engine: one curriculum draw per search call, from the request st
 test('simulator engine: failures are counted, fall back to "No information available" or throw', async (t) => {
   // A real client pointed at a port nothing listens on.
   const client = new OpenAIClient({ addresses: [`http://127.0.0.1:${await closedPort()}`], maxRetries: 1, backoffMs: 1, timeoutMs: 2000 });
-  const engine = new SimulatorSearchEngine({ generator: client, schedule: { kind: 'fixed', mode: 'noisy' } });
+  const engine = new SimulatorSearchEngine({ generator: client, curriculum: { mode: 'fixed', prompt: 'noisy' } });
   const res = await engine.search([{ query: 'a' }, { query: 'b', mode: 'useful' }]);
   t.is(res[0].text, NO_INFORMATION);
   t.is(res[0].mode, 'noisy');

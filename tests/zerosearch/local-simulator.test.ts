@@ -34,7 +34,7 @@ test('sim tune: a tiny local simulator trains, saves, reloads and serves over th
   const chat = await client.chat.completions.create({ model: 'tiny-sim', messages: [{ role: 'user', content: prompt }], max_tokens: 10, temperature: 0 });
   t.is(chat.choices[0].message.content, a);
   // The search engine over the local model keeps the question attached and reports the mode.
-  const engine = new SimulatorSearchEngine({ generator: gen, maxTokens: 8, schedule: { kind: 'fixed', mode: 'noisy' } });
+  const engine = new SimulatorSearchEngine({ generator: gen, maxTokens: 8, curriculum: { mode: 'fixed', prompt: 'noisy' } });
   const [r] = await engine.search([{ query: ds.simPairs[0].query, question: ds.simPairs[0].question, goldenAnswers: ds.simPairs[0].goldenAnswers }]);
   t.is(r.mode, 'noisy');
   t.is(engine.metrics.failures, 0);

@@ -43,7 +43,7 @@ test('Cohort client: round-robin over addresses, retries past a dead one, serves
   const b = await startOpenAIServer({ generator: sim });
   t.teardown(() => Promise.all([a.close(), b.close()]).then(() => undefined));
   const client = new OpenAIClient({ addresses: [a.url, b.url], maxRetries: 0 });
-  const engine = new SimulatorSearchEngine({ generator: client, schedule: { kind: 'fixed', mode: 'useful' } });
+  const engine = new SimulatorSearchEngine({ generator: client, curriculum: { mode: 'fixed', prompt: 'useful' } });
   const reqs = ds.test.slice(0, 4).map((x) => ({ query: x.steps[0].query, question: x.question, goldenAnswers: x.goldenAnswers }));
   const res = await engine.search(reqs);
   res.forEach((r, i) => {

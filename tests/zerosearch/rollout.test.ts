@@ -117,7 +117,7 @@ test('a batch where some trajectories do not search: every simulator prompt carr
       return sim.generate(p, o);
     },
   };
-  const engine = new SimulatorSearchEngine({ generator: recording, schedule: { kind: 'fixed', mode: 'useful' } });
+  const engine = new SimulatorSearchEngine({ generator: recording, curriculum: { mode: 'fixed', prompt: 'useful' } });
   const states = mixed.map((q) => new RolloutState(q));
   const stats = await runRollouts(items(states), engine, textPolicy(policy));
   t.is(states.filter((s) => s.searches === 0).length, 3);

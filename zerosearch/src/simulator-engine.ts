@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { NoiseSchedule, type NoiseScheduleConfig } from './curriculum.js';
+import { Curriculum, type CurriculumInput } from './curriculum.js';
 import { Rng } from '@cohort/engine/rng';
 import { validateRequests, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult } from './search-engine.js';
 import { processSimulatorOutput, simulatorPrompt, type SimulatorStyle } from './simulator-prompt.js';
@@ -21,8 +21,13 @@ export interface SimulatorMetrics {
 export interface SimulatorEngineOptions {
   readonly generator: TextGenerator;
   readonly style?: SimulatorStyle;
-  /** How the useful/noisy prompt is drawn when a request does not force it (default: always useful). */
-  readonly schedule?: NoiseSchedule | NoiseScheduleConfig;
+  /**
+   * How the useful/noisy prompt is drawn when a request does not force it (default: always
+   * useful): a `Curriculum`, or its config (the train config's `curriculum:` block).
+   */
+  readonly curriculum?: Curriculum | CurriculumInput;
+  /** The run's total steps (`m` of Eq. 1), for a `curriculum` config of mode `curriculum`. */
+  readonly totalSteps?: number;
   /** Seed of the per-search draws. */
   readonly seed?: number;
   /** Reference: 600 tokens at temperature 0.8. */
@@ -38,23 +43,24 @@ export interface SimulatorEngineOptions {
 /**
  * The `simulator` engine: a simulation LLM writes the documents. The prompt
  * uses each request's own question and answers; the useful/noisy prompt is
- * forced by the request or drawn once per search call from the schedule.
+ * forced by the request or drawn once per search call from the curriculum.
  */
 export class SimulatorSearchEngine implements SearchEngine {
   readonly name = 'simulator';
   readonly metrics: SimulatorMetrics = { searches: 0, useful: 0, noisy: 0, failures: 0, fallbacks: 0 };
-  readonly schedule: NoiseSchedule;
+  readonly curriculum: Curriculum;
   private readonly rng: Rng;
 
   constructor(private readonly opts: SimulatorEngineOptions) {
     if (!opts.generator) throw new Error('simulator engine needs a generator (a local model, an OpenAI-compatible client or the world simulator)');
-    this.schedule = opts.schedule instanceof NoiseSchedule ? opts.schedule : new NoiseSchedule(opts.schedule ?? { kind: 'fixed', mode: 'useful' });
+    const c = opts.curriculum;
+    this.curriculum = c instanceof Curriculum ? c : new Curriculum(c ?? { mode: 'fixed', prompt: 'useful' }, opts.totalSteps);
     this.rng = new Rng(opts.seed ?? 0).fork('simulator-draws');
   }
 
-  /** The mode a request gets: forced, or one draw from the schedule. */
+  /** The mode a request gets: forced, or one draw from the curriculum. */
   drawMode(r: SearchRequest): SearchMode {
-    return r.mode ?? this.schedule.draw(r.step ?? 0, this.rng);
+    return r.mode ?? this.curriculum.draw(r.step ?? 0, this.rng);
   }
 
   /** The exact prompt for a request in a mode. */

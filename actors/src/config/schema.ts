@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CurriculumSchema } from '@cohort/zerosearch/curriculum';
 import type { AlgorithmParams } from '../algorithms/params.js';
 
 /**
@@ -405,20 +406,6 @@ export const rolloutSchema = z
     }
   });
 
-export const curriculumSchema = z.discriminatedUnion('mode', [
-  /** Eq. 1: p_i = p_s + (b^(i/m) − 1)/(b − 1)·(p_e − p_s). */
-  z
-    .strictObject({
-      mode: z.literal('curriculum'),
-      ps: probability().default(0),
-      pe: probability().default(0.5),
-      base: z.number().positive().default(4),
-    })
-    .refine((c) => c.base !== 1, { message: 'curriculum.base must not be 1 (the formula divides by b − 1)', path: ['base'] }),
-  /** The ablation: a fixed noisy-document probability. */
-  z.strictObject({ mode: z.literal('random'), p: probability().default(0.5) }),
-]);
-
 export const modeSchema = z.discriminatedUnion('kind', [
   /** On-policy and step-locked. */
   z.strictObject({ kind: z.literal('sync') }),
@@ -562,7 +549,7 @@ export const trainConfigSchema = z
     optimizer: optimizerSchema.prefault({}),
     batch: batchSchema.prefault({}),
     rollout: rolloutSchema.prefault({}),
-    curriculum: curriculumSchema.prefault({ mode: 'curriculum' }),
+    curriculum: CurriculumSchema.prefault({ mode: 'curriculum' }),
     mode: modeSchema.prefault({ kind: 'sync' }),
     stalenessGuard: stalenessGuardSchema.prefault({}),
     warmStart: warmStartSchema.prefault({}),
@@ -623,7 +610,6 @@ export type TrainConfig = Omit<ParsedConfig, 'algorithm'> & { algorithm: Omit<Pa
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
 export type { AlgorithmParams };
 export type ModeConfig = z.output<typeof modeSchema>;
-export type CurriculumConfig = z.output<typeof curriculumSchema>;
 export type SimulatorConfig = z.output<typeof simulatorSchema>;
 export type LayoutConfig = z.output<typeof layoutSchema>;
 export type DevicesConfig = z.output<typeof devicesSchema>;

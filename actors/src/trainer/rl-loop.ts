@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { NoiseSchedule, type Dataset, type QAItem } from '@cohort/zerosearch';
+import { Curriculum, type Dataset, type QAItem } from '@cohort/zerosearch';
 import type { Logger } from 'pino';
 import type { TrainConfig } from '../config/schema.js';
 import { MetricsWriter, type StepMetrics } from '../metrics/metrics-writer.js';
@@ -56,7 +56,7 @@ export interface RlLoopContext {
  */
 export class RlLoop {
   private readonly c: TrainConfig;
-  private readonly schedule: NoiseSchedule;
+  private readonly curriculum: Curriculum;
   private loader: DataLoader;
   private rng: Rng;
   /** Policy version the rollouts generate with (sync) or hold (async). */
@@ -71,11 +71,7 @@ export class RlLoop {
 
   constructor(private readonly x: RlLoopContext) {
     const c = (this.c = x.config);
-    this.schedule = new NoiseSchedule(
-      c.curriculum.mode === 'curriculum'
-        ? { kind: 'curriculum', start: c.curriculum.ps, end: c.curriculum.pe, base: c.curriculum.base, totalSteps: c.run.totalSteps }
-        : { kind: 'random', p: c.curriculum.p },
-    );
+    this.curriculum = new Curriculum(c.curriculum, c.run.totalSteps);
     this.loader = new DataLoader(x.ds.train.length, c.run.seed);
     this.rng = Rng.fromSeed(c.run.seed, 'trainer');
     this.guard = new StalenessGuard(c.stalenessGuard, x.log);
@@ -132,7 +128,7 @@ export class RlLoop {
     const evalS = (performance.now() - te) / 1000;
     const recovery = await this.recoveries(redone);
     const nodes = await this.x.watch.nodes();
-    const line = stepMetrics({ step, noiseP: this.schedule.p(step), trajectories, batches, simStats, scored, updateRows: rows.length, update: upd, waitS, syncS: sync.wallS, evalS, periodic, totalS: (performance.now() - t0) / 1000, sync, world: job.actors.learners.length, nodes, pool, recovery });
+    const line = stepMetrics({ step, noiseP: this.curriculum.p(step), trajectories, batches, simStats, scored, updateRows: rows.length, update: upd, waitS, syncS: sync.wallS, evalS, periodic, totalS: (performance.now() - t0) / 1000, sync, world: job.actors.learners.length, nodes, pool, recovery });
     this.metrics.write(line);
     this.x.onStep(line);
     if (checkpointDue(c, step)) await saveCheckpoint(job, c, { runDir: this.x.runDir, step, rng: this.rng, loader: this.loader, configSha256: this.x.configSha256 });
@@ -154,7 +150,7 @@ export class RlLoop {
 
   /** Starts a step's rollouts: its prompts (from the data loader) with the current version and the curriculum's p. */
   private collect(step: number): Promise<Collected> {
-    return collect(this.x.job, this.c, this.prompts(), { step, noiseP: this.schedule.p(step), version: this.version, log: this.x.log });
+    return collect(this.x.job, this.c, this.prompts(), { step, noiseP: this.curriculum.p(step), version: this.version, log: this.x.log });
   }
 
   private prompts(): RolloutPrompt[] {
