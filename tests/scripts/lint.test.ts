@@ -2,7 +2,7 @@
 // fixture workspaces with one bad import each (fails, naming file:line, the import and the rule).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,4 +91,22 @@ test('a cycle among the declared dependencies fails', (t) => {
   const r = lint(dir);
   t.is(r.code, 1);
   t.regex(r.stderr, /package dependency cycle @cohort\/a -> @cohort\/b -> @cohort\/a/);
+});
+
+test("docs/ARCHITECTURE.md's package table is the graph the package.json files declare", (t) => {
+  const doc = readFileSync(path.join(ROOT, 'docs', 'ARCHITECTURE.md'), 'utf8');
+  const workspaces = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+  for (const ws of workspaces) {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, ws, 'package.json'), 'utf8')) as { name: string; exports: Record<string, string>; dependencies?: Record<string, string> };
+    const row = new RegExp('^\\| `' + pkg.name + '` \\| ([^|]*) \\| ([^|]*) \\|$', 'm').exec(doc);
+    if (!row) {
+      t.fail(`no row for ${pkg.name} in the docs/ARCHITECTURE.md package table`);
+      continue;
+    }
+    const declared = Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith('@cohort/')).map((d) => d.slice('@cohort/'.length)).sort();
+    const documented = row[1].trim() === '—' ? [] : row[1].split(',').map((x) => x.trim()).sort();
+    t.deepEqual(documented, declared, `${pkg.name} dependencies`);
+    const exportsDoc = [...row[2].matchAll(/`(\.[^`]*)`/g)].map((m) => m[1]).sort();
+    t.deepEqual(exportsDoc, Object.keys(pkg.exports).sort(), `${pkg.name} exports`);
+  }
 });
