@@ -45,7 +45,7 @@ test('a mistyped command names only the command word and suggests the command', 
 });
 
 test('a negative number after a flag is its value, and the range error names it', async (t) => {
-  const e = await fails(['curriculum', '--start', '0', '--end', '1', '--steps', '-3']);
+  const e = await fails(['curriculum', '--ps', '0', '--pe', '1', '--steps', '-3']);
   t.is(e.code, 2);
   t.regex(e.stderr, /--steps must be an integer >= 1, got "-3"/);
   t.notRegex(e.stderr, /ambiguous/);
