@@ -1,7 +1,8 @@
 /**
  * The runtime-free part of @cohort/actors: config, algorithms, trajectories,
- * staleness, state and metrics (no ONNX Runtime, no worker processes). Import
- * this module directly where loading the engine and runtime is not wanted.
+ * staleness, state and metrics (no ONNX Runtime, no worker processes). The
+ * package exports it through its index only; the tests import this file
+ * directly where loading the engine and runtime is not wanted.
  */
 export * from './config/schema.js';
 export * from './config/config-error.js';
