@@ -2,11 +2,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CausalLM, type ExecutionProvider, type Tokenizer } from '@cohort/engine';
 import { preflight } from './gpu-inventory.js';
-import { init, type Runtime } from '@cohort/runtime';
+import { createLogger, init, type Runtime } from '@cohort/runtime';
 import { type Dataset, type SearchEngine } from '@cohort/zerosearch';
 import { openEvalEngine } from './eval-engine.js';
 import type { Logger } from 'pino';
-import { pino } from 'pino';
 import { getAlgorithm } from '../algorithms/registry.js';
 import { roleProviders, type TrainConfig } from '../config/schema.js';
 import type { StepMetrics } from '../metrics/metrics-writer.js';
@@ -46,6 +45,7 @@ export interface TrainerOptions {
   configSha256?: string;
   /** Base directory for relative paths (run outputs, caches). */
   cwd?: string;
+  /** Default: JSON lines on stderr at `COHORT_LOG_LEVEL` (info), so stdout stays for results. */
   logger?: Logger;
   onProgress?: (p: TrainerProgress) => void;
   /**
@@ -97,7 +97,7 @@ export class Trainer {
     this.config = opts.config;
     this.cwd = opts.cwd ?? process.cwd();
     this.runDir = path.resolve(this.cwd, this.config.run.outDir, this.config.run.name);
-    this.log = (opts.logger ?? pino({ level: 'info' })).child({ run: this.config.run.name });
+    this.log = (opts.logger ?? createLogger()).child({ run: this.config.run.name });
   }
 
   private progress(p: TrainerProgress): void {
