@@ -15,6 +15,7 @@ export * from './rollout/rollout-recovery.js';
 export * from './learner/engine-batch.js';
 export * from './learner/learner-actor.js';
 export * from './learner/weight-publisher.js';
+export * from './learner/weight-sync-bench.js';
 export * from './learner/param-checksum.js';
 export * from './learner/reference-actor.js';
 export * from './learner/critic-actor.js';

@@ -108,6 +108,19 @@ function prep(v: unknown, st: State, depth: number): unknown {
     }
     return out ?? v;
   }
+  if (v instanceof Map) {
+    // Map values too (e.g. weights by tensor name): their large arrays take the bulk path.
+    let out: Map<unknown, unknown> | undefined;
+    for (const [key, x] of v) {
+      if (x === null || (typeof x !== 'object' && typeof x !== 'function')) continue;
+      const y = prep(x, st, depth + 1);
+      if (y !== x) {
+        out ??= new Map(v);
+        out.set(key, y);
+      }
+    }
+    return out ?? v;
+  }
   if (isPlain(v)) {
     let out: Record<string, unknown> | undefined;
     const o = v as Record<string, unknown>;
@@ -207,6 +220,13 @@ function revive(v: unknown, bulk: Uint8Array[], hooks: CodecHooks, depth: number
   if (v === null || typeof v !== 'object' || depth > 64) return v;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) v[i] = revive(v[i], bulk, hooks, depth + 1);
+    return v;
+  }
+  if (v instanceof Map) {
+    for (const [key, x] of v) {
+      const y = revive(x, bulk, hooks, depth + 1);
+      if (y !== x) v.set(key, y);
+    }
     return v;
   }
   if (!isPlain(v)) return v;

@@ -22,6 +22,28 @@ test('small values stay inline; large binary goes to bulk attachments without co
   t.is(v.big, big, 'the input object was not modified');
 });
 
+test('large arrays inside a Map (weights by tensor name) take the bulk path too; the Map sent is left as it was', (t) => {
+  const w = new Float32Array(4096).fill(0.25);
+  const params = new Map<string, unknown>([
+    ['w', w],
+    ['nested', { b: new Uint8Array(2048).fill(7) }],
+    ['tiny', new Float32Array([1, 2])],
+    ['n', 3],
+  ]);
+  const enc = encodeValue([1, params], opts);
+  t.is(enc.bulk.length, 2, 'both large arrays are attachments');
+  t.is(enc.bulk[0].buffer, w.buffer, 'without copying');
+  t.true(enc.payload.byteLength < 1024, `payload ${enc.payload.byteLength} bytes`);
+  t.is(params.get('w'), w, 'the input Map was not modified');
+  const back = decodeValue(enc.payload, enc.special, enc.bulk.map((b) => new Uint8Array(b)), hooks) as [number, Map<string, unknown>];
+  const got = back[1];
+  t.true(got.get('w') instanceof Float32Array);
+  t.is((got.get('w') as Float32Array)[4095], 0.25);
+  t.is((got.get('nested') as { b: Uint8Array }).b[2047], 7);
+  t.deepEqual([...(got.get('tiny') as Float32Array)], [1, 2]);
+  t.is(got.get('n'), 3);
+});
+
 test('small values take the JSON fast path and keep their exact value; others fall back to v8', (t) => {
   const cases: unknown[] = [undefined, null, 0, 1.5, -3, 'héllo ✓', true, [], [1, 'a', null, false], -0, NaN, Infinity, [undefined], [1, [2]], new Date(5), 'x'.repeat(5000), 2n ** 70n];
   for (const v of cases) {

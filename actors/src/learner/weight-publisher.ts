@@ -2,15 +2,20 @@ import { accessSync, constants, readdirSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type SafeTensorInput } from '@cohort/engine';
-import { pidAlive, type ActorHandle } from '@cohort/runtime';
-import type { RolloutActor } from '../rollout/rollout-actor.js';
+import { actorContext, inActor, pidAlive, type ActorHandle } from '@cohort/runtime';
 
 /** How weights reach one rollout: `shm` (a file in shared memory, same machine) or `bulk` (the data plane). */
 export type WeightTransport = 'shm' | 'bulk';
 
+/** What a publisher asks of a rollout (RolloutActor; the weight-sync bench's sink). */
+export interface WeightReceiver {
+  setWeights(version: number, params: Map<string, Float32Array>): number;
+  loadWeightsFile(version: number, file: string): number;
+}
+
 /** A rollout to publish to, with the node it runs on (from the actor directory). */
 export interface PublishTarget {
-  handle: ActorHandle<RolloutActor>;
+  handle: ActorHandle<WeightReceiver>;
   nodeId: string | undefined;
 }
 
@@ -71,6 +76,22 @@ export function decodeWeights(bytes: Uint8Array, version: number): Map<string, F
   const out = new Map<string, Float32Array>();
   for (const [k, t] of f.tensors) out.set(k, t.data as Float32Array);
   return out;
+}
+
+/**
+ * Gives the memory of weights this actor received over the bulk path back to
+ * its runtime once they were copied into a model (`loadParams`), so the next
+ * sync is read into the same pages instead of fresh ones (whose page faults
+ * cost more than the copy at large sizes). Arrays that did not arrive over the
+ * bulk path (small tensors inline, a decoded shared-memory file) are left
+ * alone. Returns how many arrays were given back. Do not touch `params` after.
+ */
+export function releaseReceivedWeights(params: Map<string, Float32Array>): number {
+  if (!inActor()) return 0;
+  const rt = actorContext().runtime;
+  let n = 0;
+  for (const v of params.values()) if (rt.release(v)) n++;
+  return n;
 }
 
 /**

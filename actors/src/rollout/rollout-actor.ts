@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { SimulatorPool } from '../simulator/simulator-pool.js';
 import type { SimulatorActor } from '../simulator/simulator-actor.js';
 import { paramChecksum } from '../learner/param-checksum.js';
-import { decodeWeights } from '../learner/weight-publisher.js';
+import { decodeWeights, releaseReceivedWeights } from '../learner/weight-publisher.js';
 import { encodeTrajectories } from '../trajectory/codec.js';
 import { runPolicyRollouts, type PolicyRolloutOptions, type RolloutPrompt, type RolloutTimings } from './policy-rollout.js';
 
@@ -69,7 +69,11 @@ export class RolloutActor {
     return this.current;
   }
 
-  /** Loads new policy weights (graph-layout tensors by name) as version `version`. */
+  /**
+   * Loads new policy weights (graph-layout tensors by name) as version
+   * `version`. They are copied into the model's own tensors; the arrays that
+   * came over the bulk path are then given back to the runtime for the next sync.
+   */
   setWeights(version: number, params: Map<string, Float32Array>): number {
     if (!Number.isInteger(version) || version < this.current) {
       throw new Error(`setWeights: version ${version} is older than the loaded ${this.current}; weights only move forward`);
@@ -77,11 +81,13 @@ export class RolloutActor {
     if (skipsWeightLoad(version)) {
       // Test-only fault: the publish "succeeds" but the old weights stay (what the staleness guard must catch).
       this.current = version;
+      releaseReceivedWeights(params);
       return version;
     }
     this.model.loadParams(params);
     this.current = version;
-    this.log?.debug({ version }, 'weights loaded');
+    const released = releaseReceivedWeights(params);
+    this.log?.debug({ version, released }, 'weights loaded');
     return version;
   }
 

@@ -17,6 +17,7 @@ import './bench-runtime.js';
 import './data-inspect.js';
 import './bench-cluster.js';
 import './bench-ports.js';
+import './bench-weights.js';
 import './train.js';
 import './algorithms.js';
 import './logs.js';
