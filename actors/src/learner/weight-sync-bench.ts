@@ -63,7 +63,7 @@ export class WeightSink {
     for (const [k, v] of params) {
       const o = this.own.get(k);
       if (o && o.length === v.length) o.set(v);
-      else this.own.set(k, Float32Array.from(v));
+      else this.own.set(k, new Float32Array(v)); // one memcpy (same element type)
     }
   }
 }
@@ -88,6 +88,8 @@ export interface WeightSyncFigure {
   /** Mean over the publishes after the first. */
   steady_s: number;
   steady_gb_per_s: number;
+  /** Median over the publishes after the first (robust to a busy machine's stalls). */
+  median_s: number;
 }
 
 /**
@@ -131,9 +133,20 @@ export async function runWeightSyncBench(o: { sets: WeightSyncSet[]; rounds: num
           pub.close();
           await sink.$kill();
         }
-        const steady = seconds.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, seconds.length - 1);
-        const f: WeightSyncFigure = { set: set.name, params: n, bytes, transport, seconds: seconds.map((s) => +s.toFixed(4)), steady_s: +steady.toFixed(4), steady_gb_per_s: +(bytes / steady / 1e9).toFixed(3) };
-        o.progress?.(`${set.name} ${transport}: ${f.steady_s} s per sync (${f.steady_gb_per_s} GB/s), first ${f.seconds[0]} s`);
+        const rest = seconds.slice(1).sort((a, b) => a - b);
+        const steady = rest.reduce((a, b) => a + b, 0) / rest.length;
+        const median = rest.length % 2 ? rest[(rest.length - 1) / 2] : (rest[rest.length / 2 - 1] + rest[rest.length / 2]) / 2;
+        const f: WeightSyncFigure = {
+          set: set.name,
+          params: n,
+          bytes,
+          transport,
+          seconds: seconds.map((s) => +s.toFixed(4)),
+          steady_s: +steady.toFixed(4),
+          steady_gb_per_s: +(bytes / steady / 1e9).toFixed(3),
+          median_s: +median.toFixed(4),
+        };
+        o.progress?.(`${set.name} ${transport}: ${f.steady_s} s per sync (${f.steady_gb_per_s} GB/s; median ${f.median_s} s), first ${f.seconds[0]} s`);
         out.push(f);
       }
       params = undefined;

@@ -39,7 +39,7 @@ first also faults in the receiver's tensors and is reported apart.`,
     if (v.json) process.stdout.write(JSON.stringify(figures) + '\n');
     else
       for (const f of figures)
-        process.stdout.write(`${f.set.padEnd(34)} ${f.transport.padEnd(9)} ${(f.params / 1e6).toFixed(2)} M params, ${(f.bytes / 2 ** 20).toFixed(1)} MiB: ${f.steady_s} s per sync (${f.steady_gb_per_s} GB/s); first ${f.seconds[0]} s\n`);
+        process.stdout.write(`${f.set.padEnd(34)} ${f.transport.padEnd(9)} ${(f.params / 1e6).toFixed(2)} M params, ${(f.bytes / 2 ** 20).toFixed(1)} MiB: mean ${f.steady_s} s per sync (${f.steady_gb_per_s} GB/s), median ${f.median_s} s; first ${f.seconds[0]} s\n`);
     return 0;
   },
 });
