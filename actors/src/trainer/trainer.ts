@@ -278,7 +278,7 @@ export class Trainer {
     ctx.model.loadParams(weights);
     // The EM curve reads dev questions: the test split is evaluated once, at the end.
     const splits = e.splits.map((s) => ({ ...s, items: evalItems(ctx.ds, s, 'dev') }));
-    const r = await evaluateSample(ctx.model, ctx.tokenizer, ctx.engine, splits, this.config.rollout, { sampleSize: e.sampleSize, seed: this.config.run.seed });
+    const r = await evaluateSample(ctx.model, ctx.tokenizer, ctx.engine, splits, this.config.rollout, { sampleSize: e.sampleSize, seed: this.config.run.seed, split: 'dev' });
     this.log.info({ step, em: r.em, emByType: r.emByType, questions: r.evalQuestions }, 'periodic evaluation');
     return r;
   }
