@@ -29,6 +29,7 @@ import {
   type LocalSimulator,
 } from './setup.js';
 import { JobSpawner } from './spawn.js';
+import { supervisedTrain } from './supervised.js';
 import { JobWatch } from './watch.js';
 import { ElasticPool } from './elastic.js';
 
@@ -68,6 +69,16 @@ export interface TrainerOptions {
    * local `init()` sized to the layout's CPUs and GPUs.
    */
   runtime?: Runtime | (() => Promise<Runtime>);
+  /**
+   * Run the control arm instead of RL: the same starting policy (the
+   * configured warm start, or policy.model.path), then more warm-start SFT
+   * (warmStart's data mix, lr and batch size; warm start forced on for the mix)
+   * for `budgetS` seconds of wall time (the RL arm's `stages.rl` for the same
+   * seed), then the same evaluation. `before` reuses the RL arm's before
+   * evaluation (same policy, same questions, greedy: identical) instead of
+   * evaluating again.
+   */
+  control?: { budgetS: number; before?: readonly EvalSplitResult[] };
 }
 
 /** What the whole job returns. */
@@ -118,8 +129,9 @@ export class Trainer {
     return { executionProviders: roleProviders(this.config, 'evaluation') };
   }
 
-  /** Runs the whole job. */
+  /** Runs the whole job (or its control arm, see `control`). */
   async run(): Promise<TrainResult> {
+    if (this.opts.control) return this.runControl(this.opts.control);
     const c = this.config;
     const t0 = performance.now();
     if (getAlgorithm(c.algorithm.name).needsCritic && !(c.layout.rl.shares.critic > 0)) {
@@ -191,6 +203,63 @@ export class Trainer {
       stages: this.stages,
       before: before.length ? before : after,
       after: after.length ? after : before,
+    });
+    writeReport(this.runDir, report);
+    return { report, runDir: this.runDir };
+  }
+
+  /**
+   * The control arm: the RL arm's starting policy, then warm-start SFT (more of
+   * the same mix) for the RL phase's wall time instead of RL, evaluated the
+   * same way; no actors. Its report has `arm: control` and what the SFT did.
+   */
+  private async runControl(ctl: NonNullable<TrainerOptions['control']>): Promise<TrainResult> {
+    const c = this.config;
+    const t0 = performance.now();
+    if (!c.eval.after) throw new Error('the control arm is judged by its evaluation after training; set eval.after: true');
+    mkdirSync(this.runDir, { recursive: true });
+    const ws = { ...c.warmStart, enabled: true };
+    // The world the RL arm had (its warm start's demonstrations); the SFT mix needs the warm start's demonstrations even when the policy comes warm-started.
+    const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
+    const mixDs = c.warmStart.enabled ? ds : await this.timed('world', () => prepareWorld(c, extraDemosFor(ws), this.cwd));
+    const evalEngine = await openEvalEngine(c, ds, this.log);
+    const workDir = path.join(this.runDir, 'work');
+    mkdirSync(workDir, { recursive: true });
+    const { tokenizer } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
+    const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
+    const before = ctl.before?.length ? [...ctl.before] : await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before'));
+    const model = CausalLM.load(policyDir);
+    const mc = model.config;
+    const sftT0 = performance.now();
+    const losses = await this.timed('control-sft', () =>
+      supervisedTrain(model, tokenizer, warmStartExamples(mixDs, ws.demoShare, 4000), {
+        steps: Number.MAX_SAFE_INTEGER,
+        budgetS: ctl.budgetS,
+        lr: ws.lr,
+        batchSize: ws.batchSize,
+        seed: c.run.seed,
+        stream: 'control-sft',
+        warmupSteps: 20,
+        maxLength: Math.min(mc.max_position_embeddings, c.rollout.contextWindow),
+        onStep: (i, loss) => this.progress({ stage: 'control-sft', done: Math.min(ctl.budgetS, (performance.now() - sftT0) / 1000), total: ctl.budgetS, detail: `step ${i + 1} loss ${loss.toFixed(3)}` }),
+      }),
+    );
+    this.progress({ stage: 'control-sft', done: ctl.budgetS, total: ctl.budgetS });
+    const sftS = (performance.now() - sftT0) / 1000;
+    this.log.info({ steps: losses.length, seconds: sftS, budgetS: ctl.budgetS, finalLoss: losses.at(-1) }, 'control arm: warm-start SFT done');
+    const after = await this.timed('eval-after', () => this.evaluate(model, tokenizer, evalEngine, ds, 'after'));
+    const report = buildReport({
+      run: c.run.name,
+      seed: c.run.seed,
+      algorithm: 'sft-control',
+      configSha256: this.opts.configSha256,
+      steps: losses.length,
+      wallS: (performance.now() - t0) / 1000,
+      stages: this.stages,
+      before,
+      after,
+      arm: 'control',
+      control: { budget: 'rl_wall_s', budget_s: ctl.budgetS, sft_steps: losses.length, sft_s: sftS, sft_lr: ws.lr, sft_batch_size: ws.batchSize },
     });
     writeReport(this.runDir, report);
     return { report, runDir: this.runDir };
