@@ -3,14 +3,14 @@ import path from 'node:path';
 import { CausalLM, type ExecutionProvider, type Tokenizer } from '@cohort/engine';
 import { preflight } from './gpu-inventory.js';
 import { init, type Runtime } from '@cohort/runtime';
-import { type Dataset, type SearchEngine } from '@cohort/zerosearch';
+import { type Dataset, type SearchEngine, type TuneReport } from '@cohort/zerosearch';
 import { openEvalEngine } from './eval-engine.js';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { getAlgorithm } from '../algorithms/registry.js';
 import { roleProviders, type TrainConfig } from '../config/schema.js';
 import type { StepMetrics } from '../metrics/metrics-writer.js';
-import { buildReport, writeReport, type EvalSplitResult, type RunReport } from '../metrics/report.js';
+import { buildReport, writeReport, type BuildReportInput, type EvalSplitResult, type ReportSimulator, type RunReport } from '../metrics/report.js';
 import { evaluateSample, evaluateSplit, type PeriodicEval } from './evaluate.js';
 import type { JobActors } from './job-actors.js';
 import { jobLayout } from './layout.js';
@@ -27,6 +27,7 @@ import {
   simulatorBackends,
   warmStartExamples,
   type LocalSimulator,
+  type TrainWorld,
 } from './setup.js';
 import { JobSpawner } from './spawn.js';
 import { supervisedTrain } from './supervised.js';
@@ -78,7 +79,13 @@ export interface TrainerOptions {
    * evaluation (same policy, same questions, greedy: identical) instead of
    * evaluating again.
    */
-  control?: { budgetS: number; before?: readonly EvalSplitResult[] };
+  control?: { budgetS: number; before?: EvalPass };
+}
+
+/** One evaluation of the eval splits: on the test questions and on the dev questions (empty: the world has none). */
+export interface EvalPass {
+  test: EvalSplitResult[];
+  dev: EvalSplitResult[];
 }
 
 /** What the whole job returns. */
@@ -149,11 +156,11 @@ export class Trainer {
     const localSim = c.simulator.backend === 'local' ? await this.timed('simulator', () => this.prepareSimulator(ds)) : undefined;
     const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
     this.evalCtx = { policyDir, tokenizer, engine: evalEngine, ds };
-    const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before')) : [];
+    const before: EvalPass = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before')) : { test: [], dev: [] };
 
     const owned = this.opts.runtime === undefined || typeof this.opts.runtime === 'function';
     const rt = await this.timed('runtime', () => this.runtime());
-    let after: EvalSplitResult[] = [];
+    let after: EvalPass = { test: [], dev: [] };
     let spawner: JobSpawner | undefined;
     let actors: JobActors | undefined;
     const watch = new JobWatch(rt, this.log);
@@ -189,7 +196,7 @@ export class Trainer {
       if (owned) await rt.shutdown();
       else await spawner?.removeGroups();
     }
-    if (before.length === 0 && after.length === 0) {
+    if (before.test.length === 0 && after.test.length === 0) {
       this.log.info({ wallS: (performance.now() - t0) / 1000 }, 'no evaluation configured; report.json not written');
       return { report: null, runDir: this.runDir };
     }
@@ -201,8 +208,12 @@ export class Trainer {
       steps: c.run.totalSteps,
       wallS: (performance.now() - t0) / 1000,
       stages: this.stages,
-      before: before.length ? before : after,
-      after: after.length ? after : before,
+      before: before.test.length ? before.test : after.test,
+      after: after.test.length ? after.test : before.test,
+      devBefore: before.dev,
+      devAfter: after.dev,
+      splitsSizes: this.splitsSizes(ds, before.test.length ? before : after),
+      simulator: reportSimulator(c.simulator.backend, localSim?.report),
     });
     writeReport(this.runDir, report);
     return { report, runDir: this.runDir };
@@ -227,7 +238,7 @@ export class Trainer {
     mkdirSync(workDir, { recursive: true });
     const { tokenizer } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
     const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
-    const before = ctl.before?.length ? [...ctl.before] : await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before'));
+    const before: EvalPass = ctl.before?.test.length ? ctl.before : await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before'));
     const model = CausalLM.load(policyDir);
     const mc = model.config;
     const sftT0 = performance.now();
@@ -256,13 +267,37 @@ export class Trainer {
       steps: losses.length,
       wallS: (performance.now() - t0) / 1000,
       stages: this.stages,
-      before,
-      after,
+      before: before.test,
+      after: after.test,
+      devBefore: before.dev,
+      devAfter: after.dev,
+      splitsSizes: this.splitsSizes(ds, after),
       arm: 'control',
       control: { budget: 'rl_wall_s', budget_s: ctl.budgetS, sft_steps: losses.length, sft_s: sftS, sft_lr: ws.lr, sft_batch_size: ws.batchSize },
     });
     writeReport(this.runDir, report);
     return { report, runDir: this.runDir };
+  }
+
+  /**
+   * Only the base policy: the world, the policy tokenizer and the warm start
+   * (warmStart must be on), then the warm-started policy's greedy EM on the
+   * DEV questions (test is not looked at: settings are chosen on dev). See
+   * `writeBasePolicy` for the shipped directory.
+   */
+  async warmStartOnly(): Promise<{ policyDir: string; tokenizerPath: string; dev: EvalSplitResult[]; stages: Record<string, number> }> {
+    const c = this.config;
+    if (!c.warmStart.enabled || c.warmStart.sftSteps === 0) throw new Error('warmStartOnly needs warmStart.enabled with sftSteps > 0 (use fromScratchOverrides to remake a shipped policy)');
+    mkdirSync(this.runDir, { recursive: true });
+    const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
+    const workDir = path.join(this.runDir, 'work');
+    mkdirSync(workDir, { recursive: true });
+    const { tokenizer, tokenizerPath } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
+    const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
+    const engine = await openEvalEngine(c, ds, this.log);
+    const dev = (await this.timed('eval-dev', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, engine, ds, 'dev', ['dev']))).dev;
+    if (dev.length === 0) throw new Error('the world has no dev questions of the eval splits\' kinds; the base policy is judged on dev (give world.devSize, or world.dev files for a parquet world)');
+    return { policyDir, tokenizerPath, dev, stages: this.stages };
   }
 
   /** The runtime of the job's actors: the caller's, the caller's factory's, or a local one. */
@@ -321,16 +356,27 @@ export class Trainer {
     return r.dir;
   }
 
-  private async evaluate(model: CausalLM, tokenizer: Tokenizer, engine: SearchEngine, ds: Dataset, when: string): Promise<EvalSplitResult[]> {
-    const out: EvalSplitResult[] = [];
-    for (const split of this.config.eval.splits) {
-      const items = evalItems(ds, split);
-      this.progress({ stage: `eval-${when}`, done: out.length, total: this.config.eval.splits.length, detail: split.name });
-      out.push(await evaluateSplit(model, tokenizer, engine, split, items, this.config.rollout, { greedy: this.config.eval.greedy, seed: this.config.run.seed }));
+  /** Greedy evaluation of every eval split on the test questions, then on the dev questions (when the world has dev questions of the split's kind). */
+  private async evaluate(model: CausalLM, tokenizer: Tokenizer, engine: SearchEngine, ds: TrainWorld, when: string, which: ReadonlyArray<'test' | 'dev'> = ['test', 'dev']): Promise<EvalPass> {
+    const out: EvalPass = { test: [], dev: [] };
+    const jobs = which.flatMap((which) => this.config.eval.splits.map((split) => ({ which, split, items: evalItems(ds, split, which) }))).filter((j) => j.which === 'test' || j.items.length > 0);
+    for (const [i, j] of jobs.entries()) {
+      this.progress({ stage: `eval-${when}`, done: i, total: jobs.length, detail: `${j.which} ${j.split.name}` });
+      out[j.which].push(await evaluateSplit(model, tokenizer, engine, j.split, j.items, this.config.rollout, { greedy: this.config.eval.greedy, seed: this.config.run.seed }));
     }
-    this.progress({ stage: `eval-${when}`, done: out.length, total: out.length });
-    this.log.info({ when, results: out.map((r) => ({ split: r.split, em: r.em })) }, 'evaluation');
+    this.progress({ stage: `eval-${when}`, done: jobs.length, total: jobs.length });
+    this.log.info({ when, test: out.test.map((r) => ({ split: r.split, em: r.em })), dev: out.dev.map((r) => ({ split: r.split, em: r.em })) }, 'evaluation');
     return out;
+  }
+
+  /** Questions evaluated of each protocol split, out of its pool (train: the RL prompts' pool, not evaluated). */
+  private splitsSizes(ds: TrainWorld, pass: EvalPass): NonNullable<BuildReportInput['splitsSizes']> {
+    const n = (rs: readonly EvalSplitResult[]) => rs.reduce((a, r) => a + r.questions, 0);
+    return {
+      train: { evaluated: 0, pool: ds.pool.train },
+      dev: { evaluated: n(pass.dev), pool: ds.pool.dev },
+      test: { evaluated: n(pass.test), pool: ds.pool.test },
+    };
   }
 
   /** Greedy EM on a small held-out sample after step `step` when `eval.every` says so (undefined otherwise). */
@@ -361,6 +407,23 @@ export class Trainer {
       this.log.warn({ step: line.step, err: (err as Error).message }, 'onStep hook failed; training goes on');
     }
   }
+}
+
+/**
+ * The report's simulator entry: the backend, and the fidelity its tune report
+ * measured on its tuning hold-out (tune.json; older reports named the rates
+ * usefulHasAnswer / noisyHasAnswer); null for a figure it lacks.
+ */
+export function reportSimulator(backend: string, tune: TuneReport | null | undefined): ReportSimulator {
+  const f = (tune?.fidelity ?? null) as Record<string, unknown> | null;
+  const rate = (...keys: string[]): number | null => {
+    for (const k of keys) {
+      const v = f?.[k];
+      if (typeof v === 'number' && v >= 0 && v <= 1) return v;
+    }
+    return null;
+  };
+  return { backend, useful_answer_rate: rate('useful_answer_rate', 'usefulHasAnswer'), noisy_answer_rate: rate('noisy_answer_rate', 'noisyHasAnswer'), format_ok_rate: rate('format_ok_rate') };
 }
 
 /** `p`, or a rejection after `ms`. */

@@ -18,6 +18,7 @@ import './data-inspect.js';
 import './bench-cluster.js';
 import './bench-ports.js';
 import './train.js';
+import './warm-start.js';
 import './algorithms.js';
 import './logs.js';
 import './bench-pipeline.js';

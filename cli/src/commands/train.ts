@@ -192,7 +192,7 @@ or a shared filesystem). Without --address everything runs on this machine.`,
 });
 
 /** One run of the job (or its control arm) on this machine; returns its report. */
-async function runOnce(file: string, overrides: readonly string[], logger: Logger, control?: { budgetS: number; before: RunReport['splits']['before'] }): Promise<{ report: RunReport; runDir: string }> {
+async function runOnce(file: string, overrides: readonly string[], logger: Logger, control?: { budgetS: number; before: { test: RunReport['splits']['before']; dev: RunReport['splits']['before'] } }): Promise<{ report: RunReport; runDir: string }> {
   const loaded = await loadTrainConfig(file, { overrides });
   const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), control });
   const { report, runDir } = await trainer.run();
@@ -215,7 +215,7 @@ async function runSeeds(file: string, overrides: string[], seeds: number[], o: {
     if (o.control) {
       const budgetS = rl.report.stages.rl;
       if (budgetS === undefined) throw new Error(`run ${rl.report.run} recorded no RL stage time (stages.rl); the control arm's budget is that time`);
-      entry.control = (await runOnce(file, [...seedSet, `run.name=${name}-s${seed}-control`], logger, { budgetS, before: rl.report.splits.before })).report;
+      entry.control = (await runOnce(file, [...seedSet, `run.name=${name}-s${seed}-control`], logger, { budgetS, before: { test: rl.report.splits.before, dev: rl.report.dev_splits?.before ?? [] } })).report;
     }
     runs.push(entry);
   }
