@@ -143,6 +143,7 @@ or a shared filesystem). Without --address everything runs on this machine.`,
     if (values['no-control'] && !values.seeds) throw new UsageError('--no-control goes with --seeds (the control arm runs only in a multi-seed run)');
     const seeds = values.seeds !== undefined ? parseSeeds(values.seeds) : undefined;
     if (seeds && (values.resume || values['dry-run'])) throw new UsageError(`--seeds cannot go with --${values.resume ? 'resume' : 'dry-run'}; run or plan one seed with --set run.seed=N`);
+    if (seeds && values.address) throw new UsageError('--seeds runs here, one seed after another; for seeds on a cluster use `cohort experiment EXP.yaml --address ...`');
     const scratch = values['from-scratch'] ? fromScratchOverrides((await loadTrainConfig(positionals[0], { overrides: values.set ?? [] })).config) : [];
     if (seeds) return runSeeds(positionals[0], [...(values.set ?? []), ...scratch], seeds, { control: !values['no-control'], json: values.json ?? false, level: values['log-level'] ?? 'warn' });
     // an invalid config is a ConfigError: the CLI prints its problems (no usage text) and exits 2
