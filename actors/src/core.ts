@@ -7,6 +7,7 @@
 export * from './config/schema.js';
 export * from './config/config-error.js';
 export * from './config/load-config.js';
+export * from './config/from-scratch.js';
 export * from './algorithms/types.js';
 export * from './algorithms/registry.js';
 export * from './algorithms/params.js';
@@ -37,3 +38,4 @@ export { summarize, studentTCdf, studentTQuantile, type SampleSummary } from './
 export { experimentSchema, loadExperiment, ExperimentError, type Experiment, type ExperimentSpec, type Trial } from './experiment/experiment-spec.js';
 export { experimentResults, type ArmResults, type ExperimentResults, type Figure } from './experiment/experiment-results.js';
 export { experimentMarkdown, EXPERIMENT_PLOTS } from './experiment/experiment-markdown.js';
+export * from './metrics/seeds-report.js';

@@ -25,6 +25,7 @@ export * from './trainer/evaluate.js';
 export * from './trainer/eval-engine.js';
 export * from './trainer/trainer.js';
 export { runExperiment, finishedTrial, type TrialResult, type RunExperimentOptions } from './experiment/experiment-runner.js';
+export * from './trainer/base-policy.js';
 export * from './trainer/plan.js';
 export * from './trainer/layout.js';
 export { StalenessGuard, StalenessGuardError } from './trainer/stages/staleness-guard.js';

@@ -128,7 +128,7 @@ export const PAGE_JS = String.raw`
   var COLORS = ['#4a7bd1', '#d1694a', '#3aa76d', '#b04ad1', '#d1b44a', '#4ac3d1', '#7d8597', '#c0392b', '#1d2330'];
   var emOf = function (kind) { return function (s) { return s.emByType ? s.emByType[kind] : undefined; }; };
   var CHARTS = [
-    { id: 'reward', title: 'Reward and EM', series: [{ label: 'reward', get: function (s) { return s.reward; } }, { label: 'EM %', scale: 'pct', get: function (s) { return s.em; } }, { label: 'EM single-hop %', scale: 'pct', get: emOf('single-hop') }, { label: 'EM multi-hop %', scale: 'pct', get: emOf('multi-hop') }], axes2: 'pct' },
+    { id: 'reward', title: 'Reward and EM', series: [{ label: 'reward', get: function (s) { return s.reward; } }, { label: 'periodic EM %', scale: 'pct', get: function (s) { return s.em; } }, { label: 'periodic EM single-hop %', scale: 'pct', get: emOf('single-hop') }, { label: 'periodic EM multi-hop %', scale: 'pct', get: emOf('multi-hop') }], axes2: 'pct', note: true },
     { id: 'length', title: 'Response length (tokens)', series: [{ label: 'response length', get: function (s) { return s.responseLength; } }] },
     { id: 'turns', title: 'Turns and searches per trajectory', series: [{ label: 'turns', get: function (s) { return s.turns; } }, { label: 'searches', get: function (s) { return s.searches; } }] },
     { id: 'noise', title: 'Noise probability p', series: [{ label: 'p', get: function (s) { return s.noiseP; } }, { label: 'noisy share', get: function (s) { return s.noisyShare; } }] },
@@ -155,7 +155,7 @@ export const PAGE_JS = String.raw`
       box.className = 'chart';
       box.id = 'chart-' + spec.id;
       box.setAttribute('data-points', '0');
-      box.innerHTML = '<h3>' + esc(spec.title) + '</h3>';
+      box.innerHTML = '<h3>' + esc(spec.title) + '</h3>' + (spec.note ? '<p id="em-note" style="margin:0 0 4px;color:var(--muted);font-size:12px">EM points: none yet</p>' : '');
       root.appendChild(box);
       var series = [{ label: 'step' }].concat(spec.series.map(function (sr, i) { return { label: sr.label, stroke: COLORS[i % COLORS.length], width: 1.5, scale: sr.scale || 'y', spanGaps: true }; }));
       // steps are whole numbers; y axes wide enough for labels like 121.75
@@ -176,7 +176,12 @@ export const PAGE_JS = String.raw`
     var last = steps[steps.length - 1];
     var lastEm = null;
     for (var i = steps.length - 1; i >= 0 && lastEm === null; i--) if (typeof steps[i].em === 'number') lastEm = steps[i];
-    $('train-summary').textContent = last ? ('run ' + state.run + ' · step ' + last.step + (typeof last.reward === 'number' ? ' · reward ' + last.reward.toFixed(3) : '') + (lastEm ? ' · EM ' + lastEm.em.toFixed(1) + '% (step ' + lastEm.step + ')' : '') + (typeof last.noiseP === 'number' ? ' · p ' + last.noiseP.toFixed(2) : '')) : 'no training metrics yet';
+    // what each EM point is: a greedy evaluation of a fixed sample of one split (dev during RL), not the final test EM
+    var emWhat = lastEm ? ((lastEm.evalSplit || 'held-out') + ' EM') : 'EM';
+    var emCount = lastEm && typeof lastEm.evalQuestions === 'number' ? lastEm.evalQuestions + ' questions sampled' + (typeof lastEm.evalPool === 'number' ? ' of ' + lastEm.evalPool : '') : '';
+    var note = $('em-note');
+    if (note) note.textContent = lastEm ? 'EM points: ' + emWhat + ', ' + (emCount || 'a sample') + ' per evaluation (the final test EM is in report.json and the run\'s em.svg)' : 'EM points: none yet';
+    $('train-summary').textContent = last ? ('run ' + state.run + ' · step ' + last.step + (typeof last.reward === 'number' ? ' · reward ' + last.reward.toFixed(3) : '') + (lastEm ? ' · ' + emWhat + ' ' + lastEm.em.toFixed(1) + '%' + (typeof lastEm.evalQuestions === 'number' ? ' on ' + lastEm.evalQuestions + ' questions' : '') + ' (step ' + lastEm.step + ')' : '') + (typeof last.noiseP === 'number' ? ' · p ' + last.noiseP.toFixed(2) : '')) : 'no training metrics yet';
   }
 
   function renderRuns() {

@@ -82,9 +82,7 @@ export function trainingMetrics(w: PromWriter, feed: TrainingFeed): void {
     if (s.noisyShare !== undefined) w.gauge('train_noisy_share', 'Observed share of searches answered with noisy documents.', s.noisyShare, l);
     if (s.idleRatio !== undefined) w.gauge('train_idle_ratio', 'Share of the step the learners waited for data.', s.idleRatio, l);
     for (const [phase, sec] of Object.entries(s.timings ?? {})) w.gauge('train_step_seconds', 'Wall time of each part of the newest step.', sec, { run, phase });
-    if (s.simulatorBatch) {
-      w.gauge('train_simulator_batch_mean', 'Mean simulator batch size over the newest step.', s.simulatorBatch.mean, l);
-      w.gauge('train_simulator_batch_max', 'Largest simulator batch over the newest step.', s.simulatorBatch.max, l);
-    }
+    if (s.simulatorBatch?.mean !== undefined) w.gauge('train_simulator_batch_mean', 'Mean simulator batch size over the newest step.', s.simulatorBatch.mean, l);
+    if (s.simulatorBatch?.max !== undefined) w.gauge('train_simulator_batch_max', 'Largest simulator batch over the newest step.', s.simulatorBatch.max, l);
   }
 }

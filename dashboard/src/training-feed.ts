@@ -1,38 +1,18 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { z } from 'zod';
+import { stepMetricsReadSchema, type StepMetricsRead } from '@cohort/actors';
 import { connectCluster, discoverCluster } from '@cohort/cluster';
 import { FileTail } from './log-store.js';
 
-const num = z.number().finite();
-const nonneg = z.number().finite().nonnegative();
-
 /**
- * One training step as the dashboard reads it: the fields of a
- * `runs/<name>/metrics.jsonl` line (see `@cohort/actors` StepMetrics) that it
- * charts. Unknown fields are kept; only `step` is required, so older or newer
- * writers still show what they have. `em` (percent) is charted when a trainer
- * evaluates during training.
+ * One training step as the dashboard reads it: `@cohort/actors`' step-metrics
+ * contract (the schema the trainer writes `runs/<name>/metrics.jsonl` with),
+ * in its reading form: only `step` is required and unknown fields are kept,
+ * so older or newer writers still show what they have.
  */
-export const trainingStepSchema = z.looseObject({
-  step: z.number().int().nonnegative(),
-  time: z.string().optional(),
-  reward: num.optional(),
-  rewardStd: nonneg.optional(),
-  em: num.optional(),
-  /** EM of the same evaluation by question type (`single-hop`, `multi-hop`), percent. */
-  emByType: z.record(z.string(), num).optional(),
-  responseLength: nonneg.optional(),
-  turns: nonneg.optional(),
-  searches: nonneg.optional(),
-  noiseP: z.number().min(0).max(1).optional(),
-  noisyShare: z.number().min(0).max(1).optional(),
-  idleRatio: z.number().min(0).max(1).optional(),
-  timings: z.record(z.string(), nonneg).optional(),
-  simulatorBatch: z.looseObject({ mean: nonneg, max: nonneg, batches: nonneg.optional() }).optional(),
-});
-export type TrainingStep = z.output<typeof trainingStepSchema>;
+export const trainingStepSchema = stepMetricsReadSchema;
+export type TrainingStep = StepMetricsRead;
 
 /** Raised for a step record that does not match {@link trainingStepSchema}. */
 export class TrainingStepError extends Error {

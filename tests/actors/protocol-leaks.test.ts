@@ -4,7 +4,8 @@
 import test from 'ava';
 import { evalItems, extraDemosFor, loadTrainConfig, prepareWorld, tokenizerTexts, warmStartExamples } from '../../actors/src/index.js';
 
-const loaded = await loadTrainConfig('configs/zerosearch/local.yaml', { overrides: ['warmStart.sftSteps=60'] });
+// the warm start as `cohort warm-start` (the shipped policy) and --from-scratch run it
+const loaded = await loadTrainConfig('configs/zerosearch/local.yaml', { overrides: ['warmStart.sftSteps=60', 'warmStart.enabled=true'] });
 const config = loaded.config;
 const ds = await prepareWorld(config, extraDemosFor(config.warmStart));
 const held = ds.world.entities.filter((e) => e.heldout);

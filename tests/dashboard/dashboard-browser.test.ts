@@ -95,10 +95,11 @@ test('headless chromium: the page shows the nodes of a running local cluster, an
   for (const id of ['length', 'turns', 'noise', 'timings', 'simbatch']) t.is(await page.getAttribute(`#chart-${id}`, 'data-points'), String(STEPS), id);
   const canvasLate = await page.$eval('#chart-reward canvas', (cv) => (cv as unknown as { toDataURL(): string }).toDataURL());
   t.not(canvasLate, canvasEarly, 'the reward chart was redrawn as steps arrived');
-  t.regex((await page.textContent('#train-summary')) ?? '', new RegExp(`run live-run · step ${STEPS - 1} · reward -?[\\d.]+ · EM [\\d.]+% \\(step ${STEPS - 1}\\)`));
+  t.regex((await page.textContent('#train-summary')) ?? '', new RegExp(`run live-run · step ${STEPS - 1} · reward -?[\\d.]+ · dev EM [\\d.]+% on 4 questions \\(step ${STEPS - 1}\\)`));
+  t.regex((await page.textContent('#em-note')) ?? '', /EM points: dev EM, 4 questions sampled of \d+ per evaluation \(the final test EM is in report.json/);
   // uPlot's legends carry every series the training view promises
   const legends = (await page.textContent('#charts')) ?? '';
-  for (const s of ['reward', 'EM %', 'EM single-hop %', 'EM multi-hop %', 'response length', 'turns', 'searches', 'p', 'noisy share', 'generate', 'weightSync', 'eval', 'total', 'mean', 'max']) t.true(legends.includes(s), s);
+  for (const s of ['reward', 'periodic EM %', 'periodic EM single-hop %', 'periodic EM multi-hop %', 'response length', 'turns', 'searches', 'p', 'noisy share', 'generate', 'weightSync', 'eval', 'total', 'mean', 'max']) t.true(legends.includes(s), s);
 
   const r = await exited;
   t.is(r.code, 0, r.out);
@@ -113,6 +114,7 @@ test('headless chromium: the page shows the nodes of a running local cluster, an
   for (const s of written.filter((x) => typeof x.em === 'number')) {
     t.deepEqual(Object.keys(s.emByType as object).sort(), ['multi-hop', 'single-hop']);
     t.is(s.evalQuestions, 4);
+    t.is(s.evalSplit, 'dev');
     t.true((s.timings as Record<string, number>).eval > 0);
   }
 

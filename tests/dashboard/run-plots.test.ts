@@ -38,7 +38,7 @@ test('writeRunPlots draws reward, EM and EM-by-type SVGs from the trainer metric
   const dir = tempDir(t);
   const w = new MetricsWriter(dir);
   // a periodic evaluation (eval.every 5) after steps 4 and 9: EM rising between before and after
-  for (let s = 0; s < 10; s++) w.write(s % 5 === 4 ? { ...stepMetrics(s), em: 10 + s, emByType: { 'single-hop': 15 + s, 'multi-hop': 5 + s }, evalQuestions: 16 } : stepMetrics(s));
+  for (let s = 0; s < 10; s++) w.write(s % 5 === 4 ? { ...stepMetrics(s), em: 10 + s, emByType: { 'single-hop': 15 + s, 'multi-hop': 5 + s }, evalQuestions: 16, evalSplit: 'dev' as const, evalPool: 40 } : stepMetrics(s));
   writeReport(
     dir,
     buildReport({
@@ -67,12 +67,18 @@ test('writeRunPlots draws reward, EM and EM-by-type SVGs from the trainer metric
   t.regex(reward, /Reward · plot-run/);
 
   const em = readFileSync(out.em!, 'utf8');
-  // before (7), after step 4 (14), after step 9 (19), after (21): each point higher on the page
-  const emYs = pathYs(em, 'EM \\(all splits\\)');
-  t.is(emYs.length, 4);
-  for (let i = 1; i < emYs.length; i++) t.true(emYs[i] < emYs[i - 1], `EM point ${i}`);
-  t.is(pathYs(em, 'single-hop').length, 4);
-  t.is(pathYs(em, 'multi-hop').length, 4);
+  // the dev sample during RL (after step 4: 14, after step 9: 19) and the final test evaluation (before 7, after 21) are separate, named lines
+  const devYs = pathYs(em, 'dev EM, 16 questions sampled of 40 \\(during RL\\)');
+  t.is(devYs.length, 2);
+  t.true(devYs[1] < devYs[0]);
+  const testYs = pathYs(em, 'test EM before / after RL \\(100 questions\\)');
+  t.is(testYs.length, 2);
+  t.true(testYs[1] < testYs[0]);
+  // 19 on the dev line is below 21 on the test line (higher y), 14 above 7
+  t.true(devYs[1] > testYs[1] && devYs[0] < testYs[0]);
+  t.is(pathYs(em, 'dev EM single-hop, sampled').length, 2);
+  t.is(pathYs(em, 'dev EM multi-hop, sampled').length, 2);
+  t.regex(em, /dev sample during RL, test before \/ after/);
   const byType = readFileSync(out.emByType!, 'utf8');
   const bars = [...byType.matchAll(/data-group="([^"]+)" data-name="(before|after)" data-value="([\d.]+)"/g)].map((m) => [m[1], m[2], Number(m[3])]);
   t.deepEqual(bars, [

@@ -121,6 +121,12 @@ export const tokenizerSchema = z.discriminatedUnion('kind', [
 export const policySchema = z.strictObject({
   model: modelSourceSchema,
   tokenizer: tokenizerSchema.prefault({ kind: 'world' }),
+  /**
+   * How `--from-scratch` (and `cohort warm-start`) remake a shipped base policy
+   * given as `model.path`: this architecture from random init (run.seed) with
+   * this tokenizer, warm-started with the config's warmStart settings.
+   */
+  fromScratch: z.strictObject({ config: modelArchitectureSchema, tokenizer: tokenizerSchema.prefault({ kind: 'world' }) }).optional(),
 });
 
 /** Dynamic batching of search requests inside one SimulatorActor. */

@@ -87,12 +87,20 @@ export const stepMetricsSchema = z.strictObject({
       gapTokens: z.number().int().positive().optional(),
     })
     .optional(),
-  /** Greedy held-out EM in percent (mean over eval splits), on steps with a periodic evaluation (`eval.every`). */
+  /**
+   * Greedy EM in percent (mean over eval splits) of a periodic evaluation
+   * (`eval.every`): a fixed sample of `evalQuestions` questions of the
+   * `evalSplit` split (dev during RL; the final test evaluation is report.json's).
+   */
   em: percent().optional(),
   /** The same evaluation by question type: mean EM of the single-hop and of the multi-hop splits. */
   emByType: z.strictObject({ 'single-hop': percent().optional(), 'multi-hop': percent().optional() }).optional(),
   /** Questions that evaluation scored (over all splits). */
   evalQuestions: z.number().int().positive().optional(),
+  /** The question split the periodic evaluation sampled. */
+  evalSplit: z.enum(['train', 'dev', 'test']).optional(),
+  /** Questions of that split's pool the sample was drawn from (over all eval splits). */
+  evalPool: z.number().int().positive().optional(),
   /**
    * Data movement of the step: the weights learner 0 published (bytes, and how
    * many rollouts read the shared-memory file or got them over the bulk path),
@@ -141,6 +149,30 @@ export const stepMetricsSchema = z.strictObject({
     .optional(),
 });
 export type StepMetrics = z.output<typeof stepMetricsSchema>;
+
+/** Every field optional, all the way down (what a reader of older or newer step lines may meet). */
+export type DeepPartial<T> = T extends readonly (infer E)[] ? readonly E[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** A step as a reader takes it: `step`, and whatever else of {@link StepMetrics} the writer had (unknown fields kept). */
+export type StepMetricsRead = { step: number } & DeepPartial<Omit<StepMetrics, 'step'>> & Record<string, unknown>;
+
+/** `s` with every object field optional (recursively) and unknown fields kept; other schemas as they are. */
+function relaxed(s: z.ZodType): z.ZodType {
+  if (s instanceof z.ZodOptional) return relaxed(s.unwrap() as z.ZodType).optional();
+  if (s instanceof z.ZodObject) return z.looseObject(Object.fromEntries(Object.entries(s.shape as Record<string, z.ZodType>).map(([k, v]) => [k, relaxed(v).optional()])));
+  return s;
+}
+
+/**
+ * The reading side of the same contract: {@link stepMetricsSchema}'s fields and
+ * types, but only `step` required and unknown fields kept, so consumers (the
+ * dashboard's live view and plots) show what an older or newer writer had.
+ * Derived here, so the trainer's schema is the one owner of every field.
+ */
+export const stepMetricsReadSchema: z.ZodType<StepMetricsRead> = z.looseObject({
+  ...(relaxed(stepMetricsSchema) as z.ZodObject).shape,
+  step: stepMetricsSchema.shape.step,
+}) as unknown as z.ZodType<StepMetricsRead>;
 
 /** Means over a step's trajectories (reward, lengths, turns, searches). */
 export function summarizeTrajectories(trajectories: readonly Trajectory[]): Pick<StepMetrics, 'trajectories' | 'reward' | 'rewardStd' | 'responseLength' | 'turns' | 'searches' | 'answeredShare' | 'noisyShare'> {

@@ -45,7 +45,31 @@ export function summarizeEval(splits: readonly EvalSplitResult[]): EvalSummary {
   };
 }
 
-/** `runs/<name>/report.json`. EM figures are percentages. */
+/** Questions evaluated of one split, and how many its pool holds. */
+export const splitSizeSchema = z.strictObject({ evaluated: z.number().int().nonnegative(), pool: z.number().int().nonnegative() });
+
+/** The search simulator the run trained against, with its fidelity when its tune report measured it (null otherwise). */
+export const reportSimulatorSchema = z.strictObject({
+  backend: z.string(),
+  useful_answer_rate: z.number().min(0).max(1).nullable(),
+  noisy_answer_rate: z.number().min(0).max(1).nullable(),
+  format_ok_rate: z.number().min(0).max(1).nullable(),
+});
+export type ReportSimulator = z.output<typeof reportSimulatorSchema>;
+
+/** What the control arm did instead of RL: more warm-start SFT for the RL phase's wall time. */
+export const controlArmSchema = z.strictObject({
+  /** The budget is the RL arm's `stages.rl` wall time (same seed, same machine). */
+  budget: z.literal('rl_wall_s'),
+  budget_s: z.number().nonnegative(),
+  sft_steps: z.number().int().nonnegative(),
+  sft_s: z.number().nonnegative(),
+  sft_lr: z.number().positive(),
+  sft_batch_size: z.number().int().positive(),
+});
+export type ControlArm = z.output<typeof controlArmSchema>;
+
+/** `runs/<name>/report.json`. EM figures are percentages; `em_*` are the test split's (the final evaluation). */
 export const runReportSchema = z.strictObject({
   run: z.string(),
   seed: z.number().int().nonnegative(),
@@ -70,6 +94,16 @@ export const runReportSchema = z.strictObject({
   /** Per-stage wall time in seconds (world, simulator tuning, warm start, eval, RL). */
   stages: z.record(z.string(), z.number().nonnegative()).default({}),
   splits: z.strictObject({ before: z.array(evalSplitResultSchema), after: z.array(evalSplitResultSchema) }),
+  /** `rl`: the job as configured; `control`: the same start, more warm-start SFT instead of RL. */
+  arm: z.enum(['rl', 'control']).default('rl'),
+  control: controlArmSchema.optional(),
+  /** Questions evaluated per question split, out of its pool (train: the RL prompts). */
+  splits_sizes: z.strictObject({ train: splitSizeSchema.optional(), dev: splitSizeSchema.optional(), test: splitSizeSchema.optional() }).optional(),
+  /** Average EM over the eval splits on the whole dev split, before / after RL (null when the world has no dev split). */
+  dev_em_before: z.number().nullable().optional(),
+  dev_em_after: z.number().nullable().optional(),
+  dev_splits: z.strictObject({ before: z.array(evalSplitResultSchema), after: z.array(evalSplitResultSchema) }).optional(),
+  simulator: reportSimulatorSchema.optional(),
 });
 export type RunReport = z.output<typeof runReportSchema>;
 
@@ -83,6 +117,13 @@ export interface BuildReportInput {
   stages?: Record<string, number>;
   before: readonly EvalSplitResult[];
   after: readonly EvalSplitResult[];
+  arm?: 'rl' | 'control';
+  control?: ControlArm;
+  splitsSizes?: Partial<Record<'train' | 'dev' | 'test', { evaluated: number; pool: number }>>;
+  /** The same evaluations on the dev split (empty: none). */
+  devBefore?: readonly EvalSplitResult[];
+  devAfter?: readonly EvalSplitResult[];
+  simulator?: ReportSimulator;
 }
 
 /** Builds and validates the run report from the two evaluation passes. */
@@ -111,6 +152,17 @@ export function buildReport(input: BuildReportInput): RunReport {
     wall_s: input.wallS,
     stages: input.stages ?? {},
     splits: { before: [...input.before], after: [...input.after] },
+    arm: input.arm ?? 'rl',
+    control: input.control,
+    splits_sizes: input.splitsSizes,
+    ...(input.devBefore?.length || input.devAfter?.length
+      ? {
+          dev_em_before: input.devBefore?.length ? summarizeEval(input.devBefore).emAverage : null,
+          dev_em_after: input.devAfter?.length ? summarizeEval(input.devAfter).emAverage : null,
+          dev_splits: { before: [...(input.devBefore ?? [])], after: [...(input.devAfter ?? [])] },
+        }
+      : {}),
+    simulator: input.simulator,
   });
 }
 

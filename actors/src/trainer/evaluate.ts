@@ -65,6 +65,10 @@ export interface PeriodicEval {
   /** Mean EM of the single-hop and of the multi-hop splits (a type without splits is absent). */
   emByType: { 'single-hop'?: number; 'multi-hop'?: number };
   evalQuestions: number;
+  /** The question split sampled (dev during RL). */
+  evalSplit: 'train' | 'dev' | 'test';
+  /** Questions in that split's pools (over the eval splits) the sample came from. */
+  evalPool: number;
 }
 
 /**
@@ -78,7 +82,7 @@ export async function evaluateSample(
   engine: SearchEngine,
   splits: ReadonlyArray<{ name: string; kind: 'single-hop' | 'multi-hop'; items: readonly QAItem[] }>,
   rollout: TrainConfig['rollout'],
-  opts: { sampleSize: number; seed: number },
+  opts: { sampleSize: number; seed: number; split: 'train' | 'dev' | 'test' },
 ): Promise<PeriodicEval> {
   const results: EvalSplitResult[] = [];
   for (const s of splits) {
@@ -94,5 +98,7 @@ export async function evaluateSample(
     em: results.reduce((a, r) => a + r.em, 0) / results.length,
     emByType: { ...(single === undefined ? {} : { 'single-hop': single }), ...(multi === undefined ? {} : { 'multi-hop': multi }) },
     evalQuestions: results.reduce((a, r) => a + r.questions, 0),
+    evalSplit: opts.split,
+    evalPool: splits.reduce((a, s) => a + s.items.length, 0),
   };
 }

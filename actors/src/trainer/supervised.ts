@@ -15,6 +15,10 @@ export interface SupervisedOptions {
   /** Rows longer than this are cut from the right. */
   maxLength: number;
   warmupSteps?: number;
+  /** Stop after the first step that ends this many seconds after the start (`steps` is then a cap). */
+  budgetS?: number;
+  /** PRNG stream of the batch draws (default "supervised"): a continuation draws other batches than the stage it continues. */
+  stream?: string;
   /** Called after each step (progress bars, logs). */
   onStep?: (step: number, loss: number) => void;
 }
@@ -61,9 +65,10 @@ export async function supervisedTrain(model: CausalLM, tokenizer: Tokenizer, exa
     maxGradNorm: 1,
     microBatchSize: o.batchSize,
   });
-  const rng = Rng.fromSeed(o.seed, 'supervised');
+  const rng = Rng.fromSeed(o.seed, o.stream ?? 'supervised');
   const losses: number[] = [];
-  for (let step = 0; step < o.steps; step++) {
+  const t0 = performance.now();
+  for (let step = 0; step < o.steps && !(o.budgetS !== undefined && (performance.now() - t0) / 1000 >= o.budgetS); step++) {
     const pick = Array.from({ length: o.batchSize }, () => rows[rng.int(rows.length)]);
     const m = await trainer.step({ inputIds: pick.map((r) => r.ids), lossMask: pick.map((r) => r.mask) });
     losses.push(m.loss);

@@ -3,13 +3,13 @@ import path from 'node:path';
 import { CausalLM, type ExecutionProvider, type Tokenizer } from '@cohort/engine';
 import { preflight } from './gpu-inventory.js';
 import { createLogger, init, type Runtime } from '@cohort/runtime';
-import { type Dataset, type SearchEngine } from '@cohort/zerosearch';
+import { type Dataset, type SearchEngine, type TuneReport } from '@cohort/zerosearch';
 import { openEvalEngine } from './eval-engine.js';
 import type { Logger } from 'pino';
 import { getAlgorithm } from '../algorithms/registry.js';
 import { roleProviders, type TrainConfig } from '../config/schema.js';
 import type { StepMetrics } from '../metrics/metrics-writer.js';
-import { buildReport, writeReport, type EvalSplitResult, type RunReport } from '../metrics/report.js';
+import { buildReport, writeReport, type BuildReportInput, type EvalSplitResult, type ReportSimulator, type RunReport } from '../metrics/report.js';
 import { evaluateSample, evaluateSplit, type PeriodicEval } from './evaluate.js';
 import type { JobActors } from './job-actors.js';
 import { jobLayout } from './layout.js';
@@ -26,8 +26,10 @@ import {
   simulatorBackends,
   warmStartExamples,
   type LocalSimulator,
+  type TrainWorld,
 } from './setup.js';
 import { JobSpawner } from './spawn.js';
+import { supervisedTrain } from './supervised.js';
 import { JobWatch } from './watch.js';
 import { ElasticPool } from './elastic.js';
 
@@ -68,6 +70,22 @@ export interface TrainerOptions {
    * local `init()` sized to the layout's CPUs and GPUs.
    */
   runtime?: Runtime | (() => Promise<Runtime>);
+  /**
+   * Run the control arm instead of RL: the same starting policy (the
+   * configured warm start, or policy.model.path), then more warm-start SFT
+   * (warmStart's data mix, lr and batch size; warm start forced on for the mix)
+   * for `budgetS` seconds of wall time (the RL arm's `stages.rl` for the same
+   * seed), then the same evaluation. `before` reuses the RL arm's before
+   * evaluation (same policy, same questions, greedy: identical) instead of
+   * evaluating again.
+   */
+  control?: { budgetS: number; before?: EvalPass };
+}
+
+/** One evaluation of the eval splits: on the test questions and on the dev questions (empty: the world has none). */
+export interface EvalPass {
+  test: EvalSplitResult[];
+  dev: EvalSplitResult[];
 }
 
 /** What the whole job returns. */
@@ -118,8 +136,9 @@ export class Trainer {
     return { executionProviders: roleProviders(this.config, 'evaluation') };
   }
 
-  /** Runs the whole job. */
+  /** Runs the whole job (or its control arm, see `control`). */
   async run(): Promise<TrainResult> {
+    if (this.opts.control) return this.runControl(this.opts.control);
     const c = this.config;
     const t0 = performance.now();
     if (getAlgorithm(c.algorithm.name).needsCritic && !(c.layout.rl.shares.critic > 0)) {
@@ -137,11 +156,11 @@ export class Trainer {
     const localSim = c.simulator.backend === 'local' ? await this.timed('simulator', () => this.prepareSimulator(ds)) : undefined;
     const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
     this.evalCtx = { policyDir, tokenizer, engine: evalEngine, ds };
-    const before = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before')) : [];
+    const before: EvalPass = c.eval.before ? await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before')) : { test: [], dev: [] };
 
     const owned = this.opts.runtime === undefined || typeof this.opts.runtime === 'function';
     const rt = await this.timed('runtime', () => this.runtime());
-    let after: EvalSplitResult[] = [];
+    let after: EvalPass = { test: [], dev: [] };
     let spawner: JobSpawner | undefined;
     let actors: JobActors | undefined;
     const watch = new JobWatch(rt, this.log);
@@ -177,7 +196,7 @@ export class Trainer {
       if (owned) await rt.shutdown();
       else await spawner?.removeGroups();
     }
-    if (before.length === 0 && after.length === 0) {
+    if (before.test.length === 0 && after.test.length === 0) {
       this.log.info({ wallS: (performance.now() - t0) / 1000 }, 'no evaluation configured; report.json not written');
       return { report: null, runDir: this.runDir };
     }
@@ -189,11 +208,96 @@ export class Trainer {
       steps: c.run.totalSteps,
       wallS: (performance.now() - t0) / 1000,
       stages: this.stages,
-      before: before.length ? before : after,
-      after: after.length ? after : before,
+      before: before.test.length ? before.test : after.test,
+      after: after.test.length ? after.test : before.test,
+      devBefore: before.dev,
+      devAfter: after.dev,
+      splitsSizes: this.splitsSizes(ds, before.test.length ? before : after),
+      simulator: reportSimulator(c.simulator.backend, localSim?.report),
     });
     writeReport(this.runDir, report);
     return { report, runDir: this.runDir };
+  }
+
+  /**
+   * The control arm: the RL arm's starting policy, then warm-start SFT (more of
+   * the same mix) for the RL phase's wall time instead of RL, evaluated the
+   * same way; no actors. Its report has `arm: control` and what the SFT did.
+   */
+  private async runControl(ctl: NonNullable<TrainerOptions['control']>): Promise<TrainResult> {
+    const c = this.config;
+    const t0 = performance.now();
+    if (!c.eval.after) throw new Error('the control arm is judged by its evaluation after training; set eval.after: true');
+    mkdirSync(this.runDir, { recursive: true });
+    const ws = { ...c.warmStart, enabled: true };
+    // The world the RL arm had (its warm start's demonstrations); the SFT mix needs the warm start's demonstrations even when the policy comes warm-started.
+    const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
+    const mixDs = c.warmStart.enabled ? ds : await this.timed('world', () => prepareWorld(c, extraDemosFor(ws), this.cwd));
+    const evalEngine = await openEvalEngine(c, ds, this.log);
+    const workDir = path.join(this.runDir, 'work');
+    mkdirSync(workDir, { recursive: true });
+    const { tokenizer } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
+    const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
+    const before: EvalPass = ctl.before?.test.length ? ctl.before : await this.timed('eval-before', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, evalEngine, ds, 'before'));
+    const model = CausalLM.load(policyDir);
+    const mc = model.config;
+    const sftT0 = performance.now();
+    const losses = await this.timed('control-sft', () =>
+      supervisedTrain(model, tokenizer, warmStartExamples(mixDs, ws.demoShare, 4000), {
+        steps: Number.MAX_SAFE_INTEGER,
+        budgetS: ctl.budgetS,
+        lr: ws.lr,
+        batchSize: ws.batchSize,
+        seed: c.run.seed,
+        stream: 'control-sft',
+        warmupSteps: 20,
+        maxLength: Math.min(mc.max_position_embeddings, c.rollout.contextWindow),
+        onStep: (i, loss) => this.progress({ stage: 'control-sft', done: Math.min(ctl.budgetS, (performance.now() - sftT0) / 1000), total: ctl.budgetS, detail: `step ${i + 1} loss ${loss.toFixed(3)}` }),
+      }),
+    );
+    this.progress({ stage: 'control-sft', done: ctl.budgetS, total: ctl.budgetS });
+    const sftS = (performance.now() - sftT0) / 1000;
+    this.log.info({ steps: losses.length, seconds: sftS, budgetS: ctl.budgetS, finalLoss: losses.at(-1) }, 'control arm: warm-start SFT done');
+    const after = await this.timed('eval-after', () => this.evaluate(model, tokenizer, evalEngine, ds, 'after'));
+    const report = buildReport({
+      run: c.run.name,
+      seed: c.run.seed,
+      algorithm: 'sft-control',
+      configSha256: this.opts.configSha256,
+      steps: losses.length,
+      wallS: (performance.now() - t0) / 1000,
+      stages: this.stages,
+      before: before.test,
+      after: after.test,
+      devBefore: before.dev,
+      devAfter: after.dev,
+      splitsSizes: this.splitsSizes(ds, after),
+      arm: 'control',
+      control: { budget: 'rl_wall_s', budget_s: ctl.budgetS, sft_steps: losses.length, sft_s: sftS, sft_lr: ws.lr, sft_batch_size: ws.batchSize },
+    });
+    writeReport(this.runDir, report);
+    return { report, runDir: this.runDir };
+  }
+
+  /**
+   * Only the base policy: the world, the policy tokenizer and the warm start
+   * (warmStart must be on), then the warm-started policy's greedy EM on the
+   * DEV questions (test is not looked at: settings are chosen on dev). See
+   * `writeBasePolicy` for the shipped directory.
+   */
+  async warmStartOnly(): Promise<{ policyDir: string; tokenizerPath: string; dev: EvalSplitResult[]; stages: Record<string, number> }> {
+    const c = this.config;
+    if (!c.warmStart.enabled || c.warmStart.sftSteps === 0) throw new Error('warmStartOnly needs warmStart.enabled with sftSteps > 0 (use fromScratchOverrides to remake a shipped policy)');
+    mkdirSync(this.runDir, { recursive: true });
+    const ds = await this.timed('world', () => prepareWorld(c, extraDemosFor(c.warmStart), this.cwd));
+    const workDir = path.join(this.runDir, 'work');
+    mkdirSync(workDir, { recursive: true });
+    const { tokenizer, tokenizerPath } = await this.timed('tokenizer', async () => this.prepareTokenizer(ds, workDir));
+    const policyDir = await this.timed('warm-start', () => this.warmStart(ds, tokenizer));
+    const engine = await openEvalEngine(c, ds, this.log);
+    const dev = (await this.timed('eval-dev', () => this.evaluate(CausalLM.load(policyDir, this.evalDevice()), tokenizer, engine, ds, 'dev', ['dev']))).dev;
+    if (dev.length === 0) throw new Error('the world has no dev questions of the eval splits\' kinds; the base policy is judged on dev (give world.devSize, or world.dev files for a parquet world)');
+    return { policyDir, tokenizerPath, dev, stages: this.stages };
   }
 
   /** The runtime of the job's actors: the caller's, the caller's factory's, or a local one. */
@@ -252,16 +356,27 @@ export class Trainer {
     return r.dir;
   }
 
-  private async evaluate(model: CausalLM, tokenizer: Tokenizer, engine: SearchEngine, ds: Dataset, when: string): Promise<EvalSplitResult[]> {
-    const out: EvalSplitResult[] = [];
-    for (const split of this.config.eval.splits) {
-      const items = evalItems(ds, split);
-      this.progress({ stage: `eval-${when}`, done: out.length, total: this.config.eval.splits.length, detail: split.name });
-      out.push(await evaluateSplit(model, tokenizer, engine, split, items, this.config.rollout, { greedy: this.config.eval.greedy, seed: this.config.run.seed }));
+  /** Greedy evaluation of every eval split on the test questions, then on the dev questions (when the world has dev questions of the split's kind). */
+  private async evaluate(model: CausalLM, tokenizer: Tokenizer, engine: SearchEngine, ds: TrainWorld, when: string, which: ReadonlyArray<'test' | 'dev'> = ['test', 'dev']): Promise<EvalPass> {
+    const out: EvalPass = { test: [], dev: [] };
+    const jobs = which.flatMap((which) => this.config.eval.splits.map((split) => ({ which, split, items: evalItems(ds, split, which) }))).filter((j) => j.which === 'test' || j.items.length > 0);
+    for (const [i, j] of jobs.entries()) {
+      this.progress({ stage: `eval-${when}`, done: i, total: jobs.length, detail: `${j.which} ${j.split.name}` });
+      out[j.which].push(await evaluateSplit(model, tokenizer, engine, j.split, j.items, this.config.rollout, { greedy: this.config.eval.greedy, seed: this.config.run.seed }));
     }
-    this.progress({ stage: `eval-${when}`, done: out.length, total: out.length });
-    this.log.info({ when, results: out.map((r) => ({ split: r.split, em: r.em })) }, 'evaluation');
+    this.progress({ stage: `eval-${when}`, done: jobs.length, total: jobs.length });
+    this.log.info({ when, test: out.test.map((r) => ({ split: r.split, em: r.em })), dev: out.dev.map((r) => ({ split: r.split, em: r.em })) }, 'evaluation');
     return out;
+  }
+
+  /** Questions evaluated of each protocol split, out of its pool (train: the RL prompts' pool, not evaluated). */
+  private splitsSizes(ds: TrainWorld, pass: EvalPass): NonNullable<BuildReportInput['splitsSizes']> {
+    const n = (rs: readonly EvalSplitResult[]) => rs.reduce((a, r) => a + r.questions, 0);
+    return {
+      train: { evaluated: 0, pool: ds.pool.train },
+      dev: { evaluated: n(pass.dev), pool: ds.pool.dev },
+      test: { evaluated: n(pass.test), pool: ds.pool.test },
+    };
   }
 
   /** Greedy EM on a small held-out sample after step `step` when `eval.every` says so (undefined otherwise). */
@@ -278,7 +393,7 @@ export class Trainer {
     ctx.model.loadParams(weights);
     // The EM curve reads dev questions: the test split is evaluated once, at the end.
     const splits = e.splits.map((s) => ({ ...s, items: evalItems(ctx.ds, s, 'dev') }));
-    const r = await evaluateSample(ctx.model, ctx.tokenizer, ctx.engine, splits, this.config.rollout, { sampleSize: e.sampleSize, seed: this.config.run.seed });
+    const r = await evaluateSample(ctx.model, ctx.tokenizer, ctx.engine, splits, this.config.rollout, { sampleSize: e.sampleSize, seed: this.config.run.seed, split: 'dev' });
     this.log.info({ step, em: r.em, emByType: r.emByType, questions: r.evalQuestions }, 'periodic evaluation');
     return r;
   }
@@ -292,6 +407,23 @@ export class Trainer {
       this.log.warn({ step: line.step, err: (err as Error).message }, 'onStep hook failed; training goes on');
     }
   }
+}
+
+/**
+ * The report's simulator entry: the backend, and the fidelity its tune report
+ * measured on its tuning hold-out (tune.json; older reports named the rates
+ * usefulHasAnswer / noisyHasAnswer); null for a figure it lacks.
+ */
+export function reportSimulator(backend: string, tune: TuneReport | null | undefined): ReportSimulator {
+  const f = (tune?.fidelity ?? null) as Record<string, unknown> | null;
+  const rate = (...keys: string[]): number | null => {
+    for (const k of keys) {
+      const v = f?.[k];
+      if (typeof v === 'number' && v >= 0 && v <= 1) return v;
+    }
+    return null;
+  };
+  return { backend, useful_answer_rate: rate('useful_answer_rate', 'usefulHasAnswer'), noisy_answer_rate: rate('noisy_answer_rate', 'noisyHasAnswer'), format_ok_rate: rate('format_ok_rate') };
 }
 
 /** `p`, or a rejection after `ms`. */

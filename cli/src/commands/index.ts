@@ -19,6 +19,7 @@ import './bench-cluster.js';
 import './bench-ports.js';
 import './bench-weights.js';
 import './train.js';
+import './warm-start.js';
 import './algorithms.js';
 import './logs.js';
 import './bench-pipeline.js';

@@ -1,4 +1,23 @@
-import { Trainer, checkPhysicalGpus, detectGpus, formatMemoryPlan, formatResultsTable, formatTrainPlan, loadTrainConfig, memoryCheck, trainPlan, type StepMetrics, type TrainerProgress } from '@cohort/actors';
+import path from 'node:path';
+import {
+  Trainer,
+  buildSeedsReport,
+  checkPhysicalGpus,
+  detectGpus,
+  formatMemoryPlan,
+  formatResultsTable,
+  formatSeedsTable,
+  formatTrainPlan,
+  fromScratchOverrides,
+  loadTrainConfig,
+  memoryCheck,
+  trainPlan,
+  writeSeedsReport,
+  type RunReport,
+  type SeedRuns,
+  type StepMetrics,
+  type TrainerProgress,
+} from '@cohort/actors';
 import { connect, resolveClusterTarget, targetNote, type ClusterRuntime, type ClusterTarget } from '@cohort/cluster';
 import { pino, type Logger } from 'pino';
 import { openTrainingPublisher, writeRunPlots, type TrainingPublisher } from '@cohort/dashboard';
@@ -53,10 +72,20 @@ function publishSteps(p: TrainingPublisher, run: string, log: Logger): (m: StepM
   };
 }
 
+/** `--seeds 7,8,9` → [7, 8, 9] (distinct non-negative integers). */
+export function parseSeeds(text: string): number[] {
+  const seeds = text.split(',').map((x) => x.trim());
+  const bad = seeds.filter((x) => !/^\d+$/.test(x));
+  if (seeds.length === 0 || bad.length) throw new UsageError(`--seeds ${text}: give comma-separated non-negative integers, e.g. --seeds 7,8,9${bad.length ? ` (not a seed: ${bad.map((b) => `"${b}"`).join(', ')})` : ''}`);
+  const nums = seeds.map(Number);
+  if (new Set(nums).size !== nums.length) throw new UsageError(`--seeds ${text}: a seed is given twice; each seed runs once`);
+  return nums;
+}
+
 commands.push({
   path: ['train'],
   summary: 'run ZeroSearch RL training from a config (world, warm start, RL on the actors, eval before/after)',
-  usage: `Usage: cohort train CONFIG.yaml [--set KEY=VALUE]... [--dry-run] [--resume] [--json] [--log-level LEVEL] [--address NATS_URL [--token-file F] [--cluster NAME]]
+  usage: `Usage: cohort train CONFIG.yaml [--set KEY=VALUE]... [--seeds 7,8,9 [--no-control]] [--from-scratch] [--dry-run] [--resume] [--json] [--log-level LEVEL] [--address NATS_URL [--token-file F] [--cluster NAME]]
 
 Runs the whole job described by CONFIG (e.g. configs/zerosearch/local.yaml):
 makes the world, warm-starts the policy (cached by content hash), evaluates it
@@ -73,6 +102,19 @@ YAML values), e.g. --set algorithm.name=gspo --set run.totalSteps=2; a bad key o
 value is reported like one in the file, naming the --set it came from. The overrides
 are part of the config's hash (a resume needs the same ones).
 --resume continues from the newest checkpoint of the run (same config file).
+--seeds 7,8,9 runs the job once per seed, one after another (run.seed set, run
+name <name>-s<seed>), each followed by its CONTROL arm (<name>-s<seed>-control;
+--no-control skips it): the same starting policy given more warm-start SFT
+(warmStart's data mix, lr and batch size) for as long as that seed's RL phase
+took (its report's stages.rl wall seconds), then the same evaluation, so a gain
+can be credited to RL rather than to more training. It writes
+runs/<name>/seeds.json: per eval split and for the average, the mean, sample
+standard deviation and Student-t 95% CI over the seeds of test EM before, after
+and of the gain, for both arms (em_gain_mean, em_gain_ci95,
+control_em_gain_mean, ...), and the dev EM; and prints a table (--json: seeds.json).
+--from-scratch remakes the base policy instead of loading policy.model.path: a
+random init of policy.fromScratch's architecture, warm-started with the config's
+warmStart settings (see \`cohort warm-start\`).
 --address NATS_URL (or COHORT_ADDRESS) runs every actor of the job on that cluster
 (simulators, rollouts, learners, references, critics), placed through the placement
 groups the plan shows (layout strategy and node labels); this process keeps only
@@ -93,10 +135,19 @@ or a shared filesystem). Without --address everything runs on this machine.`,
       address: { type: 'string' },
       'token-file': { type: 'string' },
       cluster: { type: 'string' },
+      seeds: { type: 'string' },
+      'no-control': { type: 'boolean' },
+      'from-scratch': { type: 'boolean' },
     });
     if (positionals.length !== 1) throw new UsageError('give exactly one config file, e.g. cohort train configs/zerosearch/local.yaml');
+    if (values['no-control'] && !values.seeds) throw new UsageError('--no-control goes with --seeds (the control arm runs only in a multi-seed run)');
+    const seeds = values.seeds !== undefined ? parseSeeds(values.seeds) : undefined;
+    if (seeds && (values.resume || values['dry-run'])) throw new UsageError(`--seeds cannot go with --${values.resume ? 'resume' : 'dry-run'}; run or plan one seed with --set run.seed=N`);
+    if (seeds && values.address) throw new UsageError('--seeds runs here, one seed after another; for seeds on a cluster use `cohort experiment EXP.yaml --address ...`');
+    const scratch = values['from-scratch'] ? fromScratchOverrides((await loadTrainConfig(positionals[0], { overrides: values.set ?? [] })).config) : [];
+    if (seeds) return runSeeds(positionals[0], [...(values.set ?? []), ...scratch], seeds, { control: !values['no-control'], json: values.json ?? false, level: values['log-level'] ?? 'warn' });
     // an invalid config is a ConfigError: the CLI prints its problems (no usage text) and exits 2
-    const loaded = await loadTrainConfig(positionals[0], { overrides: values.set ?? [] });
+    const loaded = await loadTrainConfig(positionals[0], { overrides: [...(values.set ?? []), ...scratch] });
     if (values['dry-run']) {
       const plan = trainPlan(loaded.config);
       const c = loaded.config;
@@ -140,3 +191,38 @@ or a shared filesystem). Without --address everything runs on this machine.`,
     return 0;
   },
 });
+
+/** One run of the job (or its control arm) on this machine; returns its report. */
+async function runOnce(file: string, overrides: readonly string[], logger: Logger, control?: { budgetS: number; before: { test: RunReport['splits']['before']; dev: RunReport['splits']['before'] } }): Promise<{ report: RunReport; runDir: string }> {
+  const loaded = await loadTrainConfig(file, { overrides });
+  const trainer = new Trainer({ config: loaded.config, configSha256: loaded.sha256, logger, onProgress: progressRenderer(), control });
+  const { report, runDir } = await trainer.run();
+  if (!report) throw new Error(`${file}: --seeds compares evaluations; set eval.before and eval.after to true`);
+  writeRunPlots(runDir);
+  process.stderr.write(formatResultsTable(report) + `outputs: ${runDir}\n`);
+  return { report, runDir };
+}
+
+/** `--seeds`: the job per seed (then its control arm), and runs/<name>/seeds.json. */
+async function runSeeds(file: string, overrides: string[], seeds: number[], o: { control: boolean; json: boolean; level: string }): Promise<number> {
+  const base = await loadTrainConfig(file, { overrides });
+  const name = base.config.run.name;
+  const logger = pino({ level: o.level }, pino.destination(2));
+  const runs: SeedRuns[] = [];
+  for (const seed of seeds) {
+    const seedSet = [...overrides, `run.seed=${seed}`];
+    const rl = await runOnce(file, [...seedSet, `run.name=${name}-s${seed}`], logger);
+    const entry: SeedRuns = { seed, rl: rl.report };
+    if (o.control) {
+      const budgetS = rl.report.stages.rl;
+      if (budgetS === undefined) throw new Error(`run ${rl.report.run} recorded no RL stage time (stages.rl); the control arm's budget is that time`);
+      entry.control = (await runOnce(file, [...seedSet, `run.name=${name}-s${seed}-control`], logger, { budgetS, before: { test: rl.report.splits.before, dev: rl.report.dev_splits?.before ?? [] } })).report;
+    }
+    runs.push(entry);
+  }
+  const report = buildSeedsReport(name, runs, base.sha256);
+  const out = writeSeedsReport(path.resolve(base.config.run.outDir, name), report);
+  if (o.json) process.stdout.write(JSON.stringify(report) + '\n'); // lint-allow-console
+  else process.stdout.write(formatSeedsTable(report) + `outputs: ${out}\n`); // lint-allow-console
+  return 0;
+}

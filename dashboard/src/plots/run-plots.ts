@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { parseTrainingStep, type TrainingStep } from '../training-feed.js';
 import { barChartSvg, lineChartSvg, type BarGroup, type LineSeries } from './svg-chart.js';
 
-const splitSchema = z.looseObject({ split: z.string(), kind: z.string(), em: z.number(), coverEm: z.number().optional() });
+const splitSchema = z.looseObject({ split: z.string(), kind: z.string(), em: z.number(), coverEm: z.number().optional(), questions: z.number().optional() });
+const splitSizeSchema = z.looseObject({ evaluated: z.number(), pool: z.number() });
 
 /** The fields of `runs/<name>/report.json` the plots read (see `@cohort/actors` RunReport). */
 export const plotReportSchema = z.looseObject({
@@ -17,6 +18,10 @@ export const plotReportSchema = z.looseObject({
   em_twohop_before: z.number().optional(),
   em_twohop_after: z.number().optional(),
   splits: z.looseObject({ before: z.array(splitSchema), after: z.array(splitSchema) }).optional(),
+  /** Whole-dev-split EM before / after RL (reports since the dev split). */
+  dev_em_before: z.number().optional(),
+  dev_em_after: z.number().optional(),
+  splits_sizes: z.looseObject({ train: splitSizeSchema.optional(), dev: splitSizeSchema.optional(), test: splitSizeSchema.optional() }).optional(),
 });
 export type PlotReport = z.output<typeof plotReportSchema>;
 
@@ -61,33 +66,46 @@ export function rewardPlot(steps: readonly TrainingStep[], run = ''): string {
   return lineChartSvg({ title: `Reward${run ? ` · ${run}` : ''}`, xLabel: 'step', yLabel: 'reward', series });
 }
 
+/** How the points of a periodic evaluation are labelled: "dev EM, 8 questions sampled of 36". */
+function sampleLabel(steps: readonly TrainingStep[]): string {
+  const evals = steps.filter((s) => s.em !== undefined);
+  const split = evals.find((s) => s.evalSplit)?.evalSplit ?? 'held-out';
+  const n = Math.max(0, ...evals.map((s) => s.evalQuestions ?? 0));
+  const pool = Math.max(0, ...evals.map((s) => s.evalPool ?? 0));
+  return `${split} EM, ${n ? `${n} questions sampled` : 'a sample'}${pool ? ` of ${pool}` : ''}`;
+}
+
 /**
- * EM curve: EM evaluated during training (steps with `em`) between the
- * report's before (step 0) and after (last step) figures, per question type.
+ * EM curve. Two kinds of points, drawn and named apart so one is not read as
+ * the other: the periodic evaluation during RL (a fixed sample of the dev
+ * split, `eval.every`; x = updates done), and the final evaluations of
+ * report.json before (x = 0) and after (x = the run's steps) RL: the whole
+ * test split, and the whole dev split when the report has it. Each name says
+ * the split and how many questions its points cover.
  */
 export function emPlot(steps: readonly TrainingStep[], report: PlotReport | undefined, run = ''): string {
   const last = report?.steps ?? (steps.at(-1)?.step ?? 0) + 1;
-  // x is updates done: a step's evaluation runs after its update (step index + 1); before RL is 0, after is the run's step count
+  // x is updates done: a step's evaluation runs after its update (step index + 1)
   const during = steps.filter((s) => s.em !== undefined).map((s) => [s.step + 1, s.em!] as [number, number]);
-  const duringOf = (type: string) => steps.filter((s) => s.emByType?.[type] !== undefined).map((s) => [s.step + 1, s.emByType![type]] as [number, number]);
+  const duringOf = (type: 'single-hop' | 'multi-hop') => steps.filter((s) => s.emByType?.[type] !== undefined).map((s) => [s.step + 1, s.emByType![type]!] as [number, number]);
   const series: LineSeries[] = [];
-  if (report || during.length) {
-    const avg: Array<[number, number]> = [];
-    if (report) avg.push([0, report.em_before]);
-    avg.push(...during);
-    if (report) avg.push([last, report.em_after]);
-    series.push({ name: 'EM (all splits)', points: avg, markers: true });
+  const label = sampleLabel(steps);
+  if (during.length) {
+    series.push({ name: `${label} (during RL)`, points: during, markers: true });
+    for (const type of ['single-hop', 'multi-hop'] as const) {
+      const pts = duringOf(type);
+      if (pts.length) series.push({ name: `${label.split(',')[0]} ${type}, sampled`, points: pts, markers: true });
+    }
   }
-  const byType = (name: string, type: string, before?: number, after?: number) => {
-    const points: Array<[number, number]> = [];
-    if (before !== undefined) points.push([0, before]);
-    points.push(...duringOf(type));
-    if (after !== undefined) points.push([last, after]);
-    if (points.length) series.push({ name, points, markers: true });
-  };
-  byType('single-hop', 'single-hop', report?.em_singlehop_before, report?.em_singlehop_after);
-  byType('multi-hop', 'multi-hop', report?.em_twohop_before, report?.em_twohop_after);
-  return lineChartSvg({ title: `Exact match${run ? ` · ${run}` : ''}`, xLabel: 'step', yLabel: 'EM (%)', series });
+  if (report) {
+    const tested = (report.splits?.after ?? []).reduce((a, x) => a + (x.questions ?? 0), 0);
+    series.push({ name: `test EM before / after RL${tested ? ` (${tested} questions)` : ''}`, points: [[0, report.em_before], [last, report.em_after]], markers: true });
+    if (report.dev_em_before !== undefined && report.dev_em_after !== undefined) {
+      const devN = report.splits_sizes?.dev?.evaluated;
+      series.push({ name: `dev EM before / after RL${devN ? ` (${devN} questions)` : ''}`, points: [[0, report.dev_em_before], [last, report.dev_em_after]], markers: true });
+    }
+  }
+  return lineChartSvg({ title: `Exact match${run ? ` · ${run}` : ''}: dev sample during RL, test before / after`, xLabel: 'RL updates done', yLabel: 'EM (%)', series });
 }
 
 /** EM before and after RL by question type: one group per split plus the single-/multi-hop means. */
@@ -102,7 +120,7 @@ export function emByTypePlot(report: PlotReport, run = ''): string {
   if (report.em_singlehop_before !== undefined) groups.push({ label: 'single-hop mean', values: [{ name: 'before', value: report.em_singlehop_before }, { name: 'after', value: report.em_singlehop_after ?? NaN }] });
   if (report.em_twohop_before !== undefined) groups.push({ label: 'multi-hop mean', values: [{ name: 'before', value: report.em_twohop_before }, { name: 'after', value: report.em_twohop_after ?? NaN }] });
   groups.push({ label: 'average', values: [{ name: 'before', value: report.em_before }, { name: 'after', value: report.em_after }] });
-  return barChartSvg({ title: `EM before / after RL by question type${run ? ` · ${run}` : ''}`, yLabel: 'EM (%)', groups });
+  return barChartSvg({ title: `Test EM before / after RL by question type${run ? ` · ${run}` : ''}`, yLabel: 'EM (%)', groups });
 }
 
 /** Files {@link writeRunPlots} wrote. */
