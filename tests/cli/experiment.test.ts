@@ -43,6 +43,9 @@ test('bad experiment files get errors naming the arm and the key (exit 2)', asyn
   t.regex(armShape.stderr, /seeds: seeds repeat/);
   const dup = await fails(experimentFile('bad4', 'seeds: [1]\narms:\n  - { name: a }\n  - { name: a }\n'));
   t.regex(dup.stderr, /arm names repeat/);
+  const control = await fails(experimentFile('bad5', 'seeds: [1]\narms:\n  - { name: c, control: a }\n  - { name: a }\n  - { name: d, control: nope }\n'));
+  t.regex(control.stderr, /arm "c": control: control "a" must name an arm listed before it/);
+  t.regex(control.stderr, /arm "d": control: control "nope" names no arm/);
   const { stdout } = await run(process.execPath, [bin, 'experiment', experimentFile('good', 'seeds: [1, 2]\narms:\n  - { name: a }\n  - { name: b, set: { algorithm.name: grpo } }\n'), '--check']);
   t.regex(stdout, /2 arms × 2 seeds = 4 runs, all valid/);
 });
@@ -52,7 +55,7 @@ test.serial('a tiny experiment runs every arm × seed, resumes after a kill with
   t.timeout(10 * 60_000);
   const file = experimentFile(
     'tiny',
-    'seeds: [1, 2]\nset: { eval.every: 1, eval.sampleSize: 2 }\narms:\n  - { name: reinforce, description: plain REINFORCE }\n  - { name: no-masking, set: { rollout.maskObservations: false } }\n',
+    'seeds: [1, 2]\nset: { eval.every: 1, eval.sampleSize: 2 }\narms:\n  - { name: reinforce, description: plain REINFORCE }\n  - { name: no-masking, set: { rollout.maskObservations: false } }\n  - { name: control-sft, control: reinforce }\n',
   );
   const expDir = path.join(dir, 'runs', 'tiny');
   const firstMarker = path.join(expDir, 'reinforce-s1', 'trial.json');
@@ -79,16 +82,24 @@ test.serial('a tiny experiment runs every arm × seed, resumes after a kill with
 
   // Second attempt: the finished run is read back, the others run.
   const { stdout, stderr } = await run(process.execPath, [bin, 'experiment', file, '--json'], { maxBuffer: 16 << 20 });
-  t.regex(stderr, /\[1\/4\] reinforce-s1: finished before, read back/);
+  t.regex(stderr, /\[1\/6\] reinforce-s1: finished before, read back/);
   t.notRegex(stderr, /reinforce-s1: running/);
-  t.regex(stderr, /\[4\/4\] no-masking-s2: done/);
+  t.regex(stderr, /\[6\/6\] control-sft-s2: done/);
   t.is(readFileSync(firstMarker, 'utf8'), markerBefore);
   t.is(statSync(path.join(expDir, 'reinforce-s1', 'report.json')).mtimeMs, mtimeBefore);
 
   const results = JSON.parse(stdout);
   t.deepEqual(JSON.parse(readFileSync(path.join(expDir, 'results.json'), 'utf8')).arms, results.arms);
-  t.is(results.runs.length, 4);
-  for (const arm of results.arms) {
+  t.is(results.runs.length, 6);
+  // The control arm: the RL arm's starting point and before-evaluation, SFT for that run's RL wall time instead of RL.
+  for (const seed of [1, 2]) {
+    const rl = results.runs.find((r: { arm: string; seed: number }) => r.arm === 'reinforce' && r.seed === seed).report;
+    const ctl = results.runs.find((r: { arm: string; seed: number }) => r.arm === 'control-sft' && r.seed === seed).report;
+    t.is(ctl.arm, 'control');
+    t.is(ctl.control.budget_s, rl.stages.rl);
+    t.is(ctl.em_before, rl.em_before);
+  }
+  for (const arm of results.arms.filter((a: { name: string }) => a.name !== 'control-sft')) {
     const reports = results.runs.filter((r: { arm: string }) => r.arm === arm.name).map((r: { report: Record<string, number> }) => r.report);
     t.is(reports.length, 2);
     // Independent computation: mean, sample std and the t(0.975, 1 dof) = 12.706 CI for two seeds.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Runtime } from '@cohort/runtime';
 import { runReportSchema, type RunReport } from '../metrics/report.js';
-import { Trainer, type TrainerProgress } from '../trainer/trainer.js';
+import { Trainer, type TrainerOptions, type TrainerProgress } from '../trainer/trainer.js';
 import type { Experiment, Trial } from './experiment-spec.js';
 
 /** `<runDir>/trial.json`: written after report.json, it marks a finished trial. */
@@ -52,10 +52,18 @@ export function finishedTrial(trial: Trial): RunReport | null {
   return r.data;
 }
 
-async function runTrial(trial: Trial, o: RunExperimentOptions): Promise<RunReport> {
+/** The control arm's budget and before-evaluation from the RL run it controls (same seed). */
+function controlFrom(rl: RunReport, name: string): NonNullable<TrainerOptions['control']> {
+  const budgetS = rl.stages.rl;
+  if (budgetS === undefined) throw new Error(`run ${name} recorded no RL stage time (stages.rl); a control arm's budget is that time`);
+  return { budgetS, before: { test: rl.splits.before, dev: rl.dev_splits?.before ?? [] } };
+}
+
+async function runTrial(trial: Trial, o: RunExperimentOptions, controlled?: RunReport): Promise<RunReport> {
   // An unfinished run starts over (its checkpoints came from a killed process).
   rmSync(trial.runDir, { recursive: true, force: true });
   const trainer = new Trainer({
+    ...(controlled ? { control: controlFrom(controlled, trial.controlOf!) } : {}),
     config: trial.loaded.config,
     configSha256: trial.loaded.sha256,
     logger: o.logger.child({ arm: trial.arm, seed: trial.seed }),
@@ -73,11 +81,24 @@ async function runTrial(trial: Trial, o: RunExperimentOptions): Promise<RunRepor
 export async function runExperiment(exp: Experiment, o: RunExperimentOptions): Promise<TrialResult[]> {
   mkdirSync(exp.dir, { recursive: true });
   const results: Array<TrialResult | undefined> = new Array(exp.trials.length);
+  // Each trial's report, as a promise: a control trial waits for the run it controls.
+  const reports = new Map<string, Promise<RunReport>>();
+  const settle = new Map<string, (r: RunReport) => void>();
+  const fail = new Map<string, (e: unknown) => void>();
+  for (const t of exp.trials) {
+    const p = new Promise<RunReport>((resolve, reject) => {
+      settle.set(t.name, resolve);
+      fail.set(t.name, reject);
+    });
+    p.catch(() => undefined);
+    reports.set(t.name, p);
+  }
   const todo: number[] = [];
   exp.trials.forEach((trial, i) => {
     const done = finishedTrial(trial);
     if (done) {
       results[i] = { trial, report: done, reused: true };
+      settle.get(trial.name)!(done);
       o.onTrial?.(trial, 'reused', i, exp.trials.length);
     } else todo.push(i);
   });
@@ -87,9 +108,17 @@ export async function runExperiment(exp: Experiment, o: RunExperimentOptions): P
     while (next < todo.length) {
       const i = todo[next++];
       const trial = exp.trials[i];
-      o.onTrial?.(trial, 'start', i, exp.trials.length);
-      results[i] = { trial, report: await runTrial(trial, o), reused: false };
-      o.onTrial?.(trial, 'done', i, exp.trials.length);
+      try {
+        const controlled = trial.controlOf ? await reports.get(trial.controlOf)! : undefined;
+        o.onTrial?.(trial, 'start', i, exp.trials.length);
+        const report = await runTrial(trial, o, controlled);
+        results[i] = { trial, report, reused: false };
+        settle.get(trial.name)!(report);
+        o.onTrial?.(trial, 'done', i, exp.trials.length);
+      } catch (err) {
+        fail.get(trial.name)!(err);
+        throw err;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, todo.length) }, worker));

@@ -35,10 +35,25 @@ export const experimentSchema = z.strictObject({
         /** What the arm tests, for the results table. */
         description: z.string().default(''),
         set: overridesSchema,
+        /**
+         * This arm is the control of the named (earlier) arm: per seed, that arm's starting
+         * policy and overrides (then this arm's), given more warm-start SFT for the RL phase's
+         * wall time of that arm's run instead of RL, then the same evaluation.
+         */
+        control: nameField('control').optional(),
       }),
     )
     .min(1)
-    .refine((a) => new Set(a.map((x) => x.name)).size === a.length, { message: 'arm names repeat; give each arm its own name' }),
+    .refine((a) => new Set(a.map((x) => x.name)).size === a.length, { message: 'arm names repeat; give each arm its own name' })
+    .superRefine((arms, ctx) => {
+      arms.forEach((a, i) => {
+        if (a.control === undefined) return;
+        const j = arms.findIndex((b) => b.name === a.control);
+        const problem =
+          j < 0 ? `names no arm (arms: ${arms.map((b) => b.name).join(', ')})` : j >= i ? 'must name an arm listed before it (its runs give the budget)' : arms[j].control !== undefined ? `names "${a.control}", itself a control arm` : '';
+        if (problem) ctx.addIssue({ code: 'custom', path: [i, 'control'], message: `control "${a.control}" ${problem}` });
+      });
+    }),
 });
 export type ExperimentSpec = z.output<typeof experimentSchema>;
 
@@ -61,6 +76,8 @@ export interface Trial {
   readonly name: string;
   readonly runDir: string;
   readonly loaded: LoadedConfig;
+  /** Set for a control trial: the trial (same seed) of the arm it controls. */
+  readonly controlOf?: string;
 }
 
 /** A loaded experiment: the spec, its directory and every trial, validated. */
@@ -111,10 +128,11 @@ export async function loadExperiment(file: string, cwd = process.cwd()): Promise
   for (const arm of spec.arms) {
     for (const seed of spec.seeds) {
       const name = `${arm.name}-s${seed}`;
-      const sets = [...toOverrides(spec.set), ...toOverrides(arm.set), `run.seed=${seed}`, `run.name=${name}`, `run.outDir=${JSON.stringify(dir)}`];
+      const controlled = arm.control ? spec.arms.find((a) => a.name === arm.control) : undefined;
+      const sets = [...toOverrides(spec.set), ...toOverrides(controlled?.set ?? {}), ...toOverrides(arm.set), `run.seed=${seed}`, `run.name=${name}`, `run.outDir=${JSON.stringify(dir)}`];
       try {
         const loaded = await loadTrainConfig(baseFile, { overrides: sets });
-        trials.push({ arm: arm.name, seed, name, runDir: path.join(dir, name), loaded });
+        trials.push({ arm: arm.name, seed, name, runDir: path.join(dir, name), loaded, ...(controlled ? { controlOf: `${controlled.name}-s${seed}` } : {}) });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         for (const p of err.problems) problems.push(`arm "${arm.name}": ${p.path || '(config)'}: ${p.message}${p.override ? ` (from ${p.override.replace(/^--set /, 'set ')})` : ''}`);
