@@ -124,3 +124,14 @@ test.serial('a tiny experiment runs every arm × seed, resumes after a kill with
   for (const f of ['em-per-arm.svg', 'gain-per-arm.svg', 'dev-em-curve.svg']) t.regex(readFileSync(path.join(expDir, f), 'utf8'), /^<svg[\s>]/);
   t.regex(readFileSync(path.join(expDir, 'em-per-arm.svg'), 'utf8'), /class="error-bar"/);
 });
+
+test('the paper experiment file validates: every arm the issue names (or the arm that stands for it), at least 3 seeds', async (t) => {
+  const file = new URL('../../configs/experiments/zerosearch-paper.yaml', import.meta.url).pathname;
+  const { stdout } = await run(process.execPath, [bin, 'experiment', file, '--check']);
+  const m = /(\d+) arms × (\d+) seeds/.exec(stdout)!;
+  t.true(Number(m[2]) >= 3);
+  const text = readFileSync(file, 'utf8');
+  for (const arm of ['sim-sft', 'real-bm25', 'sim-prompt', 'random', 'no-masking', 'reinforce', 'ppo', 'control-sft']) t.regex(text, new RegExp(`- name: ${arm}\\n`));
+  // sim-sft stands for the curriculum, masking and grpo arms: the base config has those settings.
+  t.regex(readFileSync(new URL('../../configs/zerosearch/local.yaml', import.meta.url).pathname, 'utf8'), /curriculum: \{ mode: curriculum/);
+});
