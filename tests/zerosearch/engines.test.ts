@@ -90,10 +90,18 @@ test('world simulator: useful documents carry the gold answer, noisy ones never 
   const sim = new WorldSimulator(ds.world, {}, ds.corpus);
   const evalPairs = ds.simPairs.filter((p) => p.split === 'eval');
   t.true(evalPairs.length >= 10);
-  const report = await fidelityCheck(sim, evalPairs);
-  t.true(report.usefulHasAnswer > 0.9, JSON.stringify(report));
-  t.is(report.noisyHasAnswer, 0);
-  t.is(report.meanDocs, 5);
+  const entityNames = (q: string) => sim.entitiesIn(q).slice(0, 1).flatMap((e) => [e.name, ...e.aliases]);
+  const report = await fidelityCheck(new SimulatorSearchEngine({ generator: sim, temperature: 0 }), evalPairs, { entityNames });
+  t.true(report.useful_answer_rate > 0.9, JSON.stringify(report));
+  t.is(report.noisy_answer_rate, 0);
+  t.is(report.mean_docs, 5);
+  t.is(report.format_ok_rate, 1);
+  t.true(report.entity_rate > 0.9, JSON.stringify(report));
+  t.is(report.useful_pairs + report.noisy_pairs, evalPairs.length);
+  // BM25 on the same queries: no modes, so every search counts as useful.
+  const bm25 = await fidelityCheck(new CorpusSearchEngine(ds.corpus), evalPairs.filter((p) => p.mode === 'useful'), { entityNames });
+  t.is(bm25.noisy_pairs, 0);
+  t.true(bm25.useful_answer_rate > 0 && bm25.useful_answer_rate <= 1, JSON.stringify(bm25));
   // Deterministic per prompt.
   t.is(sim.respond(evalPairs[0].prompt), sim.respond(evalPairs[0].prompt));
 });

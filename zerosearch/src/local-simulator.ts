@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -6,6 +7,7 @@ import { CausalLM, SftTrainer, Tokenizer, generate, parseModelConfig, type Model
 import type { SimPair } from './dataset.js';
 import { fidelityCheck, type FidelityReport } from './fidelity.js';
 import { Rng } from '@cohort/engine/rng';
+import { SimulatorSearchEngine } from './simulator-engine.js';
 import { ZEROSEARCH_TAGS } from './template.js';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
 
@@ -52,6 +54,10 @@ export class LocalModelGenerator implements TextGenerator {
     return out.map((s) => s.text ?? this.tokenizer.decode(s.tokens, { skipSpecialTokens: true }));
   }
 
+  async close(): Promise<void> {
+    await this.model.release();
+  }
+
   private padId(): number {
     return this.tokenizer.tokenToId('<|pad|>') ?? 0;
   }
@@ -80,9 +86,34 @@ export const TuneOptionsSchema = z
   .strict();
 export type TuneOptions = z.input<typeof TuneOptionsSchema>;
 
+/** Progress and evaluation hooks of `tuneSimulator`. */
+export interface TuneHooks {
+  readonly logger?: Logger;
+  readonly onStep?: (step: number, loss: number) => void;
+  /** Names of the entity a query names (the fidelity check's entity_rate). */
+  readonly entityNames?: (query: string) => readonly string[] | null;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The config hash of a tuned simulator: sha256 of the tuning options (defaults
+ * filled; `outDir` and `threads` left out, they change where and how fast, not
+ * what) and of the pairs. The same options and pairs give the same hash; the
+ * cache of `prepareLocalSimulator` and the shipped simulator's MANIFEST.json use it.
+ */
+export function simulatorConfigHash(options: TuneOptions | Omit<TuneOptions, 'outDir'>, pairs: readonly SimPair[]): string {
+  const parsed = TuneOptionsSchema.safeParse({ outDir: '-', ...options });
+  if (!parsed.success) throw new Error(`bad tune options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const { outDir: _o, threads: _t, ...what } = parsed.data;
+  return sha256(JSON.stringify({ kind: 'simulator', options: what, pairs: sha256(JSON.stringify(pairs)) }));
+}
+
 /** What `tuneSimulator` reports. */
 export interface TuneReport {
   readonly outDir: string;
+  /** `simulatorConfigHash` of the options and pairs. */
+  readonly configHash: string;
   readonly steps: number;
   readonly trainPairs: number;
   readonly firstLoss: number;
@@ -98,7 +129,7 @@ export interface TuneReport {
  * (`eval`) pairs: how often useful outputs contain the gold answer, against
  * noisy ones. Trains a byte-level BPE tokenizer on the pairs first.
  */
-export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOptions, hooks: { logger?: Logger; onStep?: (step: number, loss: number) => void } = {}): Promise<TuneReport> {
+export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOptions, hooks: TuneHooks = {}): Promise<TuneReport> {
   const parsed = TuneOptionsSchema.safeParse(options);
   if (!parsed.success) throw new Error(`bad tune options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const o = parsed.data;
@@ -156,9 +187,10 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
   tokenizer.save(join(o.outDir, 'tokenizer.json'));
   const gen = new LocalModelGenerator(model, tokenizer);
   const evalSet = held.slice(0, o.evalPairs);
-  const fidelity = evalSet.length ? await fidelityCheck(gen, evalSet, { maxTokens: o.evalMaxTokens, temperature: 0, batch: 8 }) : null;
+  const engine = new SimulatorSearchEngine({ generator: gen, maxTokens: o.evalMaxTokens, temperature: 0 });
+  const fidelity = evalSet.length ? await fidelityCheck(engine, evalSet, { batch: 16, ...(hooks.entityNames ? { entityNames: hooks.entityNames } : {}) }) : null;
   const parameters = [...model.params.values()].reduce((a, p) => a + p.length, 0);
-  const report: TuneReport = { outDir: o.outDir, steps: o.steps, trainPairs: train.length, firstLoss, lastLoss, parameters, seconds: (performance.now() - t0) / 1000, fidelity };
+  const report: TuneReport = { outDir: o.outDir, configHash: simulatorConfigHash(o, pairs), steps: o.steps, trainPairs: train.length, firstLoss, lastLoss, parameters, seconds: (performance.now() - t0) / 1000, fidelity };
   writeFileSync(join(o.outDir, 'tune.json'), JSON.stringify({ options: o, report }, null, 2));
   return report;
 }

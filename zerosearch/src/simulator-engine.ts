@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Curriculum, type CurriculumInput } from './curriculum.js';
 import { Rng } from '@cohort/engine/rng';
 import { validateRequests, type SearchEngine, type SearchMode, type SearchRequest, type SearchResult } from './search-engine.js';
-import { processSimulatorOutput, simulatorPrompt, type SimulatorStyle } from './simulator-prompt.js';
+import { SIMULATOR_STOP, processSimulatorOutput, simulatorPrompt, type SimulatorStyle } from './simulator-prompt.js';
 import { NO_INFORMATION } from './template.js';
 import type { TextGenerator } from './text-generator.js';
 
@@ -72,7 +72,8 @@ export class SimulatorSearchEngine implements SearchEngine {
     validateRequests(requests);
     const modes = requests.map((r) => this.drawMode(r));
     const prompts = requests.map((r, i) => this.promptFor(r, modes[i]));
-    const gen = { maxTokens: this.opts.maxTokens ?? 600, temperature: this.opts.temperature ?? 0.8 };
+    // Generation ends once a sixth document starts (the post-processing drops it anyway).
+    const gen = { maxTokens: this.opts.maxTokens ?? 600, temperature: this.opts.temperature ?? 0.8, stop: [SIMULATOR_STOP] };
     let outputs: (string | Error)[];
     const g = this.opts.generator;
     try {

@@ -18,7 +18,7 @@ const HEAD = 'You act as a web search engine.';
 /**
  * Builds the simulator prompt. `sft`: the shape the tuned simulator expects —
  * engine line, five useful/noisy documents, the user's question and answer,
- * about thirty words each, then `Query:` and `Useful Output:` / `Noisy Output:`.
+ * one or two short sentences each, then `Query:` and `Useful Output:` / `Noisy Output:`.
  * `prompt`: the same plus example documents; its noisy variant asks for related
  * but misleading documents and leaves the question and answer out.
  */
@@ -39,8 +39,8 @@ export function simulatorPrompt(input: SimulatorPromptInput, style: SimulatorSty
   }
   lines.push(
     input.mode === 'useful'
-      ? 'Write about 30 words per document, and make every document help answer the question.'
-      : 'Write about 30 words per document.',
+      ? 'Write one or two short sentences per document, and make every document help answer the question.'
+      : 'Write one or two short sentences per document.',
   );
   if (style === 'prompt' && input.demos?.length) {
     lines.push('Imitate the style of these example documents:');
@@ -71,6 +71,9 @@ export function parseSimulatorPrompt(prompt: string): ParsedSimulatorPrompt | nu
   };
 }
 
+/** The stop string that ends a simulator generation once five documents are written. */
+export const SIMULATOR_STOP = '\nDoc 6';
+
 /**
  * Post-processes simulator output as the reference does: blank lines
  * collapsed, everything from `Doc 6` on dropped. Returns the text to insert and
@@ -82,4 +85,19 @@ export function processSimulatorOutput(raw: string): { text: string; docs: strin
   if (cut >= 0) text = text.slice(0, cut).trim();
   const parts = text.split(/(?:^|\n)\s*Doc \d+\s*:?\s*/).map((s) => s.trim()).filter((s) => s.length > 0);
   return { text, docs: parts.length ? parts : text ? [text] : [] };
+}
+
+/**
+ * Whether processed simulator text holds exactly `n` documents, `Doc 1:` …
+ * `Doc n:` each at the start of a line, in order, none empty (text after the
+ * last document's first line is tolerated as part of it).
+ */
+export function simulatorFormatOk(text: string, n = 5): boolean {
+  const marks = [...text.matchAll(/(?:^|\n)\s*Doc (\d+)\s*:/g)];
+  if (marks.length !== n || !text.trimStart().startsWith('Doc 1')) return false;
+  return marks.every((m, i) => {
+    if (Number(m[1]) !== i + 1) return false;
+    const end = i + 1 < marks.length ? marks[i + 1].index : text.length;
+    return text.slice(m.index + m[0].length, end).trim().length > 0;
+  });
 }

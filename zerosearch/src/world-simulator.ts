@@ -31,19 +31,21 @@ export function guessRelation(text: string): Relation | null {
 /** Options of the template simulator. */
 export interface WorldSimulatorOptions {
   readonly seed?: number;
-  /** Words per document (default 30). */
+  /** Pad each document with filler sentences up to this many words (default 0: fact sentences only). */
   readonly docWords?: number;
 }
 
 /**
  * A deterministic, retrieval-backed simulation "LLM" over a world's facts. It
  * reads the simulator prompt (query, useful/noisy, question and answer), finds
- * the entity the query is about, and writes five ~30-word documents: useful
- * ones state the needed fact; noisy ones are about related but wrong entities,
- * or about the right entity without the needed fact, and never contain the
- * gold answer. A cheap simulator backend and the fallback of the main job; it
- * also produces the simulator tuning targets. Sampling options other than
- * `maxTokens` (a word cap) are ignored; output depends only on the prompt and seed.
+ * the entity the query is about, and writes exactly five short documents of one
+ * or two fact sentences each (a regular shape a tiny simulator can learn):
+ * useful ones lead with the needed fact; noisy ones are about the right entity
+ * and related entities of its kind, state only facts of other relations than
+ * the one asked, and never contain the gold answer. The template (test)
+ * simulator backend; it also writes the learned simulator's tuning targets.
+ * Sampling options other than `maxTokens` (a word cap) are ignored; output
+ * depends only on the prompt and seed.
  */
 export class WorldSimulator implements TextGenerator {
   readonly name = 'world-simulator';
@@ -53,7 +55,7 @@ export class WorldSimulator implements TextGenerator {
 
   constructor(readonly world: World, private readonly opts: WorldSimulatorOptions = {}, docs?: readonly Doc[]) {
     this.engine = new CorpusSearchEngine(docs ?? makeCorpus(world));
-    this.docWords = opts.docWords ?? 30;
+    this.docWords = opts.docWords ?? 0;
     this.names = world.entities
       .flatMap((e) => [e.name, ...e.aliases].map((n) => ({ entity: e, key: n.toLowerCase() })))
       .sort((a, b) => b.key.length - a.key.length);
@@ -140,19 +142,19 @@ export class WorldSimulator implements TextGenerator {
     const { entity, relation } = this.target(query, question);
     const out: string[] = [];
     const safe = (t: string) => !this.mentionsAnswer(t, answers);
+    // Facts of other relations than the asked one, none carrying the answer: no slot the answer could fill.
+    const offTopic = (e: Entity) => this.factsOf(e).filter((f) => f.fact.relation !== relation && safe(this.sentence(f.fact, new Rng(0), f.inverse)));
     if (entity) {
-      // The right entity, without the needed fact.
-      const facts = this.factsOf(entity).filter((f) => f.fact.relation !== relation && safe(this.sentence(f.fact, new Rng(0), f.inverse)));
-      for (let i = 0; i < 2 && facts.length; i++) {
-        const f = rng.pick(facts);
+      // The right entity, without the needed fact (two documents at most).
+      const own = rng.shuffle(offTopic(entity));
+      for (const f of own.slice(0, 2)) {
         const text = padText([this.sentence(f.fact, rng, f.inverse)], entity.name, this.docWords, rng);
         if (safe(text)) out.push(text);
       }
-      // Related but wrong entities of the same kind, stating the asked relation.
-      const peers = rng.shuffle(this.world.ofKind(entity.kind).filter((e) => e.id !== entity.id));
-      for (const p of peers) {
+      // Related entities of the same kind, off-topic facts only.
+      for (const p of rng.shuffle(this.world.ofKind(entity.kind).filter((e) => e.id !== entity.id))) {
         if (out.length >= 5) break;
-        const pf = this.factsOf(p).filter((f) => (relation ? f.fact.relation === relation : true));
+        const pf = offTopic(p);
         if (!pf.length) continue;
         const f = rng.pick(pf);
         const text = padText([this.sentence(f.fact, rng, f.inverse)], p.name, this.docWords, rng);

@@ -10,6 +10,7 @@ import {
   readCorpusFile,
   readQAItems,
   readTuneReport,
+  simulatorConfigHash,
   tuneSimulator,
   type Dataset,
   type QAItem,
@@ -287,7 +288,7 @@ export async function prepareLocalSimulator(
     evalPairs: 8,
     evalMaxTokens: Math.min(sim.maxTokens, 128),
   };
-  const dir = path.join(cacheDir, contentHash({ kind: 'simulator', options, pairs: contentHash(ds.simPairs) }));
+  const dir = path.join(cacheDir, simulatorConfigHash(options, ds.simPairs).slice(0, 16));
   if (readTuneReport(dir) && existsSync(path.join(dir, 'model.safetensors'))) return { dir, cached: true, report: readTuneReport(dir) };
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;

@@ -9,6 +9,7 @@ import './data-make.js';
 import './search.js';
 import './search-serve.js';
 import './curriculum.js';
+import './sim-eval.js';
 import './sim-serve.js';
 import './bench-engine.js';
 import './sim-tune.js';

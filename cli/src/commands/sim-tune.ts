@@ -1,24 +1,34 @@
-import { join, resolve } from 'node:path';
-import { makeDataset, readJsonl, tuneSimulator, type SimPair } from '@cohort/zerosearch';
+import { resolve } from 'node:path';
+import { tuneSimulator, writeSimulatorManifest } from '@cohort/zerosearch';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
-import { intFlag, numFlag, sizeFlag } from './zerosearch-common.js';
+import { SIM_EVAL_DEFAULTS } from './sim-eval.js';
+import { evaluateSimulatorDir, intFlag, loadSimData, numFlag, queryEntityNames, simDataSource } from './zerosearch-common.js';
+
+/** Tuning defaults of `cohort sim tune` (those of the shipped simulator are in its MANIFEST.json command). */
+export const SIM_TUNE_DEFAULTS = { steps: 500, batch: 8, lr: 3e-3, hidden: 128, layers: 2, heads: 4, vocab: 1024 } as const;
 
 commands.push({
   path: ['sim', 'tune'],
   summary: 'fine-tune the local search simulator on the tuning pairs and report its fidelity',
-  usage: `Usage: cohort sim tune [--data DIR | --seed N --size S] [--out DIR] [--steps N] [--batch N] [--lr X]
-                      [--hidden N] [--layers N] [--vocab N] [--eval N] [--eval-tokens N] [--threads N] [--json]
+  usage: `Usage: cohort sim tune [--config TRAIN.yaml | --data DIR | --seed N --size S] [--out DIR] [--steps N] [--batch N]
+                      [--lr X] [--hidden N] [--layers N] [--heads N] [--vocab N] [--eval N] [--eval-tokens N]
+                      [--threads N] [--json]
 
-Trains a small Qwen2-style model (engine, ONNX Runtime) with SFT on sim_pairs.jsonl (from --data,
-or the world made in memory): prompt masked, loss on the five documents. Then runs the fidelity
-check on held-out pairs: how often useful outputs contain the gold answer, against noisy ones.
-Writes config.json, model.safetensors, tokenizer.json and tune.json into --out (default models/simulator).`,
+Trains a small Qwen2-style model (engine, ONNX Runtime) with SFT on the simulator pairs of --config (a
+training config's synthetic world, as the main job makes it), --data (sim_pairs.jsonl of a
+\`cohort data make\` directory) or the world made from --seed/--size: prompt masked, loss on the five
+documents; the tokenizer is trained on the tuning ("train" split) pairs only. Then measures it as
+\`cohort sim eval\` does on the held-out pairs (--eval N of them, default all; 0 skips), greedy, at most
+--eval-tokens new tokens (default ${SIM_EVAL_DEFAULTS.maxTokens}). Writes config.json, model.safetensors, tokenizer.json,
+tune.json and MANIFEST.json (this command, the config hash of options and pairs, the sha256 of each
+file, the fidelity figures) into --out (default models/simulator).`,
   async run(argv) {
     const { values } = parseFlags(
       argv,
       {
+        config: { type: 'string' },
         data: { type: 'string' },
         seed: { type: 'string' },
         size: { type: 'string' },
@@ -28,6 +38,7 @@ Writes config.json, model.safetensors, tokenizer.json and tune.json into --out (
         lr: { type: 'string' },
         hidden: { type: 'string' },
         layers: { type: 'string' },
+        heads: { type: 'string' },
         vocab: { type: 'string' },
         eval: { type: 'string' },
         'eval-tokens': { type: 'string' },
@@ -36,39 +47,61 @@ Writes config.json, model.safetensors, tokenizer.json and tune.json into --out (
       },
       false,
     );
-    const seed = intFlag('seed', values.seed, 7);
-    const pairs: SimPair[] = values.data ? await readJsonl<SimPair>(join(values.data, 'sim_pairs.jsonl')) : [...makeDataset({ seed, size: sizeFlag(values.size) }).simPairs];
-    if (pairs.length === 0) throw new UsageError('no simulator pairs found; make data with: cohort data make');
+    const source = simDataSource(values);
+    const seed = 'seed' in source ? source.seed : intFlag('seed', values.seed, 7);
+    const data = await loadSimData(source);
+    if (data.pairs.length === 0) throw new UsageError('no simulator pairs found; make data with: cohort data make');
     const outDir = resolve(values.out ?? 'models/simulator');
-    const steps = intFlag('steps', values.steps, 500, 1);
+    const steps = intFlag('steps', values.steps, SIM_TUNE_DEFAULTS.steps, 1);
+    const hidden = intFlag('hidden', values.hidden, SIM_TUNE_DEFAULTS.hidden, 8);
+    const heads = intFlag('heads', values.heads, SIM_TUNE_DEFAULTS.heads, 1);
+    if (hidden % heads !== 0) throw new UsageError(`--hidden ${hidden} must be a multiple of --heads ${heads}`);
+    const evalTokens = intFlag('eval-tokens', values['eval-tokens'], SIM_EVAL_DEFAULTS.maxTokens, 1);
+    const threads = values.threads ? intFlag('threads', values.threads, 1, 1) : undefined;
     const report = await tuneSimulator(
-      pairs,
+      data.pairs,
       {
         outDir,
         steps,
-        batchSize: intFlag('batch', values.batch, 8, 1),
-        lr: numFlag('lr', values.lr, 3e-3, 1e-8, 1),
-        hiddenSize: intFlag('hidden', values.hidden, 128, 8),
-        layers: intFlag('layers', values.layers, 2, 1),
-        vocabSize: intFlag('vocab', values.vocab, 1024, 300),
-        evalPairs: intFlag('eval', values.eval, 16, 0),
-        evalMaxTokens: intFlag('eval-tokens', values['eval-tokens'], 256, 1),
+        batchSize: intFlag('batch', values.batch, SIM_TUNE_DEFAULTS.batch, 1),
+        lr: numFlag('lr', values.lr, SIM_TUNE_DEFAULTS.lr, 1e-8, 1),
+        hiddenSize: hidden,
+        layers: intFlag('layers', values.layers, SIM_TUNE_DEFAULTS.layers, 1),
+        heads,
+        vocabSize: intFlag('vocab', values.vocab, SIM_TUNE_DEFAULTS.vocab, 300),
+        // Measured below as `cohort sim eval` does (with BM25 beside it), not by the tuner's own check.
+        evalPairs: 0,
+        evalMaxTokens: evalTokens,
         seed,
-        ...(values.threads ? { threads: intFlag('threads', values.threads, 1, 1) } : {}),
+        ...(threads ? { threads } : {}),
       },
       {
+        entityNames: queryEntityNames(data.world, data.corpus),
         onStep: (step, loss) => {
           if (!values.json && (step === 1 || step % 25 === 0 || step === steps)) process.stderr.write(`step ${step}/${steps} loss ${loss.toFixed(4)}\n`);
         },
       },
     );
-    if (values.json) process.stdout.write(JSON.stringify(report) + '\n');
+    const evalN = values.eval !== undefined ? intFlag('eval', values.eval, 0, 0) : undefined;
+    const fidelity = evalN === 0 ? null : await evaluateSimulatorDir(outDir, data, { ...SIM_EVAL_DEFAULTS, maxTokens: evalTokens, ...(evalN ? { pairs: evalN } : {}), ...(threads ? { threads } : {}) });
+    const held = data.pairs.filter((p) => p.split === 'eval').length;
+    const manifest = writeSimulatorManifest(outDir, {
+      command: ['cohort', 'sim', 'tune', ...argv].join(' '),
+      source: { ...source },
+      report,
+      pairs: { train: data.pairs.length - held, eval: held },
+      // The model path is where this machine wrote it; the figures are what travels.
+      fidelity: fidelity ? ({ ...fidelity, model: values.out ?? 'models/simulator' } as typeof fidelity) : null,
+    });
+    if (values.json) process.stdout.write(JSON.stringify({ ...report, fidelity, manifest }) + '\n');
     else {
-      const f = report.fidelity;
+      const f = fidelity;
       process.stdout.write(
         `tuned ${report.parameters} parameters on ${report.trainPairs} pairs in ${report.seconds.toFixed(1)} s; loss ${report.firstLoss.toFixed(3)} -> ${report.lastLoss.toFixed(3)}\n` +
-          (f ? `fidelity on ${f.pairs} held-out pairs: useful outputs with the gold answer ${(100 * f.usefulHasAnswer).toFixed(1)}%, noisy ${(100 * f.noisyHasAnswer).toFixed(1)}%, ${f.meanDocs.toFixed(1)} docs each\n` : '') +
-          `saved to ${report.outDir}\n`,
+          (f
+            ? `fidelity on ${f.pairs} held-out pairs: useful ${f.useful_answer_rate.toFixed(3)} (bm25 ${f.bm25_answer_rate.toFixed(3)}), noisy ${f.noisy_answer_rate.toFixed(3)}, entity ${f.entity_rate.toFixed(3)}, format ${f.format_ok_rate.toFixed(3)}, ${f.searches_per_s.toFixed(2)} searches/s\n`
+            : '') +
+          `saved to ${report.outDir} (config hash ${report.configHash.slice(0, 16)})\n`,
       );
     }
     return 0;
