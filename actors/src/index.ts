@@ -4,7 +4,6 @@
  */
 export * from './core.js';
 export * from './simulator/dynamic-batcher.js';
-export * from './simulator/engine-text-generator.js';
 export * from './simulator/managed-server.js';
 export * from './simulator/managed-generator.js';
 export * from './simulator/simulator-actor.js';

@@ -119,9 +119,11 @@ export interface SimulatorEvalReport {
 /**
  * `cohort sim eval`'s report: `fidelityCheck` of the simulator on the pairs
  * (useful and noisy), and of the real engine on the useful pairs' queries.
+ * `measured`: the simulator's check when it was already run on these pairs (the tuner's).
  */
-export async function simulatorEval(simulator: SearchEngine, real: SearchEngine, pairs: readonly SimPair[], opts: FidelityOptions = {}): Promise<SimulatorEvalReport> {
-  const sim = await fidelityCheck(simulator, pairs, opts);
+export async function simulatorEval(simulator: SearchEngine | FidelityReport, real: SearchEngine, pairs: readonly SimPair[], opts: FidelityOptions = {}): Promise<SimulatorEvalReport> {
+  const sim = 'search' in simulator ? await fidelityCheck(simulator, pairs, opts) : simulator;
+  if (sim.pairs !== pairs.length) throw new Error(`the simulator's fidelity report covers ${sim.pairs} pairs, not the ${pairs.length} given`);
   const useful = pairs.filter((p) => p.mode === 'useful');
   const bm25 = useful.length ? await fidelityCheck(real, useful, opts) : null;
   const met = Object.fromEntries(

@@ -14,22 +14,28 @@ import type { GenerateOptions, TextGenerator } from './text-generator.js';
 /**
  * A TextGenerator over the engine's local model (ONNX Runtime): prompts are
  * tokenized, left-truncated to fit the context, generated in one batch with
- * the engine's sampler; a matched stop string is kept at the end of the text.
+ * the engine's KV-cached sampler; a matched stop string is kept at the end of
+ * the text. Each call draws with the next seed (`seed`, `seed + 1`, …) unless
+ * the call names its own. The local simulator of `cohort sim serve`, `sim
+ * eval` and the SimulatorActor's `local` backend.
  */
 export class LocalModelGenerator implements TextGenerator {
   readonly name: string;
+  private readonly seed: number;
+  private calls = 0;
 
-  constructor(readonly model: CausalLM, readonly tokenizer: Tokenizer, name = 'cohort-local') {
-    this.name = name;
+  constructor(readonly model: CausalLM, readonly tokenizer: Tokenizer, opts: { name?: string; seed?: number } = {}) {
+    this.name = opts.name ?? 'cohort-local';
+    this.seed = opts.seed ?? 0;
   }
 
   /** Loads `config.json`, `model.safetensors` and `tokenizer.json` from a directory. */
-  static load(dir: string, opts: { threads?: number } = {}): LocalModelGenerator {
+  static load(dir: string, opts: { threads?: number; executionProviders?: ('cpu' | 'webgpu' | 'cuda')[]; name?: string; seed?: number } = {}): LocalModelGenerator {
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
       if (!existsSync(join(dir, f))) throw new Error(`${dir} lacks ${f}; a simulator model directory comes from \`cohort sim tune --out ${dir}\``);
     }
-    const model = CausalLM.load(dir, opts.threads ? { threads: opts.threads } : {});
-    return new LocalModelGenerator(model, Tokenizer.fromFile(join(dir, 'tokenizer.json')), `cohort-local:${dir.split('/').filter(Boolean).pop()}`);
+    const model = CausalLM.load(dir, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.executionProviders ? { executionProviders: opts.executionProviders } : {}) });
+    return new LocalModelGenerator(model, Tokenizer.fromFile(join(dir, 'tokenizer.json')), { name: opts.name ?? `cohort-local:${dir.split('/').filter(Boolean).pop()}`, seed: opts.seed ?? 0 });
   }
 
   async generate(prompts: readonly string[], opts: GenerateOptions): Promise<string[]> {
@@ -40,12 +46,12 @@ export class LocalModelGenerator implements TextGenerator {
       const t = this.tokenizer.encode(p);
       return t.length > room ? t.slice(t.length - room) : t.length ? t : [this.padId()];
     });
-    const eos = this.tokenizer.tokenToId('<|endoftext|>');
+    const eos = this.tokenizer.eosTokenId ?? this.tokenizer.tokenToId('<|endoftext|>');
     const out = await generate(this.model, ids, {
       maxNewTokens: maxNew,
       temperature: opts.temperature,
       ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
-      seed: opts.seed ?? 0,
+      seed: opts.seed ?? this.seed + this.calls++,
       stopStrings: opts.stop?.length ? [...opts.stop] : [],
       stopTokenIds: eos === undefined ? [] : [eos],
       padTokenId: this.padId(),
@@ -59,7 +65,7 @@ export class LocalModelGenerator implements TextGenerator {
   }
 
   private padId(): number {
-    return this.tokenizer.tokenToId('<|pad|>') ?? 0;
+    return this.tokenizer.padTokenId ?? this.tokenizer.tokenToId('<|pad|>') ?? 0;
   }
 }
 
@@ -98,14 +104,14 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 /**
  * The config hash of a tuned simulator: sha256 of the tuning options (defaults
- * filled; `outDir` and `threads` left out, they change where and how fast, not
- * what) and of the pairs. The same options and pairs give the same hash; the
+ * filled; `outDir`, `threads` and `evalPairs` left out: they change where, how
+ * fast and how much is measured, not the model) and of the pairs. The same options and pairs give the same hash; the
  * cache of `prepareLocalSimulator` and the shipped simulator's MANIFEST.json use it.
  */
 export function simulatorConfigHash(options: TuneOptions | Omit<TuneOptions, 'outDir'>, pairs: readonly SimPair[]): string {
   const parsed = TuneOptionsSchema.safeParse({ outDir: '-', ...options });
   if (!parsed.success) throw new Error(`bad tune options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const { outDir: _o, threads: _t, ...what } = parsed.data;
+  const { outDir: _o, threads: _t, evalPairs: _e, ...what } = parsed.data;
   return sha256(JSON.stringify({ kind: 'simulator', options: what, pairs: sha256(JSON.stringify(pairs)) }));
 }
 

@@ -2,6 +2,7 @@ import { CausalLM, Tokenizer } from '@cohort/engine';
 import { actorClass, actorContext, inActor } from '@cohort/runtime';
 import {
   CorpusSearchEngine,
+  LocalModelGenerator,
   OpenAIClient,
   SimulatorSearchEngine,
   WORLD_SIZES,
@@ -16,7 +17,6 @@ import {
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DynamicBatcher, batchSizeSummary } from './dynamic-batcher.js';
-import { EngineTextGenerator } from './engine-text-generator.js';
 import { ManagedGenerator } from './managed-generator.js';
 import { ManagedServer, fillPlaceholders, pickPort } from './managed-server.js';
 
@@ -118,7 +118,8 @@ function makeGenerator(spec: ParsedSpec): TextGenerator {
     case 'openai':
       return new OpenAIClient({ addresses: b.addresses, model: b.model });
     case 'local':
-      return new EngineTextGenerator(CausalLM.load(b.modelDir, b.device ? { executionProviders: b.device } : {}), Tokenizer.fromFile(b.tokenizer), { name: `simulator-${spec.index}`, seed: spec.seed + spec.index });
+      // Batched, KV-cached generation (engine `generate`); the DynamicBatcher below gathers concurrent searches into one call.
+      return new LocalModelGenerator(CausalLM.load(b.modelDir, b.device ? { executionProviders: b.device } : {}), Tokenizer.fromFile(b.tokenizer), { name: `simulator-${spec.index}`, seed: spec.seed + spec.index });
     case 'managed':
     case 'corpus':
       throw new Error(`a ${b.kind} backend is not a text generator`);

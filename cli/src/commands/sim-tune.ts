@@ -1,10 +1,9 @@
-import { resolve } from 'node:path';
 import { tuneSimulator, writeSimulatorManifest } from '@cohort/zerosearch';
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
 import { SIM_EVAL_DEFAULTS } from './sim-eval.js';
-import { evaluateSimulatorDir, intFlag, loadSimData, numFlag, queryEntityNames, simDataSource } from './zerosearch-common.js';
+import { compareWithEngine, intFlag, loadSimData, numFlag, queryEntityNames, simDataSource } from './zerosearch-common.js';
 
 /** Tuning defaults of `cohort sim tune` (those of the shipped simulator are in its MANIFEST.json command). */
 export const SIM_TUNE_DEFAULTS = { steps: 500, batch: 8, lr: 3e-3, hidden: 128, layers: 2, heads: 4, vocab: 1024 } as const;
@@ -51,13 +50,16 @@ file, the fidelity figures) into --out (default models/simulator).`,
     const seed = 'seed' in source ? source.seed : intFlag('seed', values.seed, 7);
     const data = await loadSimData(source);
     if (data.pairs.length === 0) throw new UsageError('no simulator pairs found; make data with: cohort data make');
-    const outDir = resolve(values.out ?? 'models/simulator');
+    // As given (relative to the working directory): tune.json records it.
+    const outDir = values.out ?? 'models/simulator';
     const steps = intFlag('steps', values.steps, SIM_TUNE_DEFAULTS.steps, 1);
     const hidden = intFlag('hidden', values.hidden, SIM_TUNE_DEFAULTS.hidden, 8);
     const heads = intFlag('heads', values.heads, SIM_TUNE_DEFAULTS.heads, 1);
     if (hidden % heads !== 0) throw new UsageError(`--hidden ${hidden} must be a multiple of --heads ${heads}`);
     const evalTokens = intFlag('eval-tokens', values['eval-tokens'], SIM_EVAL_DEFAULTS.maxTokens, 1);
     const threads = values.threads ? intFlag('threads', values.threads, 1, 1) : undefined;
+    const held = data.pairs.filter((p) => p.split === 'eval').length;
+    const evalN = values.eval !== undefined ? Math.min(held, intFlag('eval', values.eval, 0, 0)) : undefined;
     const report = await tuneSimulator(
       data.pairs,
       {
@@ -69,8 +71,8 @@ file, the fidelity figures) into --out (default models/simulator).`,
         layers: intFlag('layers', values.layers, SIM_TUNE_DEFAULTS.layers, 1),
         heads,
         vocabSize: intFlag('vocab', values.vocab, SIM_TUNE_DEFAULTS.vocab, 300),
-        // Measured below as `cohort sim eval` does (with BM25 beside it), not by the tuner's own check.
-        evalPairs: 0,
+        // The tuner's fidelity check (tune.json) on the held-out pairs; BM25 is measured beside it below.
+        evalPairs: evalN ?? held,
         evalMaxTokens: evalTokens,
         seed,
         ...(threads ? { threads } : {}),
@@ -82,16 +84,14 @@ file, the fidelity figures) into --out (default models/simulator).`,
         },
       },
     );
-    const evalN = values.eval !== undefined ? intFlag('eval', values.eval, 0, 0) : undefined;
-    const fidelity = evalN === 0 ? null : await evaluateSimulatorDir(outDir, data, { ...SIM_EVAL_DEFAULTS, maxTokens: evalTokens, ...(evalN ? { pairs: evalN } : {}), ...(threads ? { threads } : {}) });
-    const held = data.pairs.filter((p) => p.split === 'eval').length;
+    const fidelity = report.fidelity ? await compareWithEngine(report.fidelity, data, { ...SIM_EVAL_DEFAULTS, maxTokens: evalTokens, pairs: report.fidelity.pairs }) : null;
     const manifest = writeSimulatorManifest(outDir, {
       command: ['cohort', 'sim', 'tune', ...argv].join(' '),
       source: { ...source },
       report,
       pairs: { train: data.pairs.length - held, eval: held },
       // The model path is where this machine wrote it; the figures are what travels.
-      fidelity: fidelity ? ({ ...fidelity, model: values.out ?? 'models/simulator' } as typeof fidelity) : null,
+      fidelity,
     });
     if (values.json) process.stdout.write(JSON.stringify({ ...report, fidelity, manifest }) + '\n');
     else {

@@ -18,6 +18,7 @@ import {
   simulatorEval,
   type Doc,
   type SimPair,
+  type FidelityReport,
   type SimulatorEvalReport,
   type World,
 } from '@cohort/zerosearch';
@@ -123,12 +124,22 @@ export interface SimEvalSettings {
   readonly threads?: number;
 }
 
+/** What `cohort sim eval` reports: the fidelity figures with the settings they were measured at. */
+export type SimEvalFigures = SimulatorEvalReport & { held_out_pairs: number; batch: number; max_tokens: number; temperature: number; topk: number };
+
+/** The real engine's figures (BM25 top-k over the corpus) beside a simulator fidelity check already run on the first held-out pairs. */
+export async function compareWithEngine(sim: FidelityReport, data: SimData, s: SimEvalSettings): Promise<SimEvalFigures> {
+  const held = data.pairs.filter((p) => p.split === 'eval');
+  const report = await simulatorEval(sim, new CorpusSearchEngine(data.corpus, { topk: s.topk }), held.slice(0, sim.pairs), { batch: s.batch, entityNames: queryEntityNames(data.world, data.corpus) });
+  return { held_out_pairs: held.length, ...report, batch: s.batch, max_tokens: s.maxTokens, temperature: s.temperature, topk: s.topk };
+}
+
 /**
  * `cohort sim eval`'s measurement: the tuned model in `dir` answers the
  * held-out (`eval`) pairs through the simulator search engine, and the real
  * engine (BM25 top-k over the corpus) answers the useful pairs' queries.
  */
-export async function evaluateSimulatorDir(dir: string, data: SimData, s: SimEvalSettings): Promise<SimulatorEvalReport & { model: string; held_out_pairs: number; batch: number; max_tokens: number; temperature: number; topk: number }> {
+export async function evaluateSimulatorDir(dir: string, data: SimData, s: SimEvalSettings): Promise<SimEvalFigures & { model: string }> {
   const held = data.pairs.filter((p) => p.split === 'eval');
   if (held.length === 0) throw new UsageError('these simulator pairs have no held-out (split "eval") pairs to measure on; make data with a simEvalFraction > 0');
   const pairs = held.slice(0, s.pairs ?? held.length);
