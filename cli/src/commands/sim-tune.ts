@@ -47,8 +47,8 @@ file, the fidelity figures) into --out (default models/simulator).`,
       false,
     );
     const source = simDataSource(values);
-    const seed = 'seed' in source ? source.seed : intFlag('seed', values.seed, 7);
     const data = await loadSimData(source);
+    const seed = data.seed;
     if (data.pairs.length === 0) throw new UsageError('no simulator pairs found; make data with: cohort data make');
     // As given (relative to the working directory): tune.json records it.
     const outDir = values.out ?? 'models/simulator';

@@ -74,6 +74,8 @@ export interface SimData {
   readonly world: World;
   readonly corpus: Doc[];
   readonly source: SimDataSource;
+  /** The seed the pairs were made with (a training config's run seed; 7 for a data directory). */
+  readonly seed: number;
 }
 
 /** The source named by --config / --data / --seed --size (at most one of the first two), else `fallback`. */
@@ -92,14 +94,14 @@ export async function loadSimData(source: SimDataSource): Promise<SimData> {
     const { config } = await loadTrainConfig(source.config);
     if (config.world.kind !== 'synthetic') throw new UsageError(`--config ${source.config}: world.kind is ${config.world.kind}; simulator pairs come from a synthetic world`);
     const ds = await prepareWorld(config, 0);
-    return { pairs: [...ds.simPairs], world: ds.world, corpus: [...ds.corpus], source };
+    return { pairs: [...ds.simPairs], world: ds.world, corpus: [...ds.corpus], source, seed: config.run.seed };
   }
   if ('data' in source) {
     const { world, corpus } = await worldAndCorpus({ data: source.data, seed: 0, size: 'default' });
-    return { pairs: await readJsonl<SimPair>(join(source.data, DATASET_FILES.simPairs)), world, corpus, source };
+    return { pairs: await readJsonl<SimPair>(join(source.data, DATASET_FILES.simPairs)), world, corpus, source, seed: 7 };
   }
   const ds = makeDataset({ seed: source.seed, size: source.size });
-  return { pairs: [...ds.simPairs], world: ds.world, corpus: [...ds.corpus], source };
+  return { pairs: [...ds.simPairs], world: ds.world, corpus: [...ds.corpus], source, seed: source.seed };
 }
 
 /** Names (name and aliases) of the entity a query names first, or null (the fidelity check's entity_rate). */
