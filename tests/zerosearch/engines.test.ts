@@ -15,7 +15,11 @@ import {
   parseSimulatorPrompt,
   processSimulatorOutput,
   simulatorPrompt,
+  guessRelation,
+  simulatorFormatOk,
+  type Relation,
 } from '@cohort/zerosearch';
+import { FACT_SENTENCES, INVERSE_SENTENCES, fill } from '../../zerosearch/src/phrasing.js';
 
 const ds = makeDataset({ size: 'tiny', seed: 3 });
 
@@ -135,4 +139,39 @@ test('simulator engine: failures are counted, fall back to "No information avail
   const strict = new SimulatorSearchEngine({ generator: client, onFailure: 'throw' });
   await t.throwsAsync(strict.search([{ query: 'c' }]), { message: /simulator search failed for query "c"/ });
   t.is(strict.metrics.failures, 1);
+});
+
+test('simulator output format: exactly Doc 1..Doc N in order, none empty; trailing text belongs to the last', (t) => {
+  const five = 'Doc 1: a\nDoc 2: b\nDoc 3: c\nDoc 4: d\nDoc 5: e';
+  t.true(simulatorFormatOk(five));
+  t.true(simulatorFormatOk(`${five} and more\ntrailing words`));
+  t.true(simulatorFormatOk(processSimulatorOutput(`${five}\nDoc 6: f`).text));
+  t.false(simulatorFormatOk('Doc 1: a\nDoc 2: b\nDoc 3: c\nDoc 4: d'));
+  t.false(simulatorFormatOk('Doc 1: a\nDoc 3: b\nDoc 3: c\nDoc 4: d\nDoc 5: e'));
+  t.false(simulatorFormatOk('Doc 1: a\nDoc 2:\nDoc 3: c\nDoc 4: d\nDoc 5: e'));
+  t.false(simulatorFormatOk(`intro\n${five}`));
+  t.true(simulatorFormatOk('Doc 1: a\nDoc 2: b', 2));
+});
+
+test('world simulator: five short documents; noisy ones never state a fact of the asked relation', (t) => {
+  const sim = new WorldSimulator(ds.world, {}, ds.corpus);
+  // Every sentence that states a fact of a relation, in every phrasing.
+  const statements = (rel: Relation) =>
+    ds.world.facts
+      .filter((f) => f.relation === rel)
+      .flatMap((f) => [...FACT_SENTENCES[rel], ...(INVERSE_SENTENCES[rel] ?? [])].map((p) => fill(p, { s: ds.world.entity(f.subject).name, o: ds.world.objectName(f) })));
+  let checked = 0;
+  for (const p of ds.simPairs.slice(0, 60)) {
+    const { text, docs } = processSimulatorOutput(sim.respond(p.prompt));
+    t.true(simulatorFormatOk(text), text);
+    for (const d of docs) t.true(d.split(/\s+/).length <= 24, d);
+    const rel = guessRelation(p.query);
+    if (p.mode === 'noisy' && rel) {
+      checked++;
+      t.false(docs.some((d) => d.includes(p.goldenAnswers[0])), text);
+      const stated = statements(rel);
+      t.false(docs.some((d) => stated.some((x) => d.includes(x))), `${p.query}: ${text}`);
+    }
+  }
+  t.true(checked >= 10, `${checked}`);
 });

@@ -160,10 +160,18 @@ export class WorldSimulator implements TextGenerator {
         const text = padText([this.sentence(f.fact, rng, f.inverse)], p.name, this.docWords, rng);
         if (safe(text)) out.push(text);
       }
+      // A small world may have too few peers: a second off-topic fact of each, while it lasts.
+      for (const p of out.length < 5 ? rng.shuffle(this.world.ofKind(entity.kind).filter((e) => e.id !== entity.id)) : []) {
+        if (out.length >= 5) break;
+        const text = rng.shuffle(offTopic(p)).map((f) => this.sentence(f.fact, rng, f.inverse)).find((x) => safe(x) && !out.includes(x));
+        if (text) out.push(text);
+      }
     }
-    for (const d of rng.shuffle(this.engine.docs)) {
+    // Last resort: the first sentence of other entities' corpus documents.
+    for (const d of out.length < 5 ? rng.shuffle(this.engine.docs) : []) {
       if (out.length >= 5) break;
-      if (safe(d.text) && (!entity || d.entity !== entity.id)) out.push(d.text);
+      const first = d.text.split(/(?<=\.)\s+/)[0];
+      if (safe(first) && (!entity || d.entity !== entity.id) && !out.includes(first)) out.push(first);
     }
     return out.slice(0, 5);
   }
