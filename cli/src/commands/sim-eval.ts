@@ -49,6 +49,16 @@ Exit codes: 0 measured (targets met or not: see targets_met), 2 bad flags or inp
       },
       false,
     );
+    const pairs = values.pairs !== undefined ? intFlag('pairs', values.pairs, 0, 1) : undefined;
+    const settings = {
+      ...(pairs !== undefined ? { pairs } : {}),
+      batch: intFlag('batch', values.batch, SIM_EVAL_DEFAULTS.batch, 1),
+      maxTokens: intFlag('max-tokens', values['max-tokens'], SIM_EVAL_DEFAULTS.maxTokens, 1),
+      temperature: numFlag('temperature', values.temperature, SIM_EVAL_DEFAULTS.temperature, 0, 10),
+      topk: intFlag('topk', values.topk, SIM_EVAL_DEFAULTS.topk, 1),
+      ...(values.threads ? { threads: intFlag('threads', values.threads, 1, 1) } : {}),
+    };
+    simDataSource(values); // flag conflicts first, before the model is looked at
     const dir = resolve(values.model ?? SHIPPED_SIMULATOR);
     if (!existsSync(dir)) throw new UsageError(`--model ${dir} does not exist; tune one with: cohort sim tune --out ${values.model ?? 'DIR'}`);
     for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
@@ -60,15 +70,6 @@ Exit codes: 0 measured (targets met or not: see targets_met), 2 bad flags or inp
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const pairs = values.pairs !== undefined ? intFlag('pairs', values.pairs, 0, 1) : undefined;
-    const settings = {
-      ...(pairs !== undefined ? { pairs } : {}),
-      batch: intFlag('batch', values.batch, SIM_EVAL_DEFAULTS.batch, 1),
-      maxTokens: intFlag('max-tokens', values['max-tokens'], SIM_EVAL_DEFAULTS.maxTokens, 1),
-      temperature: numFlag('temperature', values.temperature, SIM_EVAL_DEFAULTS.temperature, 0, 10),
-      topk: intFlag('topk', values.topk, SIM_EVAL_DEFAULTS.topk, 1),
-      ...(values.threads ? { threads: intFlag('threads', values.threads, 1, 1) } : {}),
-    };
     const source = simDataSource(values, manifestSource);
     const data = await loadSimData(source);
     const r = await evaluateSimulatorDir(dir, data, settings);
