@@ -4,7 +4,7 @@ import { LocalModelGenerator, makeDataset, readJsonl, readTuneReport, startOpenA
 import { parseFlags } from '../args.js';
 import { UsageError } from '../command.js';
 import { commands } from '../registry.js';
-import { cacheDir, intFlag, sizeFlag, worldAndCorpus } from './zerosearch-common.js';
+import { SHIPPED_SIMULATOR, cacheDir, intFlag, sizeFlag, worldAndCorpus } from './zerosearch-common.js';
 
 const BACKENDS = ['local', 'world'];
 
@@ -18,9 +18,10 @@ Serves a simulation LLM as sglang/vLLM would: POST /v1/chat/completions, POST /v
 GET /v1/models, GET /health (default port 6001). Runs until interrupted.
   --api-key-file F (or COHORT_SIM_API_KEY) every route but /health then requires
                    "Authorization: Bearer KEY"; required with a --host other machines reach
-  --backend local  (default) the engine's local model from --model DIR; with no model named, the
-                   default simulator: the default world is made and a simulator tuned on it first
-                   (cached under $COHORT_CACHE or ~/.cache/cohort, so later runs start at once)
+  --backend local  (default) the engine's local model from --model DIR; with no model and no world
+                   named, the shipped models/zerosearch-local/simulator; with --data or --seed/--size
+                   and no model, a simulator tuned on that world first (cached under $COHORT_CACHE
+                   or ~/.cache/cohort, so later runs start at once)
   --backend world  the retrieval-backed template simulator over the world (instant, deterministic)`,
   async run(argv) {
     const { values } = parseFlags(
@@ -66,6 +67,8 @@ GET /v1/models, GET /health (default port 6001). Runs until interrupted.
       what = `world simulator (world ${source})`;
     } else {
       let dir = values.model ? resolve(values.model) : '';
+      // No model and no world named: the simulator the repository ships.
+      if (!dir && !values.data && values.seed === undefined && values.size === undefined && existsSync(join(SHIPPED_SIMULATOR, 'model.safetensors'))) dir = SHIPPED_SIMULATOR;
       if (!dir) {
         dir = join(cacheDir(), 'zerosearch', values.data ? `simulator-${resolve(values.data).replace(/[^\w]+/g, '_')}` : `simulator-${size}-s${seed}`);
         if (!readTuneReport(dir)) {
