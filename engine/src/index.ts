@@ -50,5 +50,6 @@ export { aggregate, seqSum, seqMean, klPenalty, ppoClipLoss, clippedSurrogate, c
 export { ppoPolicyLoss, withRegularizers, policyLossOptionsSchema, declarePolicyLossInputs, emitPolicyLoss, POLICY_LOSS_FEEDS, type PolicyLoss, type PolicyLossInputs, type PolicyLossOutput, type PolicyLossOptions, type PolicyLossConfig, type Regularizers } from './train/policy-loss.js';
 export { PolicyLossEvaluator, type LossEvalBatch, type LossEvalResult } from './train/loss-evaluator.js';
 export { buildPolicyGraph, buildSftGraph, buildValueGraph, gradName, VALUE_HEAD } from './train/train-graphs.js';
+export { sftLoop, type SftLoopOptions, type SftRow } from './train/sft-loop.js';
 export { PolicyTrainer, SftTrainer, ValueTrainer, trainerOptionsSchema, type TrainerOptions, type StepMetrics, type PolicyBatch, type PolicyStepResult, type SftBatch, type ValueBatch, type PerToken } from './train/trainer.js';
 export { paramCount, weightBytes, adamWStateBytes, activationBytes, forwardActivationBytes, kvCacheBytes } from './model/memory.js';

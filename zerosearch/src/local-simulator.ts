@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { CausalLM, SftTrainer, Tokenizer, generate, parseModelConfig, type ModelConfig } from '@cohort/engine';
+import { CausalLM, Tokenizer, generate, parseModelConfig, sftLoop, type ModelConfig } from '@cohort/engine';
 import type { SimPair } from './dataset.js';
 import { fidelityCheck, type FidelityReport } from './fidelity.js';
 import { Rng } from '@cohort/engine/rng';
@@ -169,25 +169,28 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
     tie_word_embeddings: true,
   });
   const model = CausalLM.random(config, { seed: o.seed, ...(o.threads ? { threads: o.threads } : {}) });
-  const trainer = new SftTrainer(model, {
-    optimizer: { lr: o.lr, weightDecay: 0.01 },
-    schedule: { lr: o.lr, warmupSteps: Math.min(o.warmupSteps, o.steps - 1), kind: 'cosine', totalSteps: o.steps, minRatio: 0.1 },
-    microBatchSize: o.batchSize,
-    ...(hooks.logger ? { logger: hooks.logger } : {}),
-  });
+  // Shuffled epochs over the tuning pairs.
   const rng = new Rng(o.seed).fork('sim-tune');
   let order: number[] = [];
-  let firstLoss = NaN;
-  let lastLoss = NaN;
-  for (let step = 1; step <= o.steps; step++) {
-    if (order.length < o.batchSize) order = order.concat(rng.shuffle([...seqs.keys()]));
-    const rows = order.splice(0, o.batchSize).map((i) => seqs[i]);
-    const m = await trainer.step({ inputIds: rows.map((r) => r.ids), lossMask: rows.map((r) => r.mask) });
-    if (step === 1) firstLoss = m.loss;
-    lastLoss = m.loss;
-    hooks.onStep?.(step, m.loss);
-    hooks.logger?.info({ step, loss: m.loss, lr: m.lr }, 'sim tune step');
-  }
+  const losses = await sftLoop(model, {
+    steps: o.steps,
+    trainer: {
+      optimizer: { lr: o.lr, weightDecay: 0.01 },
+      schedule: { lr: o.lr, warmupSteps: Math.min(o.warmupSteps, o.steps - 1), kind: 'cosine', totalSteps: o.steps, minRatio: 0.1 },
+      microBatchSize: o.batchSize,
+      ...(hooks.logger ? { logger: hooks.logger } : {}),
+    },
+    batch: () => {
+      if (order.length < o.batchSize) order = order.concat(rng.shuffle([...seqs.keys()]));
+      return order.splice(0, o.batchSize).map((i) => seqs[i]);
+    },
+    onStep: (step, m) => {
+      hooks.onStep?.(step, m.loss);
+      hooks.logger?.info({ step, loss: m.loss, lr: m.lr }, 'sim tune step');
+    },
+  });
+  const firstLoss = losses[0];
+  const lastLoss = losses[losses.length - 1];
   mkdirSync(o.outDir, { recursive: true });
   model.save(o.outDir);
   tokenizer.save(join(o.outDir, 'tokenizer.json'));

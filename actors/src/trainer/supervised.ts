@@ -1,4 +1,4 @@
-import { SftTrainer, type CausalLM, type Tokenizer } from '@cohort/engine';
+import { sftLoop, type CausalLM, type Tokenizer } from '@cohort/engine';
 import { Rng } from '@cohort/engine/rng';
 
 /** One supervised example: a prompt (not trained on) and response segments with their loss masks. */
@@ -59,20 +59,18 @@ export async function supervisedTrain(model: CausalLM, tokenizer: Tokenizer, exa
   if (examples.length === 0) throw new Error('supervisedTrain: no examples');
   const rows = examples.map((e) => tokenizeExample(tokenizer, e, o.maxLength)).filter((r) => r.mask.some((m) => m === 1) && r.ids.length > 1);
   if (rows.length === 0) throw new Error('supervisedTrain: every example is empty after tokenization');
-  const trainer = new SftTrainer(model, {
-    optimizer: { lr: o.lr, weightDecay: 0.01 },
-    schedule: { lr: o.lr, warmupSteps: o.warmupSteps ?? Math.min(20, Math.floor(o.steps / 10)) },
-    maxGradNorm: 1,
-    microBatchSize: o.batchSize,
-  });
+  // Draws with replacement.
   const rng = Rng.fromSeed(o.seed, o.stream ?? 'supervised');
-  const losses: number[] = [];
-  const t0 = performance.now();
-  for (let step = 0; step < o.steps && !(o.budgetS !== undefined && (performance.now() - t0) / 1000 >= o.budgetS); step++) {
-    const pick = Array.from({ length: o.batchSize }, () => rows[rng.int(rows.length)]);
-    const m = await trainer.step({ inputIds: pick.map((r) => r.ids), lossMask: pick.map((r) => r.mask) });
-    losses.push(m.loss);
-    o.onStep?.(step, m.loss);
-  }
-  return losses;
+  return sftLoop(model, {
+    steps: o.steps,
+    ...(o.budgetS !== undefined ? { budgetS: o.budgetS } : {}),
+    trainer: {
+      optimizer: { lr: o.lr, weightDecay: 0.01 },
+      schedule: { lr: o.lr, warmupSteps: o.warmupSteps ?? Math.min(20, Math.floor(o.steps / 10)) },
+      maxGradNorm: 1,
+      microBatchSize: o.batchSize,
+    },
+    batch: () => Array.from({ length: o.batchSize }, () => rows[rng.int(rows.length)]),
+    onStep: (step, m) => o.onStep?.(step - 1, m.loss),
+  });
 }
