@@ -7,7 +7,7 @@ import type { SimulatorEvalReport } from './fidelity.js';
 import type { TuneReport } from './local-simulator.js';
 
 /** The files of a tuned simulator directory that MANIFEST.json hashes. */
-export const SIMULATOR_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tune.json'] as const;
+export const SIMULATOR_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'tune.json'] as const;
 
 const MANIFEST = 'MANIFEST.json';
 

@@ -18,7 +18,7 @@ const HEAD = 'You act as a web search engine.';
 /**
  * Builds the simulator prompt. `sft`: the shape the tuned simulator expects —
  * engine line, five useful/noisy documents, the user's question and answer,
- * one or two short sentences each, then `Query:` and `Useful Output:` / `Noisy Output:`.
+ * one short sentence each, then `Query:` and `Useful Output:` / `Noisy Output:`.
  * `prompt`: the same plus example documents; its noisy variant asks for related
  * but misleading documents and leaves the question and answer out.
  */
@@ -39,8 +39,8 @@ export function simulatorPrompt(input: SimulatorPromptInput, style: SimulatorSty
   }
   lines.push(
     input.mode === 'useful'
-      ? 'Write one or two short sentences per document, and make every document help answer the question.'
-      : 'Write one or two short sentences per document.',
+      ? 'Write one short sentence per document, and make every document help answer the question.'
+      : 'Write one short sentence per document.',
   );
   if (style === 'prompt' && input.demos?.length) {
     lines.push('Imitate the style of these example documents:');

@@ -1,6 +1,6 @@
 import { CorpusSearchEngine } from './corpus-engine.js';
 import { makeCorpus, padText, type Doc } from './corpus.js';
-import { FACT_SENTENCES, INVERSE_SENTENCES, fill } from './phrasing.js';
+import { FACT_SENTENCES, FILLERS, INVERSE_SENTENCES, fill } from './phrasing.js';
 import { Rng, hashString } from '@cohort/engine/rng';
 import { coverExactMatch } from './rewards.js';
 import { parseSimulatorPrompt } from './simulator-prompt.js';
@@ -39,10 +39,11 @@ export interface WorldSimulatorOptions {
  * A deterministic, retrieval-backed simulation "LLM" over a world's facts. It
  * reads the simulator prompt (query, useful/noisy, question and answer), finds
  * the entity the query is about, and writes exactly five short documents of one
- * or two fact sentences each (a regular shape a tiny simulator can learn):
- * useful ones lead with the needed fact; noisy ones are about the right entity
- * and related entities of its kind, state only facts of other relations than
- * the one asked, and never contain the gold answer. The template (test)
+ * sentence each (a regular shape a tiny simulator can learn): useful ones
+ * state the needed fact, in varied phrasing; noisy ones name the right entity
+ * without stating any fact (two) and state facts of other relations than the
+ * one asked about related entities of its kind (three), and never contain the
+ * gold answer. The template (test)
  * simulator backend; it also writes the learned simulator's tuning targets.
  * Sampling options other than `maxTokens` (a word cap) are ignored; output
  * depends only on the prompt and seed.
@@ -124,17 +125,11 @@ export class WorldSimulator implements TextGenerator {
       facts.find((f) => this.mentionsAnswer(this.sentence(f.fact, new Rng(0), f.inverse), answers)) ??
       facts.find((f) => f.fact.relation === relation) ??
       facts[0];
-    const others = facts.filter((f) => f !== needed);
     const out: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const s = [this.sentence(needed.fact, rng, needed.inverse)];
-      if (others.length) {
-        const o = rng.pick(others);
-        s.push(this.sentence(o.fact, rng, o.inverse));
-      }
-      // The needed fact leads every useful document: a regular shape a small simulator can learn.
-      out.push(padText(s, entity.name, this.docWords, rng));
-    }
+    // The needed fact in a varied phrasing, nothing else: all of it can be copied from the prompt
+    // (the entity from the query, the answer from the question line), so a tiny simulator learns to
+    // copy instead of recalling other facts it memorised.
+    for (let i = 0; i < 5; i++) out.push(padText([this.sentence(needed.fact, rng, needed.inverse)], entity.name, this.docWords, rng));
     return out;
   }
 
@@ -145,10 +140,9 @@ export class WorldSimulator implements TextGenerator {
     // Facts of other relations than the asked one, none carrying the answer: no slot the answer could fill.
     const offTopic = (e: Entity) => this.factsOf(e).filter((f) => f.fact.relation !== relation && safe(this.sentence(f.fact, new Rng(0), f.inverse)));
     if (entity) {
-      // The right entity, without the needed fact (two documents at most).
-      const own = rng.shuffle(offTopic(entity));
-      for (const f of own.slice(0, 2)) {
-        const text = padText([this.sentence(f.fact, rng, f.inverse)], entity.name, this.docWords, rng);
+      // The right entity, but no fact at all: two filler sentences that name it.
+      for (const f of rng.shuffle(FILLERS).slice(0, 2)) {
+        const text = padText([fill(f, { s: entity.name })], entity.name, this.docWords, rng);
         if (safe(text)) out.push(text);
       }
       // Related entities of the same kind, off-topic facts only.
