@@ -35,6 +35,13 @@ export const DatasetConfigSchema = z
     docsPerEntity: z.number().int().min(1).max(10).default(3),
     /** Share of simulator pairs (by question) kept for the fidelity check. */
     simEvalFraction: z.number().min(0).max(0.9).default(0.15),
+    /**
+     * Extra simulator tuning pairs (split "train") about demo-only worlds: fresh entities whose
+     * facts appear nowhere else, so the simulator must copy the entity from the query and the
+     * answer from the prompt instead of recalling what it memorised about the world's entities.
+     * Pairs naming any main-world entity are dropped; the held-out pairs stay the world's own.
+     */
+    simExtraPairs: z.number().int().nonnegative().max(100000).default(0),
     /** Documents shown per search in demonstrations (match the rollout's topk). */
     demoTopk: z.number().int().min(1).max(10).default(5),
     /**
@@ -191,11 +198,39 @@ export function makeDataset(config: DatasetConfig = {}): Dataset {
     }
   }
 
+  simPairs.push(...extraSimPairs(world, cfg));
+
   const warmFactIds = new Set<string>();
   for (const d of warmCorpus) d.facts.forEach((f) => warmFactIds.add(f));
   for (const q of train) q.steps.forEach((s) => warmFactIds.add(s.fact));
   const warmFacts = world.facts.filter((f) => warmFactIds.has(f.id));
   return { config: cfg, world, corpus, train, dev, test, pool, simPairs, demos, warmCorpus, warmFacts };
+}
+
+/** Simulator tuning pairs over demo-only worlds (seeds forked from the dataset seed), none naming an entity of `world`. */
+function extraSimPairs(world: World, cfg: z.output<typeof DatasetConfigSchema>): SimPair[] {
+  const out: SimPair[] = [];
+  if (cfg.simExtraPairs === 0) return out;
+  const names = world.entities.flatMap((e) => [e.name, ...e.aliases.filter((a) => a.length > 3)]);
+  const sizes = WORLD_SIZES[cfg.size] ?? {};
+  const seeds = new Rng(cfg.seed).fork('sim-pair-worlds');
+  for (let round = 0; out.length < cfg.simExtraPairs && round < 1000; round++) {
+    const w = makeWorld({ ...sizes, heldoutFraction: 0.05, seed: seeds.int(2 ** 30) });
+    const sim = new WorldSimulator(w, { seed: cfg.seed + round }, makeCorpus(w, { docsPerEntity: cfg.docsPerEntity, seed: cfg.seed + round + 1 }));
+    for (const q of new Rng(cfg.seed + round).fork('sim-pair-questions').shuffle(allQuestions(w))) {
+      for (const s of q.steps) {
+        const golds = s === q.steps[q.steps.length - 1] ? q.goldenAnswers : [s.answer];
+        for (const mode of ['useful', 'noisy'] as const) {
+          if (out.length >= cfg.simExtraPairs) return out;
+          const prompt = simulatorPrompt({ query: s.query, mode, question: q.question, goldenAnswers: golds });
+          const output = sim.respond(prompt);
+          if (names.some((n) => prompt.includes(n) || output.includes(n))) continue;
+          out.push({ question: q.question, goldenAnswers: golds, query: s.query, mode, prompt, output, split: 'train' });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /**

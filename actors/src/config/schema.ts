@@ -63,6 +63,8 @@ export const syntheticWorldSchema = z.strictObject({
   testSize: positiveInt().optional(),
   /** Simulator tuning pairs (override the preset). */
   simPairs: nonNegativeInt().optional(),
+  /** Extra simulator tuning pairs about demo-only worlds with fresh names (see makeDataset). */
+  simExtraPairs: nonNegativeInt().optional(),
   docsPerEntity: z.number().int().min(1).max(10).default(3),
 });
 

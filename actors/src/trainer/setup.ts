@@ -76,6 +76,7 @@ export async function prepareWorld(config: TrainConfig, extraDemos = 0, cwd = pr
     devSize: w.devSize,
     testSize: w.testSize,
     simPairs: w.simPairs,
+    ...(w.simExtraPairs !== undefined ? { simExtraPairs: w.simExtraPairs } : {}),
     docsPerEntity: w.docsPerEntity,
     // Demonstrations show as many documents per search as the rollouts do.
     demoTopk: config.rollout.topk,
