@@ -199,3 +199,18 @@ test('a size preset is the world the dataset and the template simulator share (o
   t.is(more.world.config.countries, WORLD_SIZES.tiny.countries!);
   t.throws(() => makeDataset({ seed: 4, size: 'tiny', world: { persons: 2 } }), { message: /persons/ });
 });
+
+test('simExtraPairs: extra simulator tuning pairs about demo-only worlds, none naming a main-world entity; the held-out pairs stay the world\'s own', (t) => {
+  const base = makeDataset({ size: 'tiny', seed: 2 });
+  const more = makeDataset({ size: 'tiny', seed: 2, simExtraPairs: 40 });
+  t.deepEqual(more.simPairs.slice(0, base.simPairs.length), [...base.simPairs]);
+  const extra = more.simPairs.slice(base.simPairs.length);
+  t.is(extra.length, 40);
+  t.true(extra.every((p) => p.split === 'train'));
+  t.deepEqual(new Set(extra.map((p) => p.mode)), new Set(['useful', 'noisy']));
+  const names = more.world.entities.flatMap((e) => [e.name, ...e.aliases.filter((a) => a.length > 3)]);
+  t.false(extra.some((p) => names.some((n) => p.prompt.includes(n) || p.output.includes(n))));
+  // Useful extra pairs carry their gold answer, like the world's own.
+  t.true(extra.filter((p) => p.mode === 'useful').every((p) => p.goldenAnswers.some((g) => p.output.includes(g))));
+  t.throws(() => makeDataset({ size: 'tiny', seed: 2, simExtraPairs: -1 }), { message: /simExtraPairs/ });
+});
