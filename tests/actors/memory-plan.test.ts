@@ -14,7 +14,7 @@ test('memory plan of local.yaml: every part from the engine formulas, per GPU of
   const l = local.layout;
   t.is(p.gpus.length, l.simulator.bundles + l.rl.bundles);
   t.deepEqual(p.gpus[0].roles, ['simulator-0']);
-  t.is(p.gpus[0].total_bytes, 0, 'the template simulator holds no model');
+  t.is(p.gpus[0].total_bytes, 0, 'with no simulatorConfig given the simulator model is not counted');
   const rl = p.gpus[l.simulator.bundles];
   t.deepEqual(rl.roles, ['learner-0', 'rollout-0', 'reference-0']);
   const W = weightBytes(mc);
