@@ -205,7 +205,8 @@ export function policyInit(config: TrainConfig, vocabSize: number, cwd = process
     const dir = path.resolve(cwd, src.path);
     const weights = checkpointWeightFiles(dir);
     if (!existsSync(path.join(dir, 'config.json')) || weights.length === 0) {
-      throw new Error(`policy.model.path ${dir} lacks ${weights.length ? 'config.json' : 'its weights'}; a policy directory holds a Hugging Face config.json and model.safetensors (or model.safetensors.index.json with its shards)`);
+      const remake = config.policy.fromScratch ? `; make it with \`cohort warm-start CONFIG --out ${src.path}\`, or run with --from-scratch (policy.fromScratch and warmStart say how)` : '';
+      throw new Error(`policy.model.path ${dir} lacks ${weights.length ? 'config.json' : 'its weights'}; a policy directory holds a Hugging Face config.json and model.safetensors (or model.safetensors.index.json with its shards)${remake}`);
     }
     const mc = loadModelConfig(readFileSync(path.join(dir, 'config.json'), 'utf8'));
     if (src.configFile) {
