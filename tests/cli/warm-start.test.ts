@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fromScratchOverrides, loadTrainConfig, verifyBasePolicy } from '../../actors/src/index.js';
+import { Tokenizer } from '../../engine/src/index.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -46,10 +47,13 @@ test('cohort warm-start re-makes a short base policy; the manifest names the com
   t.is(m.configSha256, scratch.sha256);
   t.deepEqual(m.overrides, [...sets, ...fromScratchOverrides(base.config)]);
   t.is(m.warmStart.sftSteps, 3);
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) t.is(m.sha256[f], sha(path.join(out, f)), f);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) t.is(m.sha256[f], sha(path.join(out, f)), f);
   const cfg = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as { hidden_size: number; vocab_size: number };
   t.is(cfg.hidden_size, 128);
   t.true(cfg.vocab_size <= 2048);
+  // the special tokens come along: the loaded tokenizer has the bos/eos the warm start trained with
+  const tok = Tokenizer.fromFile(path.join(out, 'tokenizer.json'));
+  t.true(tok.bosTokenId !== undefined && tok.eosTokenId !== undefined);
   // judged on dev questions only: 2 per eval split
   t.deepEqual(m.dev.map((d) => [d.split, d.questions]), [['single-hop', 2], ['two-hop', 2]]);
   t.true(m.dev_em >= 0 && m.dev_em <= 100);

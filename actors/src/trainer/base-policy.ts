@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { evalSplitResultSchema, summarizeEval, type EvalSplitResult } from '../metrics/report.js';
 
 /** The files of a base-policy directory, each hashed in its manifest. */
-export const BASE_POLICY_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'] as const;
+export const BASE_POLICY_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'] as const;
 
 /** `MANIFEST.json` beside a shipped base policy: how it was made and what it holds. */
 export const basePolicyManifestSchema = z.strictObject({
@@ -36,7 +36,7 @@ export function fileSha256(file: string): string {
 
 /**
  * Writes a base-policy directory: the warm-started policy's `config.json` and
- * `model.safetensors`, its `tokenizer.json`, and `MANIFEST.json` (command,
+ * `model.safetensors`, its `tokenizer.json` and `tokenizer_config.json` (bos, eos, pad), and `MANIFEST.json` (command,
  * config hash, the sha256 of each file, the dev EM it reached). Replaces `out`
  * whole (written beside it, then renamed).
  */
@@ -51,6 +51,10 @@ export function writeBasePolicy(
   copyFileSync(path.join(src.policyDir, 'config.json'), path.join(tmp, 'config.json'));
   copyFileSync(path.join(src.policyDir, 'model.safetensors'), path.join(tmp, 'model.safetensors'));
   copyFileSync(src.tokenizerPath, path.join(tmp, 'tokenizer.json'));
+  // bos/eos/pad live in tokenizer_config.json beside it: without them prompts lose their bos and generation its eos
+  const tcfg = path.join(path.dirname(src.tokenizerPath), 'tokenizer_config.json');
+  if (!existsSync(tcfg)) throw new Error(`${tcfg} is missing: the policy tokenizer's special tokens (bos, eos, pad) are defined there`);
+  copyFileSync(tcfg, path.join(tmp, 'tokenizer_config.json'));
   const manifest = basePolicyManifestSchema.parse({
     kind: 'cohort-base-policy',
     ...made,
