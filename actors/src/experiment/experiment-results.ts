@@ -4,11 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { summarize, type SampleSummary } from '../metrics/stats.js';
 import type { RunReport } from '../metrics/report.js';
+import { emFigures } from '../metrics/seeds-report.js';
 import type { Experiment } from './experiment-spec.js';
 import type { TrialResult } from './experiment-runner.js';
 
 /** Over-seed figures of one quantity. */
-export type Figure = SampleSummary & { readonly values: readonly number[] };
+export type Figure = SampleSummary;
 
 /** One arm's results. */
 export interface ArmResults {
@@ -39,7 +40,6 @@ export interface ExperimentResults {
   readonly generated_at: string;
 }
 
-const fig = (xs: number[]): Figure => ({ ...summarize(xs), values: xs });
 
 /** The dev-EM points of a run's metrics.jsonl (`em` of the periodic evaluation) and the questions each covers. */
 function devPoints(runDir: string): { points: Array<[number, number]>; questions: number | null } {
@@ -67,16 +67,11 @@ export function experimentResults(exp: Experiment, trials: readonly TrialResult[
     const splitNames = [...new Set(reports.flatMap((r) => r.splits.after.map((s) => s.split)))];
     const splits: ArmResults['splits'] = {};
     for (const name of splitNames) {
-      const after = reports.map((r) => r.splits.after.find((s) => s.split === name));
-      const before = reports.map((r) => r.splits.before.find((s) => s.split === name));
-      if (after.some((x) => !x) || before.some((x) => !x)) throw new Error(`arm "${arm.name}": split "${name}" is missing from some runs' reports`);
-      splits[name] = {
-        kind: after[0]!.kind,
-        questions: after[0]!.questions,
-        em_after: fig(after.map((s) => s!.em)),
-        em_gain: fig(after.map((s, i) => s!.em - before[i]!.em)),
-      };
+      const f = emFigures(reports, name);
+      const after = reports[0].splits.after.find((s) => s.split === name)!;
+      splits[name] = { kind: after.kind, questions: after.questions, em_after: f.after, em_gain: f.gain };
     }
+    const average = emFigures(reports, 'average');
     const curves = mine.map((r) => devPoints(r.trial.runDir));
     const bySteps = new Map<number, number[]>();
     for (const c of curves) for (const [step, em] of c.points) (bySteps.get(step) ?? bySteps.set(step, []).get(step)!).push(em);
@@ -85,13 +80,13 @@ export function experimentResults(exp: Experiment, trials: readonly TrialResult[
       description: arm.description,
       set: arm.set,
       seeds: mine.map((r) => r.trial.seed),
-      em_before: fig(reports.map((r) => r.em_before)),
-      em_after: fig(reports.map((r) => r.em_after)),
-      em_gain: fig(reports.map((r) => r.em_gain)),
+      em_before: average.before,
+      em_after: average.after,
+      em_gain: average.gain,
       splits,
       dev_curve: [...bySteps.entries()].sort((a, b) => a[0] - b[0]).map(([step, ems]) => ({ step, em: ems.reduce((s, x) => s + x, 0) / ems.length, seeds: ems.length })),
       dev_curve_questions: curves.find((c) => c.questions !== null)?.questions ?? null,
-      wall_s: fig(reports.map((r) => r.wall_s)),
+      wall_s: summarize(reports.map((r) => r.wall_s)),
     };
   });
   return {

@@ -83,7 +83,11 @@ function emOf(r: RunReport, when: 'before' | 'after', split: string): number {
   return s.em;
 }
 
-function figures(reports: readonly RunReport[], split: string): z.output<typeof armFiguresSchema> {
+/** EM before, after and gain of runs over seeds, for one eval split or the `average` (the one aggregation of `seeds.json` and `cohort experiment`). */
+export type EmFigures = z.output<typeof armFiguresSchema>;
+
+/** {@link EmFigures} of `reports` for `split` (a split name, or `average`). */
+export function emFigures(reports: readonly RunReport[], split: string): EmFigures {
   const b = reports.map((r) => emOf(r, 'before', split));
   const a = reports.map((r) => emOf(r, 'after', split));
   return { before: summarizeSeeds(b), after: summarizeSeeds(a), gain: summarizeSeeds(a.map((x, i) => x - b[i])) };
@@ -104,7 +108,7 @@ export function buildSeedsReport(run: string, runs: readonly SeedRuns[], configS
   const rl = runs.map((r) => r.rl);
   const ctl = withControl ? runs.map((r) => r.control!) : null;
   const names = ['average', ...rl[0].splits.after.map((s) => s.split)];
-  const by = (reports: readonly RunReport[]) => Object.fromEntries(names.map((n) => [n, figures(reports, n)]));
+  const by = (reports: readonly RunReport[]) => Object.fromEntries(names.map((n) => [n, emFigures(reports, n)]));
   const test = by(rl);
   const controlTest = ctl ? by(ctl) : null;
   const g: Summary = test.average.gain;
