@@ -40,14 +40,22 @@ export function finishedTrial(trial: Trial): RunReport | null {
   const markerFile = path.join(trial.runDir, 'trial.json');
   const reportFile = path.join(trial.runDir, 'report.json');
   if (!existsSync(markerFile) || !existsSync(reportFile)) return null;
-  const marker = JSON.parse(readFileSync(markerFile, 'utf8')) as TrialMarker;
+  const json = (file: string): unknown => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Error(`${file}: not JSON (${(err as Error).message}); delete ${trial.runDir} to redo the trial`);
+    }
+  };
+  const marker = json(markerFile) as Partial<TrialMarker>;
+  if (typeof marker.configSha256 !== 'string') throw new Error(`${markerFile}: no configSha256; delete ${trial.runDir} to redo the trial`);
   if (marker.configSha256 !== trial.loaded.sha256) {
     throw new Error(
       `${trial.runDir} finished under another config (sha256 ${marker.configSha256.slice(0, 12)}…, now ${trial.loaded.sha256.slice(0, 12)}…): ` +
         'the base config or the arm changed since; delete that run directory to redo it, or give the experiment a new name',
     );
   }
-  const r = runReportSchema.safeParse(JSON.parse(readFileSync(reportFile, 'utf8')));
+  const r = runReportSchema.safeParse(json(reportFile));
   if (!r.success) throw new Error(`${reportFile}: not a run report (${r.error.issues[0]?.message}); delete ${trial.runDir} to redo the trial`);
   return r.data;
 }
