@@ -5,25 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTrainConfig, prepareWorld } from '../../actors/src/index.js';
 import { SIMULATOR_FILES, TuneOptionsSchema, readSimulatorManifest, simulatorConfigHash, verifySimulatorManifest } from '@cohort/zerosearch';
+import { cohortInProcess } from '../helpers/cohort-in-process.js';
 
 const SHIPPED = 'models/zerosearch-local/simulator';
 
-/** Runs the CLI entry point in this process and captures its output. */
-async function cohort(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../../cli/src/main.js');
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => ((stdout += c.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((stderr += c.toString()), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const cohort = cohortInProcess;
 
 /** The argv of a recorded command with some flags replaced (`--flag value` pairs). */
 function withFlags(command: string, replace: Record<string, string>): string[] {

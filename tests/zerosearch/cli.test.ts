@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { curriculumNoiseP, readQAParquet } from '@cohort/zerosearch';
 import { closedPort } from './helpers.js';
+import { cohortInProcess } from '../helpers/cohort-in-process.js';
 
 const BIN = 'cli/bin/cohort.mjs';
 
@@ -12,22 +13,7 @@ const BIN = 'cli/bin/cohort.mjs';
  * Runs the real CLI entry point in this process (no tsx start-up per call) and captures what
  * it writes. Callers are serial tests, so the captured streams are theirs alone.
  */
-async function cohort(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../../cli/src/main.js');
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((stdout += chunk.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += chunk.toString()), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const cohort = cohortInProcess;
 
 test.serial('cohort curriculum --json prints Eq. 1 for steps 1..M', async (t) => {
   const r = await cohort(['curriculum', '--ps', '0.1', '--pe', '0.5', '--steps', '5', '--base', '3', '--json']);

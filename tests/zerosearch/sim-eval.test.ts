@@ -3,23 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIDELITY_TARGETS, readSimulatorManifest, verifySimulatorManifest } from '@cohort/zerosearch';
+import { cohortInProcess } from '../helpers/cohort-in-process.js';
 
-/** Runs the CLI entry point in this process and captures its output. */
-async function cohort(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../../cli/src/main.js');
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string | Uint8Array) => ((stdout += c.toString()), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((stderr += c.toString()), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+const cohort = cohortInProcess;
 
 test.serial('sim tune writes a manifest; sim eval measures the model beside BM25 on the held-out pairs of the manifest\'s world', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'zs-sim-eval-'));
