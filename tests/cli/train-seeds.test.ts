@@ -43,10 +43,27 @@ test('cohort train --seeds runs each seed and its control arm and writes seeds.j
   for (const r of [...reports, ...controls]) {
     t.is(r.splits_sizes.test.evaluated, 4);
     t.true(r.splits_sizes.test.pool >= 4 && r.splits_sizes.dev.pool >= r.splits_sizes.dev.evaluated);
-    t.deepEqual(Object.keys(r.simulator ?? {}), r.arm === 'rl' ? ['backend', 'useful_answer_rate', 'noisy_answer_rate', 'format_ok_rate'] : []);
+    t.deepEqual(Object.keys(r.simulator ?? {}), r.arm === 'rl' ? ['backend', 'useful_answer_rate', 'noisy_answer_rate', 'format_ok_rate', 'searches_per_s', 'step_share'] : []);
   }
   t.is(reports[0].simulator.backend, 'template');
   t.is(reports[0].simulator.useful_answer_rate, null);
+  // Each step's simulator cost: the searches the simulators answered are the trajectories' searches,
+  // and the report's figures are the steps' totals (searches / busy seconds, busy-time share).
+  for (const [i, s] of [3, 4].entries()) {
+    const lines = readFileSync(path.join(runs, `seeds-tiny-s${s}`, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    t.is(lines.length, 2);
+    for (const l of lines) {
+      t.is(l.simulator.searches, Math.round(l.searches * l.trajectories), `seed ${s} step ${l.step}`);
+      t.true(l.simulator.stepShare >= 0 && l.simulator.stepShare <= 1 && l.simulator.busyS <= l.timings.total);
+    }
+    const searches = lines.reduce((a, l) => a + l.simulator.searches, 0);
+    const busy = lines.reduce((a, l) => a + l.simulator.busyS, 0);
+    const sim = reports[i].simulator;
+    if (busy > 0) t.true(Math.abs(sim.searches_per_s - searches / busy) < 1e-6 * Math.max(1, sim.searches_per_s));
+    else t.is(sim.searches_per_s, null);
+    const share = lines.reduce((a, l) => a + l.simulator.stepShare * l.timings.total, 0) / lines.reduce((a, l) => a + l.timings.total, 0);
+    t.true(Math.abs(sim.step_share - share) < 1e-9);
+  }
 });
 
 test('--seeds: bad lists and flags that do not go with it are usage errors', async (t) => {

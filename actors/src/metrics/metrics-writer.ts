@@ -42,6 +42,20 @@ export const stepMetricsSchema = z.strictObject({
   timings: stepTimingsSchema,
   /** Simulator batch sizes over the step. */
   simulatorBatch: z.strictObject({ mean: z.number().nonnegative(), max: z.number().int().nonnegative(), batches: z.number().int().nonnegative() }),
+  /**
+   * The simulators' cost this step: searches answered, seconds inside backend calls (summed over
+   * simulators), searches per busy second, and the share of the step's wall time the simulators
+   * were busy (busy seconds / (simulators × step seconds); searches overlap generation, so this is
+   * an upper bound on what a faster simulator could save). Absent in runs before it was recorded.
+   */
+  simulator: z
+    .strictObject({
+      searches: z.number().int().nonnegative(),
+      busyS: z.number().nonnegative(),
+      searchesPerS: z.number().nonnegative(),
+      stepShare: z.number().min(0).max(1),
+    })
+    .optional(),
   /** Share of the step the learners spent waiting for data. */
   idleRatio: z.number().min(0).max(1),
   loss: z

@@ -54,6 +54,9 @@ export const reportSimulatorSchema = z.strictObject({
   useful_answer_rate: z.number().min(0).max(1).nullable(),
   noisy_answer_rate: z.number().min(0).max(1).nullable(),
   format_ok_rate: z.number().min(0).max(1).nullable(),
+  /** Over the run's RL steps (null: no step measured it): searches per second the simulators were busy, and their busy share of step wall time. */
+  searches_per_s: z.number().nonnegative().nullable().optional(),
+  step_share: z.number().min(0).max(1).nullable().optional(),
 });
 export type ReportSimulator = z.output<typeof reportSimulatorSchema>;
 

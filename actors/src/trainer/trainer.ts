@@ -110,6 +110,8 @@ export class Trainer {
   private readonly stages: Record<string, number> = {};
   /** What the periodic evaluation (`eval.every`) needs; set before the RL loop. */
   private evalCtx: { policyDir: string; tokenizer: Tokenizer; engine: SearchEngine; ds: Dataset; model?: CausalLM } | null = null;
+  /** The simulators' cost over the RL steps (report.json simulator.searches_per_s / step_share). */
+  private readonly simCost: SimulatorCost = { searches: 0, busyS: 0, shareS: 0, stepS: 0 };
 
   constructor(private readonly opts: TrainerOptions) {
     this.config = opts.config;
@@ -213,7 +215,7 @@ export class Trainer {
       devBefore: before.dev,
       devAfter: after.dev,
       splitsSizes: this.splitsSizes(ds, before.test.length ? before : after),
-      simulator: reportSimulator(c.simulator.backend, localSim?.report),
+      simulator: reportSimulator(c.simulator.backend, localSim?.report, this.simCost),
     });
     writeReport(this.runDir, report);
     return { report, runDir: this.runDir };
@@ -399,6 +401,13 @@ export class Trainer {
   }
 
   private emitStep(line: StepMetrics): void {
+    if (line.simulator) {
+      const k = this.simCost;
+      k.searches += line.simulator.searches;
+      k.busyS += line.simulator.busyS;
+      k.shareS += line.simulator.stepShare * line.timings.total;
+      k.stepS += line.timings.total;
+    }
     this.progress({ stage: 'rl', done: line.step + 1, total: this.config.run.totalSteps, detail: `reward ${line.reward.toFixed(3)}` });
     this.log.info({ step: line.step, reward: line.reward, version: line.policyVersion, totalS: +line.timings.total.toFixed(2) }, 'rl step');
     try {
@@ -409,12 +418,21 @@ export class Trainer {
   }
 }
 
+/** The simulators' cost summed over the RL steps this process ran (from each step's metrics line). */
+export interface SimulatorCost {
+  searches: number;
+  busyS: number;
+  /** Σ stepShare × step seconds, and Σ step seconds: their ratio is the time-weighted busy share. */
+  shareS: number;
+  stepS: number;
+}
+
 /**
  * The report's simulator entry: the backend, and the fidelity its tune report
  * measured on its tuning hold-out (tune.json; older reports named the rates
  * usefulHasAnswer / noisyHasAnswer); null for a figure it lacks.
  */
-export function reportSimulator(backend: string, tune: TuneReport | null | undefined): ReportSimulator {
+export function reportSimulator(backend: string, tune: TuneReport | null | undefined, cost?: SimulatorCost): ReportSimulator {
   const f = (tune?.fidelity ?? null) as Record<string, unknown> | null;
   const rate = (...keys: string[]): number | null => {
     for (const k of keys) {
@@ -423,7 +441,14 @@ export function reportSimulator(backend: string, tune: TuneReport | null | undef
     }
     return null;
   };
-  return { backend, useful_answer_rate: rate('useful_answer_rate', 'usefulHasAnswer'), noisy_answer_rate: rate('noisy_answer_rate', 'noisyHasAnswer'), format_ok_rate: rate('format_ok_rate') };
+  return {
+    backend,
+    useful_answer_rate: rate('useful_answer_rate', 'usefulHasAnswer'),
+    noisy_answer_rate: rate('noisy_answer_rate', 'noisyHasAnswer'),
+    format_ok_rate: rate('format_ok_rate'),
+    searches_per_s: cost && cost.busyS > 0 ? cost.searches / cost.busyS : null,
+    step_share: cost && cost.stepS > 0 ? Math.min(1, cost.shareS / cost.stepS) : null,
+  };
 }
 
 /** `p`, or a rejection after `ms`. */

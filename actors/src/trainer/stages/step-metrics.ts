@@ -67,6 +67,7 @@ export function stepMetrics(r: StepRecord): StepMetrics {
       max: Math.max(0, ...r.simStats.map((x) => x.maxBatch)),
       batches: simBatches,
     },
+    simulator: simulatorCost(r.simStats, r.totalS),
     idleRatio: Math.min(1, Math.max(0, r.waitS / Math.max(r.totalS, 1e-9))),
     loss: u.loss,
     lr: u.lr,
@@ -93,6 +94,18 @@ export function stepMetrics(r: StepRecord): StepMetrics {
     pool: r.pool,
     nodes: r.nodes,
     ...(r.recovery && r.recovery.events.length ? { recovery: r.recovery } : {}),
+  };
+}
+
+/** Searches, busy seconds, searches per busy second and share of the step the simulators were busy. */
+export function simulatorCost(stats: readonly SimulatorStats[], stepS: number): NonNullable<StepMetrics['simulator']> {
+  const searches = Math.round(stats.reduce((s, x) => s + x.meanBatch * x.batches, 0));
+  const busyS = stats.reduce((s, x) => s + x.busyS, 0);
+  return {
+    searches,
+    busyS,
+    searchesPerS: busyS > 0 ? searches / busyS : 0,
+    stepShare: stats.length && stepS > 0 ? Math.min(1, busyS / (stats.length * stepS)) : 0,
   };
 }
 
