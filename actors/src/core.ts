@@ -36,6 +36,6 @@ export * from './metrics/report.js';
 export * from './metrics/results-table.js';
 export { summarize, studentTCdf, studentTQuantile, type SampleSummary } from './metrics/stats.js';
 export { experimentSchema, loadExperiment, ExperimentError, type Experiment, type ExperimentSpec, type Trial } from './experiment/experiment-spec.js';
-export { experimentResults, type ArmResults, type ExperimentResults, type Figure } from './experiment/experiment-results.js';
+export { experimentResults, type ArmResults, type Comparison, type ExperimentResults, type Figure } from './experiment/experiment-results.js';
 export { experimentMarkdown, EXPERIMENT_PLOTS } from './experiment/experiment-markdown.js';
 export * from './metrics/seeds-report.js';

@@ -46,6 +46,9 @@ test('bad experiment files get errors naming the arm and the key (exit 2)', asyn
   const control = await fails(experimentFile('bad5', 'seeds: [1]\narms:\n  - { name: c, control: a }\n  - { name: a }\n  - { name: d, control: nope }\n'));
   t.regex(control.stderr, /arm "c": control: control "a" must name an arm listed before it/);
   t.regex(control.stderr, /arm "d": control: control "nope" names no arm/);
+  const compare = await fails(experimentFile('bad6', 'seeds: [1]\narms:\n  - { name: a }\ncompare:\n  - { a: a, b: nope }\n  - { a: a, b: a }\n'));
+  t.regex(compare.stderr, /compare\.0\.b: "nope" names no arm \(arms: a\)/);
+  t.regex(compare.stderr, /compare\.1: compares arm "a" with itself/);
   const { stdout } = await run(process.execPath, [bin, 'experiment', experimentFile('good', 'seeds: [1, 2]\narms:\n  - { name: a }\n  - { name: b, set: { algorithm.name: grpo } }\n'), '--check']);
   t.regex(stdout, /2 arms × 2 seeds = 4 runs, all valid/);
 });
@@ -55,7 +58,7 @@ test.serial('a tiny experiment runs every arm × seed, resumes after a kill with
   t.timeout(10 * 60_000);
   const file = experimentFile(
     'tiny',
-    'seeds: [1, 2]\nset: { eval.every: 1, eval.sampleSize: 2 }\narms:\n  - { name: reinforce, description: plain REINFORCE }\n  - { name: no-masking, set: { rollout.maskObservations: false } }\n  - { name: control-sft, control: reinforce }\n',
+    'seeds: [1, 2]\nset: { eval.every: 1, eval.sampleSize: 2 }\narms:\n  - { name: reinforce, description: plain REINFORCE }\n  - { name: no-masking, set: { rollout.maskObservations: false } }\n  - { name: control-sft, control: reinforce }\ncompare:\n  - { a: reinforce, b: no-masking, finding: masking helps }\n',
   );
   const expDir = path.join(dir, 'runs', 'tiny');
   const firstMarker = path.join(expDir, 'reinforce-s1', 'trial.json');
@@ -119,7 +122,17 @@ test.serial('a tiny experiment runs every arm × seed, resumes after a kill with
     t.deepEqual(arm.dev_curve.map((p: { step: number }) => p.step), [0, 1]);
     t.true(arm.dev_curve.every((p: { seeds: number }) => p.seeds === 2));
   }
+  // The paired comparison, recomputed: per seed reinforce's EM after minus no-masking's, then mean and sample std.
+  const after = (arm: string, seed: number, key: string) => results.runs.find((r: { arm: string; seed: number }) => r.arm === arm && r.seed === seed).report[key] as number;
+  const [c] = results.comparisons;
+  t.deepEqual([c.a, c.b, c.finding, c.seeds], ['reinforce', 'no-masking', 'masking helps', [1, 2]]);
+  for (const [key, fig] of [['em_after', c.test_after_diff], ['dev_em_after', c.dev_after_diff]] as const) {
+    const d = [1, 2].map((s) => after('reinforce', s, key) - after('no-masking', s, key));
+    t.true(Math.abs(fig.mean - (d[0] + d[1]) / 2) < 1e-9, key);
+    t.true(Math.abs(fig.std - Math.abs(d[0] - d[1]) / Math.sqrt(2)) < 1e-9, key);
+  }
   const md = readFileSync(path.join(expDir, 'results.md'), 'utf8');
+  t.regex(md, /\| reinforce − no-masking \| masking helps \|/);
   t.regex(md, /\| reinforce \|/);
   t.regex(md, /one question = /);
   for (const f of ['em-per-arm.svg', 'gain-per-arm.svg', 'dev-em-curve.svg']) t.regex(readFileSync(path.join(expDir, f), 'utf8'), /^<svg[\s>]/);

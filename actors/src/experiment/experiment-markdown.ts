@@ -27,6 +27,16 @@ export function experimentMarkdown(r: ExperimentResults): string {
       return `- ${s}: ${q} questions (one question = ${(100 / q).toFixed(1)} points)`;
     }),
     '',
+    ...(r.comparisons.length
+      ? [
+          'Paired comparisons: per seed, the first arm\'s EM after training minus the second\'s (same seed), then mean ± std [95% CI] over seeds. A CI that holds 0 does not separate the arms.',
+          '',
+          '| a − b | finding (a > b) | test EM diff | dev EM diff | seeds |',
+          '|---|---|---|---|---|',
+          ...r.comparisons.map((c) => `| ${c.a} − ${c.b} | ${c.finding || '–'} | ${cell(c.test_after_diff)} | ${c.dev_after_diff ? cell(c.dev_after_diff) : '–'} | ${c.seeds.length} |`),
+          '',
+        ]
+      : []),
     'Arms:',
     '',
     ...r.arms.map((a) => `- **${a.name}**${a.description ? `: ${a.description}` : ''}${Object.keys(a.set).length ? ` (overrides: ${Object.entries(a.set).map(([k, v]) => `\`${k}=${JSON.stringify(v)}\``).join(', ')})` : ''}`),

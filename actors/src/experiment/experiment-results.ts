@@ -30,12 +30,25 @@ export interface ArmResults {
   readonly wall_s: Figure;
 }
 
+/** A paired comparison: per seed, arm a's EM after training minus arm b's, over the seeds both ran. */
+export interface Comparison {
+  readonly a: string;
+  readonly b: string;
+  readonly finding: string;
+  readonly seeds: readonly number[];
+  /** Test EM (average over the eval splits). */
+  readonly test_after_diff: Figure;
+  /** Dev EM after training (null when the runs measured no dev split). */
+  readonly dev_after_diff: Figure | null;
+}
+
 export interface ExperimentResults {
   readonly format: 'cohort-experiment-results/1';
   readonly experiment: string;
   readonly base: string;
   readonly seeds: readonly number[];
   readonly arms: readonly ArmResults[];
+  readonly comparisons: readonly Comparison[];
   readonly runs: ReadonlyArray<{ arm: string; seed: number; run_dir: string; report: RunReport }>;
   readonly generated_at: string;
 }
@@ -89,12 +102,28 @@ export function experimentResults(exp: Experiment, trials: readonly TrialResult[
       wall_s: summarize(reports.map((r) => r.wall_s)),
     };
   });
+  const comparisons = exp.spec.compare.map((c): Comparison => {
+    const of = (arm: string) => new Map(trials.filter((r) => r.trial.arm === arm).map((r) => [r.trial.seed, r.report]));
+    const [a, b] = [of(c.a), of(c.b)];
+    const seeds = exp.spec.seeds.filter((s) => a.has(s) && b.has(s));
+    if (seeds.length === 0) throw new Error(`compare ${c.a} with ${c.b}: no seed has a finished run of both arms`);
+    const dev = seeds.map((s) => [a.get(s)!.dev_em_after, b.get(s)!.dev_em_after]);
+    return {
+      a: c.a,
+      b: c.b,
+      finding: c.finding,
+      seeds,
+      test_after_diff: summarize(seeds.map((s) => a.get(s)!.em_after - b.get(s)!.em_after)),
+      dev_after_diff: dev.every(([x, y]) => typeof x === 'number' && typeof y === 'number') ? summarize(dev.map(([x, y]) => x! - y!)) : null,
+    };
+  });
   return {
     format: 'cohort-experiment-results/1',
     experiment: exp.spec.name,
     base: path.relative(path.dirname(exp.file), exp.baseFile),
     seeds: exp.spec.seeds,
     arms,
+    comparisons,
     runs: trials.map((r) => ({ arm: r.trial.arm, seed: r.trial.seed, run_dir: r.trial.runDir, report: r.report })),
     generated_at: new Date().toISOString(),
   };

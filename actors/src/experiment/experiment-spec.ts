@@ -54,6 +54,19 @@ export const experimentSchema = z.strictObject({
         if (problem) ctx.addIssue({ code: 'custom', path: [i, 'control'], message: `control "${a.control}" ${problem}` });
       });
     }),
+  /**
+   * Paired comparisons for the results: per seed, arm `a`'s test EM after training minus arm
+   * `b`'s (the same seed's runs), summarized over seeds; `finding` says what `a` > `b` would show.
+   */
+  compare: z.array(z.strictObject({ a: nameField('compare.a'), b: nameField('compare.b'), finding: z.string().default('') })).default([]),
+}).superRefine((spec, ctx) => {
+  const names = spec.arms.map((a) => a.name);
+  spec.compare.forEach((c, i) => {
+    for (const k of ['a', 'b'] as const) {
+      if (!names.includes(c[k])) ctx.addIssue({ code: 'custom', path: ['compare', i, k], message: `"${c[k]}" names no arm (arms: ${names.join(', ')})` });
+    }
+    if (c.a === c.b) ctx.addIssue({ code: 'custom', path: ['compare', i], message: `compares arm "${c.a}" with itself; name two arms` });
+  });
 });
 export type ExperimentSpec = z.output<typeof experimentSchema>;
 
