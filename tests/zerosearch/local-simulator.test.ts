@@ -40,3 +40,36 @@ test('sim tune: a tiny local simulator trains, saves, reloads and serves over th
   t.is(engine.metrics.failures, 0);
   t.throws(() => LocalModelGenerator.load(join(dir, 'nope')), { message: /lacks config\.json/ });
 });
+
+test('sim tune --augment: answer-swapped copies carry another answer of the same shape, in the prompt and the documents alike', async (t) => {
+  const { Rng } = await import('@cohort/engine/rng');
+  const { answerSwaps, simulatorConfigHash } = await import('@cohort/zerosearch');
+  const ds = makeDataset({ size: 'tiny', seed: 1, simPairs: 60 });
+  const train = ds.simPairs.filter((p) => p.split === 'train');
+  const copies = answerSwaps(train, 2, new Rng(5));
+  t.true(copies.length > train.length, `${copies.length} copies of ${train.length} pairs`);
+  t.true(copies.length <= 2 * train.length);
+  t.deepEqual(answerSwaps(train, 2, new Rng(5)), copies, 'deterministic for a seed');
+  t.deepEqual(answerSwaps(train, 0, new Rng(5)), []);
+  const word = (x: string, flags = 'u') => new RegExp(`(?<![\\p{L}\\p{N}])${x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}])`, flags);
+  const blank = (text: string, answer: string) => text.replace(word(answer, 'gu'), '\u0000');
+  const answers = new Set(train.map((p) => p.goldenAnswers[0]));
+  let usefulWithAnswer = 0;
+  for (const c of copies) {
+    const from = train.find((p) => p.query === c.query && p.mode === c.mode && p.output.length > 0 && c.prompt.length > 0 && p.goldenAnswers[0] !== c.goldenAnswers[0] && blank(blank(p.prompt, p.goldenAnswers[0]), c.goldenAnswers[0]) === blank(c.prompt, c.goldenAnswers[0]))!;
+    t.truthy(from, `a copy of a tuning pair: ${c.query}`);
+    const [a, b] = [from.goldenAnswers[0], c.goldenAnswers[0]];
+    t.true(answers.has(b), 'the new answer is another pair\'s answer');
+    t.is(/^\d+$/.test(a), /^\d+$/.test(b), `same shape: ${a} -> ${b}`);
+    t.false(word(a).test(c.prompt), `${a} is gone from the prompt`);
+    t.true(word(b).test(c.prompt));
+    // The documents carry the new answer exactly where the old one stood.
+    t.is(blank(c.output, b), blank(blank(from.output, a), b), c.query);
+    if (c.mode === 'useful' && word(b).test(c.output)) usefulWithAnswer++;
+  }
+  t.true(usefulWithAnswer > 0);
+  // The option joins the config hash only when set, so earlier simulators keep theirs.
+  const o = { steps: 10 };
+  t.is(simulatorConfigHash({ ...o, augment: 0 }, train), simulatorConfigHash(o, train));
+  t.not(simulatorConfigHash({ ...o, augment: 2 }, train), simulatorConfigHash(o, train));
+});

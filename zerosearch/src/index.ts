@@ -64,7 +64,7 @@ export type { OpenAIServer, OpenAIServerOptions } from './openai-server.js';
 export { OraclePolicy } from './oracle-policy.js';
 export { FIDELITY_TARGETS, fidelityCheck, simulatorEval } from './fidelity.js';
 export type { FidelityReport, FidelityOptions, SimulatorEvalReport } from './fidelity.js';
-export { LocalModelGenerator, tuneSimulator, readTuneReport, simulatorConfigHash, TuneOptionsSchema } from './local-simulator.js';
+export { LocalModelGenerator, tuneSimulator, answerSwaps, readTuneReport, simulatorConfigHash, TuneOptionsSchema } from './local-simulator.js';
 export type { TuneHooks, TuneOptions, TuneReport } from './local-simulator.js';
 export { SIMULATOR_FILES, SimulatorManifestSchema, readSimulatorManifest, verifySimulatorManifest, writeSimulatorManifest } from './simulator-manifest.js';
 export type { SimulatorManifest } from './simulator-manifest.js';

@@ -83,6 +83,12 @@ export const TuneOptionsSchema = z
     hiddenSize: z.number().int().positive().default(128),
     layers: z.number().int().positive().default(2),
     heads: z.number().int().positive().default(4),
+    /**
+     * Answer-swapped copies per tuning pair (counterfactual augmentation): the gold answer is
+     * replaced, in the prompt and the documents alike, by another tuning pair's answer of the
+     * same shape, so the answer a useful document carries can only come from the prompt.
+     */
+    augment: z.number().int().nonnegative().max(20).default(0),
     /** Held-out pairs generated for the fidelity check (0 skips it). */
     evalPairs: z.number().int().nonnegative().default(16),
     /** New tokens per fidelity generation. */
@@ -111,7 +117,9 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 export function simulatorConfigHash(options: TuneOptions | Omit<TuneOptions, 'outDir'>, pairs: readonly SimPair[]): string {
   const parsed = TuneOptionsSchema.safeParse({ outDir: '-', ...options });
   if (!parsed.success) throw new Error(`bad tune options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const { outDir: _o, threads: _t, evalPairs: _e, ...what } = parsed.data;
+  const { outDir: _o, threads: _t, evalPairs: _e, augment, ...rest } = parsed.data;
+  // augment 0 is left out, so simulators tuned before the option existed keep their hash.
+  const what = augment ? { ...rest, augment } : rest;
   return sha256(JSON.stringify({ kind: 'simulator', options: what, pairs: sha256(JSON.stringify(pairs)) }));
 }
 
@@ -148,7 +156,7 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
     { vocabSize: o.vocabSize, addedTokens: [...ZEROSEARCH_TAGS] },
   );
   const eos = tokenizer.tokenToId('<|endoftext|>')!;
-  const seqs = train.map((p) => {
+  const seqs = [...train, ...answerSwaps(train, o.augment, new Rng(o.seed).fork('sim-augment'))].map((p) => {
     // The prompt ends at "Output:" exactly as it is sent at serving time; the documents start on a new line.
     const prompt = tokenizer.encode(p.prompt);
     const out = [...tokenizer.encode('\n' + p.output), eos];
@@ -202,6 +210,35 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
   const report: TuneReport = { outDir: o.outDir, configHash: simulatorConfigHash(o, pairs), steps: o.steps, trainPairs: train.length, firstLoss, lastLoss, parameters, seconds: (performance.now() - t0) / 1000, fidelity };
   writeFileSync(join(o.outDir, 'tune.json'), JSON.stringify({ options: o, report }, null, 2));
   return report;
+}
+
+const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const numeric = (x: string) => /^\d+$/.test(x);
+
+/**
+ * `copies` answer-swapped variants of each pair: its first gold answer, as a whole word in the
+ * prompt and the documents, becomes another pair's answer of the same shape (digits or words).
+ * A pair whose prompt does not hold its answer as a word is not copied.
+ */
+export function answerSwaps(pairs: readonly SimPair[], copies: number, rng: Rng): SimPair[] {
+  if (copies === 0) return [];
+  const answers = [...new Set(pairs.map((p) => p.goldenAnswers[0]).filter((a): a is string => typeof a === 'string' && a.trim().length > 0))];
+  const byShape = { digits: answers.filter(numeric), words: answers.filter((a) => !numeric(a)) };
+  const out: SimPair[] = [];
+  for (const p of pairs) {
+    const a = p.goldenAnswers[0];
+    if (!a) continue;
+    const re = new RegExp(`(?<![\\p{L}\\p{N}])${escapeRe(a)}(?![\\p{L}\\p{N}])`, 'gu');
+    if (!re.test(p.prompt)) continue;
+    re.lastIndex = 0;
+    const pool = (numeric(a) ? byShape.digits : byShape.words).filter((b) => b !== a && !b.includes(a) && !a.includes(b));
+    for (let k = 0; k < copies && pool.length; k++) {
+      const b = pool[rng.int(pool.length)];
+      const swap = (x: string) => x.replace(re, () => b);
+      out.push({ ...p, question: swap(p.question), goldenAnswers: [b], prompt: swap(p.prompt), output: swap(p.output) });
+    }
+  }
+  return out;
 }
 
 /** The report of a tuned model directory, or null when it holds none. */

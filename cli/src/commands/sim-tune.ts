@@ -12,8 +12,8 @@ commands.push({
   path: ['sim', 'tune'],
   summary: 'fine-tune the local search simulator on the tuning pairs and report its fidelity',
   usage: `Usage: cohort sim tune [--config TRAIN.yaml | --data DIR | --seed N --size S] [--out DIR] [--steps N] [--batch N]
-                      [--lr X] [--hidden N] [--layers N] [--heads N] [--vocab N] [--eval N] [--eval-tokens N]
-                      [--threads N] [--json]
+                      [--lr X] [--hidden N] [--layers N] [--heads N] [--vocab N] [--augment N] [--eval N]
+                      [--eval-tokens N] [--threads N] [--json]
 
 Trains a small Qwen2-style model (engine, ONNX Runtime) with SFT on the simulator pairs of --config (a
 training config's synthetic world, as the main job makes it), --data (sim_pairs.jsonl of a
@@ -22,7 +22,9 @@ documents; the tokenizer is trained on the tuning ("train" split) pairs only. Th
 \`cohort sim eval\` does on the held-out pairs (--eval N of them, default all; 0 skips), greedy, at most
 --eval-tokens new tokens (default ${SIM_EVAL_DEFAULTS.maxTokens}). Writes config.json, model.safetensors, tokenizer.json,
 tune.json and MANIFEST.json (this command, the config hash of options and pairs, the sha256 of each
-file, the fidelity figures) into --out (default models/simulator).`,
+file, the fidelity figures) into --out (default models/simulator). --augment N adds N answer-swapped
+copies of each tuning pair (its gold answer replaced, in the prompt and the documents, by another
+pair's answer), so the model must copy the answer from the prompt rather than recall it.`,
   async run(argv) {
     const { values } = parseFlags(
       argv,
@@ -39,6 +41,7 @@ file, the fidelity figures) into --out (default models/simulator).`,
         layers: { type: 'string' },
         heads: { type: 'string' },
         vocab: { type: 'string' },
+        augment: { type: 'string' },
         eval: { type: 'string' },
         'eval-tokens': { type: 'string' },
         threads: { type: 'string' },
@@ -71,6 +74,7 @@ file, the fidelity figures) into --out (default models/simulator).`,
         layers: intFlag('layers', values.layers, SIM_TUNE_DEFAULTS.layers, 1),
         heads,
         vocabSize: intFlag('vocab', values.vocab, SIM_TUNE_DEFAULTS.vocab, 300),
+        augment: intFlag('augment', values.augment, 0, 0),
         // The tuner's fidelity check (tune.json) on the held-out pairs; BM25 is measured beside it below.
         evalPairs: evalN ?? held,
         evalMaxTokens: evalTokens,
