@@ -41,9 +41,12 @@ test('sim tune: a tiny local simulator trains, saves, reloads and serves over th
   t.throws(() => LocalModelGenerator.load(join(dir, 'nope')), { message: /lacks config\.json/ });
 });
 
-test('sim tune --augment: answer-swapped copies carry another answer of the same shape, in the prompt and the documents alike', async (t) => {
+test('sim tune --augment: swapped copies carry another answer and entity of the same relation, in the question, query, prompt and documents alike', async (t) => {
   const { Rng } = await import('@cohort/engine/rng');
-  const { answerSwaps, simulatorConfigHash } = await import('@cohort/zerosearch');
+  const { answerSwaps, queryParts, simulatorConfigHash } = await import('@cohort/zerosearch');
+  t.deepEqual(queryParts('Tuget Foods founder', 'What is the profession of the founder of Tuget Foods?'), { entity: 'Tuget Foods', relation: 'founder' });
+  t.deepEqual(queryParts('Kigu Gipes birth year', 'In what year was Kigu Gipes born?'), { entity: 'Kigu Gipes', relation: 'birth year' });
+  t.is(queryParts('Keka Tiges profession', 'What is the profession of the founder of Tuget Foods?'), null);
   const ds = makeDataset({ size: 'tiny', seed: 1, simPairs: 60 });
   const train = ds.simPairs.filter((p) => p.split === 'train');
   const copies = answerSwaps(train, 2, new Rng(5));
@@ -51,22 +54,43 @@ test('sim tune --augment: answer-swapped copies carry another answer of the same
   t.true(copies.length <= 2 * train.length);
   t.deepEqual(answerSwaps(train, 2, new Rng(5)), copies, 'deterministic for a seed');
   t.deepEqual(answerSwaps(train, 0, new Rng(5)), []);
-  const word = (x: string, flags = 'u') => new RegExp(`(?<![\\p{L}\\p{N}])${x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\p{L}\\p{N}])`, flags);
-  const blank = (text: string, answer: string) => text.replace(word(answer, 'gu'), '\u0000');
-  const answers = new Set(train.map((p) => p.goldenAnswers[0]));
+  // Independent re-application: mark each whole-word occurrence of a swapped string in the source, then substitute.
+  const isWordChar = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c);
+  const apply = (text: string, swaps: ReadonlyArray<readonly [string, string]>) => {
+    let out = '';
+    for (let i = 0; i < text.length; ) {
+      const hit = [...swaps].sort((x, y) => y[0].length - x[0].length).find(([from]) => text.startsWith(from, i) && !isWordChar(text[i - 1]) && !isWordChar(text[i + from.length]));
+      if (hit) {
+        out += hit[1];
+        i += hit[0].length;
+      } else out += text[i++];
+    }
+    return out;
+  };
+  const relation = (p: { query: string; question: string }) => queryParts(p.query, p.question)?.relation;
+  let entitySwaps = 0;
   let usefulWithAnswer = 0;
   for (const c of copies) {
-    const from = train.find((p) => p.query === c.query && p.mode === c.mode && p.output.length > 0 && c.prompt.length > 0 && p.goldenAnswers[0] !== c.goldenAnswers[0] && blank(blank(p.prompt, p.goldenAnswers[0]), c.goldenAnswers[0]) === blank(c.prompt, c.goldenAnswers[0]))!;
-    t.truthy(from, `a copy of a tuning pair: ${c.query}`);
-    const [a, b] = [from.goldenAnswers[0], c.goldenAnswers[0]];
-    t.true(answers.has(b), 'the new answer is another pair\'s answer');
-    t.is(/^\d+$/.test(a), /^\d+$/.test(b), `same shape: ${a} -> ${b}`);
-    t.false(word(a).test(c.prompt), `${a} is gone from the prompt`);
-    t.true(word(b).test(c.prompt));
-    // The documents carry the new answer exactly where the old one stood.
-    t.is(blank(c.output, b), blank(blank(from.output, a), b), c.query);
-    if (c.mode === 'useful' && word(b).test(c.output)) usefulWithAnswer++;
+    const src = train[c.source];
+    const [[a, b], entity] = c.swaps;
+    t.is(a, src.goldenAnswers[0]);
+    t.deepEqual(c.pair.goldenAnswers, [b]);
+    t.not(a, b);
+    // The new answer is one another pair of the same relation has (of the same shape when the relation has fewer than 3).
+    const sameRelation = new Set(train.filter((p) => relation(p) === relation(src)).map((p) => p.goldenAnswers[0]));
+    if (sameRelation.size >= 3) t.true(sameRelation.has(b), `${b} answers a "${relation(src)}" query`);
+    else t.true(train.some((p) => p.goldenAnswers[0] === b) && /^\d+$/.test(a) === /^\d+$/.test(b), `${a} -> ${b}`);
+    for (const k of ['question', 'query', 'prompt', 'output'] as const) t.is(c.pair[k], apply(src[k], c.swaps), k);
+    t.is(c.pair.mode, src.mode);
+    if (entity) {
+      entitySwaps++;
+      t.is(entity[0], queryParts(src.query, src.question)!.entity);
+      t.true(train.some((p) => queryParts(p.query, p.question)?.entity === entity[1] && relation(p) === relation(src)));
+      t.true(c.pair.query.startsWith(entity[1]));
+    }
+    if (c.pair.mode === 'useful' && c.pair.output.includes(b)) usefulWithAnswer++;
   }
+  t.true(entitySwaps > copies.length / 2, `${entitySwaps} of ${copies.length} copies swap the entity too`);
   t.true(usefulWithAnswer > 0);
   // The option joins the config hash only when set, so earlier simulators keep theirs.
   const o = { steps: 10 };

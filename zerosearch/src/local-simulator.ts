@@ -7,6 +7,7 @@ import { CausalLM, Tokenizer, generate, parseModelConfig, sftLoop, type ModelCon
 import type { SimPair } from './dataset.js';
 import { fidelityCheck, type FidelityReport } from './fidelity.js';
 import { Rng } from '@cohort/engine/rng';
+import { AUGMENT_KIND, answerSwaps } from './sim-augment.js';
 import { SimulatorSearchEngine } from './simulator-engine.js';
 import { ZEROSEARCH_TAGS } from './template.js';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
@@ -84,9 +85,10 @@ export const TuneOptionsSchema = z
     layers: z.number().int().positive().default(2),
     heads: z.number().int().positive().default(4),
     /**
-     * Answer-swapped copies per tuning pair (counterfactual augmentation): the gold answer is
-     * replaced, in the prompt and the documents alike, by another tuning pair's answer of the
-     * same shape, so the answer a useful document carries can only come from the prompt.
+     * Swapped copies per tuning pair and epoch (counterfactual augmentation, drawn afresh each
+     * epoch; `answerSwaps` in sim-augment.ts): the gold answer and the queried entity are replaced,
+     * in the prompt and the documents alike, by another pair's of the same relation, so what a
+     * useful document says of whom can only come from the prompt.
      */
     augment: z.number().int().nonnegative().max(20).default(0),
     /** Held-out pairs generated for the fidelity check (0 skips it). */
@@ -118,8 +120,9 @@ export function simulatorConfigHash(options: TuneOptions | Omit<TuneOptions, 'ou
   const parsed = TuneOptionsSchema.safeParse({ outDir: '-', ...options });
   if (!parsed.success) throw new Error(`bad tune options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const { outDir: _o, threads: _t, evalPairs: _e, augment, ...rest } = parsed.data;
-  // augment 0 is left out, so simulators tuned before the option existed keep their hash.
-  const what = augment ? { ...rest, augment } : rest;
+  // augment 0 is left out, so simulators tuned before the option existed keep their hash; the
+  // augmentation's kind joins it, so a change of what a swapped copy is makes a new hash.
+  const what = augment ? { ...rest, augment, augmentKind: AUGMENT_KIND } : rest;
   return sha256(JSON.stringify({ kind: 'simulator', options: what, pairs: sha256(JSON.stringify(pairs)) }));
 }
 
@@ -156,13 +159,18 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
     { vocabSize: o.vocabSize, addedTokens: [...ZEROSEARCH_TAGS] },
   );
   const eos = tokenizer.tokenToId('<|endoftext|>')!;
-  const seqs = [...train, ...answerSwaps(train, o.augment, new Rng(o.seed).fork('sim-augment'))].map((p) => {
+  const encode = (p: SimPair) => {
     // The prompt ends at "Output:" exactly as it is sent at serving time; the documents start on a new line.
     const prompt = tokenizer.encode(p.prompt);
     const out = [...tokenizer.encode('\n' + p.output), eos];
     return { ids: [...prompt, ...out], mask: [...prompt.map(() => 0), ...out.map(() => 1)] };
-  });
-  const longest = Math.max(...seqs.map((s) => s.ids.length));
+  };
+  const seqs = train.map(encode);
+  // Each epoch: the tuning pairs and `augment` fresh answer-swapped copies of each (new answers every epoch).
+  const augRng = new Rng(o.seed).fork('sim-augment');
+  const epoch = () => (o.augment ? [...seqs, ...answerSwaps(train, o.augment, augRng).map((x) => encode(x.pair))] : seqs);
+  let next = epoch();
+  const longest = Math.max(...next.map((s) => s.ids.length)) + (o.augment ? 16 : 0); // room for longer answers in later epochs
   const config: ModelConfig = parseModelConfig({
     model_type: 'qwen2',
     vocab_size: tokenizer.vocabSize,
@@ -179,7 +187,7 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
   const model = CausalLM.random(config, { seed: o.seed, ...(o.threads ? { threads: o.threads } : {}) });
   // Shuffled epochs over the tuning pairs.
   const rng = new Rng(o.seed).fork('sim-tune');
-  let order: number[] = [];
+  let order: typeof seqs = [];
   const losses = await sftLoop(model, {
     steps: o.steps,
     trainer: {
@@ -189,8 +197,11 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
       ...(hooks.logger ? { logger: hooks.logger } : {}),
     },
     batch: () => {
-      if (order.length < o.batchSize) order = order.concat(rng.shuffle([...seqs.keys()]));
-      return order.splice(0, o.batchSize).map((i) => seqs[i]);
+      if (order.length < o.batchSize) {
+        order = order.concat(rng.shuffle([...next]));
+        next = epoch();
+      }
+      return order.splice(0, o.batchSize);
     },
     onStep: (step, m) => {
       hooks.onStep?.(step, m.loss);
@@ -210,35 +221,6 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
   const report: TuneReport = { outDir: o.outDir, configHash: simulatorConfigHash(o, pairs), steps: o.steps, trainPairs: train.length, firstLoss, lastLoss, parameters, seconds: (performance.now() - t0) / 1000, fidelity };
   writeFileSync(join(o.outDir, 'tune.json'), JSON.stringify({ options: o, report }, null, 2));
   return report;
-}
-
-const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const numeric = (x: string) => /^\d+$/.test(x);
-
-/**
- * `copies` answer-swapped variants of each pair: its first gold answer, as a whole word in the
- * prompt and the documents, becomes another pair's answer of the same shape (digits or words).
- * A pair whose prompt does not hold its answer as a word is not copied.
- */
-export function answerSwaps(pairs: readonly SimPair[], copies: number, rng: Rng): SimPair[] {
-  if (copies === 0) return [];
-  const answers = [...new Set(pairs.map((p) => p.goldenAnswers[0]).filter((a): a is string => typeof a === 'string' && a.trim().length > 0))];
-  const byShape = { digits: answers.filter(numeric), words: answers.filter((a) => !numeric(a)) };
-  const out: SimPair[] = [];
-  for (const p of pairs) {
-    const a = p.goldenAnswers[0];
-    if (!a) continue;
-    const re = new RegExp(`(?<![\\p{L}\\p{N}])${escapeRe(a)}(?![\\p{L}\\p{N}])`, 'gu');
-    if (!re.test(p.prompt)) continue;
-    re.lastIndex = 0;
-    const pool = (numeric(a) ? byShape.digits : byShape.words).filter((b) => b !== a && !b.includes(a) && !a.includes(b));
-    for (let k = 0; k < copies && pool.length; k++) {
-      const b = pool[rng.int(pool.length)];
-      const swap = (x: string) => x.replace(re, () => b);
-      out.push({ ...p, question: swap(p.question), goldenAnswers: [b], prompt: swap(p.prompt), output: swap(p.output) });
-    }
-  }
-  return out;
 }
 
 /** The report of a tuned model directory, or null when it holds none. */
