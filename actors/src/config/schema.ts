@@ -191,6 +191,8 @@ export const simulatorSchema = z.discriminatedUnion('backend', [
         steps: nonNegativeInt().default(1000),
         lr: z.number().positive().default(1e-6),
         batchSize: positiveInt().default(2),
+        /** Swapped copies of each tuning pair per epoch (answer and entity; `cohort sim tune --augment`); 0: none. */
+        augment: nonNegativeInt().max(20).default(0),
       })
       .prefault({}),
   }),

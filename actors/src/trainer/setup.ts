@@ -282,6 +282,7 @@ export async function prepareLocalSimulator(
     steps: sim.tune.steps,
     lr: sim.tune.lr,
     batchSize: sim.tune.batchSize,
+    augment: sim.tune.augment,
     seed: config.run.seed,
     vocabSize: Math.max(300, a.vocab_size ?? 1024),
     hiddenSize: a.hidden_size,
