@@ -2,7 +2,7 @@
 // between runs and resumed without redoing a finished run; its statistics recomputed here.
 import test from 'ava';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -131,6 +131,13 @@ test.serial('a tiny experiment runs every arm × seed, resumes after a kill with
     t.true(Math.abs(fig.mean - (d[0] + d[1]) / 2) < 1e-9, key);
     t.true(Math.abs(fig.std - Math.abs(d[0] - d[1]) / Math.sqrt(2)) < 1e-9, key);
   }
+  // A moved runs directory is still read back: where the runs live is not part of a trial's identity.
+  const moved = path.join(dir, 'moved');
+  cpSync(expDir, path.join(moved, 'tiny'), { recursive: true });
+  const movedFile = path.join(dir, 'moved.yaml');
+  writeFileSync(movedFile, readFileSync(file, 'utf8').replace(/^outDir: .*$/m, `outDir: ${JSON.stringify(moved)}`));
+  const again = await run(process.execPath, [bin, 'experiment', movedFile], { maxBuffer: 16 << 20 });
+  t.is((again.stderr.match(/finished before, read back/g) ?? []).length, 6, again.stderr);
   const md = readFileSync(path.join(expDir, 'results.md'), 'utf8');
   t.regex(md, /\| reinforce − no-masking \| masking helps \|/);
   t.regex(md, /\| reinforce \|/);

@@ -12,7 +12,10 @@ import type { Experiment, Trial } from './experiment-spec.js';
 interface TrialMarker {
   arm: string;
   seed: number;
+  /** The run's config sha256 (run.outDir included). */
   configSha256: string;
+  /** `Trial.identity` (absent in markers written before it: then configSha256 must match). */
+  identity?: string;
   finishedAt: string;
 }
 
@@ -49,9 +52,10 @@ export function finishedTrial(trial: Trial): RunReport | null {
   };
   const marker = json(markerFile) as Partial<TrialMarker>;
   if (typeof marker.configSha256 !== 'string') throw new Error(`${markerFile}: no configSha256; delete ${trial.runDir} to redo the trial`);
-  if (marker.configSha256 !== trial.loaded.sha256) {
+  const [was, now] = typeof marker.identity === 'string' ? [marker.identity, trial.identity] : [marker.configSha256, trial.loaded.sha256];
+  if (was !== now) {
     throw new Error(
-      `${trial.runDir} finished under another config (sha256 ${marker.configSha256.slice(0, 12)}…, now ${trial.loaded.sha256.slice(0, 12)}…): ` +
+      `${trial.runDir} finished under another config (sha256 ${was.slice(0, 12)}…, now ${now.slice(0, 12)}…): ` +
         'the base config or the arm changed since; delete that run directory to redo it, or give the experiment a new name',
     );
   }
@@ -80,7 +84,7 @@ async function runTrial(trial: Trial, o: RunExperimentOptions, controlled?: RunR
   });
   const { report } = await trainer.run();
   if (!report) throw new Error(`trial ${trial.name} wrote no report: the base config evaluates nothing (eval.before and eval.after are false)`);
-  const marker: TrialMarker = { arm: trial.arm, seed: trial.seed, configSha256: trial.loaded.sha256, finishedAt: new Date().toISOString() };
+  const marker: TrialMarker = { arm: trial.arm, seed: trial.seed, configSha256: trial.loaded.sha256, identity: trial.identity, finishedAt: new Date().toISOString() };
   writeFileSync(path.join(trial.runDir, 'trial.json'), JSON.stringify(marker, null, 2) + '\n');
   return report;
 }

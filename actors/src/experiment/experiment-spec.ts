@@ -89,6 +89,11 @@ export interface Trial {
   readonly name: string;
   readonly runDir: string;
   readonly loaded: LoadedConfig;
+  /**
+   * What makes a finished trial the same trial: sha256 of the base config's bytes and the
+   * overrides other than where the runs go (run.outDir), so a moved runs directory is still read back.
+   */
+  readonly identity: string;
   /** Set for a control trial: the trial (same seed) of the arm it controls. */
   readonly controlOf?: string;
 }
@@ -142,10 +147,11 @@ export async function loadExperiment(file: string, cwd = process.cwd()): Promise
     for (const seed of spec.seeds) {
       const name = `${arm.name}-s${seed}`;
       const controlled = arm.control ? spec.arms.find((a) => a.name === arm.control) : undefined;
-      const sets = [...toOverrides(spec.set), ...toOverrides(controlled?.set ?? {}), ...toOverrides(arm.set), `run.seed=${seed}`, `run.name=${name}`, `run.outDir=${JSON.stringify(dir)}`];
+      const sets = [...toOverrides(spec.set), ...toOverrides(controlled?.set ?? {}), ...toOverrides(arm.set), `run.seed=${seed}`, `run.name=${name}`];
       try {
-        const loaded = await loadTrainConfig(baseFile, { overrides: sets });
-        trials.push({ arm: arm.name, seed, name, runDir: path.join(dir, name), loaded, ...(controlled ? { controlOf: `${controlled.name}-s${seed}` } : {}) });
+        const loaded = await loadTrainConfig(baseFile, { overrides: [...sets, `run.outDir=${JSON.stringify(dir)}`] });
+        const identity = (await loadTrainConfig(baseFile, { overrides: sets })).sha256;
+        trials.push({ arm: arm.name, seed, name, runDir: path.join(dir, name), loaded, identity, ...(controlled ? { controlOf: `${controlled.name}-s${seed}` } : {}) });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         for (const p of err.problems) problems.push(`arm "${arm.name}": ${p.path || '(config)'}: ${p.message}${p.override ? ` (from ${p.override.replace(/^--set /, 'set ')})` : ''}`);
