@@ -54,4 +54,9 @@ test.serial('sim eval: bad flags and inputs exit 2 with a message that names the
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     t.regex(r.stderr, re, args.join(' '));
   }
+  for (const [flag, re] of [['21', /--augment must be at most 20/], ['-1', /--augment must be an integer >= 0/]] as const) {
+    const r = await cohort(['sim', 'tune', '--config', 'configs/zerosearch/local.yaml', '--augment', flag]);
+    t.is(r.code, 2, r.stderr);
+    t.regex(r.stderr, re);
+  }
 });

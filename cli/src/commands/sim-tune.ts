@@ -22,9 +22,10 @@ documents; the tokenizer is trained on the tuning ("train" split) pairs only. Th
 \`cohort sim eval\` does on the held-out pairs (--eval N of them, default all; 0 skips), greedy, at most
 --eval-tokens new tokens (default ${SIM_EVAL_DEFAULTS.maxTokens}). Writes config.json, model.safetensors, tokenizer.json,
 tune.json and MANIFEST.json (this command, the config hash of options and pairs, the sha256 of each
-file, the fidelity figures) into --out (default models/simulator). --augment N adds N answer-swapped
-copies of each tuning pair (its gold answer replaced, in the prompt and the documents, by another
-pair's answer), so the model must copy the answer from the prompt rather than recall it.`,
+file, the fidelity figures) into --out (default models/simulator). --augment N (0-20, default 0) adds,
+each epoch, N fresh copies of every tuning pair with its gold answer and queried entity swapped for
+another pair's of the same relation, in the prompt and the documents alike, so the model must copy
+both from the prompt rather than recall them.`,
   async run(argv) {
     const { values } = parseFlags(
       argv,
@@ -74,7 +75,7 @@ pair's answer), so the model must copy the answer from the prompt rather than re
         layers: intFlag('layers', values.layers, SIM_TUNE_DEFAULTS.layers, 1),
         heads,
         vocabSize: intFlag('vocab', values.vocab, SIM_TUNE_DEFAULTS.vocab, 300),
-        augment: intFlag('augment', values.augment, 0, 0),
+        augment: augmentFlag(values.augment),
         // The tuner's fidelity check (tune.json) on the held-out pairs; BM25 is measured beside it below.
         evalPairs: evalN ?? held,
         evalMaxTokens: evalTokens,
@@ -111,3 +112,10 @@ pair's answer), so the model must copy the answer from the prompt rather than re
     return 0;
   },
 });
+
+/** --augment: swapped copies per pair and epoch, 0-20. */
+function augmentFlag(value: string | undefined): number {
+  const n = intFlag('augment', value, 0, 0);
+  if (n > 20) throw new UsageError(`--augment must be at most 20 (swapped copies of each pair per epoch), got ${n}`);
+  return n;
+}
