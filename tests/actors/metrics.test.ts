@@ -90,3 +90,15 @@ test('report.json and the results table (before/after EM, two-hop, turns, search
   t.regex(table, /searches \/ question\s+0\.50\s+1\.50\s+\+1\.00/);
   t.throws(() => buildReport({ run: 'r', seed: 1, algorithm: 'x', steps: 0, wallS: 0, before: [], after: [] }), { message: /no split results/ });
 });
+
+test('simulatorCost: searches from the batch sizes, busy seconds summed, the busy share per simulator of the step', async (t) => {
+  const { simulatorCost } = await import('../../actors/src/trainer/stages/step-metrics.js');
+  const stats = (meanBatch: number, batches: number, busyS: number) => ({ index: 0, requests: 999, batches, meanBatch, maxBatch: 16, useful: 0, noisy: 0, fallbacks: 0, busyS });
+  // Two simulators over a 10 s step: 4 batches of 12 and 2 of 6 searches; busy 3 s and 1 s.
+  t.deepEqual(simulatorCost([stats(12, 4, 3), stats(6, 2, 1)], 10), { searches: 60, busyS: 4, searchesPerS: 15, stepShare: 0.2 });
+  // No simulator answered (all lost), or an idle step: zeros, no division by zero.
+  t.deepEqual(simulatorCost([], 10), { searches: 0, busyS: 0, searchesPerS: 0, stepShare: 0 });
+  t.deepEqual(simulatorCost([stats(0, 0, 0)], 0), { searches: 0, busyS: 0, searchesPerS: 0, stepShare: 0 });
+  // The share is capped at 1 (a backend call that began before the step).
+  t.is(simulatorCost([stats(8, 1, 12)], 10).stepShare, 1);
+});
