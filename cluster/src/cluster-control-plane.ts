@@ -97,14 +97,32 @@ export class ClusterControlPlane extends ActorLifecycle<Rec> {
     this.drain();
   }
 
-  /** A node died or left: its actors restart elsewhere or die with the cause. */
+  /**
+   * A node died or left: its actors restart elsewhere or die with the cause.
+   * A placement group with a bundle there gets only that bundle re-placed;
+   * its actors on other nodes keep running. Should the scheduler ever report
+   * an actor whose worker runs on a live node (a group whose strategy needs a
+   * whole restart), that worker is stopped before the actor is restarted, so
+   * no worker is left running without its actor.
+   */
   removeNode(nodeId: string, reason: string): void {
     if (!this.nodes.delete(nodeId)) return;
-    const { actors } = this.scheduler.removeNode(nodeId);
+    const { actors, groups } = this.scheduler.removeNode(nodeId);
+    for (const gid of groups) {
+      const gr = this.groups.get(gid);
+      const now = this.scheduler.group(gid);
+      if (!gr || !now) continue;
+      gr.state = now;
+      this.groupChanged(now);
+    }
     const cause = `node ${nodeId} was lost (${reason})`;
     for (const id of actors) {
       const rec = this.actors.get(id);
       if (!rec || rec.info.state === 'dead') continue;
+      if (rec.assignment && rec.assignment.nodeId !== nodeId) {
+        this.o.logger.warn({ actor: rec.info.name ?? id, node: rec.assignment.nodeId }, 'stopping a worker on a live node: its placement group is placed again as a whole');
+        void Promise.resolve(this.stopProcess(rec)).catch(() => undefined);
+      }
       rec.assignment = undefined;
       rec.info.address = undefined;
       rec.info.lastExit = cause;

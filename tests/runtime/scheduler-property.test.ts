@@ -196,6 +196,11 @@ for (const [seed, fairness] of [
       } else if (op < 0.98) {
         const id = pick(r, s.nodes().map((n) => n.id));
         const lost = s.removeNode(id);
+        // only actors that ran on the node are lost (group actors on other nodes keep their bundle), unless STRICT_PACK
+        for (const a of lost.actors) {
+          const was = live.get(a);
+          if (was && was.nodeId !== id) t.is(s.group(was.groupId!)?.strategy, 'STRICT_PACK', `step ${step}: ${a} on ${was.nodeId} lost with ${id}`);
+        }
         for (const a of lost.actors) live.delete(a);
         for (const a of live.values()) t.not(a.nodeId, id);
         s.addNode({ id, resources: nodeSpecs[id], labels: labelsOf(id) });

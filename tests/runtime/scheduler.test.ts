@@ -423,7 +423,7 @@ test('a pending group is removed from the queue when removed', (t) => {
 
 // ------------------------------------------------------------------ node removal
 
-test('removeNode reports its actors, sends groups with a bundle there back to pending, and frees their other bundles', (t) => {
+test('removeNode reports its actors and re-places only the bundles a group had there; the others keep their reservation and actors', (t) => {
   const s = cluster([
     ['n1', { CPU: 4 }],
     ['n2', { CPU: 4 }],
@@ -439,22 +439,72 @@ test('removeNode reports its actors, sends groups with a bundle there back to pe
   pendingReason(s.submit(demand('hard2', { CPU: 4 }, { kind: 'node', nodeId: 'n2' })));
 
   const r = s.removeNode('n2');
-  t.deepEqual(r.actors.sort(), ['g0', 'g1', 'hard2', 'on2']);
+  t.deepEqual(r.actors.sort(), ['g1', 'hard2', 'on2'], 'g0 runs in bundle 0 on n1, which survives');
   t.deepEqual(r.groups, ['g']);
-  t.deepEqual(used(s, 'n1'), { CPU: 1 }, 'bundle 0 on n1 was freed too');
+  t.deepEqual(used(s, 'n1'), { CPU: 3 }, 'bundle 0 on n1 keeps its reservation');
   t.is(s.group('g')?.state, 'pending');
-  t.is(s.assignment('g0'), undefined);
+  t.regex(s.group('g')!.reason!, /rescheduling bundle 1 after node n2 was removed/);
+  t.is(s.assignment('g0')?.nodeId, 'n1');
   t.deepEqual(s.pending().map((p) => p.id), ['g']);
+  // the survivor's bundle still takes actors while bundle 1 waits
+  t.is(scheduled(s.submit(demand('g0b', { CPU: 1 }, { kind: 'group', groupId: 'g', bundleIndex: 0 }))).nodeId, 'n1');
+  t.regex(pendingReason(s.submit(demand('g1b', { CPU: 1 }, { kind: 'group', groupId: 'g', bundleIndex: 1 }))), /placement group g is pending/);
   t.deepEqual(s.removeNode('n2'), { actors: [], groups: [] });
   t.throws(() => s.submit(demand('again', {}, { kind: 'node', nodeId: 'n2' })), { instanceOf: InfeasibleError, message: /node n2 was removed/ });
 
-  // Only two nodes left and n3 is busy: the group waits.
+  // Only two nodes left and n3 is busy: bundle 1 may not join bundle 0 on n1 (STRICT_SPREAD), so the group waits.
   t.deepEqual(s.drainPending().groups, []);
+  t.regex(s.pending()[0].reason, /bundle 1 .*STRICT_SPREAD|bundle 1 needs/);
   s.release('fill');
-  t.deepEqual(s.drainPending().groups.map((x) => x.bundleNodes), [['n1', 'n3']]);
+  const again = s.drainPending();
+  t.deepEqual(again.groups.map((x) => x.bundleNodes), [['n1', 'n3']]);
+  t.deepEqual(again.assignments.map((a) => [a.demandId, a.nodeId]), [['g1b', 'n3']]);
+  t.is(s.assignment('g0')?.nodeId, 'n1');
   // A node can come back under the same id.
   s.addNode({ id: 'n2', resources: { CPU: 4 } });
   t.is(scheduled(s.submit(demand('back', { CPU: 4 }, { kind: 'node', nodeId: 'n2' }))).nodeId, 'n2');
+});
+
+test('bundles lost with a node are re-placed by the strategy, counting the bundles the group kept', (t) => {
+  const s = cluster([
+    ['n1', { CPU: 4 }],
+    ['n2', { CPU: 4 }],
+    ['n3', { CPU: 4 }],
+  ]);
+  // SPREAD over three nodes, n2 dies: bundle 1 goes to a node with fewest of the group's bundles (a tie of n1 and n3: the less used, n3)
+  s.createPlacementGroup({ id: 'sp', bundles: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }], strategy: 'SPREAD' });
+  t.deepEqual(s.group('sp')!.bundleNodes, ['n1', 'n2', 'n3']);
+  scheduled(s.submit(demand('x1', { CPU: 1 }, { kind: 'node', nodeId: 'n1' })));
+  scheduled(s.submit(demand('in-sp0', { CPU: 1 }, { kind: 'group', groupId: 'sp', bundleIndex: 0 })));
+  const r = s.removeNode('n2');
+  t.deepEqual(r.groups, ['sp']);
+  t.deepEqual(r.actors, []);
+  const d = s.drainPending();
+  t.deepEqual(d.groups.map((g) => [g.id, g.bundleNodes]), [['sp', ['n1', 'n3', 'n3']]]);
+  t.is(s.assignment('in-sp0')?.nodeId, 'n1', 'the actor in the kept bundle stays');
+
+  // PACK that spilled over two nodes: the lost bundle comes back to the node the group still uses, not the first node with room
+  const p = cluster([
+    ['m1', { CPU: 2 }],
+    ['m2', { CPU: 2 }],
+    ['m3', { CPU: 5 }],
+  ]);
+  scheduled(p.submit(demand('f3', { CPU: 1 }, { kind: 'node', nodeId: 'm3' })));
+  p.createPlacementGroup({ id: 'pk', bundles: [{ CPU: 3 }, { CPU: 2 }], strategy: 'PACK' });
+  t.deepEqual(p.group('pk')!.bundleNodes, ['m3', 'm1']);
+  p.release('f3');
+  t.deepEqual(p.removeNode('m1').groups, ['pk']);
+  t.deepEqual(p.drainPending().groups.map((g) => g.bundleNodes), [['m3', 'm3']]);
+
+  // STRICT_PACK keeps its bundles on one node: losing it re-places the whole group
+  const q = cluster([
+    ['k1', { CPU: 2 }],
+    ['k2', { CPU: 2 }],
+  ]);
+  q.createPlacementGroup({ id: 'sk', bundles: [{ CPU: 1 }, { CPU: 1 }], strategy: 'STRICT_PACK' });
+  scheduled(q.submit(demand('in-sk', { CPU: 1 }, { kind: 'group', groupId: 'sk', bundleIndex: 1 })));
+  t.deepEqual(q.removeNode('k1'), { actors: ['in-sk'], groups: ['sk'] });
+  t.deepEqual(q.drainPending().groups.map((g) => g.bundleNodes), [['k2', 'k2']]);
 });
 
 test('nodes() reports totals, usage, labels and per-GPU use', (t) => {

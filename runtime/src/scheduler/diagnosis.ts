@@ -1,7 +1,7 @@
 import type { Hold } from './fifo-holds.js';
 import { placeBundles, type Candidate } from './group-placement.js';
 import type { Shortage } from './resource-pool.js';
-import { anyFitsTotal, groupCands, groupNodes, type Attempt, type GroupEntry, type NodeEntry, type SchedulerState } from './state.js';
+import { anyFitsTotal, groupCands, groupNodes, missingBundles, type Attempt, type GroupEntry, type NodeEntry, type SchedulerState } from './state.js';
 import type { Assignment } from './types.js';
 import { formatAmount, formatQuantity, namesOf, sumQuantities, type Quantity } from './units.js';
 
@@ -51,13 +51,16 @@ export function groupPendingReason(st: SchedulerState, g: GroupEntry): Attempt<t
       blockNodes: feasibleNodes(st, [sum], nodes),
     };
   }
-  // Find the first bundle that finds no room when the bundles are placed in order (simulated, then undone).
-  const r = placeBundles(strategy, g.bundles, cands);
+  // Find the first bundle that finds no room when the bundles (those still missing) are placed in order (simulated, then undone).
+  const { indexes, keptNodes } = missingBundles(g);
+  const kept = keptNodes.map((id) => cands.findIndex((c) => c.nodeId === id)).filter((c) => c >= 0);
+  const missing = indexes.map((i) => g.bundles[i]);
+  const r = placeBundles(strategy, missing, cands, kept);
   if (r.ok) {
-    for (let i = 0; i < r.placed.length; i++) cands[r.placed[i].cand].pool.give(g.bundles[i], r.placed[i].grant);
+    for (let i = 0; i < r.placed.length; i++) cands[r.placed[i].cand].pool.give(missing[i], r.placed[i].grant);
     return heldReason(st, g.names);
   }
-  const b = Math.max(0, r.bundle);
+  const b = indexes[Math.max(0, r.bundle)];
   const q = g.bundles[b];
   const best = bestNode(st, q, false, nodes);
   if (best.short.length === 0) {

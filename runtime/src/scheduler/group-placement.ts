@@ -24,25 +24,32 @@ export type GroupPlacement =
  * nothing: on failure every partial reservation is given back before this
  * returns. Pure apart from the pools it is handed (pass empty copies to ask
  * "could this ever fit").
+ *
+ * `kept` re-places the bundles a group lost with a node: it lists the
+ * candidate index of each bundle the group kept (one entry per bundle), and
+ * the strategy then holds for the whole group: PACK prefers those nodes,
+ * SPREAD counts those bundles, STRICT_SPREAD avoids those nodes and
+ * STRICT_PACK uses only them.
  */
-export function placeBundles(strategy: PlacementStrategy, bundles: readonly Quantity[], cands: readonly Candidate[]): GroupPlacement {
+export function placeBundles(strategy: PlacementStrategy, bundles: readonly Quantity[], cands: readonly Candidate[], kept: readonly number[] = []): GroupPlacement {
+  const keptFirst = kept.length ? [...new Set(kept)] : undefined;
   switch (strategy) {
     case 'STRICT_PACK':
-      return strictPack(bundles, cands);
+      return strictPack(bundles, cands, keptFirst);
     case 'PACK': {
-      const one = strictPack(bundles, cands);
-      return one.ok ? one : greedy(bundles, cands, false);
+      const one = strictPack(bundles, cands, keptFirst && [...keptFirst, ...cands.keys()].filter((c, i, all) => all.indexOf(c) === i));
+      return one.ok ? one : greedy(bundles, cands, false, kept);
     }
     case 'SPREAD':
-      return greedy(bundles, cands, true);
+      return greedy(bundles, cands, true, kept);
     case 'STRICT_SPREAD':
-      return strictSpread(bundles, cands);
+      return strictSpread(bundles, cands, new Set(kept));
   }
 }
 
-/** All bundles on the first candidate that holds them all. */
-function strictPack(bundles: readonly Quantity[], cands: readonly Candidate[]): GroupPlacement {
-  for (let c = 0; c < cands.length; c++) {
+/** All bundles on the first candidate (of `order`, default all in order) that holds them all. */
+function strictPack(bundles: readonly Quantity[], cands: readonly Candidate[], order: Iterable<number> = cands.keys()): GroupPlacement {
+  for (const c of order) {
     const pool = cands[c].pool;
     const placed: BundlePlacement[] = [];
     for (const q of bundles) {
@@ -61,10 +68,14 @@ function strictPack(bundles: readonly Quantity[], cands: readonly Candidate[]): 
  * first node (join order) with room. Spreading: the node holding the fewest
  * of this group's bundles, then the least utilized.
  */
-function greedy(bundles: readonly Quantity[], cands: readonly Candidate[], spread: boolean): GroupPlacement {
+function greedy(bundles: readonly Quantity[], cands: readonly Candidate[], spread: boolean, kept: readonly number[]): GroupPlacement {
   const placed: BundlePlacement[] = [];
   const count = new Map<number, number>();
   const used: number[] = [];
+  for (const c of kept) {
+    if (!count.has(c)) used.push(c);
+    count.set(c, (count.get(c) ?? 0) + 1);
+  }
   const rollback = (bundle: number): GroupPlacement => {
     for (let i = placed.length - 1; i >= 0; i--) cands[placed[i].cand].pool.give(bundles[i], placed[i].grant);
     return { ok: false, bundle };
@@ -116,13 +127,15 @@ function greedy(bundles: readonly Quantity[], cands: readonly Candidate[], sprea
 /**
  * Each bundle on its own node: a maximum bipartite matching (augmenting
  * paths) between bundles and the nodes each fits on, so a feasible
- * assignment is found whenever one exists.
+ * assignment is found whenever one exists. Candidates in `taken` already
+ * hold a bundle of the group and get none.
  */
-function strictSpread(bundles: readonly Quantity[], cands: readonly Candidate[]): GroupPlacement {
-  if (cands.length < bundles.length) return { ok: false, bundle: cands.length };
+function strictSpread(bundles: readonly Quantity[], cands: readonly Candidate[], taken: ReadonlySet<number>): GroupPlacement {
+  const free = cands.length - taken.size;
+  if (free < bundles.length) return { ok: false, bundle: Math.max(0, free) };
   const adj: number[][] = bundles.map((q) => {
     const a: number[] = [];
-    for (let c = 0; c < cands.length; c++) if (cands[c].pool.fits(q)) a.push(c);
+    for (let c = 0; c < cands.length; c++) if (!taken.has(c) && cands[c].pool.fits(q)) a.push(c);
     return a;
   });
   const owner = new Int32Array(cands.length).fill(-1);

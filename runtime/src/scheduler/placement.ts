@@ -1,7 +1,7 @@
 import { placeBundles } from './group-placement.js';
 import { blockedAttempt, formatLabels, formatShortages, groupInfeasibility, groupPendingReason, infeasibleMessage, pendingOnBestNode } from './diagnosis.js';
 import type { Hold } from './fifo-holds.js';
-import { anyFitsTotal, bundlePool, fitsWithin, groupCands, hasLabels, type Attempt, type GroupEntry, type NodeEntry, type SchedulerState } from './state.js';
+import { anyFitsTotal, bundlePool, fitsWithin, groupCands, hasLabels, missingBundles, type Attempt, type GroupEntry, type NodeEntry, type SchedulerState } from './state.js';
 import type { Assignment, Demand } from './types.js';
 import { UNIT, formatQuantity, namesOf, type Quantity } from './units.js';
 
@@ -137,11 +137,13 @@ export function tryInGroup(st: SchedulerState, d: Demand, q: Quantity, groupId: 
     const where = bundleIndex === undefined ? `every bundle of placement group ${groupId} (e.g. bundle ${i} ${formatQuantity(g.bundles[i])})` : `bundle ${i} ${formatQuantity(g.bundles[i])} of placement group ${groupId}`;
     return { kind: 'infeasible', message: `demand ${d.id} ${formatQuantity(q)} exceeds ${where}; an actor in a group draws only from its bundle's reservation` };
   }
-  if (g.state === 'pending' || !g.reserved) {
+  // A group that lost bundles with a node keeps the others: actors may go there meanwhile.
+  const ready = g.reserved ? within.filter((i) => g.reserved![i] !== undefined) : [];
+  if (ready.length === 0) {
     return { kind: 'pending', reason: `waiting: placement group ${groupId} is pending (${g.reason ?? 'not placed yet'})`, blocks: [] };
   }
-  for (const i of within) {
-    const b = g.reserved[i];
+  for (const i of ready) {
+    const b = g.reserved![i]!;
     const pool = bundlePool(g, i);
     const grant = pool.take(q);
     if (!grant) continue;
@@ -157,9 +159,9 @@ export function tryInGroup(st: SchedulerState, d: Demand, q: Quantity, groupId: 
     g.actors.add(d.id);
     return { kind: 'placed', value: assignment };
   }
-  let bestI = within[0];
+  let bestI = ready[0];
   let bestShort = bundlePool(g, bestI).shortages(q);
-  for (const i of within.slice(1)) {
+  for (const i of ready.slice(1)) {
     const s = bundlePool(g, i).shortages(q);
     if (s.length < bestShort.length) {
       bestI = i;
@@ -184,16 +186,21 @@ export function tryGroup(st: SchedulerState, g: GroupEntry): Attempt<true> {
   let cands = groupCands(st, g);
   if (st.holds.hasNodeHolds()) cands = cands.filter((c) => !st.holds.onNode(g.names, c.nodeId));
   if (!global) {
-    const r = placeBundles(strategy, g.bundles, cands);
+    // All bundles, or only those the group lost with a node (the others keep their place and actors).
+    const { indexes, keptNodes } = missingBundles(g);
+    const kept = keptNodes.map((id) => cands.findIndex((c) => c.nodeId === id)).filter((c) => c >= 0);
+    const r = placeBundles(strategy, indexes.map((i) => g.bundles[i]), cands, kept);
     if (r.ok) {
-      g.reserved = r.placed.map((p, i) => {
+      const reserved = g.reserved ?? new Array(g.bundles.length).fill(undefined);
+      r.placed.forEach((p, k) => {
         const c = cands[p.cand];
         st.nodeMap.get(c.nodeId)?.groups.add(g.spec.id);
-        return { nodeId: c.nodeId, grant: p.grant, gpuIds: c.pool.gpuIdsOf(p.grant), nodePool: c.pool };
+        reserved[indexes[k]] = { nodeId: c.nodeId, grant: p.grant, gpuIds: c.pool.gpuIdsOf(p.grant), nodePool: c.pool };
       });
+      g.reserved = reserved;
       g.state = 'created';
       g.reason = undefined;
-      st.log.debug({ group: g.spec.id, nodes: g.reserved.map((b) => b.nodeId) }, 'placement group created');
+      st.log.debug({ group: g.spec.id, nodes: reserved.map((b) => b?.nodeId), placed: indexes }, 'placement group created');
       return { kind: 'placed', value: true };
     }
   }

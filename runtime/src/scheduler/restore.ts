@@ -80,7 +80,8 @@ export function restoreAssignment(st: SchedulerState, assignment: Assignment): A
     if (!g || g.state !== 'created' || !g.reserved) return fail(`placement group ${a.groupId} is not created (restore the group first)`);
     const i = a.bundleIndex!;
     if (i >= g.bundles.length) return fail(`placement group ${a.groupId} has no bundle ${i}`);
-    if (g.reserved[i].nodeId !== a.nodeId) return fail(`bundle ${i} of placement group ${a.groupId} is on node ${g.reserved[i].nodeId}, not ${a.nodeId}`);
+    const bundle = g.reserved[i]!; // a created group has every bundle
+    if (bundle.nodeId !== a.nodeId) return fail(`bundle ${i} of placement group ${a.groupId} is on node ${bundle.nodeId}, not ${a.nodeId}`);
     const pool = bundlePool(g, i);
     const grant = pool.takeExact(q, a.gpuIds) ?? fail(`${formatQuantity(q)} on ${gpus} no longer fits bundle ${i} of placement group ${a.groupId}`);
     st.placed.set(a.demandId, { q, grant, pool, group: g, assignment: a });

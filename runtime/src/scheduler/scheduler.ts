@@ -40,12 +40,18 @@ export interface SchedulerOptions {
 /** What `removeNode` reports. */
 export interface NodeRemoval {
   /**
-   * Actors that lost their resources: those placed on the node, those placed
-   * in a group that had a bundle there, and pending demands with hard
-   * affinity to the node (dropped from the queue). The caller restarts or fails them.
+   * Actors that lost their resources: those placed on the node (on its free
+   * pool or in a bundle reserved there) and pending demands with hard
+   * affinity to the node (dropped from the queue). The caller restarts or
+   * fails them. Actors in a group's bundles on other nodes keep running and
+   * are not listed (except for STRICT_PACK, whose bundles share one node).
    */
   actors: string[];
-  /** Placement groups that had a bundle on the node; every reservation of theirs was freed and they are pending again. */
+  /**
+   * Placement groups that had a bundle on the node. They are pending again
+   * until the lost bundles are re-placed (by the group's strategy, counting
+   * the bundles it kept); the bundles on other nodes keep their reservation.
+   */
   groups: string[];
 }
 
@@ -103,22 +109,33 @@ export class Scheduler {
     const requeue: [string, Queued][] = [];
     for (const gid of node.groups) {
       const g = this.st.groups.get(gid);
-      if (!g || g.state !== 'created' || !g.reserved) continue;
-      for (const a of g.actors) {
+      if (!g || !g.reserved) continue;
+      // Only the bundles that were on this node are lost (STRICT_PACK keeps all bundles on one node, so it loses them all).
+      const lost = new Set<number>();
+      g.reserved.forEach((b, i) => {
+        if (b && (b.nodeId === id || g.spec.strategy === 'STRICT_PACK')) lost.add(i);
+      });
+      if (lost.size === 0) continue;
+      for (const a of [...g.actors]) {
+        const p = this.st.placed.get(a);
+        if (p && !lost.has(p.assignment.bundleIndex ?? -1)) continue;
         this.st.placed.delete(a);
+        g.actors.delete(a);
         actors.push(a);
       }
-      g.actors.clear();
-      g.reserved.forEach((b, i) => {
+      for (const i of lost) {
+        const b = g.reserved[i]!;
         const other = this.st.nodeMap.get(b.nodeId);
-        if (!other) return;
-        other.pool.give(g.bundles[i], b.grant);
-        other.groups.delete(gid);
-      });
-      g.reserved = undefined;
+        if (other) other.pool.give(g.bundles[i], b.grant);
+        g.reserved[i] = undefined;
+      }
+      for (const other of this.st.nodeList) if (!g.reserved.some((b) => b?.nodeId === other.spec.id)) other.groups.delete(gid);
+      if (g.reserved.every((b) => b === undefined)) g.reserved = undefined;
       g.state = 'pending';
-      g.reason = `waiting: rescheduling after node ${id} was removed`;
+      g.reason = `waiting: rescheduling bundle${lost.size === 1 ? '' : 's'} ${[...lost].join(', ')} after node ${id} was removed`;
       groups.push(gid);
+      // A group already pending (it lost bundles before) moves to the front too.
+      this.st.dequeue(groupKey(gid));
       requeue.push([groupKey(gid), { kind: 'placement-group', id: gid, group: g, reason: g.reason, blocks: [] }]);
     }
     for (const [key, e] of this.st.queue) {
@@ -274,7 +291,7 @@ export class Scheduler {
     if (g.state === 'pending') this.st.dequeue(groupKey(id));
     if (g.reserved) {
       g.reserved.forEach((b, i) => {
-        const node = this.st.nodeMap.get(b.nodeId);
+        const node = b && this.st.nodeMap.get(b.nodeId);
         if (!node) return;
         node.pool.give(g.bundles[i], b.grant);
         node.groups.delete(id);

@@ -34,7 +34,12 @@ export interface GroupEntry {
   bundles: Quantity[];
   names: string[];
   state: 'pending' | 'created' | 'removed';
-  reserved?: Bundle[];
+  /**
+   * Each bundle's reservation. All set once `created`; while a group that
+   * lost bundles with a node is `pending` again, the surviving bundles keep
+   * theirs (and their actors keep running) and the lost ones are undefined.
+   */
+  reserved?: Array<Bundle | undefined>;
   reason?: string;
   /** Actors placed in the group. */
   actors: Set<string>;
@@ -138,7 +143,8 @@ export class SchedulerState {
 
 /** The pool a bundle's actors draw from. */
 export function bundlePool(g: GroupEntry, i: number): ResourcePool {
-  const b = g.reserved![i];
+  const b = g.reserved?.[i];
+  if (!b) throw new Error(`scheduler bug: bundle ${i} of placement group ${g.spec.id} is not reserved`);
   return (b.pool ??= ResourcePool.forBundle(g.bundles[i], b.grant, b.nodePool));
 }
 
@@ -162,6 +168,27 @@ export function groupCands(st: SchedulerState, g: GroupEntry): Candidate[] {
 export function hasLabels(node: NodeEntry, labels: Record<string, string>): boolean {
   for (const k in labels) if (node.spec.labels[k] !== labels[k]) return false;
   return true;
+}
+
+/** The group's reservations when every bundle has one, else undefined. */
+export function complete(g: GroupEntry): Bundle[] | undefined {
+  const r = g.reserved;
+  return r && r.every((b) => b !== undefined) ? (r as Bundle[]) : undefined;
+}
+
+/**
+ * The bundles a pending group still needs (all of them, or those it lost with
+ * a node) and the nodes of the bundles it kept, one entry per kept bundle.
+ */
+export function missingBundles(g: GroupEntry): { indexes: number[]; keptNodes: string[] } {
+  const indexes: number[] = [];
+  const keptNodes: string[] = [];
+  g.bundles.forEach((_, i) => {
+    const b = g.reserved?.[i];
+    if (b) keptNodes.push(b.nodeId);
+    else indexes.push(i);
+  });
+  return { indexes, keptNodes };
 }
 
 export function actorKey(id: string): string {
@@ -191,9 +218,10 @@ export function snapshot(g: GroupEntry): PlacementGroupState {
   };
   if (g.spec.name !== undefined) s.name = g.spec.name;
   if (g.spec.labels) s.labels = { ...g.spec.labels };
-  if (g.reserved) {
-    s.bundleNodes = g.reserved.map((b) => b.nodeId);
-    s.bundleGpuIds = g.reserved.map((b) => [...b.gpuIds]);
+  const whole = complete(g);
+  if (whole) {
+    s.bundleNodes = whole.map((b) => b.nodeId);
+    s.bundleGpuIds = whole.map((b) => [...b.gpuIds]);
   }
   if (g.reason !== undefined) s.reason = g.reason;
   return s;

@@ -72,9 +72,12 @@ export interface PlacementGroupState {
   bundles: ResourceMap[];
   /** The node-label selector of the group's bundles (absent: any node). */
   labels?: Record<string, string>;
-  /** `created` once every bundle is reserved (atomically); `pending` until then; `removed` after removal. */
+  /**
+   * `created` once every bundle is reserved (atomically); `pending` until then, and again while
+   * bundles lost with a node are placed again (the others keep theirs); `removed` after removal.
+   */
   state: 'pending' | 'created' | 'removed';
-  /** Node of each bundle once created. */
+  /** Node of each bundle while created. */
   bundleNodes?: string[];
   /** GPU ids reserved for each bundle once created. */
   bundleGpuIds?: number[][];
