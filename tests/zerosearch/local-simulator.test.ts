@@ -41,18 +41,32 @@ test('sim tune: a tiny local simulator trains, saves, reloads and serves over th
   t.throws(() => LocalModelGenerator.load(join(dir, 'nope')), { message: /lacks config\.json/ });
 });
 
-test('sim tune --augment: swapped copies carry another answer and entity of the same relation, in the question, query, prompt and documents alike', async (t) => {
+test('sim tune --augment: swapped copies carry another answer and entity, of the same relation or freshly named, in the question, query, prompt, documents and answers alike', async (t) => {
   const { Rng } = await import('@cohort/engine/rng');
-  const { answerSwaps, queryParts, simulatorConfigHash } = await import('@cohort/zerosearch');
+  const { answerSwaps, lookalikeWord, queryParts, simulatorConfigHash } = await import('@cohort/zerosearch');
   t.deepEqual(queryParts('Tuget Foods founder', 'What is the profession of the founder of Tuget Foods?'), { entity: 'Tuget Foods', relation: 'founder' });
   t.deepEqual(queryParts('Kigu Gipes birth year', 'In what year was Kigu Gipes born?'), { entity: 'Kigu Gipes', relation: 'birth year' });
-  t.is(queryParts('Keka Tiges profession', 'What is the profession of the founder of Tuget Foods?'), null);
+  // A second hop's query names the bridge entity, not the question's: its capitalised words.
+  t.deepEqual(queryParts('Keka Tiges profession', 'What is the profession of the founder of Tuget Foods?'), { entity: 'Keka Tiges', relation: 'profession' });
+  t.deepEqual(queryParts('Rogdale country', 'In which country was Duse Rekel born?'), { entity: 'Rogdale', relation: 'country' });
+  t.is(queryParts('Tuget Foods', 'Who founded Tuget Foods?'), null, 'no relation left');
+  t.is(queryParts('founder of it', 'Who founded it?'), null);
+  // Lookalike name-words keep a city's or country's suffix and a year's century; company suffixes and lowercase words stay.
+  const rng = new Rng(3);
+  for (let i = 0; i < 20; i++) {
+    t.regex(lookalikeWord('Rogdale', rng)!, /^[A-Z][a-z]+dale$/);
+    t.regex(lookalikeWord('Fudstan', rng)!, /^[A-Z][a-z]+stan$/);
+    t.regex(lookalikeWord('1916', rng)!, /^19\d\d$/);
+    t.regex(lookalikeWord('Fivun', rng)!, /^[A-Z][a-z]{3}n$/);
+  }
+  for (const w of ['Labs', 'of', 'Republic', 'City', 'painter']) t.is(lookalikeWord(w, rng), null, w);
+
   const ds = makeDataset({ size: 'tiny', seed: 1, simPairs: 60 });
   const train = ds.simPairs.filter((p) => p.split === 'train');
-  const copies = answerSwaps(train, 2, new Rng(5));
+  const copies = answerSwaps(train, 3, new Rng(5));
   t.true(copies.length > train.length, `${copies.length} copies of ${train.length} pairs`);
-  t.true(copies.length <= 2 * train.length);
-  t.deepEqual(answerSwaps(train, 2, new Rng(5)), copies, 'deterministic for a seed');
+  t.true(copies.length <= 3 * train.length);
+  t.deepEqual(answerSwaps(train, 3, new Rng(5)), copies, 'deterministic for a seed');
   t.deepEqual(answerSwaps(train, 0, new Rng(5)), []);
   // Independent re-application: mark each whole-word occurrence of a swapped string in the source, then substitute.
   const isWordChar = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c);
@@ -68,30 +82,48 @@ test('sim tune --augment: swapped copies carry another answer and entity of the 
     return out;
   };
   const relation = (p: { query: string; question: string }) => queryParts(p.query, p.question)?.relation;
+  const trainWords = new Set(train.flatMap((p) => [...p.goldenAnswers, queryParts(p.query, p.question)?.entity ?? ''].join(' ').split(/[^\p{L}\p{N}]+/u)).map((w) => w.toLowerCase()));
   let entitySwaps = 0;
   let usefulWithAnswer = 0;
+  let fresh = 0;
   for (const c of copies) {
     const src = train[c.source];
-    const [[a, b], entity] = c.swaps;
-    t.is(a, src.goldenAnswers[0]);
-    t.deepEqual(c.pair.goldenAnswers, [b]);
-    t.not(a, b);
-    // The new answer is one another pair of the same relation has (of the same shape when the relation has fewer than 3).
-    const sameRelation = new Set(train.filter((p) => relation(p) === relation(src)).map((p) => p.goldenAnswers[0]));
-    if (sameRelation.size >= 3) t.true(sameRelation.has(b), `${b} answers a "${relation(src)}" query`);
-    else t.true(train.some((p) => p.goldenAnswers[0] === b) && /^\d+$/.test(a) === /^\d+$/.test(b), `${a} -> ${b}`);
     for (const k of ['question', 'query', 'prompt', 'output'] as const) t.is(c.pair[k], apply(src[k], c.swaps), k);
     t.is(c.pair.mode, src.mode);
-    if (entity) {
-      entitySwaps++;
-      t.is(entity[0], queryParts(src.query, src.question)!.entity);
-      t.true(train.some((p) => queryParts(p.query, p.question)?.entity === entity[1] && relation(p) === relation(src)));
-      t.true(c.pair.query.startsWith(entity[1]));
+    const entity = queryParts(src.query, src.question)?.entity;
+    if (c.fresh) {
+      // Each name-word of the entity and the answers renamed to a word no tuning pair holds.
+      fresh++;
+      t.deepEqual(c.pair.goldenAnswers, src.goldenAnswers.map((a) => apply(a, c.swaps)));
+      t.notDeepEqual(c.pair.goldenAnswers, src.goldenAnswers);
+      for (const [from, to] of c.swaps) {
+        const fromAnswer = src.goldenAnswers.some((a) => a.split(' ').includes(from) || a === from);
+        t.true(fromAnswer || (entity ?? '').split(' ').includes(from), `${from} is a word of the answer or the entity`);
+        const poolSwap = from === src.goldenAnswers[0] && train.some((p) => p.goldenAnswers[0] === to);
+        t.true(poolSwap || !trainWords.has(to.toLowerCase()), `${from} -> ${to}: a word of no tuning pair's answer or entity`);
+      }
+      if (entity && c.swaps.some(([from]) => entity.split(' ').includes(from))) entitySwaps++;
+    } else {
+      const [[a, b], swappedEntity] = c.swaps;
+      t.is(a, src.goldenAnswers[0]);
+      t.deepEqual(c.pair.goldenAnswers, [b]);
+      t.not(a, b);
+      // The new answer is one another pair of the same relation has (of the same shape when the relation has fewer than 3).
+      const sameRelation = new Set(train.filter((p) => relation(p) === relation(src)).map((p) => p.goldenAnswers[0]));
+      if (sameRelation.size >= 3) t.true(sameRelation.has(b), `${b} answers a "${relation(src)}" query`);
+      else t.true(train.some((p) => p.goldenAnswers[0] === b) && /^\d+$/.test(a) === /^\d+$/.test(b), `${a} -> ${b}`);
+      if (swappedEntity) {
+        entitySwaps++;
+        t.is(swappedEntity[0], entity ?? '');
+        t.true(train.some((p) => queryParts(p.query, p.question)?.entity === swappedEntity[1] && relation(p) === relation(src)));
+        t.true(c.pair.query.startsWith(swappedEntity[1]));
+      }
     }
-    if (c.pair.mode === 'useful' && c.pair.output.includes(b)) usefulWithAnswer++;
+    if (c.pair.mode === 'useful' && c.pair.goldenAnswers.some((g) => c.pair.output.includes(g))) usefulWithAnswer++;
   }
-  t.true(entitySwaps > copies.length / 2, `${entitySwaps} of ${copies.length} copies swap the entity too`);
-  t.true(usefulWithAnswer > 0);
+  t.true(fresh > copies.length / 2 && fresh < copies.length, `${fresh} of ${copies.length} copies freshly named (all but the first of each pair)`);
+  t.true(entitySwaps > copies.length * 0.8, `${entitySwaps} of ${copies.length} copies swap the entity too`);
+  t.true(usefulWithAnswer > copies.length / 4);
   // The option joins the config hash only when set, so earlier simulators keep theirs.
   const o = { steps: 10 };
   t.is(simulatorConfigHash({ ...o, augment: 0 }, train), simulatorConfigHash(o, train));

@@ -6,7 +6,7 @@
  * server for simulator backends, parquet and streamed corpus readers.
  */
 export { makeWorld, World, WorldConfigSchema, WORLD_SIZES, ATTRIBUTE_RELATIONS, PROFESSIONS, INDUSTRIES } from './world.js';
-export { mostHeldOut } from './world.js';
+export { lookalikeWord, mostHeldOut } from './world.js';
 export type { Entity, EntityKind, Fact, Relation, Split, WorldConfig } from './world.js';
 export { makeCorpus, factSentence } from './corpus.js';
 export type { Doc, CorpusOptions } from './corpus.js';

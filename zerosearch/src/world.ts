@@ -190,6 +190,29 @@ function cap(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+/** Words a reshaped name keeps: company suffixes and the alias words "Republic", "of", "City". */
+const KEPT_WORDS: ReadonlySet<string> = new Set([...COMPANY_SUFFIX, 'Republic', 'of', 'City']);
+
+/**
+ * A word shaped like a name-word this module makes (the same syllables; a city or country keeps
+ * its suffix, a year its century) but drawn afresh from `rng`, so no world need hold it. Null for
+ * the words names keep (company suffixes, "Republic", "of", "City") and for lowercase words.
+ */
+export function lookalikeWord(word: string, rng: Rng): string | null {
+  if (/^\d+$/.test(word)) {
+    const keep = Math.max(0, word.length - 2);
+    return word.slice(0, keep) + Array.from({ length: word.length - keep }, () => String(rng.int(10))).join('');
+  }
+  if (KEPT_WORDS.has(word) || !/^\p{Lu}/u.test(word)) return null;
+  const lower = word.toLowerCase();
+  const suffix = [...CITY_SUFFIX, ...COUNTRY_SUFFIX].filter((x) => lower.endsWith(x) && lower.length - x.length >= 2).sort((a, b) => b.length - a.length)[0] ?? '';
+  const stem = lower.slice(0, lower.length - suffix.length);
+  let out = '';
+  for (let i = 0; i < Math.max(1, Math.floor(stem.length / 2)); i++) out += syllable(rng);
+  if (stem.length % 2 === 1) out += stem.at(-1); // the world's odd-length stems end in a consonant
+  return cap(out) + suffix;
+}
+
 function uniqueName(rng: Rng, used: Set<string>, make: () => string): string {
   for (let i = 0; i < 10000; i++) {
     const n = make();

@@ -338,7 +338,12 @@ export async function loadTrainConfig(file: string, opts: { overrides?: readonly
   const config = src.resolveAlgorithm({ ...base, algorithm: { ...base.algorithm, plugins: base.algorithm.plugins.map((p) => resolvePluginSpec(p, baseDir)) } });
   const problems = checkAlgorithmFit(config);
   if (problems.length) throw new ConfigError(abs, problems);
+  return { config, file: abs, sha256: configSha256(text, given), overrides: given };
+}
+
+/** `LoadedConfig.sha256`: of a config file's text and the `--set` overrides applied to it, in order. */
+export function configSha256(text: string, overrides: readonly string[]): string {
   const hash = createHash('sha256').update(text);
-  for (const o of given) hash.update(`\n--set ${o}`);
-  return { config, file: abs, sha256: hash.digest('hex'), overrides: given };
+  for (const o of overrides) hash.update(`\n--set ${o}`);
+  return hash.digest('hex');
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/config-error.js';
-import { loadTrainConfig, type LoadedConfig } from '../config/load-config.js';
+import { configSha256, loadTrainConfig, type LoadedConfig } from '../config/load-config.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const nameField = (what: string) => z.string().regex(NAME, `${what} must be letters, digits, ".", "_" or "-" (it names a directory)`);
@@ -150,7 +150,7 @@ export async function loadExperiment(file: string, cwd = process.cwd()): Promise
       const sets = [...toOverrides(spec.set), ...toOverrides(controlled?.set ?? {}), ...toOverrides(arm.set), `run.seed=${seed}`, `run.name=${name}`];
       try {
         const loaded = await loadTrainConfig(baseFile, { overrides: [...sets, `run.outDir=${JSON.stringify(dir)}`] });
-        const identity = (await loadTrainConfig(baseFile, { overrides: sets })).sha256;
+        const identity = configSha256(readFileSync(baseFile, 'utf8'), sets);
         trials.push({ arm: arm.name, seed, name, runDir: path.join(dir, name), loaded, identity, ...(controlled ? { controlOf: `${controlled.name}-s${seed}` } : {}) });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;

@@ -23,9 +23,10 @@ documents; the tokenizer is trained on the tuning ("train" split) pairs only. Th
 --eval-tokens new tokens (default ${SIM_EVAL_DEFAULTS.maxTokens}). Writes config.json, model.safetensors, tokenizer.json,
 tune.json and MANIFEST.json (this command, the config hash of options and pairs, the sha256 of each
 file, the fidelity figures) into --out (default models/simulator). --augment N (0-20, default 0) adds,
-each epoch, N fresh copies of every tuning pair with its gold answer and queried entity swapped for
-another pair's of the same relation, in the prompt and the documents alike, so the model must copy
-both from the prompt rather than recall them.`,
+each epoch, N fresh copies of every tuning pair with its gold answer and queried entity swapped, in
+the prompt and the documents alike: the first copy for another pair's of the same relation, the
+others for names made afresh (same syllables and suffixes, in no pair), so the model must copy both
+from the prompt rather than recall them.`,
   async run(argv) {
     const { values } = parseFlags(
       argv,

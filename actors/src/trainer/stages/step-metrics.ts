@@ -63,7 +63,7 @@ export function stepMetrics(r: StepRecord): StepMetrics {
       total: r.totalS,
     },
     simulatorBatch: {
-      mean: simBatches ? r.simStats.reduce((s, x) => s + x.meanBatch * x.batches, 0) / simBatches : 0,
+      mean: simBatches ? searchesOf(r.simStats) / simBatches : 0,
       max: Math.max(0, ...r.simStats.map((x) => x.maxBatch)),
       batches: simBatches,
     },
@@ -99,7 +99,7 @@ export function stepMetrics(r: StepRecord): StepMetrics {
 
 /** Searches, busy seconds, searches per busy second and share of the step the simulators were busy. */
 export function simulatorCost(stats: readonly SimulatorStats[], stepS: number): NonNullable<StepMetrics['simulator']> {
-  const searches = Math.round(stats.reduce((s, x) => s + x.meanBatch * x.batches, 0));
+  const searches = Math.round(searchesOf(stats));
   const busyS = stats.reduce((s, x) => s + x.busyS, 0);
   return {
     searches,
@@ -107,6 +107,11 @@ export function simulatorCost(stats: readonly SimulatorStats[], stepS: number): 
     searchesPerS: busyS > 0 ? searches / busyS : 0,
     stepShare: stats.length && stepS > 0 ? Math.min(1, busyS / (stats.length * stepS)) : 0,
   };
+}
+
+/** Searches the simulators answered: each one's mean batch times its batches. */
+function searchesOf(stats: readonly SimulatorStats[]): number {
+  return stats.reduce((s, x) => s + x.meanBatch * x.batches, 0);
 }
 
 /** Mean value and return on policy tokens and the explained variance 1 − Var(R − V)/Var(R) (0 when the returns are constant). */
