@@ -61,13 +61,16 @@ test('sim tune --augment: swapped copies carry another answer and entity, of the
   }
   for (const w of ['Labs', 'of', 'Republic', 'City', 'painter']) t.is(lookalikeWord(w, rng), null, w);
 
+  t.is(queryParts('Keka Tiges profession', 'What is the profession of the founder of Tuget Foods?', true), null, 'strict: the entity must be in the question');
+
   const ds = makeDataset({ size: 'tiny', seed: 1, simPairs: 60 });
   const train = ds.simPairs.filter((p) => p.split === 'train');
-  const copies = answerSwaps(train, 3, new Rng(5));
+  t.deepEqual(answerSwaps(train, 0, new Rng(5)), []);
+  for (const freshNames of [false, true]) {
+  const copies = answerSwaps(train, 3, new Rng(5), { freshNames });
   t.true(copies.length > train.length, `${copies.length} copies of ${train.length} pairs`);
   t.true(copies.length <= 3 * train.length);
-  t.deepEqual(answerSwaps(train, 3, new Rng(5)), copies, 'deterministic for a seed');
-  t.deepEqual(answerSwaps(train, 0, new Rng(5)), []);
+  t.deepEqual(answerSwaps(train, 3, new Rng(5), { freshNames }), copies, 'deterministic for a seed');
   // Independent re-application: mark each whole-word occurrence of a swapped string in the source, then substitute.
   const isWordChar = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}]/u.test(c);
   const apply = (text: string, swaps: ReadonlyArray<readonly [string, string]>) => {
@@ -81,7 +84,7 @@ test('sim tune --augment: swapped copies carry another answer and entity, of the
     }
     return out;
   };
-  const relation = (p: { query: string; question: string }) => queryParts(p.query, p.question)?.relation;
+    const relation = (p: { query: string; question: string }) => queryParts(p.query, p.question, !freshNames)?.relation ?? '';
   const trainWords = new Set(train.flatMap((p) => [...p.goldenAnswers, queryParts(p.query, p.question)?.entity ?? ''].join(' ').split(/[^\p{L}\p{N}]+/u)).map((w) => w.toLowerCase()));
   let entitySwaps = 0;
   let usefulWithAnswer = 0;
@@ -90,7 +93,7 @@ test('sim tune --augment: swapped copies carry another answer and entity, of the
     const src = train[c.source];
     for (const k of ['question', 'query', 'prompt', 'output'] as const) t.is(c.pair[k], apply(src[k], c.swaps), k);
     t.is(c.pair.mode, src.mode);
-    const entity = queryParts(src.query, src.question)?.entity;
+    const entity = queryParts(src.query, src.question, !freshNames)?.entity;
     if (c.fresh) {
       // Each name-word of the entity and the answers renamed to a word no tuning pair holds.
       fresh++;
@@ -115,17 +118,21 @@ test('sim tune --augment: swapped copies carry another answer and entity, of the
       if (swappedEntity) {
         entitySwaps++;
         t.is(swappedEntity[0], entity ?? '');
-        t.true(train.some((p) => queryParts(p.query, p.question)?.entity === swappedEntity[1] && relation(p) === relation(src)));
+        t.true(train.some((p) => queryParts(p.query, p.question, !freshNames)?.entity === swappedEntity[1] && relation(p) === relation(src)));
         t.true(c.pair.query.startsWith(swappedEntity[1]));
       }
     }
     if (c.pair.mode === 'useful' && c.pair.goldenAnswers.some((g) => c.pair.output.includes(g))) usefulWithAnswer++;
   }
-  t.true(fresh > copies.length / 2 && fresh < copies.length, `${fresh} of ${copies.length} copies freshly named (all but the first of each pair)`);
-  t.true(entitySwaps > copies.length * 0.8, `${entitySwaps} of ${copies.length} copies swap the entity too`);
+  if (freshNames) t.true(fresh > copies.length / 2 && fresh < copies.length, `${fresh} of ${copies.length} copies freshly named (all but the first of each pair)`);
+  else t.is(fresh, 0, 'without freshNames every copy takes another pair\'s names');
+  t.true(entitySwaps > copies.length * (freshNames ? 0.8 : 0.5), `${entitySwaps} of ${copies.length} copies swap the entity too`);
   t.true(usefulWithAnswer > copies.length / 4);
+  }
   // The option joins the config hash only when set, so earlier simulators keep theirs.
   const o = { steps: 10 };
   t.is(simulatorConfigHash({ ...o, augment: 0 }, train), simulatorConfigHash(o, train));
   t.not(simulatorConfigHash({ ...o, augment: 2 }, train), simulatorConfigHash(o, train));
+  t.is(simulatorConfigHash({ ...o, augment: 2, freshNames: false }, train), simulatorConfigHash({ ...o, augment: 2 }, train));
+  t.not(simulatorConfigHash({ ...o, augment: 2, freshNames: true }, train), simulatorConfigHash({ ...o, augment: 2 }, train));
 });

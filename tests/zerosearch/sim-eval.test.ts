@@ -54,8 +54,12 @@ test.serial('sim eval: bad flags and inputs exit 2 with a message that names the
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     t.regex(r.stderr, re, args.join(' '));
   }
-  for (const [flag, re] of [['21', /--augment must be at most 20/], ['-1', /--augment must be an integer >= 0/]] as const) {
-    const r = await cohort(['sim', 'tune', '--config', 'configs/zerosearch/local.yaml', '--augment', flag]);
+  for (const [flags, re] of [
+    [['21'], /--augment must be at most 20/],
+    [['-1'], /--augment must be an integer >= 0/],
+    [['1', '--fresh-names'], /--fresh-names renames the second and later swapped copies of each pair: give --augment 2 or more \(got 1\)/],
+  ] as const) {
+    const r = await cohort(['sim', 'tune', '--config', 'configs/zerosearch/local.yaml', '--augment', ...flags]);
     t.is(r.code, 2, r.stderr);
     t.regex(r.stderr, re);
   }

@@ -7,7 +7,7 @@ import { CausalLM, Tokenizer, generate, parseModelConfig, sftLoop, type ModelCon
 import type { SimPair } from './dataset.js';
 import { fidelityCheck, type FidelityReport } from './fidelity.js';
 import { Rng } from '@cohort/engine/rng';
-import { AUGMENT_KIND, answerSwaps } from './sim-augment.js';
+import { AUGMENT_KIND, AUGMENT_KIND_FRESH, answerSwaps } from './sim-augment.js';
 import { SimulatorSearchEngine } from './simulator-engine.js';
 import { ZEROSEARCH_TAGS } from './template.js';
 import type { GenerateOptions, TextGenerator } from './text-generator.js';
@@ -91,6 +91,8 @@ export const TuneOptionsSchema = z
      * useful document says of whom can only come from the prompt.
      */
     augment: z.number().int().nonnegative().max(20).default(0),
+    /** With `augment`: all copies but the first of each pair renamed with fresh names (`answerSwaps`' freshNames). */
+    freshNames: z.boolean().default(false),
     /** Held-out pairs generated for the fidelity check (0 skips it). */
     evalPairs: z.number().int().nonnegative().default(16),
     /** New tokens per fidelity generation. */
@@ -119,10 +121,11 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 export function simulatorConfigHash(options: TuneOptions | Omit<TuneOptions, 'outDir'>, pairs: readonly SimPair[]): string {
   const parsed = TuneOptionsSchema.safeParse({ outDir: '-', ...options });
   if (!parsed.success) throw new Error(`bad tune options: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const { outDir: _o, threads: _t, evalPairs: _e, augment, ...rest } = parsed.data;
-  // augment 0 is left out, so simulators tuned before the option existed keep their hash; the
-  // augmentation's kind joins it, so a change of what a swapped copy is makes a new hash.
-  const what = augment ? { ...rest, augment, augmentKind: AUGMENT_KIND } : rest;
+  const { outDir: _o, threads: _t, evalPairs: _e, augment, freshNames, ...rest } = parsed.data;
+  // augment 0 and freshNames false are left out, so simulators tuned before the options existed
+  // keep their hash; the augmentation's kind joins it, so a change of what a swapped copy is makes
+  // a new hash.
+  const what = augment ? { ...rest, augment, ...(freshNames ? { freshNames } : {}), augmentKind: freshNames ? AUGMENT_KIND_FRESH : AUGMENT_KIND } : rest;
   return sha256(JSON.stringify({ kind: 'simulator', options: what, pairs: sha256(JSON.stringify(pairs)) }));
 }
 
@@ -168,7 +171,7 @@ export async function tuneSimulator(pairs: readonly SimPair[], options: TuneOpti
   const seqs = train.map(encode);
   // Each epoch: the tuning pairs and `augment` fresh answer-swapped copies of each (new answers every epoch).
   const augRng = new Rng(o.seed).fork('sim-augment');
-  const epoch = () => (o.augment ? [...seqs, ...answerSwaps(train, o.augment, augRng).map((x) => encode(x.pair))] : seqs);
+  const epoch = () => (o.augment ? [...seqs, ...answerSwaps(train, o.augment, augRng, { freshNames: o.freshNames }).map((x) => encode(x.pair))] : seqs);
   let next = epoch();
   const longest = Math.max(...next.map((s) => s.ids.length)) + (o.augment ? 16 : 0); // room for longer answers in later epochs
   const config: ModelConfig = parseModelConfig({

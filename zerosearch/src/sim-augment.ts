@@ -8,7 +8,9 @@ import type { SimPair } from './dataset.js';
 import { lookalikeWord } from './world.js';
 
 /** What a swapped copy is (part of a tuned simulator's config hash): change it with the rules below. */
-export const AUGMENT_KIND = 'answer+entity-by-relation+fresh-names/2';
+export const AUGMENT_KIND = 'answer+entity-by-relation/1';
+/** What a swapped copy is with `freshNames` (`answerSwaps`). */
+export const AUGMENT_KIND_FRESH = 'answer+entity-by-relation+fresh-names/2';
 
 /** A swapped copy of `pairs[source]`: each `[from, to]` replaced as a whole word throughout. */
 export interface SwappedPair {
@@ -29,33 +31,35 @@ const wordRe = (alts: readonly string[]) =>
  * that starts the query and appears in the question too ("Tuget Foods founder", "What is the
  * profession of the founder of Tuget Foods?" → Tuget Foods / founder); failing that (a second hop's
  * query names the bridge entity, not the question's), the capitalised words that start the query
- * ("Rogdale country" → Rogdale / country). Null when neither leaves a relation.
+ * ("Rogdale country" → Rogdale / country), unless `strict`. Null when neither leaves a relation.
  */
-export function queryParts(query: string, question: string): { entity: string; relation: string } | null {
+export function queryParts(query: string, question: string, strict = false): { entity: string; relation: string } | null {
   const q = words(query);
   const inQuestion = ` ${words(question).join(' ')} `;
   for (let n = q.length - 1; n >= 2; n--) {
     const entity = q.slice(0, n).join(' ');
     if (inQuestion.includes(` ${entity} `)) return { entity, relation: q.slice(n).join(' ') };
   }
+  if (strict) return null;
   const n = q.findIndex((w) => !/^\p{Lu}/u.test(w));
   return n >= 1 ? { entity: q.slice(0, n).join(' '), relation: q.slice(n).join(' ') } : null;
 }
 
 /**
- * `copies` swapped copies of each pair (drawn from `rng`). The first copy takes another pair's
- * names: its first gold answer becomes the answer of another pair of the same relation (of the
- * same shape, digits or words, when the relation has fewer than three answers), and the queried
- * entity (see `queryParts`) another entity queried for that relation. The other copies rename
- * afresh: each name-word of the entity and of the gold answers becomes a `lookalikeWord` that is
+ * `copies` swapped copies of each pair (drawn from `rng`). A copy takes another pair's names: its
+ * first gold answer becomes the answer of another pair of the same relation (of the same shape,
+ * digits or words, when the relation has fewer than three answers), and the queried entity (see
+ * `queryParts`, strict) another entity queried for that relation. With `freshNames`, entities
+ * come from the loose `queryParts` (a second hop's and a city query's too) and every copy but the
+ * first renames afresh: each name-word of the entity and of the gold answers becomes a `lookalikeWord` that is
  * no pair's answer or queried entity; an answer without name-words (a profession, an industry) is
  * swapped within its relation as above. Swaps apply as whole words to the question, query,
  * prompt, documents and answers at once. A pair whose prompt does not hold its answer is not
  * copied.
  */
-export function answerSwaps(pairs: readonly SimPair[], copies: number, rng: Rng): SwappedPair[] {
+export function answerSwaps(pairs: readonly SimPair[], copies: number, rng: Rng, opts: { freshNames?: boolean } = {}): SwappedPair[] {
   if (copies === 0) return [];
-  const parts = pairs.map((p) => queryParts(p.query, p.question));
+  const parts = pairs.map((p) => queryParts(p.query, p.question, !opts.freshNames));
   const relationOf = (i: number) => parts[i]?.relation ?? '';
   const answers = new Map<string, Set<string>>();
   const entities = new Map<string, Set<string>>();
@@ -65,12 +69,12 @@ export function answerSwaps(pairs: readonly SimPair[], copies: number, rng: Rng)
     const a = p.goldenAnswers[0];
     if (a?.trim()) add(answers, relationOf(i), a);
     if (parts[i]) add(entities, relationOf(i), parts[i]!.entity);
-    for (const x of [...p.goldenAnswers, parts[i]?.entity ?? '']) for (const w of words(x)) known.add(w.toLowerCase());
+    if (opts.freshNames) for (const x of [...p.goldenAnswers, parts[i]?.entity ?? '']) for (const w of words(x)) known.add(w.toLowerCase());
   });
   const numeric = (x: string) => /^\d+$/.test(x);
   const allAnswers = [...new Set([...answers.values()].flatMap((s) => [...s]))];
   const clash = (x: string, y: string) => x === y || x.includes(y) || y.includes(x);
-  /** A fresh name-word for `w` that no pair holds and this copy has not used, or null. */
+  /** A fresh name-word for `w`: of no pair's answer or entity, not yet used by this copy; or null. */
   const freshWord = (w: string, taken: Set<string>): string | null => {
     for (let tries = 0; tries < 20; tries++) {
       const x = lookalikeWord(w, rng);
@@ -90,7 +94,7 @@ export function answerSwaps(pairs: readonly SimPair[], copies: number, rng: Rng)
     const entityPool = entityOk ? [...(entities.get(relationOf(i)) ?? [])].filter((x) => !clash(x, e!) && !clash(x, a)) : [];
     for (let k = 0; k < copies; k++) {
       const swaps: Array<[string, string]> = [];
-      const fresh = k > 0;
+      const fresh = !!opts.freshNames && k > 0;
       if (fresh) {
         const taken = new Set<string>();
         const answerWords = new Set(p.goldenAnswers.flatMap(words));

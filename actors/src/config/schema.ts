@@ -193,6 +193,8 @@ export const simulatorSchema = z.discriminatedUnion('backend', [
         batchSize: positiveInt().default(2),
         /** Swapped copies of each tuning pair per epoch (answer and entity; `cohort sim tune --augment`); 0: none. */
         augment: nonNegativeInt().max(20).default(0),
+        /** With augment: copies renamed with fresh names (`cohort sim tune --fresh-names`). */
+        freshNames: z.boolean().default(false),
       })
       .prefault({}),
   }),

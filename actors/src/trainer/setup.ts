@@ -283,6 +283,7 @@ export async function prepareLocalSimulator(
     lr: sim.tune.lr,
     batchSize: sim.tune.batchSize,
     augment: sim.tune.augment,
+    freshNames: sim.tune.freshNames,
     seed: config.run.seed,
     vocabSize: Math.max(300, a.vocab_size ?? 1024),
     hiddenSize: a.hidden_size,

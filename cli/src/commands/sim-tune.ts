@@ -12,7 +12,7 @@ commands.push({
   path: ['sim', 'tune'],
   summary: 'fine-tune the local search simulator on the tuning pairs and report its fidelity',
   usage: `Usage: cohort sim tune [--config TRAIN.yaml | --data DIR | --seed N --size S] [--out DIR] [--steps N] [--batch N]
-                      [--lr X] [--hidden N] [--layers N] [--heads N] [--vocab N] [--augment N] [--eval N]
+                      [--lr X] [--hidden N] [--layers N] [--heads N] [--vocab N] [--augment N [--fresh-names]] [--eval N]
                       [--eval-tokens N] [--threads N] [--json]
 
 Trains a small Qwen2-style model (engine, ONNX Runtime) with SFT on the simulator pairs of --config (a
@@ -23,10 +23,10 @@ documents; the tokenizer is trained on the tuning ("train" split) pairs only. Th
 --eval-tokens new tokens (default ${SIM_EVAL_DEFAULTS.maxTokens}). Writes config.json, model.safetensors, tokenizer.json,
 tune.json and MANIFEST.json (this command, the config hash of options and pairs, the sha256 of each
 file, the fidelity figures) into --out (default models/simulator). --augment N (0-20, default 0) adds,
-each epoch, N fresh copies of every tuning pair with its gold answer and queried entity swapped, in
-the prompt and the documents alike: the first copy for another pair's of the same relation, the
-others for names made afresh (same syllables and suffixes, in no pair), so the model must copy both
-from the prompt rather than recall them.`,
+each epoch, N fresh copies of every tuning pair with its gold answer and queried entity swapped for
+another pair's of the same relation, in the prompt and the documents alike, so the model must copy
+both from the prompt rather than recall them. --fresh-names renames all copies but the first with
+names made afresh (same syllables and suffixes, no pair's) and swaps a second hop's entity too.`,
   async run(argv) {
     const { values } = parseFlags(
       argv,
@@ -44,6 +44,7 @@ from the prompt rather than recall them.`,
         heads: { type: 'string' },
         vocab: { type: 'string' },
         augment: { type: 'string' },
+        'fresh-names': { type: 'boolean' },
         eval: { type: 'string' },
         'eval-tokens': { type: 'string' },
         threads: { type: 'string' },
@@ -65,6 +66,8 @@ from the prompt rather than recall them.`,
     const threads = values.threads ? intFlag('threads', values.threads, 1, 1) : undefined;
     const held = data.pairs.filter((p) => p.split === 'eval').length;
     const evalN = values.eval !== undefined ? Math.min(held, intFlag('eval', values.eval, 0, 0)) : undefined;
+    const augment = augmentFlag(values.augment);
+    if (values['fresh-names'] && augment < 2) throw new UsageError(`--fresh-names renames the second and later swapped copies of each pair: give --augment 2 or more (got ${augment})`);
     const report = await tuneSimulator(
       data.pairs,
       {
@@ -76,7 +79,8 @@ from the prompt rather than recall them.`,
         layers: intFlag('layers', values.layers, SIM_TUNE_DEFAULTS.layers, 1),
         heads,
         vocabSize: intFlag('vocab', values.vocab, SIM_TUNE_DEFAULTS.vocab, 300),
-        augment: augmentFlag(values.augment),
+        augment,
+        ...(values['fresh-names'] ? { freshNames: true } : {}),
         // The tuner's fidelity check (tune.json) on the held-out pairs; BM25 is measured beside it below.
         evalPairs: evalN ?? held,
         evalMaxTokens: evalTokens,
